@@ -1,1 +1,196 @@
-//! placeholder
+//! Leitstand's persistence. One repository trait per aggregate
+//! ([`TenantRepository`], [`LeaseRepository`], …), implemented by [`Store`]
+//! for two engines: SQLite (embedded, WAL) and PostgreSQL (shared by
+//! replicas). The SQL is written once where both engines agree (`$1`
+//! placeholders, `ON CONFLICT`, `RETURNING`) and split only where they do not,
+//! and one test suite (`tests/it`, the [`store_test!`] macro) runs against both.
+//!
+//! The store knows nothing of HTTP, sessions or the clock: callers pass `now`.
+//! Schema changes are versioned migrations under `migrations/{sqlite,postgres}`;
+//! a database written by a newer Leitstand is refused, never modified.
+
+mod error;
+mod leases;
+mod schema;
+mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use error::StoreError;
+pub use leases::{Lease, LeaseRepository};
+pub use schema::SchemaStatus;
+pub use tenants::{NewTenant, Tenant, TenantRepository};
+
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// Lower-case name for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Receives the duration of every store operation (for `/metrics`).
+pub trait StoreObserver: Send + Sync {
+    /// Called once per operation with its name, e.g. `tenant.create`.
+    fn observe(&self, backend: Backend, operation: &'static str, elapsed: Duration, ok: bool);
+}
+
+struct NoObserver;
+impl StoreObserver for NoObserver {
+    fn observe(&self, _: Backend, _: &'static str, _: Duration, _: bool) {}
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Maximum pooled connections.
+    pub max_connections: u32,
+    /// How long to wait for the database before giving up.
+    pub connect_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database, whichever engine it runs on. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    observer: Arc<dyn StoreObserver>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend()).finish_non_exhaustive()
+    }
+}
+
+/// Runs the same expression against whichever pool the store holds. Both
+/// arms compile the body separately, so SQL and types are checked for both
+/// engines.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`) without touching
+    /// the schema; call [`Store::migrate`] next. A SQLite file is created if
+    /// missing and opened in WAL mode with full fsync.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
+        let pool = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::InvalidUrl { reason: e.to_string() })?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.connect_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(StoreError::unreachable)?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::InvalidUrl { reason: e.to_string() })?
+                .application_name("leitstand");
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.connect_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(StoreError::unreachable)?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::InvalidUrl {
+                reason: "the URL must start with sqlite:// or postgres://".into(),
+            });
+        };
+        Ok(Self { pool, observer: Arc::new(NoObserver) })
+    }
+
+    /// Reports every operation's duration to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn StoreObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes all connections (graceful shutdown).
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+
+    /// Runs `op`, reporting its duration under `operation`.
+    pub(crate) async fn timed<T>(&self, operation: &'static str, op: impl Future<Output = Result<T>>) -> Result<T> {
+        let start = Instant::now();
+        let result = op.await;
+        self.observer.observe(self.backend(), operation, start.elapsed(), result.is_ok());
+        result
+    }
+}
+
+/// Unix microseconds, the store's timestamp representation.
+pub(crate) fn to_db(at: Timestamp) -> i64 {
+    at.as_microsecond()
+}
+
+/// Back from Unix microseconds. Values outside jiff's range (only possible if
+/// someone edited the database by hand) clamp to the nearest bound.
+pub(crate) fn from_db(micros: i64) -> Timestamp {
+    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 { Timestamp::MIN } else { Timestamp::MAX })
+}
