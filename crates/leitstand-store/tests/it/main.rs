@@ -1,4 +1,5 @@
 //! The store's test suite. Every test runs against SQLite and PostgreSQL
+#![allow(missing_docs)]
 //! through `store_test!`.
 
 mod leases;

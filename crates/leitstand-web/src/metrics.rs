@@ -1,0 +1,147 @@
+//! Leitstand's own metrics in Prometheus / OpenMetrics text: HTTP requests by
+//! route, method and status, request latency, store latency per operation,
+//! build info and the process's memory.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use leitstand_store::{Backend, StoreObserver};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    route: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    backend: &'static str,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreErrorLabels {
+    backend: &'static str,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    backend: &'static str,
+}
+
+/// The metrics registry and the families Leitstand records into.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    store_latency: Family<StoreLabels, Histogram>,
+    store_errors: Family<StoreErrorLabels, Counter>,
+    resident_memory: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Metrics {
+    /// A registry for a process on `backend`, started at `start_time`.
+    pub fn new(backend: Backend, start_time: jiff::Timestamp) -> Self {
+        let mut registry = Registry::with_prefix("leitstand");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route template, method and status", requests.clone());
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from request to response",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        let store_latency = Family::<StoreLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register_with_unit(
+            "store_operation_duration",
+            "Duration of store operations",
+            Unit::Seconds,
+            store_latency.clone(),
+        );
+        let store_errors = Family::<StoreErrorLabels, Counter>::default();
+        registry.register("store_operation_errors", "Store operations that failed", store_errors.clone());
+        let build = Family::<BuildLabels, Gauge>::default();
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION"), backend: backend.as_str() }).set(1);
+        registry.register("build_info", "Version and database backend; always 1", build);
+
+        let process = registry.sub_registry_with_prefix("process");
+        let started = Gauge::<i64>::default();
+        started.set(start_time.as_second());
+        process.register_with_unit("start_time", "Start time since the Unix epoch", Unit::Seconds, started);
+        let resident_memory = Gauge::default();
+        process.register_with_unit(
+            "resident_memory",
+            "Resident set size, read at scrape time",
+            Unit::Bytes,
+            resident_memory.clone(),
+        );
+
+        Self { registry: Mutex::new(registry), requests, latency, store_latency, store_errors, resident_memory }
+    }
+
+    /// Records one HTTP request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { route: route.into(), method: method.into(), status })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels { route: route.into(), method: method.into() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The exposition text (OpenMetrics 1.0, which Prometheus scrapes).
+    pub fn encode(&self) -> String {
+        if let Some(rss) = resident_memory_bytes() {
+            self.resident_memory.set(rss);
+        }
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
+impl StoreObserver for Metrics {
+    fn observe(&self, backend: Backend, operation: &'static str, elapsed: Duration, ok: bool) {
+        let labels = StoreLabels { backend: backend.as_str(), operation };
+        self.store_latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        if !ok {
+            self.store_errors.get_or_create(&StoreErrorLabels { backend: backend.as_str(), operation }).inc();
+        }
+    }
+}
+
+/// RSS from `/proc/self/statm` (Linux); `None` elsewhere.
+fn resident_memory_bytes() -> Option<i64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

@@ -1,0 +1,61 @@
+//! Operations endpoints: liveness, readiness, metrics, and the start page.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+
+/// `GET /` — a start page until the UI exists.
+pub(crate) async fn landing() -> Html<&'static str> {
+    Html(include_str!("../assets/landing.html"))
+}
+
+/// `GET /healthz` — the process is alive and serving.
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "alive" }))
+}
+
+/// `GET /readyz` — the store answers and its schema is this binary's; 503
+/// while draining for shutdown or when the database is unreachable.
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let backend = state.store.backend().as_str();
+    if state.draining.load(Ordering::SeqCst) {
+        let body = json!({ "status": "draining", "database": backend });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    match state.store.schema_status().await {
+        Ok(schema) if schema.is_current() => {
+            let body = json!({
+                "status": "ready",
+                "database": backend,
+                "schema": { "applied": schema.applied, "known": schema.known },
+            });
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Ok(schema) => {
+            let body = json!({
+                "status": "not ready",
+                "database": backend,
+                "reason": "database schema is not at this release's version",
+                "schema": { "applied": schema.applied, "known": schema.known },
+            });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            let body = json!({ "status": "not ready", "database": backend, "reason": "database unreachable" });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// `GET /metrics` — Prometheus / OpenMetrics exposition.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.encode();
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
