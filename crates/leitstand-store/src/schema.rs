@@ -69,7 +69,10 @@ impl Store {
     pub async fn migrate(&self) -> Result<SchemaStatus> {
         let status = self.schema_status().await?;
         if status.applied > status.known {
-            return Err(StoreError::SchemaTooNew { database: status.applied, known: status.known });
+            return Err(StoreError::SchemaTooNew {
+                database: status.applied,
+                known: status.known,
+            });
         }
         self.timed("schema.migrate", async {
             on_pool!(self, |pool| self.migrator().run(pool).await)?;

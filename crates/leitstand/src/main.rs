@@ -1,1 +1,86 @@
-fn main() {}
+//! The `leitstand` binary: command-line parsing, configuration, and the
+//! mapping of errors to exit codes — 0 success, 1 runtime failure,
+//! 2 invalid usage or configuration, 3 start-up environment (port taken, data
+//! directory not writable, database unreachable or too new). Errors print
+//! their whole cause chain on standard error.
+
+mod cli;
+mod config;
+mod logging;
+mod policy_cmd;
+mod serve;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+
+use cli::{Cli, Command, ConfigCommand, ServeArgs};
+use config::{Config, ConfigError, DatabaseUrl};
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    match run(cli, started) {
+        Ok(code) => code,
+        Err(error) => {
+            let code = if error.downcast_ref::<ConfigError>().is_some() {
+                2
+            } else if error.downcast_ref::<serve::StartupError>().is_some() {
+                3
+            } else {
+                1
+            };
+            eprintln!("leitstand: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = load(&cli.config).map(|c| apply_flags(c, args))?;
+            logging::init(&config.log)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve::run(config, started))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy(command) => policy_cmd::run(command, &cli.config),
+        Command::Config(ConfigCommand::Reference) => {
+            print!("{}", config::reference::markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Schema) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&config::reference::schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads the configuration from the file and the process environment.
+fn load(file: &Option<std::path::PathBuf>) -> Result<Config, ConfigError> {
+    config::load(file.as_deref(), std::env::vars())
+}
+
+/// Command-line flags (and their `LEITSTAND_*` variables) win over the file.
+fn apply_flags(mut config: Config, args: ServeArgs) -> Config {
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.server.data_dir = dir;
+    }
+    if let Some(url) = args.database_url {
+        config.server.database_url = Some(DatabaseUrl::new(url));
+    }
+    config
+}

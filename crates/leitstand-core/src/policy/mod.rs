@@ -77,11 +77,35 @@ impl Default for Policy {
     }
 }
 
+/// The platform policy and each tenant's effective policy.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PolicySet {
+    /// The policy for the platform and every tenant without overrides.
+    pub base: Policy,
+    /// Effective policies of tenants with a `[tenants.<slug>]` section.
+    pub tenants: std::collections::BTreeMap<crate::tenant::TenantSlug, Policy>,
+}
+
+impl PolicySet {
+    /// The policy in force for `tenant` (the base policy if it has no
+    /// overrides).
+    pub fn for_tenant(&self, tenant: &crate::tenant::TenantSlug) -> &Policy {
+        self.tenants.get(tenant).unwrap_or(&self.base)
+    }
+}
+
 /// The sections a tenant may override in its `[tenants.<slug>]` table; the
 /// others (change process, CI gates, deployment) are the platform's, not a
 /// tenant's.
-pub const TENANT_OVERRIDABLE: &[&str] =
-    &["calendar", "thresholds", "escalation", "incidents", "regulatory", "backup", "retention"];
+pub const TENANT_OVERRIDABLE: &[&str] = &[
+    "calendar",
+    "thresholds",
+    "escalation",
+    "incidents",
+    "regulatory",
+    "backup",
+    "retention",
+];
 
 impl Policy {
     /// Checks the policy as a whole; returns every violation, not just the
@@ -118,11 +142,20 @@ pub struct Violations(pub Vec<Violation>);
 impl Violations {
     /// Records a violation at `path`.
     pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Violation { path: path.into(), message: message.into() });
+        self.0.push(Violation {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     /// Records a violation unless `ok`.
-    pub fn check(&mut self, ok: bool, path: impl fmt::Display, key: &str, message: impl FnOnce() -> String) {
+    pub fn check(
+        &mut self,
+        ok: bool,
+        path: impl fmt::Display,
+        key: &str,
+        message: impl FnOnce() -> String,
+    ) {
         if !ok {
             self.push(join(path, key), message());
         }
@@ -148,7 +181,11 @@ impl fmt::Display for Violations {
 /// `parent.key`, or `key` at the root.
 pub(crate) fn join(parent: impl fmt::Display, key: &str) -> String {
     let parent = parent.to_string();
-    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 #[cfg(test)]
@@ -175,7 +212,17 @@ mod tests {
         policy.escalation.dedup_window = crate::time_limit::Duration::from_secs(0);
         let err = policy.validate().unwrap_err();
         let paths: Vec<_> = err.0.iter().map(|v| v.path.as_str()).collect();
-        assert_eq!(paths, ["thresholds.infrastructure.cpu.warning", "escalation.dedup_window"]);
-        assert!(err.to_string().contains("warning (95) must be below critical (90)"), "{err}");
+        assert_eq!(
+            paths,
+            [
+                "thresholds.infrastructure.cpu.warning",
+                "escalation.dedup_window"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("warning (95) must be below critical (90)"),
+            "{err}"
+        );
     }
 }

@@ -25,7 +25,11 @@ pub struct Threshold {
 }
 
 const fn t(warning: f64, critical: f64, interval: Duration) -> Threshold {
-    Threshold { warning, critical, interval }
+    Threshold {
+        warning,
+        critical,
+        interval,
+    }
 }
 
 /// Whether a value is bad when it rises above or falls below the threshold.
@@ -112,18 +116,28 @@ impl Threshold {
                 format!("must be a non-negative number, got {value}")
             });
             if info.unit == Unit::Percent {
-                v.check(value <= 100.0, path, key, || format!("a percentage must be at most 100, got {value}"));
+                v.check(value <= 100.0, path, key, || {
+                    format!("a percentage must be at most 100, got {value}")
+                });
             }
         }
         match info.direction {
             Direction::Above => v.check(self.warning < self.critical, path, "warning", || {
-                format!("warning ({}) must be below critical ({}): {} fires above it", self.warning, self.critical, info.key)
+                format!(
+                    "warning ({}) must be below critical ({}): {} fires above it",
+                    self.warning, self.critical, info.key
+                )
             }),
             Direction::Below => v.check(self.warning > self.critical, path, "warning", || {
-                format!("warning ({}) must be above critical ({}): {} fires below it", self.warning, self.critical, info.key)
+                format!(
+                    "warning ({}) must be above critical ({}): {} fires below it",
+                    self.warning, self.critical, info.key
+                )
             }),
         }
-        v.check(!self.interval.is_zero(), path, "interval", || "evaluation interval must be longer than 0s".into());
+        v.check(!self.interval.is_zero(), path, "interval", || {
+            "evaluation interval must be longer than 0s".into()
+        });
     }
 }
 
@@ -272,7 +286,13 @@ impl BusinessThresholds {
 
     /// Each warning/critical threshold with its meaning, in table order.
     pub fn entries(&self) -> Vec<(&'static MetricInfo, &Threshold)> {
-        Self::INFO.iter().zip([&self.contract_processing_success, &self.partner_sync_failures]).collect()
+        Self::INFO
+            .iter()
+            .zip([
+                &self.contract_processing_success,
+                &self.partner_sync_failures,
+            ])
+            .collect()
     }
 }
 
@@ -324,9 +344,24 @@ impl Thresholds {
             .entries()
             .into_iter()
             .map(tag(ThresholdTable::Infrastructure))
-            .chain(self.application.entries().into_iter().map(tag(ThresholdTable::Application)))
-            .chain(self.security.entries().into_iter().map(tag(ThresholdTable::Security)))
-            .chain(self.business.entries().into_iter().map(tag(ThresholdTable::Business)))
+            .chain(
+                self.application
+                    .entries()
+                    .into_iter()
+                    .map(tag(ThresholdTable::Application)),
+            )
+            .chain(
+                self.security
+                    .entries()
+                    .into_iter()
+                    .map(tag(ThresholdTable::Security)),
+            )
+            .chain(
+                self.business
+                    .entries()
+                    .into_iter()
+                    .map(tag(ThresholdTable::Business)),
+            )
             .collect()
     }
 
@@ -340,9 +375,16 @@ impl Thresholds {
             batch.warning_runtime_factor.is_finite() && batch.warning_runtime_factor > 1.0,
             &bpath,
             "warning_runtime_factor",
-            || format!("must be greater than 1 (a multiple of the normal run time), got {}", batch.warning_runtime_factor),
+            || {
+                format!(
+                    "must be greater than 1 (a multiple of the normal run time), got {}",
+                    batch.warning_runtime_factor
+                )
+            },
         );
-        v.check(!batch.interval.is_zero(), &bpath, "interval", || "evaluation interval must be longer than 0s".into());
+        v.check(!batch.interval.is_zero(), &bpath, "interval", || {
+            "evaluation interval must be longer than 0s".into()
+        });
     }
 }
 
@@ -364,13 +406,26 @@ mod tests {
     fn levels_respect_direction() {
         let th = Thresholds::default();
         let cpu = th.infrastructure.cpu;
-        assert_eq!(cpu.level(Direction::Above, 70.0), None, "the seed says > 70 %");
+        assert_eq!(
+            cpu.level(Direction::Above, 70.0),
+            None,
+            "the seed says > 70 %"
+        );
         assert_eq!(cpu.level(Direction::Above, 70.1), Some(AlertLevel::Warning));
-        assert_eq!(cpu.level(Direction::Above, 95.0), Some(AlertLevel::Critical));
+        assert_eq!(
+            cpu.level(Direction::Above, 95.0),
+            Some(AlertLevel::Critical)
+        );
         let cert = th.security.certificate_expiry;
         assert_eq!(cert.level(Direction::Below, 45.0), None);
-        assert_eq!(cert.level(Direction::Below, 20.0), Some(AlertLevel::Warning));
-        assert_eq!(cert.level(Direction::Below, 3.0), Some(AlertLevel::Critical));
+        assert_eq!(
+            cert.level(Direction::Below, 20.0),
+            Some(AlertLevel::Warning)
+        );
+        assert_eq!(
+            cert.level(Direction::Below, 3.0),
+            Some(AlertLevel::Critical)
+        );
     }
 
     #[test]
@@ -380,7 +435,10 @@ mod tests {
         th.application.http_5xx_rate.critical = 150.0;
         let mut v = Violations::default();
         th.validate("thresholds", &mut v);
-        let msgs: Vec<_> = v.0.iter().map(|x| format!("{}: {}", x.path, x.message)).collect();
+        let msgs: Vec<_> =
+            v.0.iter()
+                .map(|x| format!("{}: {}", x.path, x.message))
+                .collect();
         assert_eq!(
             msgs,
             [

@@ -1,0 +1,406 @@
+//! Configuration: built-in defaults (the seeds' values), then `leitstand.toml`,
+//! then `LEITSTAND__SECTION__KEY` environment variables, then command-line
+//! flags — each layer overriding the one before.
+//!
+//! Loading happens in two phases, as in ripgrep's low/high args: the layers
+//! are merged as plain TOML tables, and only the merged result is
+//! deserialised into typed structs and validated as a whole. That way a file
+//! may override a single number and keep every other seed value, and every
+//! error — unknown key, wrong type, impossible value — is traced back to the
+//! layer that wrote it: file, line and column, or the environment variable.
+
+mod layers;
+pub mod reference;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use leitstand_core::policy::{Policy, PolicySet, TENANT_OVERRIDABLE};
+use leitstand_core::tenant::TenantSlug;
+use leitstand_core::time_limit::Duration;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use layers::Layers;
+
+/// How the server process runs (not policy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    #[schemars(with = "String")]
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and Leitstand's own files.
+    pub data_dir: PathBuf,
+    /// Database URL. Unset: the SQLite file `leitstand.db` in `data_dir`.
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB` runs on PostgreSQL, which
+    /// several replicas can share. The password is never printed or logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<DatabaseUrl>,
+    /// Maximum pooled database connections.
+    pub max_db_connections: u32,
+    /// How long to wait for the database at start-up.
+    pub db_connect_timeout: Duration,
+    /// Requests that take longer are answered with 408.
+    pub request_timeout: Duration,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// After SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./leitstand-data"),
+            database_url: None,
+            max_db_connections: 8,
+            db_connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The database URL in effect.
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database_url.clone().unwrap_or_else(|| {
+            DatabaseUrl(format!(
+                "sqlite://{}",
+                self.data_dir.join("leitstand.db").display()
+            ))
+        })
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in `tracing` syntax, e.g. `info` or `info,leitstand::access=warn`.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+/// A database URL whose password never appears in output.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL including any password — for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with the password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://") else {
+            return url.clone();
+        };
+        let rest = &url[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].find(':') {
+                Some(colon) => format!(
+                    "{}://{}:***{}",
+                    &url[..scheme_end],
+                    &rest[..colon],
+                    &rest[at..]
+                ),
+                None => url.clone(),
+            },
+            None => url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+impl JsonSchema for DatabaseUrl {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DatabaseUrl".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "description": "sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB" })
+    }
+}
+
+/// The fully loaded configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Server settings.
+    pub server: ServerConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Policies: platform and per tenant.
+    pub policy: PolicySet,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Where a configuration problem comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A position in the config file (1-based).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+    },
+    /// An environment variable.
+    Env(String),
+    /// No layer set it: a built-in default (or a missing key).
+    Default,
+}
+
+/// One configuration problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where it was written.
+    pub origin: Origin,
+    /// Dotted key path (empty for syntax errors).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.origin {
+            Origin::File { path, line, column } => {
+                write!(f, "{}:{line}:{column}: ", path.display())?
+            }
+            Origin::Env(var) => write!(f, "environment variable {var}: ")?,
+            Origin::Default => {}
+        }
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// The configuration cannot be used; nothing was started.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more keys are wrong.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// Config file used when none is named and it exists.
+pub const DEFAULT_FILE: &str = "leitstand.toml";
+
+/// Loads the configuration from `file` (or `./leitstand.toml` if present)
+/// and the `LEITSTAND__…` variables in `env`.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let file = match file {
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
+    };
+    let text = match &file {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    load_str(file.as_deref(), text.as_deref(), env)
+}
+
+/// Loads from config text (as if read from `file`) and environment pairs.
+pub fn load_str(
+    file: Option<&Path>,
+    text: Option<&str>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let layers = Layers::new(defaults_table(), file, text, env).map_err(ConfigError::Invalid)?;
+    let mut merged = layers.merged();
+    let mut problems = Vec::new();
+
+    let tenants = merged.remove("tenants");
+    let server = take_section::<ServerConfig>(&mut merged, "server", &layers, &mut problems);
+    let log = take_section::<LogConfig>(&mut merged, "log", &layers, &mut problems);
+    if let Some(Err(e)) = log
+        .as_ref()
+        .map(|l| tracing_subscriber::EnvFilter::try_new(&l.level))
+    {
+        problems.push(layers.locate("log.level", format!("invalid log filter: {e}")));
+    }
+    let base: Option<Policy> =
+        layers.deserialize(toml::Value::Table(merged.clone()), "", &mut problems);
+    if let Some(policy) = &base {
+        if let Err(violations) = policy.validate() {
+            for v in violations.0 {
+                problems.push(layers.locate(&v.path, v.message));
+            }
+        }
+    }
+
+    let mut tenant_policies = BTreeMap::new();
+    if let Some(tenants) = tenants {
+        match tenants {
+            toml::Value::Table(tenants) => {
+                for (slug, overrides) in tenants {
+                    let prefix = format!("tenants.{slug}");
+                    let slug = match TenantSlug::parse(slug.clone()) {
+                        Ok(slug) => slug,
+                        Err(e) => {
+                            problems.push(layers.locate(&prefix, e.to_string()));
+                            continue;
+                        }
+                    };
+                    let toml::Value::Table(overrides) = overrides else {
+                        problems.push(
+                            layers.locate(&prefix, "must be a table of policy sections".into()),
+                        );
+                        continue;
+                    };
+                    let mut ok = true;
+                    for key in overrides.keys() {
+                        if !TENANT_OVERRIDABLE.contains(&key.as_str()) {
+                            ok = false;
+                            problems.push(layers.locate(
+                                &format!("{prefix}.{key}"),
+                                format!(
+                                    "a tenant cannot override `{key}`; tenant sections are: {}",
+                                    TENANT_OVERRIDABLE.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                    if !ok {
+                        continue;
+                    }
+                    let mut effective = merged.clone();
+                    layers::merge(&mut effective, overrides);
+                    let policy: Option<Policy> =
+                        layers.deserialize(toml::Value::Table(effective), &prefix, &mut problems);
+                    if let Some(policy) = policy {
+                        match policy.validate() {
+                            Ok(()) => {
+                                tenant_policies.insert(slug, policy);
+                            }
+                            Err(violations) => {
+                                for v in violations.0 {
+                                    problems.push(
+                                        layers.locate(&format!("{prefix}.{}", v.path), v.message),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                problems.push(layers.locate("tenants", "must be a table: [tenants.<slug>]".into()))
+            }
+        }
+    }
+
+    match (server, log, base) {
+        (Some(server), Some(log), Some(base)) if problems.is_empty() => Ok(Config {
+            server,
+            log,
+            policy: PolicySet {
+                base,
+                tenants: tenant_policies,
+            },
+            file: file.map(Path::to_path_buf),
+        }),
+        _ => Err(ConfigError::Invalid(problems)),
+    }
+}
+
+fn take_section<T: serde::de::DeserializeOwned>(
+    merged: &mut toml::Table,
+    key: &str,
+    layers: &Layers,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let value = merged
+        .remove(key)
+        .unwrap_or(toml::Value::Table(toml::Table::new()));
+    layers.deserialize(value, key, problems)
+}
+
+/// The built-in defaults as one TOML table: `[server]`, `[log]` and every
+/// policy section.
+pub fn defaults_table() -> toml::Table {
+    let mut table = toml::Table::try_from(Policy::default()).unwrap_or_default();
+    if let Ok(server) = toml::Table::try_from(ServerConfig::default()) {
+        table.insert("server".into(), toml::Value::Table(server));
+    }
+    if let Ok(log) = toml::Table::try_from(LogConfig::default()) {
+        table.insert("log".into(), toml::Value::Table(log));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests;

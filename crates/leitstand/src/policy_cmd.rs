@@ -1,0 +1,47 @@
+//! `leitstand policy show|check`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use leitstand_core::tenant::TenantSlug;
+
+use crate::cli::{Format, PolicyCommand};
+use crate::config;
+
+/// Runs a policy subcommand.
+pub fn run(command: PolicyCommand, config_file: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    match command {
+        PolicyCommand::Show { format, tenant } => {
+            let config = config::load(config_file.as_deref(), std::env::vars())?;
+            let policy = match tenant {
+                Some(slug) => config.policy.for_tenant(&TenantSlug::parse(slug)?),
+                None => &config.policy.base,
+            };
+            let text = match format {
+                Format::Toml => toml::to_string_pretty(policy)?,
+                Format::Json => serde_json::to_string_pretty(policy)? + "\n",
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Check { file } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|source| config::ConfigError::Read {
+                    path: file.clone(),
+                    source,
+                })?;
+            let config = config::load_str(Some(&file), Some(&text), Vec::new())?;
+            println!(
+                "{}: valid ({} tenant override{})",
+                file.display(),
+                config.policy.tenants.len(),
+                if config.policy.tenants.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

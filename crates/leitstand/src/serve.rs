@@ -1,0 +1,199 @@
+//! `leitstand serve`: start-up checks in the order an operator would fix
+//! them (data directory, database, port), then serve until SIGTERM/SIGINT and
+//! drain gracefully: `/readyz` turns 503 at once, in-flight requests get
+//! `server.shutdown_grace` to finish.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use leitstand_core::Clock;
+use leitstand_core::clock::SystemClock;
+use leitstand_store::{Store, StoreError, StoreOptions};
+use leitstand_web::{AppState, HttpLimits, Metrics};
+
+use crate::config::{Config, DatabaseUrl};
+
+/// A start-up failure caused by the environment; exit code 3.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The data directory cannot be created or written.
+    #[error(
+        "data directory {path} is not usable: {source}. Make it writable for this user, \
+         or choose another with --data-dir or LEITSTAND_DATA_DIR"
+    )]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database cannot be opened or migrated.
+    #[error("cannot use the database {url}: {source}")]
+    Database {
+        /// Redacted URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why, with what to do.
+        reason: String,
+    },
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
+    let clock = SystemClock;
+    let server = &config.server;
+    let url = server.database_url();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen = %server.listen,
+        data_dir = %server.data_dir.display(),
+        database = %url,
+        config_file = config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        "starting"
+    );
+
+    check_data_dir(&server.data_dir)?;
+    let store = open_store(
+        &url,
+        config.server.max_db_connections,
+        config.server.db_connect_timeout.std(),
+    )
+    .await?;
+    let listener = bind(server.listen).await?;
+
+    let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
+    let store = store.with_observer(metrics.clone());
+    let state = AppState::new(store.clone(), metrics);
+    let limits = HttpLimits {
+        body_limit_bytes: server.body_limit_bytes,
+        request_timeout: server.request_timeout.std(),
+    };
+    let app = leitstand_web::router(state.clone(), &limits);
+
+    tracing::info!(
+        listen = %server.listen,
+        database = store.backend().as_str(),
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "ready"
+    );
+
+    let (signalled_tx, signalled_rx) = tokio::sync::watch::channel(false);
+    let draining = state.clone();
+    let shutdown = async move {
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down: draining requests");
+        draining.start_draining();
+        let _ = signalled_tx.send(true);
+    };
+    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let grace = server.shutdown_grace.std();
+    let deadline = async move {
+        let mut rx = signalled_rx;
+        let _ = rx.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = serve => result?,
+        () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn check_data_dir(dir: &Path) -> Result<(), StartupError> {
+    let fail = |source| StartupError::DataDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".leitstand-write-test");
+    std::fs::write(&probe, b"ok").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)?;
+    Ok(())
+}
+
+async fn open_store(
+    url: &DatabaseUrl,
+    max_connections: u32,
+    timeout: std::time::Duration,
+) -> Result<Store, StartupError> {
+    let fail = |source| StartupError::Database {
+        url: url.redacted(),
+        source,
+    };
+    let options = StoreOptions {
+        max_connections,
+        connect_timeout: timeout,
+    };
+    let store = Store::connect(url.expose(), &options).await.map_err(fail)?;
+    let schema = store.migrate().await.map_err(fail)?;
+    tracing::info!(
+        schema = schema.applied,
+        backend = store.backend().as_str(),
+        "database ready"
+    );
+    Ok(store)
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartupError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartupError::Listen {
+            addr,
+            reason: match e.kind() {
+                ErrorKind::AddrInUse => {
+                    "the address is already in use by another process; stop that process \
+                 or choose another address with --listen or LEITSTAND_LISTEN"
+                        .into()
+                }
+                ErrorKind::PermissionDenied => {
+                    "permission denied (ports below 1024 need privileges); \
+                 choose another port with --listen or LEITSTAND_LISTEN"
+                        .into()
+                }
+                ErrorKind::AddrNotAvailable => "no network interface has this address; \
+                 use 127.0.0.1 or 0.0.0.0 with --listen or LEITSTAND_LISTEN"
+                    .into(),
+                _ => e.to_string(),
+            },
+        })
+}
+
+/// Waits for SIGTERM or SIGINT; returns the signal's name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
