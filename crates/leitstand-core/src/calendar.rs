@@ -115,42 +115,15 @@ pub fn public_holidays(year: i16, state: Option<Bundesland>) -> Vec<Holiday> {
     let in_state = |states: &[Bundesland]| state.is_some_and(|s| states.contains(&s));
 
     let mut days = vec![
-        Holiday {
-            date: fixed(1, 1),
-            name: "Neujahr",
-        },
-        Holiday {
-            date: rel(-2),
-            name: "Karfreitag",
-        },
-        Holiday {
-            date: rel(1),
-            name: "Ostermontag",
-        },
-        Holiday {
-            date: fixed(5, 1),
-            name: "Tag der Arbeit",
-        },
-        Holiday {
-            date: rel(39),
-            name: "Christi Himmelfahrt",
-        },
-        Holiday {
-            date: rel(50),
-            name: "Pfingstmontag",
-        },
-        Holiday {
-            date: fixed(10, 3),
-            name: "Tag der Deutschen Einheit",
-        },
-        Holiday {
-            date: fixed(12, 25),
-            name: "1. Weihnachtstag",
-        },
-        Holiday {
-            date: fixed(12, 26),
-            name: "2. Weihnachtstag",
-        },
+        Holiday { date: fixed(1, 1), name: "Neujahr" },
+        Holiday { date: rel(-2), name: "Karfreitag" },
+        Holiday { date: rel(1), name: "Ostermontag" },
+        Holiday { date: fixed(5, 1), name: "Tag der Arbeit" },
+        Holiday { date: rel(39), name: "Christi Himmelfahrt" },
+        Holiday { date: rel(50), name: "Pfingstmontag" },
+        Holiday { date: fixed(10, 3), name: "Tag der Deutschen Einheit" },
+        Holiday { date: fixed(12, 25), name: "1. Weihnachtstag" },
+        Holiday { date: fixed(12, 26), name: "2. Weihnachtstag" },
     ];
     let mut add = |applies: bool, date: Date, name: &'static str| {
         if applies {
@@ -164,31 +137,17 @@ pub fn public_holidays(year: i16, state: Option<Bundesland>) -> Vec<Holiday> {
         "Internationaler Frauentag",
     );
     add(in_state(&[BB]), easter, "Ostersonntag");
-    add(
-        in_state(&[BE]) && (year == 2020 || year == 2025),
-        fixed(5, 8),
-        "Tag der Befreiung",
-    );
+    add(in_state(&[BE]) && (year == 2020 || year == 2025), fixed(5, 8), "Tag der Befreiung");
     add(in_state(&[BB]), rel(49), "Pfingstsonntag");
     add(in_state(&[BW, BY, HE, NW, RP, SL]), rel(60), "Fronleichnam");
     add(in_state(&[SL]), fixed(8, 15), "Mariä Himmelfahrt");
+    add(in_state(&[TH]) && year >= 2019, fixed(9, 20), "Weltkindertag");
     add(
-        in_state(&[TH]) && year >= 2019,
-        fixed(9, 20),
-        "Weltkindertag",
-    );
-    add(
-        year == 2017
-            || in_state(&[BB, MV, SN, ST, TH])
-            || (in_state(&[HB, HH, NI, SH]) && year >= 2018),
+        year == 2017 || in_state(&[BB, MV, SN, ST, TH]) || (in_state(&[HB, HH, NI, SH]) && year >= 2018),
         fixed(10, 31),
         "Reformationstag",
     );
-    add(
-        in_state(&[BW, BY, NW, RP, SL]),
-        fixed(11, 1),
-        "Allerheiligen",
-    );
+    add(in_state(&[BW, BY, NW, RP, SL]), fixed(11, 1), "Allerheiligen");
     add(in_state(&[SN]), buss_und_bettag(year), "Buß- und Bettag");
     days.sort_by_key(|h| h.date);
     days
@@ -222,13 +181,7 @@ impl WorkingCalendar {
         business_start: Time,
         business_end: Time,
     ) -> Self {
-        Self {
-            tz,
-            state,
-            extra_holidays,
-            business_start,
-            business_end,
-        }
+        Self { tz, state, extra_holidays, business_start, business_end }
     }
 
     /// Germany, `Europe/Berlin`, nationwide holidays, 08:00–17:00.
@@ -252,16 +205,12 @@ impl WorkingCalendar {
         if self.extra_holidays.contains(&date) {
             return Some("zusätzlicher Feiertag");
         }
-        public_holidays(date.year(), self.state)
-            .into_iter()
-            .find(|h| h.date == date)
-            .map(|h| h.name)
+        public_holidays(date.year(), self.state).into_iter().find(|h| h.date == date).map(|h| h.name)
     }
 
     /// Monday to Friday and not a holiday.
     pub fn is_working_day(&self, date: Date) -> bool {
-        !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday)
-            && self.holiday(date).is_none()
+        !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday) && self.holiday(date).is_none()
     }
 
     /// The first working day strictly after `date`.
@@ -289,10 +238,7 @@ impl WorkingCalendar {
     /// resolve to the later instant ("compatible" disambiguation).
     pub fn at(&self, date: Date, time: Time) -> Timestamp {
         let civil = DateTime::from_parts(date, time);
-        self.tz
-            .to_ambiguous_timestamp(civil)
-            .compatible()
-            .unwrap_or(Timestamp::UNIX_EPOCH)
+        self.tz.to_ambiguous_timestamp(civil).compatible().unwrap_or(Timestamp::UNIX_EPOCH)
     }
 
     /// End of business hours on `date`.
@@ -314,14 +260,7 @@ mod tests {
 
     #[test]
     fn easter_dates_match_published_tables() {
-        let known = [
-            (2024, 3, 31),
-            (2025, 4, 20),
-            (2026, 4, 5),
-            (2027, 3, 28),
-            (2038, 4, 25),
-            (2285, 3, 22),
-        ];
+        let known = [(2024, 3, 31), (2025, 4, 20), (2026, 4, 5), (2027, 3, 28), (2038, 4, 25), (2285, 3, 22)];
         for (y, m, d) in known {
             assert_eq!(easter_sunday(y), date(y, m, d), "{y}");
         }
@@ -329,10 +268,7 @@ mod tests {
 
     #[test]
     fn nationwide_holidays_2026() {
-        let names: Vec<_> = public_holidays(2026, None)
-            .into_iter()
-            .map(|h| (h.date.to_string(), h.name))
-            .collect();
+        let names: Vec<_> = public_holidays(2026, None).into_iter().map(|h| (h.date.to_string(), h.name)).collect();
         assert_eq!(
             names,
             vec![
@@ -352,28 +288,13 @@ mod tests {
     #[test]
     fn state_holidays_follow_their_introduction() {
         let has = |y, s, d: Date| public_holidays(y, Some(s)).iter().any(|h| h.date == d);
-        assert!(
-            has(2026, Bundesland::BY, date(2026, 6, 4)),
-            "Fronleichnam in Bayern"
-        );
-        assert!(
-            !has(2026, Bundesland::BE, date(2026, 6, 4)),
-            "no Fronleichnam in Berlin"
-        );
-        assert!(
-            has(2026, Bundesland::SN, date(2026, 11, 18)),
-            "Buß- und Bettag 2026"
-        );
-        assert!(
-            has(2025, Bundesland::SN, date(2025, 11, 19)),
-            "Buß- und Bettag 2025"
-        );
+        assert!(has(2026, Bundesland::BY, date(2026, 6, 4)), "Fronleichnam in Bayern");
+        assert!(!has(2026, Bundesland::BE, date(2026, 6, 4)), "no Fronleichnam in Berlin");
+        assert!(has(2026, Bundesland::SN, date(2026, 11, 18)), "Buß- und Bettag 2026");
+        assert!(has(2025, Bundesland::SN, date(2025, 11, 19)), "Buß- und Bettag 2025");
         assert!(has(2018, Bundesland::HH, date(2018, 10, 31)));
         assert!(!has(2016, Bundesland::HH, date(2016, 10, 31)));
-        assert!(
-            has(2017, Bundesland::BY, date(2017, 10, 31)),
-            "Reformationsjubiläum nationwide"
-        );
+        assert!(has(2017, Bundesland::BY, date(2017, 10, 31)), "Reformationsjubiläum nationwide");
         assert!(has(2023, Bundesland::MV, date(2023, 3, 8)));
         assert!(!has(2022, Bundesland::MV, date(2022, 3, 8)));
         assert!(has(2025, Bundesland::BE, date(2025, 5, 8)));
@@ -386,10 +307,7 @@ mod tests {
         // Thursday before Easter 2026 -> Tuesday after Easter Monday.
         assert_eq!(cal.next_working_day(date(2026, 4, 2)), date(2026, 4, 7));
         // Friday 2026-11-20 plus five working days -> Friday 2026-11-27.
-        assert_eq!(
-            cal.add_working_days(date(2026, 11, 20), 5),
-            date(2026, 11, 27)
-        );
+        assert_eq!(cal.add_working_days(date(2026, 11, 20), 5), date(2026, 11, 27));
         // Christmas 2026: Thu 24 is a working day, 25/26 holidays, 27 Sunday.
         assert_eq!(cal.next_working_day(date(2026, 12, 24)), date(2026, 12, 28));
     }
@@ -405,13 +323,7 @@ mod tests {
     #[test]
     fn local_time_respects_daylight_saving() {
         let cal = WorkingCalendar::germany();
-        assert_eq!(
-            cal.end_of_business(date(2026, 7, 1)).to_string(),
-            "2026-07-01T15:00:00Z"
-        );
-        assert_eq!(
-            cal.end_of_business(date(2026, 12, 1)).to_string(),
-            "2026-12-01T16:00:00Z"
-        );
+        assert_eq!(cal.end_of_business(date(2026, 7, 1)).to_string(), "2026-07-01T15:00:00Z");
+        assert_eq!(cal.end_of_business(date(2026, 12, 1)).to_string(), "2026-12-01T16:00:00Z");
     }
 }

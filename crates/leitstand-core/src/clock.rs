@@ -33,9 +33,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: Timestamp) -> Self {
-        Self {
-            now: Mutex::new(start),
-        }
+        Self { now: Mutex::new(start) }
     }
 
     /// Moves the clock forward (or backward, for a negative duration).
@@ -66,9 +64,6 @@ mod tests {
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
         clock.advance(SignedDuration::from_mins(15));
-        assert_eq!(
-            clock.now(),
-            "2026-11-23T10:15:00Z".parse::<Timestamp>().unwrap()
-        );
+        assert_eq!(clock.now(), "2026-11-23T10:15:00Z".parse::<Timestamp>().unwrap());
     }
 }

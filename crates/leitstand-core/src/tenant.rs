@@ -29,10 +29,7 @@ impl TenantSlug {
             Some("must not be empty")
         } else if value.len() > 63 {
             Some("must be at most 63 characters")
-        } else if !value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        } else if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             Some("may contain only a-z, 0-9 and '-'")
         } else if value.starts_with('-') || value.ends_with('-') {
             Some("must not start or end with '-'")
@@ -90,11 +87,7 @@ mod tests {
             ("-a", "must not start or end with '-'"),
         ];
         for (input, reason) in cases {
-            assert_eq!(
-                TenantSlug::parse(input).unwrap_err().reason,
-                reason,
-                "{input:?}"
-            );
+            assert_eq!(TenantSlug::parse(input).unwrap_err().reason, reason, "{input:?}");
         }
         assert!(TenantSlug::parse("a".repeat(64)).is_err());
     }

@@ -63,10 +63,7 @@ pub struct ParseDurationError {
 impl FromStr for Duration {
     type Err = ParseDurationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| ParseDurationError {
-            input: s.to_string(),
-            reason: reason.to_string(),
-        };
+        let err = |reason: &str| ParseDurationError { input: s.to_string(), reason: reason.to_string() };
         let trimmed = s.trim();
         if trimmed.starts_with('-') {
             return Err(err("durations cannot be negative"));
@@ -74,11 +71,9 @@ impl FromStr for Duration {
         if trimmed.is_empty() {
             return Err(err("empty; write e.g. \"30s\", \"15m\", \"4h\" or \"30d\""));
         }
-        humantime::parse_duration(trimmed).map(Self).map_err(|e| {
-            err(&format!(
-                "{e}; write e.g. \"30s\", \"15m\", \"4h\" or \"30d\""
-            ))
-        })
+        humantime::parse_duration(trimmed)
+            .map(Self)
+            .map_err(|e| err(&format!("{e}; write e.g. \"30s\", \"15m\", \"4h\" or \"30d\"")))
     }
 }
 
@@ -87,11 +82,7 @@ impl fmt::Display for Duration {
         // Compact, and parses back: "15m", "1h 30m", "72h", "30d". Days only
         // from a week up, as regulations count "24 h" and "72 h" in hours.
         let mut secs = self.0.as_secs();
-        let day = if secs >= 7 * 86_400 && secs % 86_400 == 0 {
-            86_400
-        } else {
-            u64::MAX
-        };
+        let day = if secs >= 7 * 86_400 && secs.is_multiple_of(86_400) { 86_400 } else { u64::MAX };
         let millis = self.0.subsec_millis();
         if secs == 0 && millis == 0 {
             return f.write_str("0s");
@@ -158,12 +149,10 @@ impl TimeLimit {
             TimeLimit::Elapsed(d) => from.saturating_add(d.signed()).unwrap_or(Timestamp::MAX),
             TimeLimit::Months(n) => add_calendar(from, calendar, i64::from(n).months()),
             TimeLimit::Years(n) => add_calendar(from, calendar, i64::from(n).years()),
-            TimeLimit::WorkingDays(n) => calendar.end_of_business(
-                calendar.add_working_days(calendar.local_date(from), u32::from(n)),
-            ),
-            TimeLimit::NextWorkingDay => {
-                calendar.end_of_business(calendar.next_working_day(calendar.local_date(from)))
+            TimeLimit::WorkingDays(n) => {
+                calendar.end_of_business(calendar.add_working_days(calendar.local_date(from), u32::from(n)))
             }
+            TimeLimit::NextWorkingDay => calendar.end_of_business(calendar.next_working_day(calendar.local_date(from))),
         }
     }
 
@@ -183,18 +172,12 @@ impl TimeLimit {
     /// True when the limit allows no time at all.
     pub fn is_zero(self) -> bool {
         matches!(self, TimeLimit::Elapsed(d) if d.is_zero())
-            || matches!(
-                self,
-                TimeLimit::Months(0) | TimeLimit::Years(0) | TimeLimit::WorkingDays(0)
-            )
+            || matches!(self, TimeLimit::Months(0) | TimeLimit::Years(0) | TimeLimit::WorkingDays(0))
     }
 }
 
 fn add_calendar(from: Timestamp, calendar: &WorkingCalendar, span: jiff::Span) -> Timestamp {
-    from.to_zoned(calendar.time_zone().clone())
-        .checked_add(span)
-        .map(|z| z.timestamp())
-        .unwrap_or(Timestamp::MAX)
+    from.to_zoned(calendar.time_zone().clone()).checked_add(span).map(|z| z.timestamp()).unwrap_or(Timestamp::MAX)
 }
 
 impl FromStr for TimeLimit {
@@ -277,14 +260,9 @@ mod tests {
 
     #[test]
     fn durations_parse_and_print_compactly() {
-        for (input, shown) in [
-            ("30s", "30s"),
-            ("15m", "15m"),
-            ("4h", "4h"),
-            ("90m", "1h 30m"),
-            ("30d", "30d"),
-            ("250ms", "250ms"),
-        ] {
+        for (input, shown) in
+            [("30s", "30s"), ("15m", "15m"), ("4h", "4h"), ("90m", "1h 30m"), ("30d", "30d"), ("250ms", "250ms")]
+        {
             let d: Duration = input.parse().unwrap();
             assert_eq!(d.to_string(), shown);
             assert_eq!(shown.parse::<Duration>().unwrap(), d);
@@ -294,51 +272,28 @@ mod tests {
     #[test]
     fn negative_and_garbage_durations_are_explained() {
         let err = "-5m".parse::<Duration>().unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "invalid duration \"-5m\": durations cannot be negative"
-        );
+        assert_eq!(err, "invalid duration \"-5m\": durations cannot be negative");
         let err = "soon".parse::<Duration>().unwrap_err().to_string();
         assert!(err.contains("\"soon\"") && err.contains("\"15m\""), "{err}");
     }
 
     #[test]
     fn time_limits_round_trip() {
-        for text in [
-            "15m",
-            "72h",
-            "1 month",
-            "5 years",
-            "5 working days",
-            "1 working day",
-            "next working day",
-        ] {
+        for text in ["15m", "72h", "1 month", "5 years", "5 working days", "1 working day", "next working day"] {
             let limit: TimeLimit = text.parse().unwrap();
             assert_eq!(limit.to_string(), text);
         }
-        assert!(
-            "x months"
-                .parse::<TimeLimit>()
-                .unwrap_err()
-                .to_string()
-                .contains("whole, non-negative")
-        );
+        assert!("x months".parse::<TimeLimit>().unwrap_err().to_string().contains("whole, non-negative"));
     }
 
     #[test]
     fn months_are_calendar_months() {
         let cal = WorkingCalendar::germany();
         let from = ts("2026-01-31T10:00:00Z");
-        assert_eq!(
-            TimeLimit::Months(1).due(from, &cal),
-            ts("2026-02-28T10:00:00Z")
-        );
+        assert_eq!(TimeLimit::Months(1).due(from, &cal), ts("2026-02-28T10:00:00Z"));
         // Across the DST change the local wall time is kept.
         let from = ts("2026-03-15T10:00:00Z");
-        assert_eq!(
-            TimeLimit::Months(1).due(from, &cal),
-            ts("2026-04-15T09:00:00Z")
-        );
+        assert_eq!(TimeLimit::Months(1).due(from, &cal), ts("2026-04-15T09:00:00Z"));
     }
 
     #[test]
@@ -346,16 +301,10 @@ mod tests {
         let cal = WorkingCalendar::germany();
         // Friday 2026-11-20 14:00 local + 5 working days -> Fri 2026-11-27 17:00 CET.
         let from = cal.at(date(2026, 11, 20), jiff::civil::time(14, 0, 0, 0));
-        assert_eq!(
-            TimeLimit::WorkingDays(5).due(from, &cal),
-            ts("2026-11-27T16:00:00Z")
-        );
+        assert_eq!(TimeLimit::WorkingDays(5).due(from, &cal), ts("2026-11-27T16:00:00Z"));
         // Saturday -> Monday close of business.
         let sat = cal.at(date(2026, 11, 21), jiff::civil::time(9, 0, 0, 0));
-        assert_eq!(
-            TimeLimit::NextWorkingDay.due(sat, &cal),
-            ts("2026-11-23T16:00:00Z")
-        );
+        assert_eq!(TimeLimit::NextWorkingDay.due(sat, &cal), ts("2026-11-23T16:00:00Z"));
     }
 
     proptest! {

@@ -65,15 +65,9 @@ impl StoreError {
     }
 
     /// Maps a unique-key violation to [`StoreError::Conflict`].
-    pub(crate) fn on_unique(
-        entity: &'static str,
-        key: impl Into<String>,
-    ) -> impl FnOnce(sqlx::Error) -> Self {
+    pub(crate) fn on_unique(entity: &'static str, key: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Self {
         move |e| match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-                entity,
-                key: key.into(),
-            },
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { entity, key: key.into() },
             _ => StoreError::from(e),
         }
     }
@@ -82,10 +76,9 @@ impl StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolClosed => StoreError::Unreachable { source: e },
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => {
+                StoreError::Unreachable { source: e }
+            }
             other => StoreError::Database(other),
         }
     }

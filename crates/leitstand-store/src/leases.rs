@@ -54,12 +54,7 @@ struct Row {
 
 impl From<Row> for Lease {
     fn from(row: Row) -> Self {
-        Lease {
-            name: row.name,
-            holder: row.holder,
-            token: row.token,
-            expires_at: from_db(row.expires_at),
-        }
+        Lease { name: row.name, holder: row.holder, token: row.token, expires_at: from_db(row.expires_at) }
     }
 }
 
@@ -71,9 +66,7 @@ impl LeaseRepository for Store {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<Option<Lease>> {
-        let expires = now.saturating_add(
-            jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX),
-        );
+        let expires = now.saturating_add(jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX));
         let expires = expires.unwrap_or(Timestamp::MAX);
         self.timed("lease.acquire", async {
             // One statement, atomic on both engines: insert, take over an

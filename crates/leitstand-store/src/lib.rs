@@ -24,9 +24,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use error::StoreError;
 pub use leases::{Lease, LeaseRepository};
@@ -83,10 +81,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 8,
-            connect_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 8, connect_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -105,9 +100,7 @@ pub struct Store {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend())
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("backend", &self.backend()).finish_non_exhaustive()
     }
 }
 
@@ -131,9 +124,7 @@ impl Store {
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::InvalidUrl {
-                    reason: e.to_string(),
-                })?
+                .map_err(|e| StoreError::InvalidUrl { reason: e.to_string() })?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
@@ -148,9 +139,7 @@ impl Store {
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::InvalidUrl {
-                    reason: e.to_string(),
-                })?
+                .map_err(|e| StoreError::InvalidUrl { reason: e.to_string() })?
                 .application_name("leitstand");
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
@@ -160,14 +149,9 @@ impl Store {
                 .map_err(StoreError::unreachable)?;
             Pool::Postgres(pool)
         } else {
-            return Err(StoreError::InvalidUrl {
-                reason: "the URL must start with sqlite:// or postgres://".into(),
-            });
+            return Err(StoreError::InvalidUrl { reason: "the URL must start with sqlite:// or postgres://".into() });
         };
-        Ok(Self {
-            pool,
-            observer: Arc::new(NoObserver),
-        })
+        Ok(Self { pool, observer: Arc::new(NoObserver) })
     }
 
     /// Reports every operation's duration to `observer`.
@@ -190,15 +174,10 @@ impl Store {
     }
 
     /// Runs `op`, reporting its duration under `operation`.
-    pub(crate) async fn timed<T>(
-        &self,
-        operation: &'static str,
-        op: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
+    pub(crate) async fn timed<T>(&self, operation: &'static str, op: impl Future<Output = Result<T>>) -> Result<T> {
         let start = Instant::now();
         let result = op.await;
-        self.observer
-            .observe(self.backend(), operation, start.elapsed(), result.is_ok());
+        self.observer.observe(self.backend(), operation, start.elapsed(), result.is_ok());
         result
     }
 }
@@ -211,9 +190,5 @@ pub(crate) fn to_db(at: Timestamp) -> i64 {
 /// Back from Unix microseconds. Values outside jiff's range (only possible if
 /// someone edited the database by hand) clamp to the nearest bound.
 pub(crate) fn from_db(micros: i64) -> Timestamp {
-    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
-        Timestamp::MIN
-    } else {
-        Timestamp::MAX
-    })
+    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 { Timestamp::MIN } else { Timestamp::MAX })
 }

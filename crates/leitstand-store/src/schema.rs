@@ -42,13 +42,11 @@ impl Store {
         self.timed("schema.status", async {
             let known = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
             let exists: bool = match &self.pool {
-                Pool::Sqlite(pool) => {
-                    sqlx::query_scalar(
-                        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
-                    )
-                    .fetch_one(pool)
-                    .await?
-                }
+                Pool::Sqlite(pool) => sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+                )
+                .fetch_one(pool)
+                .await?,
                 Pool::Postgres(pool) => {
                     sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(pool).await?
                 }
@@ -69,10 +67,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<SchemaStatus> {
         let status = self.schema_status().await?;
         if status.applied > status.known {
-            return Err(StoreError::SchemaTooNew {
-                database: status.applied,
-                known: status.known,
-            });
+            return Err(StoreError::SchemaTooNew { database: status.applied, known: status.known });
         }
         self.timed("schema.migrate", async {
             on_pool!(self, |pool| self.migrator().run(pool).await)?;

@@ -53,10 +53,8 @@ impl TryFrom<Row> for Tenant {
     fn try_from(row: Row) -> Result<Self> {
         Ok(Tenant {
             id: row.id,
-            slug: TenantSlug::parse(row.slug).map_err(|e| StoreError::Corrupt {
-                entity: "tenant",
-                reason: e.to_string(),
-            })?,
+            slug: TenantSlug::parse(row.slug)
+                .map_err(|e| StoreError::Corrupt { entity: "tenant", reason: e.to_string() })?,
             name: row.name,
             active: row.active,
             created_at: from_db(row.created_at),
@@ -68,11 +66,7 @@ impl TryFrom<Row> for Tenant {
 /// Tenants in the store.
 pub trait TenantRepository {
     /// Creates a tenant; a taken slug is a [`StoreError::Conflict`].
-    fn create_tenant(
-        &self,
-        new: NewTenant,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Tenant>> + Send;
+    fn create_tenant(&self, new: NewTenant, now: Timestamp) -> impl Future<Output = Result<Tenant>> + Send;
     /// The tenant with `slug`, if any.
     fn tenant(&self, slug: &TenantSlug) -> impl Future<Output = Result<Option<Tenant>>> + Send;
     /// All tenants by slug.
@@ -116,9 +110,9 @@ impl TenantRepository for Store {
 
     async fn tenant(&self, slug: &TenantSlug) -> Result<Option<Tenant>> {
         self.timed("tenant.get", async {
-            let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
-                format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1")
-            ))
+            let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM tenants WHERE slug = $1"
+            )))
             .bind(slug.as_str())
             .fetch_optional(pool)
             .await?);
@@ -129,9 +123,9 @@ impl TenantRepository for Store {
 
     async fn tenants(&self) -> Result<Vec<Tenant>> {
         self.timed("tenant.list", async {
-            let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
-                format!("SELECT {COLUMNS} FROM tenants ORDER BY slug")
-            ))
+            let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM tenants ORDER BY slug"
+            )))
             .fetch_all(pool)
             .await?);
             rows.into_iter().map(Tenant::try_from).collect()
@@ -143,29 +137,20 @@ impl TenantRepository for Store {
         self.timed("tenant.rename", async {
             let row: Option<Row> = on_pool!(self, |pool| {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE tenants SET name = $2, updated_at = $3 WHERE slug = $1 RETURNING {COLUMNS}"
-            )))
-            .bind(slug.as_str())
-            .bind(name)
-            .bind(to_db(now))
-            .fetch_optional(pool)
-            .await?
+                    "UPDATE tenants SET name = $2, updated_at = $3 WHERE slug = $1 RETURNING {COLUMNS}"
+                )))
+                .bind(slug.as_str())
+                .bind(name)
+                .bind(to_db(now))
+                .fetch_optional(pool)
+                .await?
             });
-            row.ok_or_else(|| StoreError::NotFound {
-                entity: "tenant",
-                key: slug.to_string(),
-            })?
-            .try_into()
+            row.ok_or_else(|| StoreError::NotFound { entity: "tenant", key: slug.to_string() })?.try_into()
         })
         .await
     }
 
-    async fn set_tenant_active(
-        &self,
-        slug: &TenantSlug,
-        active: bool,
-        now: Timestamp,
-    ) -> Result<Tenant> {
+    async fn set_tenant_active(&self, slug: &TenantSlug, active: bool, now: Timestamp) -> Result<Tenant> {
         self.timed("tenant.set_active", async {
             let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "UPDATE tenants SET active = $2, updated_at = $3 WHERE slug = $1 RETURNING {COLUMNS}"

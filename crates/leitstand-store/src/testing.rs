@@ -27,25 +27,16 @@ pub struct TestDb {
 
 enum Cleanup {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Postgres {
-        admin: PgConnectOptions,
-        database: String,
-    },
+    Postgres { admin: Box<PgConnectOptions>, database: String },
 }
 
 /// A fresh SQLite database file in a temporary directory.
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("leitstand.db").display());
-    let store = Store::connect(&url, &StoreOptions::default())
-        .await
-        .expect("open SQLite");
+    let store = Store::connect(&url, &StoreOptions::default()).await.expect("open SQLite");
     store.migrate().await.expect("migrate SQLite");
-    TestDb {
-        store,
-        url,
-        cleanup: Cleanup::Dir(dir),
-    }
+    TestDb { store, url, cleanup: Cleanup::Dir(dir) }
 }
 
 /// The admin URL of the test PostgreSQL server.
@@ -60,10 +51,7 @@ pub async fn postgres_empty() -> (String, PgConnectOptions, String) {
     let admin_url = postgres_admin_url();
     let admin = PgConnectOptions::from_str(&admin_url).expect("valid PostgreSQL URL");
     let database = format!("leitstand_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = admin
-        .connect()
-        .await
-        .expect("connect to the test PostgreSQL server");
+    let mut conn = admin.connect().await.expect("connect to the test PostgreSQL server");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
         .execute(&mut conn)
         .await
@@ -76,25 +64,17 @@ pub async fn postgres_empty() -> (String, PgConnectOptions, String) {
 /// A fresh, migrated PostgreSQL database.
 pub async fn postgres() -> TestDb {
     let (url, admin, database) = postgres_empty().await;
-    let store = Store::connect(&url, &StoreOptions::default())
-        .await
-        .expect("open PostgreSQL");
+    let store = Store::connect(&url, &StoreOptions::default()).await.expect("open PostgreSQL");
     store.migrate().await.expect("migrate PostgreSQL");
-    TestDb {
-        store,
-        url,
-        cleanup: Cleanup::Postgres { admin, database },
-    }
+    TestDb { store, url, cleanup: Cleanup::Postgres { admin: Box::new(admin), database } }
 }
 
 /// Drops a test database (`WITH (FORCE)` ends leftover sessions).
 pub async fn drop_postgres(admin: &PgConnectOptions, database: &str) {
     if let Ok(mut conn) = admin.connect().await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")))
+            .execute(&mut conn)
+            .await;
         conn.close().await.ok();
     }
 }

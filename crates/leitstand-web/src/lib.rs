@@ -39,10 +39,7 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self {
-            body_limit_bytes: 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-        }
+        Self { body_limit_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -60,11 +57,7 @@ pub struct AppState {
 impl AppState {
     /// State over `store`, reporting store latency into `metrics`.
     pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
-        Self {
-            store,
-            metrics,
-            draining: Arc::new(AtomicBool::new(false)),
-        }
+        Self { store, metrics, draining: Arc::new(AtomicBool::new(false)) }
     }
 
     /// Marks the instance as shutting down.
@@ -92,18 +85,12 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
     // is traced, counted and carries the security headers.
     routes.layer(
         ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(
-                state.metrics.clone(),
-                trace::observe,
-            ))
+            .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), trace::observe))
             .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(set(header::REFERRER_POLICY, "no-referrer"))
             .layer(set(header::X_FRAME_OPTIONS, "DENY"))
             .layer(set(header::CONTENT_SECURITY_POLICY, csp))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                limits.request_timeout,
-            ))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
             .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes)),
     )
 }

@@ -70,23 +70,16 @@ impl Metrics {
     pub fn new(backend: Backend, start_time: jiff::Timestamp) -> Self {
         let mut registry = Registry::with_prefix("leitstand");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route template, method and status",
-            requests.clone(),
-        );
-        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
+        registry.register("http_requests", "HTTP requests by route template, method and status", requests.clone());
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register_with_unit(
             "http_request_duration",
             "Time from request to response",
             Unit::Seconds,
             latency.clone(),
         );
-        let store_latency = Family::<StoreLabels, Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
+        let store_latency =
+            Family::<StoreLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register_with_unit(
             "store_operation_duration",
             "Duration of store operations",
@@ -94,33 +87,15 @@ impl Metrics {
             store_latency.clone(),
         );
         let store_errors = Family::<StoreErrorLabels, Counter>::default();
-        registry.register(
-            "store_operation_errors",
-            "Store operations that failed",
-            store_errors.clone(),
-        );
+        registry.register("store_operation_errors", "Store operations that failed", store_errors.clone());
         let build = Family::<BuildLabels, Gauge>::default();
-        build
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION"),
-                backend: backend.as_str(),
-            })
-            .set(1);
-        registry.register(
-            "build_info",
-            "Version and database backend; always 1",
-            build,
-        );
+        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION"), backend: backend.as_str() }).set(1);
+        registry.register("build_info", "Version and database backend; always 1", build);
 
         let process = registry.sub_registry_with_prefix("process");
         let started = Gauge::<i64>::default();
         started.set(start_time.as_second());
-        process.register_with_unit(
-            "start_time",
-            "Start time since the Unix epoch",
-            Unit::Seconds,
-            started,
-        );
+        process.register_with_unit("start_time", "Start time since the Unix epoch", Unit::Seconds, started);
         let resident_memory = Gauge::default();
         process.register_with_unit(
             "resident_memory",
@@ -129,30 +104,14 @@ impl Metrics {
             resident_memory.clone(),
         );
 
-        Self {
-            registry: Mutex::new(registry),
-            requests,
-            latency,
-            store_latency,
-            store_errors,
-            resident_memory,
-        }
+        Self { registry: Mutex::new(registry), requests, latency, store_latency, store_errors, resident_memory }
     }
 
     /// Records one HTTP request.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: route.into(),
-                method: method.into(),
-                status,
-            })
-            .inc();
+        self.requests.get_or_create(&RequestLabels { route: route.into(), method: method.into(), status }).inc();
         self.latency
-            .get_or_create(&LatencyLabels {
-                route: route.into(),
-                method: method.into(),
-            })
+            .get_or_create(&LatencyLabels { route: route.into(), method: method.into() })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -171,20 +130,10 @@ impl Metrics {
 
 impl StoreObserver for Metrics {
     fn observe(&self, backend: Backend, operation: &'static str, elapsed: Duration, ok: bool) {
-        let labels = StoreLabels {
-            backend: backend.as_str(),
-            operation,
-        };
-        self.store_latency
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
+        let labels = StoreLabels { backend: backend.as_str(), operation };
+        self.store_latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
         if !ok {
-            self.store_errors
-                .get_or_create(&StoreErrorLabels {
-                    backend: backend.as_str(),
-                    operation,
-                })
-                .inc();
+            self.store_errors.get_or_create(&StoreErrorLabels { backend: backend.as_str(), operation }).inc();
         }
     }
 }

@@ -57,12 +57,5 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 /// `GET /metrics` — Prometheus / OpenMetrics exposition.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.encode();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }

@@ -36,11 +36,7 @@ fn wants_json(req: &Request) -> bool {
 
 /// Fallback for unknown routes.
 pub(crate) async fn not_found(req: Request) -> Response {
-    let request_id = req
-        .extensions()
-        .get::<TraceContext>()
-        .map(|c| c.trace_id.clone())
-        .unwrap_or_default();
+    let request_id = req.extensions().get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
     if wants_json(&req) {
         let problem = Problem {
             kind: "about:blank",
@@ -50,19 +46,9 @@ pub(crate) async fn not_found(req: Request) -> Response {
             request_id,
         };
         let body = serde_json::to_string(&problem).unwrap_or_default();
-        return (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response();
+        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
     }
     // The request id is 32 hex digits (generated or validated), safe in HTML.
     let page = include_str!("../assets/not_found.html").replace("{request_id}", &request_id);
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response()
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }

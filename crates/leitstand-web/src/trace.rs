@@ -41,9 +41,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
-    s.len() == len
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl TraceContext {
@@ -51,8 +49,7 @@ impl TraceContext {
     /// read as 00 as the spec asks). Invalid values yield `None`.
     pub fn parse_traceparent(value: &str) -> Option<(String, String, String)> {
         let mut parts = value.trim().split('-');
-        let (version, trace, parent, flags) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let valid = is_hex(version, 2)
             && version != "ff"
             && (version != "00" || parts.next().is_none())
@@ -66,23 +63,12 @@ impl TraceContext {
 
     /// Continues the caller's trace or starts a new one.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let incoming = headers
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok())
-            .and_then(Self::parse_traceparent);
+        let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(Self::parse_traceparent);
         match incoming {
-            Some((trace_id, parent, flags)) => Self {
-                trace_id,
-                span_id: random_hex(8),
-                parent_id: Some(parent),
-                flags,
-            },
-            None => Self {
-                trace_id: random_hex(16),
-                span_id: random_hex(8),
-                parent_id: None,
-                flags: "01".into(),
-            },
+            Some((trace_id, parent, flags)) => {
+                Self { trace_id, span_id: random_hex(8), parent_id: Some(parent), flags }
+            }
+            None => Self { trace_id: random_hex(16), span_id: random_hex(8), parent_id: None, flags: "01".into() },
         }
     }
 
@@ -97,11 +83,7 @@ impl TraceContext {
 struct RouteSlot(Arc<OnceLock<String>>);
 
 /// Outermost middleware: trace context, span, access log, metrics.
-pub(crate) async fn observe(
-    State(metrics): State<Arc<Metrics>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn observe(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let ctx = TraceContext::from_headers(req.headers());
     let method = req.method().clone();
@@ -141,10 +123,7 @@ pub(crate) async fn observe(
 
 /// Inner (route) middleware: records which route template matched.
 pub(crate) async fn record_route(req: Request, next: Next) -> Response {
-    if let (Some(path), Some(slot)) = (
-        req.extensions().get::<MatchedPath>(),
-        req.extensions().get::<RouteSlot>(),
-    ) {
+    if let (Some(path), Some(slot)) = (req.extensions().get::<MatchedPath>(), req.extensions().get::<RouteSlot>()) {
         let _ = slot.0.set(path.as_str().to_string());
     }
     next.run(req).await
@@ -156,10 +135,8 @@ mod tests {
 
     #[test]
     fn valid_traceparent_is_continued() {
-        let (trace, parent, flags) = TraceContext::parse_traceparent(
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )
-        .unwrap();
+        let (trace, parent, flags) =
+            TraceContext::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
         assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(parent, "00f067aa0ba902b7");
         assert_eq!(flags, "01");
@@ -179,12 +156,7 @@ mod tests {
             assert_eq!(TraceContext::parse_traceparent(bad), None, "{bad:?}");
         }
         // A future version may carry more fields.
-        assert!(
-            TraceContext::parse_traceparent(
-                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x"
-            )
-            .is_some()
-        );
+        assert!(TraceContext::parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x").is_some());
     }
 
     #[test]
@@ -193,9 +165,6 @@ mod tests {
         let b = TraceContext::from_headers(&HeaderMap::new());
         assert!(is_hex(&a.trace_id, 32) && is_hex(&a.span_id, 16));
         assert_ne!(a.trace_id, b.trace_id);
-        assert_eq!(
-            TraceContext::parse_traceparent(&a.traceparent()).unwrap().0,
-            a.trace_id
-        );
+        assert_eq!(TraceContext::parse_traceparent(&a.traceparent()).unwrap().0, a.trace_id);
     }
 }

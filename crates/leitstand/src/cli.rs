@@ -45,12 +45,7 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB
     /// [default: SQLite in the data directory].
-    #[arg(
-        long,
-        env = "LEITSTAND_DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    #[arg(long, env = "LEITSTAND_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: Option<String>,
 }
 

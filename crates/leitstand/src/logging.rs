@@ -10,9 +10,7 @@ use crate::config::{LogConfig, LogFormat};
 /// Installs the global subscriber.
 pub fn init(config: &LogConfig) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.level)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
     match config.format {
         LogFormat::Json => builder
             .json()

@@ -45,9 +45,7 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => {
             let config = load(&cli.config).map(|c| apply_flags(c, args))?;
             logging::init(&config.log)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serve::run(config, started))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -57,10 +55,7 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCommand::Schema) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&config::reference::schema())?
-            );
+            println!("{}", serde_json::to_string_pretty(&config::reference::schema())?);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -25,21 +25,14 @@ pub fn run(command: PolicyCommand, config_file: &Option<PathBuf>) -> anyhow::Res
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Check { file } => {
-            let text =
-                std::fs::read_to_string(&file).map_err(|source| config::ConfigError::Read {
-                    path: file.clone(),
-                    source,
-                })?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|source| config::ConfigError::Read { path: file.clone(), source })?;
             let config = config::load_str(Some(&file), Some(&text), Vec::new())?;
             println!(
                 "{}: valid ({} tenant override{})",
                 file.display(),
                 config.policy.tenants.len(),
-                if config.policy.tenants.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+                if config.policy.tenants.len() == 1 { "" } else { "s" }
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -65,21 +65,14 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     );
 
     check_data_dir(&server.data_dir)?;
-    let store = open_store(
-        &url,
-        config.server.max_db_connections,
-        config.server.db_connect_timeout.std(),
-    )
-    .await?;
+    let store = open_store(&url, config.server.max_db_connections, config.server.db_connect_timeout.std()).await?;
     let listener = bind(server.listen).await?;
 
     let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
     let store = store.with_observer(metrics.clone());
     let state = AppState::new(store.clone(), metrics);
-    let limits = HttpLimits {
-        body_limit_bytes: server.body_limit_bytes,
-        request_timeout: server.request_timeout.std(),
-    };
+    let limits =
+        HttpLimits { body_limit_bytes: server.body_limit_bytes, request_timeout: server.request_timeout.std() };
     let app = leitstand_web::router(state.clone(), &limits);
 
     tracing::info!(
@@ -114,10 +107,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
 }
 
 fn check_data_dir(dir: &Path) -> Result<(), StartupError> {
-    let fail = |source| StartupError::DataDir {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let fail = |source| StartupError::DataDir { path: dir.to_path_buf(), source };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(".leitstand-write-test");
     std::fs::write(&probe, b"ok").map_err(fail)?;
@@ -130,46 +120,30 @@ async fn open_store(
     max_connections: u32,
     timeout: std::time::Duration,
 ) -> Result<Store, StartupError> {
-    let fail = |source| StartupError::Database {
-        url: url.redacted(),
-        source,
-    };
-    let options = StoreOptions {
-        max_connections,
-        connect_timeout: timeout,
-    };
+    let fail = |source| StartupError::Database { url: url.redacted(), source };
+    let options = StoreOptions { max_connections, connect_timeout: timeout };
     let store = Store::connect(url.expose(), &options).await.map_err(fail)?;
     let schema = store.migrate().await.map_err(fail)?;
-    tracing::info!(
-        schema = schema.applied,
-        backend = store.backend().as_str(),
-        "database ready"
-    );
+    tracing::info!(schema = schema.applied, backend = store.backend().as_str(), "database ready");
     Ok(store)
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartupError> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| StartupError::Listen {
-            addr,
-            reason: match e.kind() {
-                ErrorKind::AddrInUse => {
-                    "the address is already in use by another process; stop that process \
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Listen {
+        addr,
+        reason: match e.kind() {
+            ErrorKind::AddrInUse => "the address is already in use by another process; stop that process \
                  or choose another address with --listen or LEITSTAND_LISTEN"
-                        .into()
-                }
-                ErrorKind::PermissionDenied => {
-                    "permission denied (ports below 1024 need privileges); \
+                .into(),
+            ErrorKind::PermissionDenied => "permission denied (ports below 1024 need privileges); \
                  choose another port with --listen or LEITSTAND_LISTEN"
-                        .into()
-                }
-                ErrorKind::AddrNotAvailable => "no network interface has this address; \
+                .into(),
+            ErrorKind::AddrNotAvailable => "no network interface has this address; \
                  use 127.0.0.1 or 0.0.0.0 with --listen or LEITSTAND_LISTEN"
-                    .into(),
-                _ => e.to_string(),
-            },
-        })
+                .into(),
+            _ => e.to_string(),
+        },
+    })
 }
 
 /// Waits for SIGTERM or SIGINT; returns the signal's name.
@@ -177,10 +151,7 @@ async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
             (Ok(mut term), Ok(mut int)) => tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",

@@ -60,9 +60,7 @@ impl Serialize for BackupSchedule {
 
 impl<'de> Deserialize<'de> for BackupSchedule {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -122,10 +120,7 @@ impl FromStr for Keep {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "forever" => Ok(Keep::Forever),
-            other => other
-                .parse()
-                .map(Keep::For)
-                .map_err(|e| format!("{e}; or \"forever\"")),
+            other => other.parse().map(Keep::For).map_err(|e| format!("{e}; or \"forever\"")),
         }
     }
 }
@@ -147,9 +142,7 @@ impl Serialize for Keep {
 
 impl<'de> Deserialize<'de> for Keep {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -196,9 +189,7 @@ pub struct BackupJob {
 }
 
 /// Priority of a system for recovery.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Kritisch.
@@ -292,98 +283,41 @@ pub struct GameDays {
 impl Default for Backup {
     fn default() -> Self {
         let off_site = "Sekundäres RZ DE";
-        let job =
-            |data, method, schedule: &str, keep: &str, encryption, location: &str| BackupJob {
-                enabled: true,
-                data,
-                method,
-                schedule: schedule.parse().unwrap_or(BackupSchedule::Continuous),
-                keep: keep.parse().unwrap_or(Keep::Forever),
-                encryption,
-                location: location.into(),
-            };
+        let job = |data, method, schedule: &str, keep: &str, encryption, location: &str| BackupJob {
+            enabled: true,
+            data,
+            method,
+            schedule: schedule.parse().unwrap_or(BackupSchedule::Continuous),
+            keep: keep.parse().unwrap_or(Keep::Forever),
+            encryption,
+            location: location.into(),
+        };
         use BackupMethod::*;
         use DataClass::*;
         use Encryption::*;
         let jobs = BTreeMap::from([
-            (
-                "database-full".into(),
-                job(Database, Full, "0 2 * * *", "30d", Aes256, off_site),
-            ),
-            (
-                "database-incremental".into(),
-                job(Database, Incremental, "0 * * * *", "7d", Aes256, off_site),
-            ),
-            (
-                "database-wal".into(),
-                job(Database, Wal, "continuous", "7d", Aes256, off_site),
-            ),
-            (
-                "files-incremental".into(),
-                job(Files, Incremental, "0 3 * * *", "30d", Aes256, off_site),
-            ),
-            (
-                "files-full".into(),
-                job(Files, Full, "0 3 * * 0", "30d", Aes256, off_site),
-            ),
-            (
-                "configuration".into(),
-                job(
-                    Configuration,
-                    Git,
-                    "on change",
-                    "forever",
-                    Gpg,
-                    "Git-Repository DE",
-                ),
-            ),
-            (
-                "secrets".into(),
-                job(Secrets, VaultSnapshot, "0 4 * * *", "30d", Aes256, off_site),
-            ),
+            ("database-full".into(), job(Database, Full, "0 2 * * *", "30d", Aes256, off_site)),
+            ("database-incremental".into(), job(Database, Incremental, "0 * * * *", "7d", Aes256, off_site)),
+            ("database-wal".into(), job(Database, Wal, "continuous", "7d", Aes256, off_site)),
+            ("files-incremental".into(), job(Files, Incremental, "0 3 * * *", "30d", Aes256, off_site)),
+            ("files-full".into(), job(Files, Full, "0 3 * * 0", "30d", Aes256, off_site)),
+            ("configuration".into(), job(Configuration, Git, "on change", "forever", Gpg, "Git-Repository DE")),
+            ("secrets".into(), job(Secrets, VaultSnapshot, "0 4 * * *", "30d", Aes256, off_site)),
         ]);
-        let obj = |name: &str, rto, rpo, priority| RecoveryObjective {
-            name: name.into(),
-            rto,
-            rpo,
-            priority,
-        };
+        let obj = |name: &str, rto, rpo, priority| RecoveryObjective { name: name.into(), rto, rpo, priority };
         let objectives = BTreeMap::from([
-            (
-                "portal".into(),
-                obj(
-                    "Portal",
-                    Duration::from_hours(4),
-                    Duration::from_hours(1),
-                    Priority::Critical,
-                ),
-            ),
+            ("portal".into(), obj("Portal", Duration::from_hours(4), Duration::from_hours(1), Priority::Critical)),
             (
                 "enterprise-api".into(),
-                obj(
-                    "Enterprise API",
-                    Duration::from_hours(2),
-                    Duration::from_mins(15),
-                    Priority::Critical,
-                ),
+                obj("Enterprise API", Duration::from_hours(2), Duration::from_mins(15), Priority::Critical),
             ),
             (
                 "batch".into(),
-                obj(
-                    "Batch-Verarbeitung",
-                    Duration::from_hours(8),
-                    Duration::from_hours(4),
-                    Priority::High,
-                ),
+                obj("Batch-Verarbeitung", Duration::from_hours(8), Duration::from_hours(4), Priority::High),
             ),
             (
                 "internal-tools".into(),
-                obj(
-                    "Interne Tools",
-                    Duration::from_hours(24),
-                    Duration::from_hours(24),
-                    Priority::Normal,
-                ),
+                obj("Interne Tools", Duration::from_hours(24), Duration::from_hours(24), Priority::Normal),
             ),
         ]);
         let test = |name: &str, frequency, evidence: &str| RecoveryTest {
@@ -393,37 +327,14 @@ impl Default for Backup {
         };
         let protocol = "Testprotokoll + Dauer";
         let tests = BTreeMap::from([
-            (
-                "test-restore".into(),
-                test("Test-Restore (Stichprobe)", Frequency::Monthly, protocol),
-            ),
-            (
-                "database-restore".into(),
-                test("Datenbank-Restore (Full)", Frequency::Quarterly, protocol),
-            ),
-            (
-                "point-in-time-recovery".into(),
-                test("Point-in-Time-Recovery", Frequency::Quarterly, protocol),
-            ),
-            (
-                "application-restore".into(),
-                test(
-                    "Anwendungs-Restore (komplett)",
-                    Frequency::Semiannual,
-                    protocol,
-                ),
-            ),
-            (
-                "failover".into(),
-                test("Failover-Test", Frequency::Semiannual, protocol),
-            ),
+            ("test-restore".into(), test("Test-Restore (Stichprobe)", Frequency::Monthly, protocol)),
+            ("database-restore".into(), test("Datenbank-Restore (Full)", Frequency::Quarterly, protocol)),
+            ("point-in-time-recovery".into(), test("Point-in-Time-Recovery", Frequency::Quarterly, protocol)),
+            ("application-restore".into(), test("Anwendungs-Restore (komplett)", Frequency::Semiannual, protocol)),
+            ("failover".into(), test("Failover-Test", Frequency::Semiannual, protocol)),
             (
                 "disaster-recovery".into(),
-                test(
-                    "Disaster Recovery (voll)",
-                    Frequency::Annual,
-                    "Vollständiger DR-Bericht",
-                ),
+                test("Disaster Recovery (voll)", Frequency::Annual, "Vollständiger DR-Bericht"),
             ),
         ]);
         Self {
@@ -444,37 +355,22 @@ impl Backup {
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         for (id, job) in &self.jobs {
             let jpath = join(join(path, "jobs"), id);
-            v.check(
-                !matches!(job.keep, Keep::For(limit) if limit.is_zero()),
-                &jpath,
-                "keep",
-                || "backups must be kept for some time".into(),
-            );
-            v.check(!job.location.trim().is_empty(), &jpath, "location", || {
-                "an off-site location is required".into()
+            v.check(!matches!(job.keep, Keep::For(limit) if limit.is_zero()), &jpath, "keep", || {
+                "backups must be kept for some time".into()
             });
+            v.check(!job.location.trim().is_empty(), &jpath, "location", || "an off-site location is required".into());
         }
         for (id, objective) in &self.objectives {
             let opath = join(join(path, "objectives"), id);
-            v.check(!objective.rto.is_zero(), &opath, "rto", || {
-                "must be longer than 0s".into()
-            });
+            v.check(!objective.rto.is_zero(), &opath, "rto", || "must be longer than 0s".into());
             v.check(!objective.rpo.is_zero(), &opath, "rpo", || {
                 "must be longer than 0s (zero data loss cannot be proven by backups)".into()
             });
         }
         let g = &self.game_days;
-        v.check(
-            g.min_duration <= g.max_duration,
-            join(path, "game_days"),
-            "min_duration",
-            || {
-                format!(
-                    "shortest duration ({}) exceeds the longest ({})",
-                    g.min_duration, g.max_duration
-                )
-            },
-        );
+        v.check(g.min_duration <= g.max_duration, join(path, "game_days"), "min_duration", || {
+            format!("shortest duration ({}) exceeds the longest ({})", g.min_duration, g.max_duration)
+        });
     }
 }
 
@@ -484,14 +380,8 @@ mod tests {
 
     #[test]
     fn schedules_parse_and_explain() {
-        assert_eq!(
-            "0 2 * * *".parse::<BackupSchedule>().unwrap(),
-            BackupSchedule::Cron("0 2 * * *".into())
-        );
-        assert_eq!(
-            "continuous".parse::<BackupSchedule>().unwrap(),
-            BackupSchedule::Continuous
-        );
+        assert_eq!("0 2 * * *".parse::<BackupSchedule>().unwrap(), BackupSchedule::Cron("0 2 * * *".into()));
+        assert_eq!("continuous".parse::<BackupSchedule>().unwrap(), BackupSchedule::Continuous);
         let err = "every night".parse::<BackupSchedule>().unwrap_err();
         assert!(err.starts_with("\"every night\" is neither"), "{err}");
     }

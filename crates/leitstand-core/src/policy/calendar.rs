@@ -49,22 +49,11 @@ impl Default for CalendarPolicy {
 impl CalendarPolicy {
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         if let Err(e) = TimeZone::get(&self.time_zone) {
-            v.push(
-                join(path, "time_zone"),
-                format!("unknown time zone {:?}: {e}", self.time_zone),
-            );
+            v.push(join(path, "time_zone"), format!("unknown time zone {:?}: {e}", self.time_zone));
         }
-        v.check(
-            self.business_start < self.business_end,
-            path,
-            "business_end",
-            || {
-                format!(
-                    "close of business ({}) must be after the start ({})",
-                    self.business_end, self.business_start
-                )
-            },
-        );
+        v.check(self.business_start < self.business_end, path, "business_end", || {
+            format!("close of business ({}) must be after the start ({})", self.business_end, self.business_start)
+        });
     }
 
     /// The resolved calendar. An unknown time zone (rejected by validation)

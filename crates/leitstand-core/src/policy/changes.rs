@@ -98,15 +98,9 @@ impl Default for Changes {
 
 impl Changes {
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
-        for (key, cat) in [
-            ("standard", &self.standard),
-            ("normal", &self.normal),
-            ("emergency", &self.emergency),
-        ] {
+        for (key, cat) in [("standard", &self.standard), ("normal", &self.normal), ("emergency", &self.emergency)] {
             let cpath = join(path, key);
-            v.check(!cat.approved_by.is_empty(), &cpath, "approved_by", || {
-                "someone must approve".into()
-            });
+            v.check(!cat.approved_by.is_empty(), &cpath, "approved_by", || "someone must approve".into());
             v.check(
                 cat.retrospective_approval_by.is_empty() == cat.retrospective_within.is_none(),
                 &cpath,
@@ -114,12 +108,9 @@ impl Changes {
                 || "set both retrospective_approval_by and retrospective_within, or neither".into(),
             );
         }
-        v.check(
-            !self.normal.approved_by.contains(&Approver::Pipeline),
-            join(path, "normal"),
-            "approved_by",
-            || "a normal change needs a human approval (the seed: compliance officer)".into(),
-        );
+        v.check(!self.normal.approved_by.contains(&Approver::Pipeline), join(path, "normal"), "approved_by", || {
+            "a normal change needs a human approval (the seed: compliance officer)".into()
+        });
     }
 }
 
@@ -179,14 +170,8 @@ impl Default for Deployment {
     fn default() -> Self {
         Self {
             strategy: Strategy::BlueGreen,
-            blue_green: BlueGreen {
-                rollback_within: Duration::from_secs(60),
-            },
-            canary: Canary {
-                steps: vec![5, 25, 50, 100],
-                observe_for: Duration::from_mins(15),
-                auto_rollback: true,
-            },
+            blue_green: BlueGreen { rollback_within: Duration::from_secs(60) },
+            canary: Canary { steps: vec![5, 25, 50, 100], observe_for: Duration::from_mins(15), auto_rollback: true },
             staging_automatic: true,
             production_manual_approval: true,
             rollback_on_failed_health_check: true,
@@ -199,26 +184,13 @@ impl Deployment {
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         let steps = &self.canary.steps;
         let cpath = join(path, "canary");
-        v.check(
-            steps.windows(2).all(|w| w[0] < w[1]),
-            &cpath,
-            "steps",
-            || format!("steps must increase strictly, got {steps:?}"),
-        );
-        v.check(steps.last() == Some(&100), &cpath, "steps", || {
-            format!("the last step must be 100, got {steps:?}")
+        v.check(steps.windows(2).all(|w| w[0] < w[1]), &cpath, "steps", || {
+            format!("steps must increase strictly, got {steps:?}")
         });
-        v.check(
-            steps.first().is_some_and(|&s| s > 0),
-            &cpath,
-            "steps",
-            || "the first step must be above 0".into(),
-        );
-        v.check(
-            !self.blue_green.rollback_within.is_zero(),
-            join(path, "blue_green"),
-            "rollback_within",
-            || "must be longer than 0s".into(),
-        );
+        v.check(steps.last() == Some(&100), &cpath, "steps", || format!("the last step must be 100, got {steps:?}"));
+        v.check(steps.first().is_some_and(|&s| s > 0), &cpath, "steps", || "the first step must be above 0".into());
+        v.check(!self.blue_green.rollback_within.is_zero(), join(path, "blue_green"), "rollback_within", || {
+            "must be longer than 0s".into()
+        });
     }
 }

@@ -133,20 +133,12 @@ impl Escalation {
 
     /// Pure escalation step: an alert at `level` that reached it at
     /// `since` and is not acknowledged, looked at `now`.
-    pub fn decide(
-        &self,
-        level: u8,
-        since: Timestamp,
-        acknowledged: bool,
-        now: Timestamp,
-    ) -> EscalationDecision {
+    pub fn decide(&self, level: u8, since: Timestamp, acknowledged: bool, now: Timestamp) -> EscalationDecision {
         let deadline = match (acknowledged, self.level(level).and_then(|l| l.ack_deadline)) {
             (false, Some(d)) if self.level(level + 1).is_some() => d,
             _ => return EscalationDecision::Hold { until: None },
         };
-        let due = since
-            .saturating_add(deadline.signed())
-            .unwrap_or(Timestamp::MAX);
+        let due = since.saturating_add(deadline.signed()).unwrap_or(Timestamp::MAX);
         if now >= due {
             EscalationDecision::Escalate { to: level + 1 }
         } else {
@@ -158,32 +150,19 @@ impl Escalation {
         v.check(!self.dedup_window.is_zero(), path, "dedup_window", || {
             "must be longer than 0s, or identical alerts are never merged".into()
         });
-        v.check(!self.levels.is_empty(), path, "levels", || {
-            "at least one escalation level is needed".into()
-        });
-        v.check(self.levels.len() <= 9, path, "levels", || {
-            "at most 9 escalation levels".into()
-        });
+        v.check(!self.levels.is_empty(), path, "levels", || "at least one escalation level is needed".into());
+        v.check(self.levels.len() <= 9, path, "levels", || "at most 9 escalation levels".into());
         let last = self.levels.len().saturating_sub(1);
         for (i, level) in self.levels.iter().enumerate() {
             let lpath = format!("{}[{i}]", join(path, "levels"));
-            v.check(!level.notify.is_empty(), &lpath, "notify", || {
-                format!("level {} notifies nobody", i + 1)
-            });
-            v.check(!level.channels.is_empty(), &lpath, "channels", || {
-                format!("level {} has no channel", i + 1)
-            });
+            v.check(!level.notify.is_empty(), &lpath, "notify", || format!("level {} notifies nobody", i + 1));
+            v.check(!level.channels.is_empty(), &lpath, "channels", || format!("level {} has no channel", i + 1));
             match level.ack_deadline {
                 Some(d) if i == last => v.push(
                     join(&lpath, "ack_deadline"),
-                    format!(
-                        "the last level ({}) has nowhere to escalate to; remove ack_deadline ({d})",
-                        i + 1
-                    ),
+                    format!("the last level ({}) has nowhere to escalate to; remove ack_deadline ({d})", i + 1),
                 ),
-                Some(d) if d.is_zero() => {
-                    v.push(join(&lpath, "ack_deadline"), "must be longer than 0s")
-                }
+                Some(d) if d.is_zero() => v.push(join(&lpath, "ack_deadline"), "must be longer than 0s"),
                 _ => {}
             }
         }
@@ -201,28 +180,11 @@ mod tests {
         let esc = Escalation::default();
         let since: Timestamp = "2026-11-23T03:00:00Z".parse().unwrap();
         let at = |mins| since + SignedDuration::from_mins(mins);
-        assert_eq!(
-            esc.decide(2, since, false, at(14)),
-            EscalationDecision::Hold {
-                until: Some(at(15))
-            }
-        );
-        assert_eq!(
-            esc.decide(2, since, false, at(15)),
-            EscalationDecision::Escalate { to: 3 }
-        );
-        assert_eq!(
-            esc.decide(2, since, true, at(60)),
-            EscalationDecision::Hold { until: None }
-        );
-        assert_eq!(
-            esc.decide(1, since, false, at(600)),
-            EscalationDecision::Hold { until: None }
-        );
-        assert_eq!(
-            esc.decide(3, since, false, at(600)),
-            EscalationDecision::Hold { until: None }
-        );
+        assert_eq!(esc.decide(2, since, false, at(14)), EscalationDecision::Hold { until: Some(at(15)) });
+        assert_eq!(esc.decide(2, since, false, at(15)), EscalationDecision::Escalate { to: 3 });
+        assert_eq!(esc.decide(2, since, true, at(60)), EscalationDecision::Hold { until: None });
+        assert_eq!(esc.decide(1, since, false, at(600)), EscalationDecision::Hold { until: None });
+        assert_eq!(esc.decide(3, since, false, at(600)), EscalationDecision::Hold { until: None });
         assert!(esc.level(3).unwrap().opens_incident);
     }
 

@@ -46,12 +46,9 @@ impl Default for Gates {
 impl Gates {
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         let pct = self.min_coverage_percent;
-        v.check(
-            (0.0..=100.0).contains(&pct),
-            path,
-            "min_coverage_percent",
-            || format!("must be between 0 and 100, got {pct}"),
-        );
+        v.check((0.0..=100.0).contains(&pct), path, "min_coverage_percent", || {
+            format!("must be between 0 and 100, got {pct}")
+        });
         let cvss = self.blocking_cvss;
         v.check((0.0..=10.0).contains(&cvss), path, "blocking_cvss", || {
             format!("CVSS scores run from 0 to 10, got {cvss}")

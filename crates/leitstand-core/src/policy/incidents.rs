@@ -13,9 +13,7 @@ use crate::calendar::WorkingCalendar;
 use crate::time_limit::{Duration, TimeLimit};
 
 /// An incident severity.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Severity {
     /// Kritisch: total outage or data loss.
     #[serde(rename = "SEV-1")]
@@ -33,12 +31,7 @@ pub enum Severity {
 
 impl Severity {
     /// All severities, most severe first.
-    pub const ALL: [Severity; 4] = [
-        Severity::Sev1,
-        Severity::Sev2,
-        Severity::Sev3,
-        Severity::Sev4,
-    ];
+    pub const ALL: [Severity; 4] = [Severity::Sev1, Severity::Sev2, Severity::Sev3, Severity::Sev4];
 }
 
 impl fmt::Display for Severity {
@@ -118,16 +111,15 @@ pub struct Incidents {
 
 impl Default for Incidents {
     fn default() -> Self {
-        let sev =
-            |label: &str, description: &str, reaction, example: &str, high: bool| SeverityPolicy {
-                label: label.into(),
-                description: description.into(),
-                reaction,
-                example: example.into(),
-                notify_affected: high,
-                fix_needs_compliance_approval: high,
-                inform_management: label == "Kritisch",
-            };
+        let sev = |label: &str, description: &str, reaction, example: &str, high: bool| SeverityPolicy {
+            label: label.into(),
+            description: description.into(),
+            reaction,
+            example: example.into(),
+            notify_affected: high,
+            fix_needs_compliance_approval: high,
+            inform_management: label == "Kritisch",
+        };
         Self {
             severities: Severities {
                 sev1: sev(
@@ -168,12 +160,7 @@ impl Default for Incidents {
 impl Incidents {
     /// When the response to an incident of `severity` detected at
     /// `detected_at` must have started.
-    pub fn reaction_due(
-        &self,
-        severity: Severity,
-        detected_at: Timestamp,
-        cal: &WorkingCalendar,
-    ) -> Timestamp {
+    pub fn reaction_due(&self, severity: Severity, detected_at: Timestamp, cal: &WorkingCalendar) -> Timestamp {
         self.severities.get(severity).reaction.due(detected_at, cal)
     }
 
@@ -198,12 +185,7 @@ impl Incidents {
                 },
             );
         }
-        v.check(
-            !self.post_mortem_within.is_zero(),
-            path,
-            "post_mortem_within",
-            || "must allow some time".into(),
-        );
+        v.check(!self.post_mortem_within.is_zero(), path, "post_mortem_within", || "must allow some time".into());
     }
 }
 
@@ -234,10 +216,7 @@ mod tests {
         // Resolved Wednesday 2026-12-23: 24th (Thu) counts, 25/26 holidays,
         // then 28, 29, 30, 31 -> due Thursday 2026-12-31, 17:00 CET.
         let resolved = cal.at(date(2026, 12, 23), time(11, 0, 0, 0));
-        assert_eq!(
-            inc.post_mortem_due(resolved, &cal).to_string(),
-            "2026-12-31T16:00:00Z"
-        );
+        assert_eq!(inc.post_mortem_due(resolved, &cal).to_string(), "2026-12-31T16:00:00Z");
     }
 
     #[test]

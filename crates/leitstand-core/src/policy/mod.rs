@@ -35,7 +35,7 @@ pub use retention::*;
 pub use thresholds::*;
 
 /// The effective operations policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Working-day calendar: time zone, Bundesland holidays, business hours.
@@ -60,23 +60,6 @@ pub struct Policy {
     pub gates: Gates,
 }
 
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            calendar: CalendarPolicy::default(),
-            thresholds: Thresholds::default(),
-            escalation: Escalation::default(),
-            incidents: Incidents::default(),
-            regulatory: Regulatory::default(),
-            backup: Backup::default(),
-            changes: Changes::default(),
-            deployment: Deployment::default(),
-            retention: Retention::default(),
-            gates: Gates::default(),
-        }
-    }
-}
-
 /// The platform policy and each tenant's effective policy.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PolicySet {
@@ -97,15 +80,8 @@ impl PolicySet {
 /// The sections a tenant may override in its `[tenants.<slug>]` table; the
 /// others (change process, CI gates, deployment) are the platform's, not a
 /// tenant's.
-pub const TENANT_OVERRIDABLE: &[&str] = &[
-    "calendar",
-    "thresholds",
-    "escalation",
-    "incidents",
-    "regulatory",
-    "backup",
-    "retention",
-];
+pub const TENANT_OVERRIDABLE: &[&str] =
+    &["calendar", "thresholds", "escalation", "incidents", "regulatory", "backup", "retention"];
 
 impl Policy {
     /// Checks the policy as a whole; returns every violation, not just the
@@ -142,20 +118,11 @@ pub struct Violations(pub Vec<Violation>);
 impl Violations {
     /// Records a violation at `path`.
     pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Violation {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.0.push(Violation { path: path.into(), message: message.into() });
     }
 
     /// Records a violation unless `ok`.
-    pub fn check(
-        &mut self,
-        ok: bool,
-        path: impl fmt::Display,
-        key: &str,
-        message: impl FnOnce() -> String,
-    ) {
+    pub fn check(&mut self, ok: bool, path: impl fmt::Display, key: &str, message: impl FnOnce() -> String) {
         if !ok {
             self.push(join(path, key), message());
         }
@@ -181,11 +148,7 @@ impl fmt::Display for Violations {
 /// `parent.key`, or `key` at the root.
 pub(crate) fn join(parent: impl fmt::Display, key: &str) -> String {
     let parent = parent.to_string();
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
 }
 
 #[cfg(test)]
@@ -212,17 +175,7 @@ mod tests {
         policy.escalation.dedup_window = crate::time_limit::Duration::from_secs(0);
         let err = policy.validate().unwrap_err();
         let paths: Vec<_> = err.0.iter().map(|v| v.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "thresholds.infrastructure.cpu.warning",
-                "escalation.dedup_window"
-            ]
-        );
-        assert!(
-            err.to_string()
-                .contains("warning (95) must be below critical (90)"),
-            "{err}"
-        );
+        assert_eq!(paths, ["thresholds.infrastructure.cpu.warning", "escalation.dedup_window"]);
+        assert!(err.to_string().contains("warning (95) must be below critical (90)"), "{err}");
     }
 }

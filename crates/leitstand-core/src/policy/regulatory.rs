@@ -104,11 +104,7 @@ impl Default for Regulatory {
                 notification: hours(72),
                 final_after_notification: TimeLimit::Months(1),
             },
-            gdpr: Gdpr {
-                enabled: true,
-                authority: "Datenschutz-Aufsichtsbehörde".into(),
-                notification: hours(72),
-            },
+            gdpr: Gdpr { enabled: true, authority: "Datenschutz-Aufsichtsbehörde".into(), notification: hours(72) },
         }
     }
 }
@@ -180,11 +176,7 @@ impl Regulatory {
     /// of whether they were on time).
     pub fn deadlines(&self, facts: &ReportingFacts, cal: &WorkingCalendar) -> Vec<ReportDeadline> {
         let mut out = Vec::new();
-        let plain = |report, due| ReportDeadline {
-            report,
-            due,
-            relieved: false,
-        };
+        let plain = |report, due| ReportDeadline { report, due, relieved: false };
         if self.dora.enabled {
             if let Some(classified) = facts.classified_major_at {
                 let mut due = self.dora.initial_after_classification.due(classified, cal);
@@ -203,30 +195,14 @@ impl Regulatory {
             }
         }
         if let (true, Some(aware)) = (self.nis2.enabled, facts.aware_at) {
-            out.push(plain(
-                Report::Nis2EarlyWarning,
-                self.nis2.early_warning.due(aware, cal),
-            ));
-            out.push(plain(
-                Report::Nis2Notification,
-                self.nis2.notification.due(aware, cal),
-            ));
+            out.push(plain(Report::Nis2EarlyWarning, self.nis2.early_warning.due(aware, cal)));
+            out.push(plain(Report::Nis2Notification, self.nis2.notification.due(aware, cal)));
             if let Some(sent) = facts.nis2_notification_sent_at {
-                out.push(plain(
-                    Report::Nis2Final,
-                    self.nis2.final_after_notification.due(sent, cal),
-                ));
+                out.push(plain(Report::Nis2Final, self.nis2.final_after_notification.due(sent, cal)));
             }
         }
-        if let (true, true, Some(aware)) = (
-            self.gdpr.enabled,
-            facts.personal_data_breach,
-            facts.aware_at,
-        ) {
-            out.push(plain(
-                Report::GdprNotification,
-                self.gdpr.notification.due(aware, cal),
-            ));
+        if let (true, true, Some(aware)) = (self.gdpr.enabled, facts.personal_data_breach, facts.aware_at) {
+            out.push(plain(Report::GdprNotification, self.gdpr.notification.due(aware, cal)));
         }
         out
     }
@@ -235,24 +211,15 @@ impl Regulatory {
         let day = cal.local_date(due);
         if self.dora.holiday_relief && !cal.is_working_day(day) {
             let relieved = cal.at(cal.next_working_day(day), self.dora.holiday_relief_until);
-            return ReportDeadline {
-                report,
-                due: relieved,
-                relieved: true,
-            };
+            return ReportDeadline { report, due: relieved, relieved: true };
         }
-        ReportDeadline {
-            report,
-            due,
-            relieved: false,
-        }
+        ReportDeadline { report, due, relieved: false }
     }
 
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         let dora = &self.dora;
         v.check(
-            dora.initial_after_classification.upper_bound()
-                <= dora.initial_after_awareness.upper_bound(),
+            dora.initial_after_classification.upper_bound() <= dora.initial_after_awareness.upper_bound(),
             path,
             "dora.initial_after_classification",
             || {
@@ -263,31 +230,17 @@ impl Regulatory {
             },
         );
         let limits = [
-            (
-                "dora.initial_after_classification",
-                dora.initial_after_classification,
-            ),
+            ("dora.initial_after_classification", dora.initial_after_classification),
             ("dora.initial_after_awareness", dora.initial_after_awareness),
-            (
-                "dora.intermediate_after_initial",
-                dora.intermediate_after_initial,
-            ),
-            (
-                "dora.final_after_intermediate",
-                dora.final_after_intermediate,
-            ),
+            ("dora.intermediate_after_initial", dora.intermediate_after_initial),
+            ("dora.final_after_intermediate", dora.final_after_intermediate),
             ("nis2.early_warning", self.nis2.early_warning),
             ("nis2.notification", self.nis2.notification),
-            (
-                "nis2.final_after_notification",
-                self.nis2.final_after_notification,
-            ),
+            ("nis2.final_after_notification", self.nis2.final_after_notification),
             ("gdpr.notification", self.gdpr.notification),
         ];
         for (key, limit) in limits {
-            v.check(!limit.is_zero(), path, key, || {
-                "a reporting deadline must allow some time".into()
-            });
+            v.check(!limit.is_zero(), path, key, || "a reporting deadline must allow some time".into());
         }
         v.check(
             self.nis2.early_warning.upper_bound() <= self.nis2.notification.upper_bound(),
@@ -321,19 +274,10 @@ mod tests {
             classified_major_at: Some(ts("2026-11-24T10:00:00Z")),
             ..Default::default()
         };
-        assert_eq!(
-            due(&reg.deadlines(&facts, &cal), Report::DoraInitial),
-            ("2026-11-24T14:00:00Z".into(), false)
-        );
+        assert_eq!(due(&reg.deadlines(&facts, &cal), Report::DoraInitial), ("2026-11-24T14:00:00Z".into(), false));
         // Classified 22 h after awareness: the 24 h cap wins.
-        let facts = ReportingFacts {
-            classified_major_at: Some(ts("2026-11-25T06:00:00Z")),
-            ..facts
-        };
-        assert_eq!(
-            due(&reg.deadlines(&facts, &cal), Report::DoraInitial),
-            ("2026-11-25T08:00:00Z".into(), false)
-        );
+        let facts = ReportingFacts { classified_major_at: Some(ts("2026-11-25T06:00:00Z")), ..facts };
+        assert_eq!(due(&reg.deadlines(&facts, &cal), Report::DoraInitial), ("2026-11-25T08:00:00Z".into(), false));
     }
 
     #[test]
@@ -341,15 +285,9 @@ mod tests {
         let reg = Regulatory::default();
         let cal = WorkingCalendar::germany();
         // Initial sent Wednesday 2026-11-25 20:00 UTC; +72 h = Saturday.
-        let facts = ReportingFacts {
-            dora_initial_sent_at: Some(ts("2026-11-25T20:00:00Z")),
-            ..Default::default()
-        };
+        let facts = ReportingFacts { dora_initial_sent_at: Some(ts("2026-11-25T20:00:00Z")), ..Default::default() };
         // Monday 2026-11-30 12:00 CET = 11:00 UTC.
-        assert_eq!(
-            due(&reg.deadlines(&facts, &cal), Report::DoraIntermediate),
-            ("2026-11-30T11:00:00Z".into(), true)
-        );
+        assert_eq!(due(&reg.deadlines(&facts, &cal), Report::DoraIntermediate), ("2026-11-30T11:00:00Z".into(), true));
         let mut strict = reg.clone();
         strict.dora.holiday_relief = false;
         assert_eq!(
@@ -362,14 +300,9 @@ mod tests {
     fn dora_final_is_one_calendar_month_after_the_intermediate_report() {
         let reg = Regulatory::default();
         let cal = WorkingCalendar::germany();
-        let facts = ReportingFacts {
-            dora_intermediate_sent_at: Some(ts("2026-01-15T09:00:00Z")),
-            ..Default::default()
-        };
-        assert_eq!(
-            due(&reg.deadlines(&facts, &cal), Report::DoraFinal),
-            ("2026-02-16T11:00:00Z".into(), true)
-        );
+        let facts =
+            ReportingFacts { dora_intermediate_sent_at: Some(ts("2026-01-15T09:00:00Z")), ..Default::default() };
+        assert_eq!(due(&reg.deadlines(&facts, &cal), Report::DoraFinal), ("2026-02-16T11:00:00Z".into(), true));
     }
 
     #[test]
@@ -384,25 +317,10 @@ mod tests {
         };
         let list = reg.deadlines(&facts, &cal);
         // No weekend relief in BSIG or GDPR.
-        assert_eq!(
-            due(&list, Report::Nis2EarlyWarning),
-            ("2026-11-28T18:00:00Z".into(), false)
-        );
-        assert_eq!(
-            due(&list, Report::Nis2Notification),
-            ("2026-11-30T18:00:00Z".into(), false)
-        );
-        assert_eq!(
-            due(&list, Report::Nis2Final),
-            ("2026-12-29T10:00:00Z".into(), false)
-        );
-        assert_eq!(
-            due(&list, Report::GdprNotification),
-            ("2026-11-30T18:00:00Z".into(), false)
-        );
-        assert!(
-            !list.iter().any(|d| d.report == Report::DoraInitial),
-            "not classified as major yet"
-        );
+        assert_eq!(due(&list, Report::Nis2EarlyWarning), ("2026-11-28T18:00:00Z".into(), false));
+        assert_eq!(due(&list, Report::Nis2Notification), ("2026-11-30T18:00:00Z".into(), false));
+        assert_eq!(due(&list, Report::Nis2Final), ("2026-12-29T10:00:00Z".into(), false));
+        assert_eq!(due(&list, Report::GdprNotification), ("2026-11-30T18:00:00Z".into(), false));
+        assert!(!list.iter().any(|d| d.report == Report::DoraInitial), "not classified as major yet");
     }
 }

@@ -39,26 +39,15 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        let class = |keep, reason: &str, prod| RetentionClass {
-            keep,
-            reason: reason.into(),
-            allowed_in_production: prod,
-        };
+        let class =
+            |keep, reason: &str, prod| RetentionClass { keep, reason: reason.into(), allowed_in_production: prod };
         let days = |d| TimeLimit::Elapsed(crate::time_limit::Duration::from_days(d));
         Self {
-            audit: class(
-                TimeLimit::Years(5),
-                "DORA + handelsrechtliche Aufbewahrungspflicht",
-                true,
-            ),
+            audit: class(TimeLimit::Years(5), "DORA + handelsrechtliche Aufbewahrungspflicht", true),
             security: class(TimeLimit::Years(3), "BSI-Grundschutz, DORA Art. 9", true),
             application: class(days(90), "Fehleranalyse", true),
             access: class(days(90), "Fehleranalyse, Security", true),
-            performance: class(
-                TimeLimit::Years(1),
-                "Kapazitätsplanung (DORA Art. 11)",
-                true,
-            ),
+            performance: class(TimeLimit::Years(1), "Kapazitätsplanung (DORA Art. 11)", true),
             debug: class(days(14), "Nur Staging/Dev, nie Produktion", false),
         }
     }
@@ -79,20 +68,13 @@ impl Retention {
 
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         for (key, class) in self.classes() {
-            v.check(!class.keep.is_zero(), join(path, key), "keep", || {
-                "must keep entries for some time".into()
-            });
+            v.check(!class.keep.is_zero(), join(path, key), "keep", || "must keep entries for some time".into());
         }
-        v.check(
-            self.audit.keep.upper_bound() >= self.security.keep.upper_bound(),
-            join(path, "audit"),
-            "keep",
-            || {
-                format!(
-                    "audit logs ({}) must be kept at least as long as security logs ({})",
-                    self.audit.keep, self.security.keep
-                )
-            },
-        );
+        v.check(self.audit.keep.upper_bound() >= self.security.keep.upper_bound(), join(path, "audit"), "keep", || {
+            format!(
+                "audit logs ({}) must be kept at least as long as security logs ({})",
+                self.audit.keep, self.security.keep
+            )
+        });
     }
 }

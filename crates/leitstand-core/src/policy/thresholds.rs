@@ -25,11 +25,7 @@ pub struct Threshold {
 }
 
 const fn t(warning: f64, critical: f64, interval: Duration) -> Threshold {
-    Threshold {
-        warning,
-        critical,
-        interval,
-    }
+    Threshold { warning, critical, interval }
 }
 
 /// Whether a value is bad when it rises above or falls below the threshold.
@@ -116,9 +112,7 @@ impl Threshold {
                 format!("must be a non-negative number, got {value}")
             });
             if info.unit == Unit::Percent {
-                v.check(value <= 100.0, path, key, || {
-                    format!("a percentage must be at most 100, got {value}")
-                });
+                v.check(value <= 100.0, path, key, || format!("a percentage must be at most 100, got {value}"));
             }
         }
         match info.direction {
@@ -135,9 +129,7 @@ impl Threshold {
                 )
             }),
         }
-        v.check(!self.interval.is_zero(), path, "interval", || {
-            "evaluation interval must be longer than 0s".into()
-        });
+        v.check(!self.interval.is_zero(), path, "interval", || "evaluation interval must be longer than 0s".into());
     }
 }
 
@@ -256,11 +248,7 @@ impl Default for BusinessThresholds {
         Self {
             contract_processing_success: t(90.0, 80.0, M5),
             partner_sync_failures: t(2.0, 5.0, M5),
-            batch_jobs: BatchJobThreshold {
-                warning_runtime_factor: 2.0,
-                critical_not_started_after: M5,
-                interval: M5,
-            },
+            batch_jobs: BatchJobThreshold { warning_runtime_factor: 2.0, critical_not_started_after: M5, interval: M5 },
         }
     }
 }
@@ -286,13 +274,7 @@ impl BusinessThresholds {
 
     /// Each warning/critical threshold with its meaning, in table order.
     pub fn entries(&self) -> Vec<(&'static MetricInfo, &Threshold)> {
-        Self::INFO
-            .iter()
-            .zip([
-                &self.contract_processing_success,
-                &self.partner_sync_failures,
-            ])
-            .collect()
+        Self::INFO.iter().zip([&self.contract_processing_success, &self.partner_sync_failures]).collect()
     }
 }
 
@@ -344,24 +326,9 @@ impl Thresholds {
             .entries()
             .into_iter()
             .map(tag(ThresholdTable::Infrastructure))
-            .chain(
-                self.application
-                    .entries()
-                    .into_iter()
-                    .map(tag(ThresholdTable::Application)),
-            )
-            .chain(
-                self.security
-                    .entries()
-                    .into_iter()
-                    .map(tag(ThresholdTable::Security)),
-            )
-            .chain(
-                self.business
-                    .entries()
-                    .into_iter()
-                    .map(tag(ThresholdTable::Business)),
-            )
+            .chain(self.application.entries().into_iter().map(tag(ThresholdTable::Application)))
+            .chain(self.security.entries().into_iter().map(tag(ThresholdTable::Security)))
+            .chain(self.business.entries().into_iter().map(tag(ThresholdTable::Business)))
             .collect()
     }
 
@@ -382,9 +349,7 @@ impl Thresholds {
                 )
             },
         );
-        v.check(!batch.interval.is_zero(), &bpath, "interval", || {
-            "evaluation interval must be longer than 0s".into()
-        });
+        v.check(!batch.interval.is_zero(), &bpath, "interval", || "evaluation interval must be longer than 0s".into());
     }
 }
 
@@ -406,26 +371,13 @@ mod tests {
     fn levels_respect_direction() {
         let th = Thresholds::default();
         let cpu = th.infrastructure.cpu;
-        assert_eq!(
-            cpu.level(Direction::Above, 70.0),
-            None,
-            "the seed says > 70 %"
-        );
+        assert_eq!(cpu.level(Direction::Above, 70.0), None, "the seed says > 70 %");
         assert_eq!(cpu.level(Direction::Above, 70.1), Some(AlertLevel::Warning));
-        assert_eq!(
-            cpu.level(Direction::Above, 95.0),
-            Some(AlertLevel::Critical)
-        );
+        assert_eq!(cpu.level(Direction::Above, 95.0), Some(AlertLevel::Critical));
         let cert = th.security.certificate_expiry;
         assert_eq!(cert.level(Direction::Below, 45.0), None);
-        assert_eq!(
-            cert.level(Direction::Below, 20.0),
-            Some(AlertLevel::Warning)
-        );
-        assert_eq!(
-            cert.level(Direction::Below, 3.0),
-            Some(AlertLevel::Critical)
-        );
+        assert_eq!(cert.level(Direction::Below, 20.0), Some(AlertLevel::Warning));
+        assert_eq!(cert.level(Direction::Below, 3.0), Some(AlertLevel::Critical));
     }
 
     #[test]
@@ -435,10 +387,7 @@ mod tests {
         th.application.http_5xx_rate.critical = 150.0;
         let mut v = Violations::default();
         th.validate("thresholds", &mut v);
-        let msgs: Vec<_> =
-            v.0.iter()
-                .map(|x| format!("{}: {}", x.path, x.message))
-                .collect();
+        let msgs: Vec<_> = v.0.iter().map(|x| format!("{}: {}", x.path, x.message)).collect();
         assert_eq!(
             msgs,
             [

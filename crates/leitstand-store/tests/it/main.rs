@@ -1,5 +1,5 @@
 //! The store's test suite. Every test runs against SQLite and PostgreSQL
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 //! through `store_test!`.
 
 mod leases;

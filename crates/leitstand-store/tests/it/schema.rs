@@ -23,28 +23,16 @@ async fn sqlite_database_from_a_newer_version_is_refused_untouched() {
         .execute(&mut conn)
         .await
         .unwrap();
-        sqlx::query("CREATE TABLE future_things (x INTEGER)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query("CREATE TABLE future_things (x INTEGER)").execute(&mut conn).await.unwrap();
         conn.close().await.unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    let store = Store::connect(&db.url, &StoreOptions::default())
-        .await
-        .unwrap();
+    let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
     let err = store.migrate().await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::SchemaTooNew { database: 9999, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::SchemaTooNew { database: 9999, .. }), "{err}");
     assert!(err.to_string().contains("Upgrade Leitstand"), "{err}");
     store.close().await;
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        before,
-        "the file is left as it was"
-    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file is left as it was");
 }
 
 #[tokio::test]
@@ -60,18 +48,10 @@ async fn postgres_database_from_a_newer_version_is_refused_untouched() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let store = Store::connect(&db.url, &StoreOptions::default())
-        .await
-        .unwrap();
+    let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
     let err = store.migrate().await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::SchemaTooNew { database: 9999, .. }),
-        "{err}"
-    );
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    assert!(matches!(err, StoreError::SchemaTooNew { database: 9999, .. }), "{err}");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
     assert_eq!(rows, 2, "nothing was applied or removed");
     conn.close().await.unwrap();
     store.close().await;
@@ -81,9 +61,7 @@ async fn postgres_database_from_a_newer_version_is_refused_untouched() {
 #[tokio::test]
 async fn empty_postgres_database_reports_version_zero_then_migrates() {
     let (url, admin, database) = postgres_empty().await;
-    let store = Store::connect(&url, &StoreOptions::default())
-        .await
-        .unwrap();
+    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
     let before = store.schema_status().await.unwrap();
     assert_eq!(before.applied, 0);
     assert!(!before.is_current());
@@ -94,24 +72,14 @@ async fn empty_postgres_database_reports_version_zero_then_migrates() {
 
 #[tokio::test]
 async fn unreachable_postgres_is_reported_as_unreachable() {
-    let options = StoreOptions {
-        connect_timeout: std::time::Duration::from_secs(1),
-        ..Default::default()
-    };
+    let options = StoreOptions { connect_timeout: std::time::Duration::from_secs(1), ..Default::default() };
     // Port 9 (discard) on loopback: nothing listens there.
-    let err = Store::connect("postgres://leitstand@127.0.0.1:9/leitstand", &options)
-        .await
-        .unwrap_err();
+    let err = Store::connect("postgres://leitstand@127.0.0.1:9/leitstand", &options).await.unwrap_err();
     assert!(matches!(err, StoreError::Unreachable { .. }), "{err}");
 }
 
 #[tokio::test]
 async fn unknown_url_scheme_is_explained() {
-    let err = Store::connect("mysql://x", &StoreOptions::default())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "invalid database URL: the URL must start with sqlite:// or postgres://"
-    );
+    let err = Store::connect("mysql://x", &StoreOptions::default()).await.unwrap_err();
+    assert_eq!(err.to_string(), "invalid database URL: the URL must start with sqlite:// or postgres://");
 }

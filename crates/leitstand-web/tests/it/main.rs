@@ -1,5 +1,5 @@
 //! The HTTP edge over real HTTP on loopback, against SQLite and PostgreSQL.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 mod ops;
 
@@ -31,9 +31,5 @@ pub async fn spawn_app(store: Store) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    App {
-        addr,
-        state,
-        client: reqwest::Client::new(),
-    }
+    App { addr, state, client: reqwest::Client::new() }
 }

@@ -85,19 +85,9 @@ impl Layers {
         let mut problems = Vec::new();
         let file = match text {
             Some(text) => {
-                let path = file
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from(super::DEFAULT_FILE));
-                match (
-                    toml::from_str::<toml::Table>(text),
-                    toml_edit::Document::parse(text.to_string()),
-                ) {
-                    (Ok(table), Ok(doc)) => Some(FileLayer {
-                        path,
-                        text: text.to_string(),
-                        doc,
-                        table,
-                    }),
+                let path = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(super::DEFAULT_FILE));
+                match (toml::from_str::<toml::Table>(text), toml_edit::Document::parse(text.to_string())) {
+                    (Ok(table), Ok(doc)) => Some(FileLayer { path, text: text.to_string(), doc, table }),
                     (Err(e), _) => {
                         let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
                         problems.push(Problem {
@@ -144,15 +134,7 @@ impl Layers {
             })
             .collect();
         env_layers.sort_by(|a, b| a.var.cmp(&b.var));
-        if problems.is_empty() {
-            Ok(Self {
-                defaults,
-                file,
-                env: env_layers,
-            })
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(Self { defaults, file, env: env_layers }) } else { Err(problems) }
     }
 
     /// Defaults, overlaid by the file, overlaid by the environment.
@@ -197,37 +179,18 @@ impl Layers {
     /// it, or to its position in the file.
     pub fn locate(&self, path: &str, message: String) -> Problem {
         let segs = parse_path(path);
-        if let Some(env) = self
-            .env
-            .iter()
-            .rev()
-            .find(|e| segs.starts_with(&e.path) || e.path.starts_with(&segs))
-        {
+        if let Some(env) = self.env.iter().rev().find(|e| segs.starts_with(&e.path) || e.path.starts_with(&segs)) {
+            return Problem { origin: Origin::Env(env.var.clone()), key: path.to_string(), message };
+        }
+        if let Some((file, offset)) = self.file.as_ref().and_then(|f| Some((f, locate_in(&f.doc, &segs)?))) {
+            let (line, column) = line_col(&file.text, offset);
             return Problem {
-                origin: Origin::Env(env.var.clone()),
+                origin: Origin::File { path: file.path.clone(), line, column },
                 key: path.to_string(),
                 message,
             };
         }
-        if let Some(file) = &self.file {
-            if let Some(offset) = locate_in(&file.doc, &segs) {
-                let (line, column) = line_col(&file.text, offset);
-                return Problem {
-                    origin: Origin::File {
-                        path: file.path.clone(),
-                        line,
-                        column,
-                    },
-                    key: path.to_string(),
-                    message,
-                };
-            }
-        }
-        Problem {
-            origin: Origin::Default,
-            key: path.to_string(),
-            message,
-        }
+        Problem { origin: Origin::Default, key: path.to_string(), message }
     }
 }
 
@@ -241,9 +204,7 @@ fn env_table(defaults: &toml::Table, segs: &[String], raw: &str) -> (Vec<Seg>, t
         let key = level
             .and_then(|t| t.keys().find(|k| k.eq_ignore_ascii_case(seg)).cloned())
             .unwrap_or_else(|| seg.to_ascii_lowercase());
-        level = level
-            .and_then(|t| t.get(&key))
-            .and_then(toml::Value::as_table);
+        level = level.and_then(|t| t.get(&key)).and_then(toml::Value::as_table);
         keys.push(key);
     }
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
@@ -289,12 +250,7 @@ fn locate_in(doc: &toml_edit::Document<String>, path: &[Seg]) -> Option<usize> {
                     best = table.span().map(|s| s.start).or(best);
                     Node::Table(table)
                 } else {
-                    best = item
-                        .as_array()
-                        .and_then(|a| a.get(*i))
-                        .and_then(|v| v.span())
-                        .map(|s| s.start)
-                        .or(best);
+                    best = item.as_array().and_then(|a| a.get(*i)).and_then(|v| v.span()).map(|s| s.start).or(best);
                     break;
                 }
             }

@@ -69,12 +69,9 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// The database URL in effect.
     pub fn database_url(&self) -> DatabaseUrl {
-        self.database_url.clone().unwrap_or_else(|| {
-            DatabaseUrl(format!(
-                "sqlite://{}",
-                self.data_dir.join("leitstand.db").display()
-            ))
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl(format!("sqlite://{}", self.data_dir.join("leitstand.db").display())))
     }
 }
 
@@ -100,10 +97,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: LogFormat::Json,
-        }
+        Self { level: "info".into(), format: LogFormat::Json }
     }
 }
 
@@ -133,12 +127,7 @@ impl DatabaseUrl {
         let authority_end = rest.find('/').unwrap_or(rest.len());
         match rest[..authority_end].rfind('@') {
             Some(at) => match rest[..at].find(':') {
-                Some(colon) => format!(
-                    "{}://{}:***{}",
-                    &url[..scheme_end],
-                    &rest[..colon],
-                    &rest[at..]
-                ),
+                Some(colon) => format!("{}://{}:***{}", &url[..scheme_end], &rest[..colon], &rest[at..]),
                 None => url.clone(),
             },
             None => url.clone(),
@@ -218,9 +207,7 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.origin {
-            Origin::File { path, line, column } => {
-                write!(f, "{}:{line}:{column}: ", path.display())?
-            }
+            Origin::File { path, line, column } => write!(f, "{}:{line}:{column}: ", path.display())?,
             Origin::Env(var) => write!(f, "environment variable {var}: ")?,
             Origin::Default => {}
         }
@@ -253,21 +240,15 @@ pub const DEFAULT_FILE: &str = "leitstand.toml";
 
 /// Loads the configuration from `file` (or `./leitstand.toml` if present)
 /// and the `LEITSTAND__…` variables in `env`.
-pub fn load(
-    file: Option<&Path>,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<Config, ConfigError> {
+pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
     let file = match file {
         Some(path) => Some(path.to_path_buf()),
         None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
     };
     let text = match &file {
-        Some(path) => Some(
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?,
-        ),
+        Some(path) => {
+            Some(std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?)
+        }
         None => None,
     };
     load_str(file.as_deref(), text.as_deref(), env)
@@ -286,19 +267,13 @@ pub fn load_str(
     let tenants = merged.remove("tenants");
     let server = take_section::<ServerConfig>(&mut merged, "server", &layers, &mut problems);
     let log = take_section::<LogConfig>(&mut merged, "log", &layers, &mut problems);
-    if let Some(Err(e)) = log
-        .as_ref()
-        .map(|l| tracing_subscriber::EnvFilter::try_new(&l.level))
-    {
+    if let Some(Err(e)) = log.as_ref().map(|l| tracing_subscriber::EnvFilter::try_new(&l.level)) {
         problems.push(layers.locate("log.level", format!("invalid log filter: {e}")));
     }
-    let base: Option<Policy> =
-        layers.deserialize(toml::Value::Table(merged.clone()), "", &mut problems);
-    if let Some(policy) = &base {
-        if let Err(violations) = policy.validate() {
-            for v in violations.0 {
-                problems.push(layers.locate(&v.path, v.message));
-            }
+    let base: Option<Policy> = layers.deserialize(toml::Value::Table(merged.clone()), "", &mut problems);
+    if let Some(Err(violations)) = base.as_ref().map(Policy::validate) {
+        for v in violations.0 {
+            problems.push(layers.locate(&v.path, v.message));
         }
     }
 
@@ -316,9 +291,7 @@ pub fn load_str(
                         }
                     };
                     let toml::Value::Table(overrides) = overrides else {
-                        problems.push(
-                            layers.locate(&prefix, "must be a table of policy sections".into()),
-                        );
+                        problems.push(layers.locate(&prefix, "must be a table of policy sections".into()));
                         continue;
                     };
                     let mut ok = true;
@@ -348,18 +321,14 @@ pub fn load_str(
                             }
                             Err(violations) => {
                                 for v in violations.0 {
-                                    problems.push(
-                                        layers.locate(&format!("{prefix}.{}", v.path), v.message),
-                                    );
+                                    problems.push(layers.locate(&format!("{prefix}.{}", v.path), v.message));
                                 }
                             }
                         }
                     }
                 }
             }
-            _ => {
-                problems.push(layers.locate("tenants", "must be a table: [tenants.<slug>]".into()))
-            }
+            _ => problems.push(layers.locate("tenants", "must be a table: [tenants.<slug>]".into())),
         }
     }
 
@@ -367,10 +336,7 @@ pub fn load_str(
         (Some(server), Some(log), Some(base)) if problems.is_empty() => Ok(Config {
             server,
             log,
-            policy: PolicySet {
-                base,
-                tenants: tenant_policies,
-            },
+            policy: PolicySet { base, tenants: tenant_policies },
             file: file.map(Path::to_path_buf),
         }),
         _ => Err(ConfigError::Invalid(problems)),
@@ -383,9 +349,7 @@ fn take_section<T: serde::de::DeserializeOwned>(
     layers: &Layers,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    let value = merged
-        .remove(key)
-        .unwrap_or(toml::Value::Table(toml::Table::new()));
+    let value = merged.remove(key).unwrap_or(toml::Value::Table(toml::Table::new()));
     layers.deserialize(value, key, problems)
 }
 

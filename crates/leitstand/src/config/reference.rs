@@ -14,23 +14,16 @@ pub fn schema() -> Value {
     let generator = schemars::SchemaGenerator::default();
     let mut generator = generator;
     let mut root = serde_json::to_value(Policy::json_schema(&mut generator)).unwrap_or_default();
-    let server =
-        serde_json::to_value(generator.subschema_for::<ServerConfig>()).unwrap_or_default();
+    let server = serde_json::to_value(generator.subschema_for::<ServerConfig>()).unwrap_or_default();
     let log = serde_json::to_value(generator.subschema_for::<LogConfig>()).unwrap_or_default();
     let defs = generator.take_definitions(true);
     if let Some(obj) = root.as_object_mut() {
-        obj.insert(
-            "$schema".into(),
-            "https://json-schema.org/draft/2020-12/schema".into(),
-        );
+        obj.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
         obj.insert("title".into(), "leitstand.toml".into());
         obj.insert("$defs".into(), Value::Object(defs.into_iter().collect()));
         if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
             let mut all = Map::new();
-            all.insert(
-                "server".into(),
-                with_description(server, "How the server process runs."),
-            );
+            all.insert("server".into(), with_description(server, "How the server process runs."));
             all.insert("log".into(), with_description(log, "Logging."));
             all.append(props);
             all.insert(
@@ -59,11 +52,7 @@ fn with_description(mut schema: Value, description: &str) -> Value {
 /// default and description.
 pub fn markdown() -> String {
     let schema = schema();
-    let defs = schema
-        .get("$defs")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let defs = schema.get("$defs").and_then(Value::as_object).cloned().unwrap_or_default();
     let defaults = serde_json::to_value(defaults_table()).unwrap_or_default();
     let mut out = String::from(
         "# Configuration reference\n\n\
@@ -75,11 +64,7 @@ pub fn markdown() -> String {
          Durations are written like `30s`, `15m`, `4h`, `30d`; time limits may also be calendar rules: \
          `1 month`, `5 years`, `5 working days`, `next working day`.\n",
     );
-    let props = schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     for (section, sub) in &props {
         let sub = resolve(sub, &defs);
         out.push_str(&format!("\n## `[{section}]`\n\n"));
@@ -97,19 +82,13 @@ pub fn markdown() -> String {
 }
 
 fn resolve<'a>(schema: &'a Value, defs: &'a Map<String, Value>) -> &'a Value {
-    if let Some(name) = schema
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix("#/$defs/"))
-    {
+    if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
         return defs.get(name).map_or(schema, |d| resolve(d, defs));
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(options) = schema.get(key).and_then(Value::as_array) {
-            let non_null: Vec<_> = options
-                .iter()
-                .filter(|o| o.get("type").and_then(Value::as_str) != Some("null"))
-                .collect();
+            let non_null: Vec<_> =
+                options.iter().filter(|o| o.get("type").and_then(Value::as_str) != Some("null")).collect();
             if non_null.len() == 1 && non_null[0].get("const").is_none() {
                 return resolve(non_null[0], defs);
             }
@@ -119,10 +98,7 @@ fn resolve<'a>(schema: &'a Value, defs: &'a Map<String, Value>) -> &'a Value {
 }
 
 fn description(schema: &Value) -> Option<String> {
-    schema
-        .get("description")
-        .and_then(Value::as_str)
-        .map(|d| d.replace('\n', " "))
+    schema.get("description").and_then(Value::as_str).map(|d| d.replace('\n', " "))
 }
 
 /// The name of the definition a schema refers to, directly or as the
@@ -165,29 +141,18 @@ fn type_name(schema: &Value, defs: &Map<String, Value>) -> String {
     }
     match schema.get("type") {
         Some(Value::String(t)) if t == "array" => {
-            format!(
-                "list of {}",
-                schema
-                    .get("items")
-                    .map_or("values".into(), |i| type_name(i, defs))
-            )
+            format!("list of {}", schema.get("items").map_or("values".into(), |i| type_name(i, defs)))
         }
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .filter(|t| *t != "null")
-            .collect::<Vec<_>>()
-            .join(" or "),
+        Some(Value::Array(ts)) => {
+            ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect::<Vec<_>>().join(" or ")
+        }
         _ => "value".into(),
     }
 }
 
 fn one_of<'a>(values: impl Iterator<Item = &'a Value>) -> String {
-    let names: Vec<String> = values
-        .filter_map(Value::as_str)
-        .map(|v| format!("`{v}`"))
-        .collect();
+    let names: Vec<String> = values.filter_map(Value::as_str).map(|v| format!("`{v}`")).collect();
     format!("one of {}", names.join(", "))
 }
 
@@ -199,13 +164,7 @@ fn show_default(value: Option<&Value>) -> String {
     }
 }
 
-fn walk(
-    schema: &Value,
-    defs: &Map<String, Value>,
-    path: &str,
-    default: Option<&Value>,
-    rows: &mut Vec<String>,
-) {
+fn walk(schema: &Value, defs: &Map<String, Value>, path: &str, default: Option<&Value>, rows: &mut Vec<String>) {
     let schema = resolve(schema, defs);
     let props = schema.get("properties").and_then(Value::as_object);
     if let Some(props) = props {
@@ -214,30 +173,21 @@ fn walk(
             let resolved = resolve(sub, defs);
             let child_default = default.and_then(|d| d.get(key));
             if resolved.get("properties").is_some()
-                || resolved
-                    .get("additionalProperties")
-                    .is_some_and(Value::is_object)
+                || resolved.get("additionalProperties").is_some_and(Value::is_object)
             {
                 if let Some(d) = description(sub).filter(|_| resolved.get("properties").is_some()) {
                     rows.push(format!("| `{sub_path}` | table | | {d} |\n"));
                 }
                 walk(sub, defs, &sub_path, child_default, rows);
             } else if resolved.get("type").and_then(Value::as_str) == Some("array")
-                && resolve(resolved.get("items").unwrap_or(&Value::Null), defs)
-                    .get("properties")
-                    .is_some()
+                && resolve(resolved.get("items").unwrap_or(&Value::Null), defs).get("properties").is_some()
             {
                 let items = resolved.get("items").unwrap_or(&Value::Null);
-                let list = child_default
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                let list = child_default.and_then(Value::as_array).cloned().unwrap_or_default();
                 rows.push(format!(
                     "| `{sub_path}` | list of tables | {} entries | {} |\n",
                     list.len(),
-                    description(sub)
-                        .or_else(|| description(resolved))
-                        .unwrap_or_default()
+                    description(sub).or_else(|| description(resolved)).unwrap_or_default()
                 ));
                 for (i, item) in list.iter().enumerate() {
                     walk(items, defs, &format!("{sub_path}[{i}]"), Some(item), rows);
@@ -247,9 +197,7 @@ fn walk(
                     "| `{sub_path}` | {} | {} | {} |\n",
                     type_name(sub, defs),
                     show_default(child_default),
-                    description(sub)
-                        .or_else(|| description(resolved))
-                        .unwrap_or_default()
+                    description(sub).or_else(|| description(resolved)).unwrap_or_default()
                 ));
             }
         }

@@ -21,10 +21,7 @@ fn no_file_means_the_seed_defaults() {
     let config = load_str(None, None, Vec::new()).unwrap();
     assert_eq!(config.policy.base, Policy::default());
     assert_eq!(config.server, ServerConfig::default());
-    assert_eq!(
-        config.server.database_url().expose(),
-        "sqlite://./leitstand-data/leitstand.db"
-    );
+    assert_eq!(config.server.database_url().expose(), "sqlite://./leitstand-data/leitstand.db");
 }
 
 #[test]
@@ -34,17 +31,12 @@ fn a_partial_override_keeps_every_other_seed_value() {
     assert_eq!(cpu.warning, 60.0);
     assert_eq!(cpu.critical, 90.0);
     assert_eq!(cpu.interval.to_string(), "30s");
-    assert_eq!(
-        config.policy.base.thresholds.infrastructure.memory.warning,
-        75.0
-    );
+    assert_eq!(config.policy.base.thresholds.infrastructure.memory.warning, 75.0);
 }
 
 #[test]
 fn unknown_key_names_file_line_and_key() {
-    let errs = errors(
-        "[server]\nlisten = \"127.0.0.1:9000\"\n\n[thresholds.infrastructure.cpu]\nwarnign = 60\n",
-    );
+    let errs = errors("[server]\nlisten = \"127.0.0.1:9000\"\n\n[thresholds.infrastructure.cpu]\nwarnign = 60\n");
     assert_eq!(
         errs,
         [
@@ -57,21 +49,13 @@ fn unknown_key_names_file_line_and_key() {
 fn unknown_top_level_section_is_named() {
     let errs = errors("[alerting]\nx = 1\n");
     assert_eq!(errs.len(), 1);
-    assert!(
-        errs[0].starts_with("leitstand.toml:1:2: alerting: unknown field `alerting`"),
-        "{errs:?}"
-    );
+    assert!(errs[0].starts_with("leitstand.toml:1:2: alerting: unknown field `alerting`"), "{errs:?}");
 }
 
 #[test]
 fn wrong_type_names_the_position() {
     let errs = errors("[escalation]\ndedup_window = 5\n");
-    assert_eq!(
-        errs,
-        [
-            "leitstand.toml:2:1: escalation.dedup_window: invalid type: integer `5`, expected a string"
-        ]
-    );
+    assert_eq!(errs, ["leitstand.toml:2:1: escalation.dedup_window: invalid type: integer `5`, expected a string"]);
 }
 
 #[test]
@@ -101,79 +85,41 @@ fn every_problem_is_reported_at_once() {
     let errs = errors(
         "[thresholds.infrastructure.disk]\nwarning = 90\n\n[escalation.levels]\n\n[gates]\nmin_coverage_percent = 180\n",
     );
-    assert_eq!(
-        errs.len(),
-        1,
-        "a type error stops the policy section: {errs:?}"
-    );
-    let errs = errors(
-        "[thresholds.infrastructure.disk]\nwarning = 90\n\n[gates]\nmin_coverage_percent = 180\n",
-    );
+    assert_eq!(errs.len(), 1, "a type error stops the policy section: {errs:?}");
+    let errs = errors("[thresholds.infrastructure.disk]\nwarning = 90\n\n[gates]\nmin_coverage_percent = 180\n");
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs[0].starts_with("leitstand.toml:2:1: thresholds.infrastructure.disk.warning"));
-    assert!(
-        errs[1].starts_with(
-            "leitstand.toml:5:1: gates.min_coverage_percent: must be between 0 and 100"
-        )
-    );
+    assert!(errs[1].starts_with("leitstand.toml:5:1: gates.min_coverage_percent: must be between 0 and 100"));
 }
 
 #[test]
 fn array_elements_are_located() {
     let text = "[escalation]\n[[escalation.levels]]\nname = \"Eins\"\nnotify = []\nchannels = [\"email\"]\nopens_incident = false\n";
     let errs = errors(text);
-    assert_eq!(
-        errs,
-        ["leitstand.toml:4:1: escalation.levels[0].notify: level 1 notifies nobody"]
-    );
+    assert_eq!(errs, ["leitstand.toml:4:1: escalation.levels[0].notify: level 1 notifies nobody"]);
 }
 
 #[test]
 fn syntax_errors_point_at_the_character() {
     let errs = errors("[server]\nlisten = = 1\n");
     assert_eq!(errs.len(), 1);
-    assert!(
-        errs[0].starts_with("leitstand.toml:2:10: TOML syntax:"),
-        "{errs:?}"
-    );
+    assert!(errs[0].starts_with("leitstand.toml:2:10: TOML syntax:"), "{errs:?}");
 }
 
 #[test]
 fn environment_overrides_the_file_and_is_named_in_errors() {
     let env = vec![
-        (
-            "LEITSTAND__SERVER__LISTEN".to_string(),
-            "127.0.0.1:9999".to_string(),
-        ),
-        (
-            "LEITSTAND__THRESHOLDS__INFRASTRUCTURE__CPU__WARNING".to_string(),
-            "65".to_string(),
-        ),
+        ("LEITSTAND__SERVER__LISTEN".to_string(), "127.0.0.1:9999".to_string()),
+        ("LEITSTAND__THRESHOLDS__INFRASTRUCTURE__CPU__WARNING".to_string(), "65".to_string()),
         ("PATH".to_string(), "/usr/bin".to_string()),
     ];
-    let config = load_str(
-        Some(Path::new("x.toml")),
-        Some("[server]\nlisten = \"127.0.0.1:1\"\n"),
-        env,
-    )
-    .unwrap();
+    let config = load_str(Some(Path::new("x.toml")), Some("[server]\nlisten = \"127.0.0.1:1\"\n"), env).unwrap();
     assert_eq!(config.server.listen.port(), 9999);
-    assert_eq!(
-        config.policy.base.thresholds.infrastructure.cpu.warning,
-        65.0
-    );
+    assert_eq!(config.policy.base.thresholds.infrastructure.cpu.warning, 65.0);
 
-    let env = vec![(
-        "LEITSTAND__INCIDENTS__SEVERITIES__SEV-4__REACTION".to_string(),
-        "sometime".to_string(),
-    )];
-    let Err(ConfigError::Invalid(problems)) = load_str(None, None, env) else {
-        panic!()
-    };
-    assert_eq!(
-        problems[0].origin,
-        Origin::Env("LEITSTAND__INCIDENTS__SEVERITIES__SEV-4__REACTION".into())
-    );
+    let env = vec![("LEITSTAND__INCIDENTS__SEVERITIES__SEV-4__REACTION".to_string(), "sometime".to_string())];
+    let Err(ConfigError::Invalid(problems)) = load_str(None, None, env) else { panic!() };
+    assert_eq!(problems[0].origin, Origin::Env("LEITSTAND__INCIDENTS__SEVERITIES__SEV-4__REACTION".into()));
     assert_eq!(problems[0].key, "incidents.severities.SEV-4.reaction");
 }
 
@@ -186,30 +132,19 @@ fn tenants_override_their_sections_only() {
     let slug = TenantSlug::parse("makler-01").unwrap();
     let tenant = config.policy.for_tenant(&slug);
     assert!(!tenant.regulatory.nis2.enabled);
-    assert_eq!(
-        tenant.calendar.state,
-        Some(leitstand_core::calendar::Bundesland::HH)
-    );
-    assert!(
-        config.policy.base.regulatory.nis2.enabled,
-        "the base policy is untouched"
-    );
+    assert_eq!(tenant.calendar.state, Some(leitstand_core::calendar::Bundesland::HH));
+    assert!(config.policy.base.regulatory.nis2.enabled, "the base policy is untouched");
     let other = TenantSlug::parse("vergabe").unwrap();
     assert_eq!(config.policy.for_tenant(&other), &config.policy.base);
 
     let errs = errors("[tenants.makler-01.gates]\nmin_coverage_percent = 50\n");
     assert_eq!(errs.len(), 1);
     assert!(
-        errs[0].starts_with(
-            "leitstand.toml:1:20: tenants.makler-01.gates: a tenant cannot override `gates`"
-        ),
+        errs[0].starts_with("leitstand.toml:1:20: tenants.makler-01.gates: a tenant cannot override `gates`"),
         "{errs:?}"
     );
     let errs = errors("[tenants.Makler]\n[tenants.Makler.calendar]\nstate = \"HH\"\n");
-    assert!(
-        errs[0].contains("invalid tenant slug \"Makler\""),
-        "{errs:?}"
-    );
+    assert!(errs[0].contains("invalid tenant slug \"Makler\""), "{errs:?}");
     let errs = errors("[tenants.bank.thresholds.security.certificate_expiry]\ncritical = 40\n");
     assert_eq!(
         errs,
@@ -222,28 +157,16 @@ fn tenants_override_their_sections_only() {
 #[test]
 fn database_passwords_never_print() {
     let url = DatabaseUrl::new("postgres://leitstand:s3cret@db.internal:5432/leitstand");
-    assert_eq!(
-        url.to_string(),
-        "postgres://leitstand:***@db.internal:5432/leitstand"
-    );
+    assert_eq!(url.to_string(), "postgres://leitstand:***@db.internal:5432/leitstand");
     assert!(!format!("{url:?}").contains("s3cret"));
-    assert_eq!(
-        DatabaseUrl::new("sqlite://./x.db").to_string(),
-        "sqlite://./x.db"
-    );
-    assert_eq!(
-        DatabaseUrl::new("postgres://u@h/db").to_string(),
-        "postgres://u@h/db"
-    );
+    assert_eq!(DatabaseUrl::new("sqlite://./x.db").to_string(), "sqlite://./x.db");
+    assert_eq!(DatabaseUrl::new("postgres://u@h/db").to_string(), "postgres://u@h/db");
 }
 
 #[test]
 fn the_committed_reference_is_current() {
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/configuration.md"
-    ))
-    .unwrap_or_default();
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md"))
+        .unwrap_or_default();
     assert!(
         committed == reference::markdown(),
         "docs/configuration.md is stale: run `cargo run -- config reference > docs/configuration.md`"
