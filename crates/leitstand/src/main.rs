@@ -4,19 +4,13 @@
 //! directory not writable, database unreachable or too new). Errors print
 //! their whole cause chain on standard error.
 
-mod cli;
-mod config;
-mod logging;
-mod policy_cmd;
-mod serve;
-
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-
-use cli::{Cli, Command, ConfigCommand, ServeArgs};
-use config::{Config, ConfigError, DatabaseUrl};
+use leitstand::cli::{Cli, Command, ConfigCommand, ServeArgs};
+use leitstand::config::{self, Config, ConfigError, DatabaseUrl};
+use leitstand::{logging, policy_cmd, serve};
 
 fn main() -> ExitCode {
     let started = Instant::now();

@@ -67,6 +67,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     check_data_dir(&server.data_dir)?;
     let store = open_store(&url, config.server.max_db_connections, config.server.db_connect_timeout.std()).await?;
     let listener = bind(server.listen).await?;
+    let bound = listener.local_addr()?;
 
     let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
     let store = store.with_observer(metrics.clone());
@@ -76,7 +77,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let app = leitstand_web::router(state.clone(), &limits);
 
     tracing::info!(
-        listen = %server.listen,
+        listen = %bound,
         database = store.backend().as_str(),
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "ready"
