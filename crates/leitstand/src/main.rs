@@ -25,7 +25,9 @@ fn main() -> ExitCode {
             } else {
                 1
             };
-            eprintln!("leitstand: {error}");
+            for line in error.to_string().lines() {
+                eprintln!("leitstand: {line}");
+            }
             for cause in error.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
