@@ -89,6 +89,22 @@ impl TestDb {
     }
 }
 
+/// Records migration `version` as applied, as a newer Leitstand would have,
+/// through a connection of its own (the store under test stays untouched).
+pub async fn mark_migrated_by_newer_release(url: &str, version: i64) {
+    let insert = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                  VALUES ($1, 'from a newer release', TRUE, $2, 0)";
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.expect("open SQLite");
+        sqlx::query(insert).bind(version).bind(vec![0u8]).execute(&mut conn).await.expect("insert migration");
+        conn.close().await.ok();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.expect("open PostgreSQL");
+        sqlx::query(insert).bind(version).bind(vec![0u8]).execute(&mut conn).await.expect("insert migration");
+        conn.close().await.ok();
+    }
+}
+
 /// Defines `mod $name { sqlite(); postgres(); }`, running `$body` with
 /// `$store: &Store` on a fresh database of each engine.
 #[macro_export]

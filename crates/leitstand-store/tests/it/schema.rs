@@ -1,4 +1,4 @@
-use leitstand_store::testing::{self, drop_postgres, postgres_empty};
+use leitstand_store::testing::{self, drop_postgres, mark_migrated_by_newer_release, postgres_empty};
 use leitstand_store::{Store, StoreError, StoreOptions, store_test};
 
 store_test!(fresh_store_is_current_and_migrate_is_idempotent, |store| {
@@ -13,19 +13,7 @@ async fn sqlite_database_from_a_newer_version_is_refused_untouched() {
     let db = testing::sqlite().await;
     let path = db.url.trim_start_matches("sqlite://").to_string();
     db.store.close().await;
-    {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-        sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-             VALUES (9999, 'from the future', TRUE, x'00', 0)",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        sqlx::query("CREATE TABLE future_things (x INTEGER)").execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
-    }
+    mark_migrated_by_newer_release(&db.url, 9999).await;
     let before = std::fs::read(&path).unwrap();
     let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
     let err = store.migrate().await.unwrap_err();
@@ -38,22 +26,12 @@ async fn sqlite_database_from_a_newer_version_is_refused_untouched() {
 #[tokio::test]
 async fn postgres_database_from_a_newer_version_is_refused_untouched() {
     let db = testing::postgres().await;
-    db.store.close().await;
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES (9999, 'from the future', TRUE, '\\x00', 0)",
-    )
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    mark_migrated_by_newer_release(&db.url, 9999).await;
     let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
     let err = store.migrate().await.unwrap_err();
     assert!(matches!(err, StoreError::SchemaTooNew { database: 9999, .. }), "{err}");
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(rows, 2, "nothing was applied or removed");
-    conn.close().await.unwrap();
+    let status = store.schema_status().await.unwrap();
+    assert_eq!(status.applied, 9999, "nothing was applied or removed");
     store.close().await;
     db.cleanup().await;
 }

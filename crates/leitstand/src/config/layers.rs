@@ -86,23 +86,21 @@ impl Layers {
         let file = match text {
             Some(text) => {
                 let path = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(super::DEFAULT_FILE));
-                match (toml::from_str::<toml::Table>(text), toml_edit::Document::parse(text.to_string())) {
-                    (Ok(table), Ok(doc)) => Some(FileLayer { path, text: text.to_string(), doc, table }),
-                    (Err(e), _) => {
-                        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
+                let parsed = toml::from_str::<toml::Table>(text)
+                    .map_err(|e| (e.span(), e.message().trim().to_string()))
+                    .and_then(|table| {
+                        let doc = toml_edit::Document::parse(text.to_string())
+                            .map_err(|e| (e.span(), e.message().trim().to_string()))?;
+                        Ok((table, doc))
+                    });
+                match parsed {
+                    Ok((table, doc)) => Some(FileLayer { path, text: text.to_string(), doc, table }),
+                    Err((span, message)) => {
+                        let (line, column) = line_col(text, span.map_or(0, |s| s.start));
                         problems.push(Problem {
                             origin: Origin::File { path, line, column },
                             key: String::new(),
-                            message: format!("TOML syntax: {}", e.message().trim()),
-                        });
-                        None
-                    }
-                    (Ok(_), Err(e)) => {
-                        let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
-                        problems.push(Problem {
-                            origin: Origin::File { path, line, column },
-                            key: String::new(),
-                            message: format!("TOML syntax: {}", e.message().trim()),
+                            message: format!("TOML syntax: {message}"),
                         });
                         None
                     }

@@ -117,18 +117,10 @@ fn database_from_a_newer_release_is_refused_untouched() {
     assert_eq!(server.terminate(), 0);
     let db = dir.path().join("leitstand-data/leitstand.db");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-             VALUES (424242, 'future', TRUE, x'00', 0)",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-    });
+    rt.block_on(leitstand_store::testing::mark_migrated_by_newer_release(
+        &format!("sqlite://{}", db.display()),
+        424242,
+    ));
     let out = run_in(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
