@@ -71,9 +71,12 @@ impl FromStr for Duration {
         if trimmed.is_empty() {
             return Err(err("empty; write e.g. \"30s\", \"15m\", \"4h\" or \"30d\""));
         }
-        humantime::parse_duration(trimmed)
-            .map(Self)
-            .map_err(|e| err(&format!("{e}; write e.g. \"30s\", \"15m\", \"4h\" or \"30d\"")))
+        let d = humantime::parse_duration(trimmed)
+            .map_err(|e| err(&format!("{e}; write e.g. \"30s\", \"15m\", \"4h\" or \"30d\"")))?;
+        if !d.subsec_nanos().is_multiple_of(1_000_000) {
+            return Err(err("the finest unit is milliseconds (ms)"));
+        }
+        Ok(Self(d))
     }
 }
 
@@ -275,6 +278,15 @@ mod tests {
         assert_eq!(err, "invalid duration \"-5m\": durations cannot be negative");
         let err = "soon".parse::<Duration>().unwrap_err().to_string();
         assert!(err.contains("\"soon\"") && err.contains("\"15m\""), "{err}");
+    }
+
+    /// Found by `cargo fuzz run time_limit`: "3µs" parsed, but printed as "0s".
+    #[test]
+    fn sub_millisecond_durations_are_rejected_not_rounded() {
+        let err = "3µs".parse::<Duration>().unwrap_err().to_string();
+        assert_eq!(err, "invalid duration \"3µs\": the finest unit is milliseconds (ms)");
+        assert_eq!("1500us".parse::<Duration>().unwrap_err().reason, "the finest unit is milliseconds (ms)");
+        assert_eq!("2ms".parse::<Duration>().unwrap().to_string(), "2ms");
     }
 
     #[test]
