@@ -9,6 +9,7 @@
 //! same on every replica. Keep it that way: this crate must not depend on the
 //! store, the web layer, an async runtime or the file system.
 
+pub mod access;
 pub mod calendar;
 pub mod clock;
 pub mod policy;

@@ -1,0 +1,312 @@
+//! Who may do what: the roles, the actions, and the one role × action matrix
+//! every check in Leitstand goes through ([`Role::may`]). Tenant viewers are
+//! further limited to their own tenants by [`TenantScope`].
+//!
+//! Least privilege: a role gets an action only if its job needs it. The
+//! README's role table is generated from [`MATRIX`] by a test, so the
+//! documentation cannot drift from what is enforced.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Administers users, tenants and configuration.
+    Admin,
+    /// On-call / DevOps: alerts, incidents, deployments.
+    Devops,
+    /// Compliance officer: approvals, regulatory deadlines, reports.
+    Compliance,
+    /// Security: security metrics, SIEM, audit integrity.
+    Security,
+    /// Auditor or authority: reads everything, changes nothing.
+    Auditor,
+    /// Reads its own tenants only.
+    TenantViewer,
+}
+
+impl Role {
+    /// Every role, in the order of the matrix.
+    pub const ALL: [Role; 6] =
+        [Role::Admin, Role::Devops, Role::Compliance, Role::Security, Role::Auditor, Role::TenantViewer];
+
+    /// The role's config/API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Devops => "devops",
+            Role::Compliance => "compliance",
+            Role::Security => "security",
+            Role::Auditor => "auditor",
+            Role::TenantViewer => "tenant_viewer",
+        }
+    }
+
+    /// Whether this role may perform `action` (tenant scope checked apart).
+    pub fn may(self, action: Action) -> bool {
+        MATRIX.iter().find(|(a, _)| *a == action).is_some_and(|(_, roles)| roles.contains(&self))
+    }
+
+    /// Whether the role is limited to its assigned tenants.
+    pub fn is_tenant_bound(self) -> bool {
+        self == Role::TenantViewer
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown role name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}; roles are admin, devops, compliance, security, auditor, tenant_viewer")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownRole(s.to_string()))
+    }
+}
+
+/// Something a user can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// See the overview dashboard.
+    ViewDashboard,
+    /// List and read tenants (scoped for tenant viewers).
+    ReadTenants,
+    /// Create, rename, deactivate tenants.
+    ManageTenants,
+    /// List users and their roles.
+    ReadUsers,
+    /// Create, disable users, change roles, reset passwords.
+    ManageUsers,
+    /// Create and revoke one's own API tokens.
+    ManageOwnTokens,
+    /// Read the audit trail (scoped for tenant viewers).
+    ReadAudit,
+    /// Read the effective policy.
+    ReadPolicy,
+}
+
+impl Action {
+    /// Stable name, used in audit events and documentation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ViewDashboard => "dashboard.view",
+            Action::ReadTenants => "tenant.read",
+            Action::ManageTenants => "tenant.manage",
+            Action::ReadUsers => "user.read",
+            Action::ManageUsers => "user.manage",
+            Action::ManageOwnTokens => "token.manage_own",
+            Action::ReadAudit => "audit.read",
+            Action::ReadPolicy => "policy.read",
+        }
+    }
+}
+
+use Role::*;
+
+/// The role × action matrix: the one place permissions are defined.
+pub const MATRIX: &[(Action, &[Role])] = &[
+    (Action::ViewDashboard, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ReadTenants, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ManageTenants, &[Admin]),
+    (Action::ReadUsers, &[Admin, Security, Auditor]),
+    (Action::ManageUsers, &[Admin]),
+    (Action::ManageOwnTokens, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ReadAudit, &[Admin, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ReadPolicy, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+];
+
+/// Which tenants' data a principal may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantScope<T> {
+    /// Every tenant.
+    All,
+    /// Only these tenants.
+    Only(Vec<T>),
+}
+
+impl<T: PartialEq> TenantScope<T> {
+    /// Whether `tenant` is visible.
+    pub fn includes(&self, tenant: &T) -> bool {
+        match self {
+            TenantScope::All => true,
+            TenantScope::Only(list) => list.contains(tenant),
+        }
+    }
+}
+
+/// The README table of the matrix (Markdown).
+pub fn matrix_markdown() -> String {
+    let mut out = String::from("| action |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {role} |"));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for (action, _) in MATRIX {
+        out.push_str(&format!("| `{}` |", action.as_str()));
+        for role in Role::ALL {
+            let cell = match (role.may(*action), role.is_tenant_bound()) {
+                (true, true) => " own tenants |",
+                (true, false) => " ✓ |",
+                (false, _) => " – |",
+            };
+            out.push_str(cell);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Password rules for local accounts (BSI ORP.4: length over complexity).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPassword {
+    /// Too short.
+    #[error("the password must have at least {min} characters")]
+    TooShort {
+        /// Minimum length.
+        min: usize,
+    },
+    /// Too long to hash sensibly.
+    #[error("the password must have at most {max} characters")]
+    TooLong {
+        /// Maximum length.
+        max: usize,
+    },
+    /// Contains the user name.
+    #[error("the password must not contain the user name")]
+    ContainsUsername,
+    /// A well-known password.
+    #[error("the password is on the list of commonly used passwords")]
+    Common,
+}
+
+/// Minimum password length.
+pub const MIN_PASSWORD_LEN: usize = 12;
+const MAX_PASSWORD_LEN: usize = 256;
+const COMMON: &[&str] = &[
+    "passwort1234",
+    "password1234",
+    "123456789012",
+    "qwertzuiop12",
+    "qwertyuiop12",
+    "administrator",
+    "leitstand123",
+    "sommer2026!!",
+    "winter2026!!",
+    "hallo1234567",
+    "passwort123!",
+    "password123!",
+];
+
+/// Checks a new password against the policy.
+pub fn check_password(username: &str, password: &str) -> Result<(), WeakPassword> {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        return Err(WeakPassword::TooShort { min: MIN_PASSWORD_LEN });
+    }
+    if len > MAX_PASSWORD_LEN {
+        return Err(WeakPassword::TooLong { max: MAX_PASSWORD_LEN });
+    }
+    let lower = password.to_lowercase();
+    if !username.is_empty() && lower.contains(&username.to_lowercase()) {
+        return Err(WeakPassword::ContainsUsername);
+    }
+    if COMMON.contains(&lower.as_str()) || password.chars().all(|c| Some(c) == password.chars().next()) {
+        return Err(WeakPassword::Common);
+    }
+    Ok(())
+}
+
+/// Progressive delay and lockout after failed logins, per account and per
+/// source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// Failures after which the key is locked.
+    pub lock_after: u32,
+    /// How long a lock lasts.
+    pub lock_for: jiff::SignedDuration,
+    /// Failures older than this no longer count.
+    pub window: jiff::SignedDuration,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self {
+            lock_after: 10,
+            lock_for: jiff::SignedDuration::from_mins(15),
+            window: jiff::SignedDuration::from_mins(15),
+        }
+    }
+}
+
+impl Throttle {
+    /// Delay before answering the `failures`-th consecutive failure:
+    /// 0 for the first three, then doubling from 250 ms up to 4 s.
+    pub fn delay(&self, failures: u32) -> std::time::Duration {
+        if failures <= 3 {
+            return std::time::Duration::ZERO;
+        }
+        let ms = 250u64 << (failures - 4).min(4);
+        std::time::Duration::from_millis(ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_privilege() {
+        assert!(Role::Admin.may(Action::ManageUsers));
+        assert!(!Role::Auditor.may(Action::ManageTenants), "auditors only read");
+        assert!(!Role::Devops.may(Action::ReadUsers));
+        assert!(Role::TenantViewer.may(Action::ReadTenants));
+        assert!(!Role::TenantViewer.may(Action::ManageTenants));
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("root".parse::<Role>().unwrap_err().to_string().contains("tenant_viewer"));
+    }
+
+    #[test]
+    fn every_action_is_in_the_matrix_once() {
+        for (i, (a, _)) in MATRIX.iter().enumerate() {
+            assert!(MATRIX[i + 1..].iter().all(|(b, _)| b != a), "{a:?} twice");
+        }
+    }
+
+    #[test]
+    fn scope() {
+        let only = TenantScope::Only(vec![1, 2]);
+        assert!(only.includes(&1) && !only.includes(&3));
+        assert!(TenantScope::<i32>::All.includes(&3));
+    }
+
+    #[test]
+    fn password_policy() {
+        assert_eq!(check_password("anna", "kurz"), Err(WeakPassword::TooShort { min: 12 }));
+        assert_eq!(check_password("anna", "xxAnna-und-mehr"), Err(WeakPassword::ContainsUsername));
+        assert_eq!(check_password("anna", "Passwort1234"), Err(WeakPassword::Common));
+        assert_eq!(check_password("anna", "aaaaaaaaaaaaaa"), Err(WeakPassword::Common));
+        assert!(check_password("anna", "korrekt Pferd Batterie").is_ok());
+    }
+
+    #[test]
+    fn throttle_delays_grow_then_cap() {
+        let t = Throttle::default();
+        let ms: Vec<u128> = (1..=10).map(|n| t.delay(n).as_millis()).collect();
+        assert_eq!(ms, [0, 0, 0, 250, 500, 1000, 2000, 4000, 4000, 4000]);
+    }
+}
