@@ -9,12 +9,16 @@
 //! Schema changes are versioned migrations under `migrations/{sqlite,postgres}`;
 //! a database written by a newer Leitstand is refused, never modified.
 
+mod audit;
 mod error;
 mod leases;
 mod schema;
+mod sessions;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod throttle;
+mod users;
 
 use std::fmt;
 use std::future::Future;
@@ -26,10 +30,14 @@ use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use audit::{AuditEvent, AuditRepository};
 pub use error::StoreError;
 pub use leases::{Lease, LeaseRepository};
 pub use schema::SchemaStatus;
+pub use sessions::{ApiToken, SessionRepository, SessionRow};
 pub use tenants::{NewTenant, Tenant, TenantRepository};
+pub use throttle::{ThrottleRepository, ThrottleState};
+pub use users::{NewUser, User, UserChange, UserRepository};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -2,6 +2,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 //! through `store_test!`.
 
+mod identity;
 mod leases;
 mod schema;
 mod tenants;
