@@ -223,7 +223,7 @@ pub fn check_password(username: &str, password: &str) -> Result<(), WeakPassword
     if !username.is_empty() && lower.contains(&username.to_lowercase()) {
         return Err(WeakPassword::ContainsUsername);
     }
-    if COMMON.contains(&lower.as_str()) || password.chars().all(|c| Some(c) == password.chars().next()) {
+    if COMMON.contains(&lower.as_str()) || password.chars().all(|c| password.starts_with(c)) {
         return Err(WeakPassword::Common);
     }
     Ok(())
