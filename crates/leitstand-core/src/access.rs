@@ -233,8 +233,13 @@ pub fn check_password(username: &str, password: &str) -> Result<(), WeakPassword
 /// source address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttle {
-    /// Failures after which the key is locked.
+    /// Failures after which an account is locked.
     pub lock_after: u32,
+    /// Failures after which a source address is locked (higher: many users
+    /// may share one address behind NAT).
+    pub ip_lock_after: u32,
+    /// First step of the progressive delay.
+    pub base_delay: std::time::Duration,
     /// How long a lock lasts.
     pub lock_for: jiff::SignedDuration,
     /// Failures older than this no longer count.
@@ -245,6 +250,8 @@ impl Default for Throttle {
     fn default() -> Self {
         Self {
             lock_after: 10,
+            ip_lock_after: 50,
+            base_delay: std::time::Duration::from_millis(250),
             lock_for: jiff::SignedDuration::from_mins(15),
             window: jiff::SignedDuration::from_mins(15),
         }
@@ -253,13 +260,18 @@ impl Default for Throttle {
 
 impl Throttle {
     /// Delay before answering the `failures`-th consecutive failure:
-    /// 0 for the first three, then doubling from 250 ms up to 4 s.
+    /// 0 for the first three, then doubling from `base_delay` (250 ms) up
+    /// to 16× that (4 s).
     pub fn delay(&self, failures: u32) -> std::time::Duration {
         if failures <= 3 {
             return std::time::Duration::ZERO;
         }
-        let ms = 250u64 << (failures - 4).min(4);
-        std::time::Duration::from_millis(ms)
+        self.base_delay * (1u32 << (failures - 4).min(4))
+    }
+
+    /// The lock threshold for a throttle key (`ip:` keys or accounts).
+    pub fn limit_for(&self, key: &str) -> u32 {
+        if key.starts_with("ip:") { self.ip_lock_after } else { self.lock_after }
     }
 }
 

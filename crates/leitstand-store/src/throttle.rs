@@ -78,7 +78,7 @@ impl ThrottleRepository for Store {
                 Some(row) if current.failures > 0 => row.first_failure_at,
                 _ => to_db(now),
             };
-            let locked_until = if failures >= rules.lock_after {
+            let locked_until = if failures >= rules.limit_for(key) {
                 now.saturating_add(rules.lock_for).ok()
             } else {
                 current.locked_until

@@ -1,0 +1,74 @@
+//! Service errors, grouped by what the caller shows: not found, forbidden,
+//! conflict, invalid input (with the field), unauthenticated, locked, or an
+//! internal failure with its source.
+
+use leitstand_store::StoreError;
+
+/// A service failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid session or token.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong user name or password (deliberately not saying which).
+    #[error("user name or password is wrong")]
+    BadCredentials,
+    /// A second factor is required or was wrong.
+    #[error("the one-time code is missing or wrong")]
+    BadSecondFactor,
+    /// Too many failures: locked until the given time.
+    #[error("too many failed attempts; try again after {until}")]
+    Locked {
+        /// When the lock ends.
+        until: jiff::Timestamp,
+    },
+    /// The principal may not do this.
+    #[error("not allowed: {action}")]
+    Forbidden {
+        /// The action refused.
+        action: &'static str,
+    },
+    /// The thing does not exist (or is not visible to the principal).
+    #[error("{entity} {key:?} not found")]
+    NotFound {
+        /// Kind.
+        entity: &'static str,
+        /// Key.
+        key: String,
+    },
+    /// Conflicts with existing data.
+    #[error("{entity} {key:?} already exists")]
+    Conflict {
+        /// Kind.
+        entity: &'static str,
+        /// Key.
+        key: String,
+    },
+    /// Invalid input.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Something broke inside.
+    #[error("internal error: {0}")]
+    Internal(#[source] StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { entity, key } => AppError::NotFound { entity, key },
+            StoreError::Conflict { entity, key } => AppError::Conflict { entity, key },
+            other => AppError::Internal(other),
+        }
+    }
+}
+
+impl AppError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid { field, message: message.into() }
+    }
+}

@@ -1,0 +1,361 @@
+//! Authentication: password hashing (Argon2id, off the async runtime), the
+//! first-start admin, login with throttling and no user enumeration,
+//! sessions with idle and absolute timeouts, and API tokens.
+
+use std::sync::OnceLock;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use jiff::{SignedDuration, Timestamp};
+use leitstand_core::access::{Action, Role, TenantScope, check_password};
+use leitstand_store::{
+    ApiToken, NewUser, SessionRepository, SessionRow, StoreError, ThrottleRepository, User, UserRepository,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::principal::{Principal, Via};
+use crate::secrets::{constant_time_eq, digest, random_hex};
+use crate::{App, AppError, Result};
+
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// A session unused this long ends.
+    pub idle: SignedDuration,
+    /// A session ends this long after login, used or not.
+    pub absolute: SignedDuration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { idle: SignedDuration::from_mins(30), absolute: SignedDuration::from_hours(12) }
+    }
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// Cookie value (the only copy of the secret).
+    pub cookie: String,
+    /// The new session.
+    pub session: ValidSession,
+}
+
+/// A session that is valid now.
+#[derive(Debug, Clone)]
+pub struct ValidSession {
+    /// Who.
+    pub principal: Principal,
+    /// Token that state-changing forms must carry.
+    pub csrf_token: String,
+    /// Stored id (hash of the cookie).
+    pub id_hash: String,
+    /// Whether the password must be changed before anything else.
+    pub must_change_password: bool,
+    /// UI language.
+    pub locale: String,
+}
+
+/// A newly created API token; the secret is shown once.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    /// Token id.
+    pub id: Uuid,
+    /// The secret: `lst_` and 64 hex digits.
+    pub secret: String,
+}
+
+/// Hashes a password with Argon2id on a blocking thread.
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::invalid("password", e.to_string()))
+    })
+    .await
+    .map_err(|e| AppError::invalid("password", e.to_string()))?
+}
+
+/// A hash of a random password, verified against when the user does not
+/// exist, so that unknown and known users take the same time.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        Argon2::default().hash_password(random_hex(16).as_bytes()).map(|h| h.to_string()).unwrap_or_default()
+    })
+}
+
+/// Verifies on a blocking thread; `None` verifies against the dummy hash
+/// and fails.
+pub(crate) async fn verify_password(password: String, hash: Option<String>) -> bool {
+    let known = hash.is_some();
+    let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
+    let ok = tokio::task::spawn_blocking(move || {
+        Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    ok && known
+}
+
+/// A readable random password for the first admin: 24 characters from an
+/// alphabet without look-alikes (≈ 137 bits).
+fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("operating-system random source");
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
+/// The principal of a stored user.
+pub(crate) fn principal_of(user: &User, via: Via) -> Principal {
+    Principal {
+        user_id: user.id,
+        username: user.username.clone(),
+        role: user.role,
+        scope: if user.role.is_tenant_bound() { TenantScope::Only(user.tenants.clone()) } else { TenantScope::All },
+        via,
+    }
+}
+
+impl App {
+    /// On a store without users: creates `admin`. Returns the generated
+    /// one-time password (`None` when `password` was given or users exist).
+    pub async fn bootstrap_admin(&self, password: Option<String>) -> Result<Option<String>> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_none();
+        let password = match password {
+            Some(p) => {
+                check_password("admin", &p)
+                    .map_err(|e| AppError::invalid("LEITSTAND_ADMIN_PASSWORD", e.to_string()))?;
+                p
+            }
+            None => generate_password(),
+        };
+        let new = NewUser {
+            id: Uuid::now_v7(),
+            username: "admin".into(),
+            display_name: "Administrator".into(),
+            role: Role::Admin,
+            password_hash: Some(hash_password(password.clone()).await?),
+            must_change_password: generated,
+            tenants: vec![],
+        };
+        match self.store.create_user(new, self.clock.now()).await {
+            Ok(user) => {
+                self.audit()
+                    .record(
+                        "system",
+                        "user.create",
+                        None,
+                        "user:admin",
+                        "success",
+                        json!({ "role": user.role, "bootstrap": true }),
+                    )
+                    .await?;
+                Ok(generated.then_some(password))
+            }
+            // Another replica created it first.
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Logs in with user name and password from source address `ip`.
+    pub async fn login(&self, username: &str, password: &str, ip: &str) -> Result<LoginOutcome> {
+        let now = self.clock.now();
+        let name = username.trim().to_lowercase();
+        let account_key = format!("account:{name}");
+        let ip_key = format!("ip:{ip}");
+        for key in [&account_key, &ip_key] {
+            if let Some(until) = self.store.throttle_state(key, now, &self.throttle).await?.locked_until {
+                self.audit()
+                    .record(
+                        "anonymous",
+                        "auth.login",
+                        None,
+                        &format!("user:{name}"),
+                        "denied",
+                        json!({ "reason": "locked" }),
+                    )
+                    .await?;
+                return Err(AppError::Locked { until });
+            }
+        }
+        let user = self.store.user_by_name(&name).await?;
+        let hash = user.as_ref().filter(|u| u.active).and_then(|u| u.password_hash.clone());
+        if !verify_password(password.to_string(), hash).await {
+            let a = self.store.register_failure(&account_key, now, &self.throttle).await?;
+            let i = self.store.register_failure(&ip_key, now, &self.throttle).await?;
+            self.failed_logins.record(ip, &name, now);
+            self.audit().record("anonymous", "auth.login", None, &format!("user:{name}"), "failure", json!({})).await?;
+            tokio::time::sleep(self.throttle.delay(a.failures.max(i.failures))).await;
+            return Err(AppError::BadCredentials);
+        }
+        let user = user.ok_or(AppError::BadCredentials)?;
+        self.store.clear_throttle(&account_key).await?;
+        let cookie = random_hex(32);
+        let row = SessionRow {
+            id_hash: digest(&cookie),
+            user_id: user.id,
+            csrf_token: random_hex(32),
+            created_at: now.as_microsecond(),
+            last_seen_at: now.as_microsecond(),
+            expires_at: now.saturating_add(self.sessions.absolute).unwrap_or(now).as_microsecond(),
+        };
+        self.store.create_session(row.clone()).await?;
+        self.audit()
+            .record(&format!("user:{name}"), "auth.login", None, &format!("user:{name}"), "success", json!({}))
+            .await?;
+        let session = ValidSession {
+            principal: principal_of(&user, Via::Session),
+            csrf_token: row.csrf_token,
+            id_hash: row.id_hash,
+            must_change_password: user.must_change_password,
+            locale: user.locale,
+        };
+        Ok(LoginOutcome { cookie, session })
+    }
+
+    /// The session for a cookie value, if valid now (idle and absolute
+    /// timeouts, active user).
+    pub async fn session(&self, cookie: &str) -> Result<ValidSession> {
+        let now = self.clock.now().as_microsecond();
+        let id_hash = digest(cookie);
+        let row = self.store.session(&id_hash).await?.ok_or(AppError::Unauthenticated)?;
+        let idle_end = row.last_seen_at.saturating_add(self.sessions.idle.as_micros() as i64);
+        if now >= row.expires_at || now >= idle_end {
+            self.store.delete_session(&id_hash).await?;
+            return Err(AppError::Unauthenticated);
+        }
+        let user = self.store.user(row.user_id).await?.filter(|u| u.active).ok_or(AppError::Unauthenticated)?;
+        // One write a minute at most.
+        if now - row.last_seen_at > 60_000_000 {
+            self.store.touch_session(&id_hash, self.clock.now()).await?;
+        }
+        Ok(ValidSession {
+            principal: principal_of(&user, Via::Session),
+            csrf_token: row.csrf_token,
+            id_hash,
+            must_change_password: user.must_change_password,
+            locale: user.locale,
+        })
+    }
+
+    /// Checks a form's CSRF token against the session's.
+    pub fn check_csrf(&self, session: &ValidSession, submitted: &str) -> Result<()> {
+        if constant_time_eq(&session.csrf_token, submitted) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden { action: "csrf" })
+        }
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, session: &ValidSession) -> Result<()> {
+        self.store.delete_session(&session.id_hash).await?;
+        let actor = session.principal.actor();
+        self.audit()
+            .record(&actor, "auth.logout", None, &format!("user:{}", session.principal.username), "success", json!({}))
+            .await
+    }
+
+    /// Creates an API token for the principal itself.
+    pub async fn create_token(
+        &self,
+        principal: &Principal,
+        name: &str,
+        scopes: &[String],
+        expires_at: Option<Timestamp>,
+    ) -> Result<NewApiToken> {
+        principal.require(Action::ManageOwnTokens)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::invalid("name", "give the token a name of 1 to 100 characters"));
+        }
+        if scopes.is_empty() || scopes.iter().any(|s| s != "read" && s != "write") {
+            return Err(AppError::invalid("scopes", "scopes are \"read\" and \"write\" (at least one)"));
+        }
+        let now = self.clock.now();
+        if expires_at.is_some_and(|e| e <= now) {
+            return Err(AppError::invalid("expires", "the expiry must be in the future"));
+        }
+        // A tenant viewer can never hand out more than reading.
+        if principal.role.is_tenant_bound() && scopes.iter().any(|s| s == "write") {
+            return Err(AppError::invalid("scopes", "a tenant viewer's token can only read"));
+        }
+        if let Via::Token { scopes: own, .. } = &principal.via
+            && scopes.iter().any(|s| !own.contains(s))
+        {
+            return Err(AppError::Forbidden { action: "token.widen_scope" });
+        }
+        let secret = format!("lst_{}", random_hex(32));
+        let token = ApiToken {
+            id: Uuid::now_v7(),
+            user_id: principal.user_id,
+            name: name.to_string(),
+            token_hash: digest(&secret),
+            scopes: scopes.to_vec(),
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.store.create_token(token.clone()).await?;
+        self.audit()
+            .record(
+                &principal.actor(),
+                "token.create",
+                None,
+                &format!("token:{}", token.id),
+                "success",
+                json!({ "name": name, "scopes": scopes, "expires_at": expires_at.map(|e| e.to_string()) }),
+            )
+            .await?;
+        Ok(NewApiToken { id: token.id, secret })
+    }
+
+    /// The principal behind a bearer token.
+    pub async fn authenticate_token(&self, secret: &str) -> Result<Principal> {
+        let now = self.clock.now();
+        let token = self.store.token_by_hash(&digest(secret)).await?.ok_or(AppError::Unauthenticated)?;
+        if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| e <= now) {
+            return Err(AppError::Unauthenticated);
+        }
+        let user = self.store.user(token.user_id).await?.filter(|u| u.active).ok_or(AppError::Unauthenticated)?;
+        if token.last_used_at.is_none_or(|t| now.duration_since(t) > SignedDuration::from_mins(1)) {
+            self.store.mark_token_used(token.id, now).await?;
+        }
+        Ok(principal_of(&user, Via::Token { id: token.id, scopes: token.scopes }))
+    }
+
+    /// The principal's own tokens.
+    pub async fn tokens(&self, principal: &Principal) -> Result<Vec<ApiToken>> {
+        principal.require(Action::ManageOwnTokens)?;
+        Ok(self.store.tokens_of(principal.user_id).await?)
+    }
+
+    /// Revokes one of the principal's tokens.
+    pub async fn revoke_token(&self, principal: &Principal, id: Uuid) -> Result<()> {
+        principal.require(Action::ManageOwnTokens)?;
+        self.store.revoke_token(id, principal.user_id, self.clock.now()).await?;
+        self.audit()
+            .record(&principal.actor(), "token.revoke", None, &format!("token:{id}"), "success", json!({}))
+            .await
+    }
+
+    /// The principal acting for `username` on the local command line.
+    pub async fn cli_principal(&self, username: &str) -> Result<Principal> {
+        let user = self
+            .store
+            .user_by_name(username)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| AppError::NotFound { entity: "user", key: username.to_string() })?;
+        Ok(principal_of(&user, Via::Cli))
+    }
+}

@@ -1,0 +1,66 @@
+//! Application services: the one place where a unit of work happens.
+//! Each service function checks authorisation against the role × action
+//! matrix, runs the domain rules of `leitstand-core`, writes the store and
+//! records the audit event — so the web handlers and CLI commands stay thin
+//! and cannot forget a step.
+//!
+//! Must not depend on HTTP or the command line.
+
+mod audit;
+mod error;
+mod identity;
+mod principal;
+mod secrets;
+mod security;
+mod tenants;
+mod users;
+
+use std::sync::Arc;
+
+use leitstand_core::Clock;
+use leitstand_core::access::Throttle;
+use leitstand_store::Store;
+
+pub use audit::Audit;
+pub use error::AppError;
+pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession};
+pub use principal::{Principal, Via};
+pub use security::FailedLogins;
+pub use tenants::TenantView;
+pub use users::{NewUserRequest, UserView};
+
+/// Result of a service call.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// The services over one store.
+#[derive(Clone)]
+pub struct App {
+    /// The database.
+    pub store: Store,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Session timeouts.
+    pub sessions: SessionSettings,
+    /// Login throttling rules.
+    pub throttle: Throttle,
+    /// Failed-login rates for the security metrics.
+    pub failed_logins: Arc<FailedLogins>,
+}
+
+impl App {
+    /// Services over `store` with `clock` and default settings.
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            sessions: SessionSettings::default(),
+            throttle: Throttle::default(),
+            failed_logins: Arc::new(FailedLogins::default()),
+        }
+    }
+
+    /// Audit recorder bound to this app.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit::new(self)
+    }
+}

@@ -1,0 +1,78 @@
+//! Who is acting: a user through a session or an API token, with the role's
+//! permissions and tenant scope resolved once per request.
+
+use leitstand_core::access::{Action, Role, TenantScope};
+use uuid::Uuid;
+
+use crate::{AppError, Result};
+
+/// How the principal authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// A browser session.
+    Session,
+    /// An API token with its scopes (`read`, `write`).
+    Token {
+        /// Token id.
+        id: Uuid,
+        /// Granted scopes.
+        scopes: Vec<String>,
+    },
+    /// The local command line (operator with shell access).
+    Cli,
+}
+
+/// An authenticated actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User id.
+    pub user_id: Uuid,
+    /// User name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Visible tenants.
+    pub scope: TenantScope<Uuid>,
+    /// Authentication path.
+    pub via: Via,
+}
+
+/// Actions that only read.
+fn is_read(action: Action) -> bool {
+    matches!(
+        action,
+        Action::ViewDashboard | Action::ReadTenants | Action::ReadUsers | Action::ReadAudit | Action::ReadPolicy
+    )
+}
+
+impl Principal {
+    /// Fails with `Forbidden` unless the role (and a token's scopes) allow
+    /// `action`.
+    pub fn require(&self, action: Action) -> Result<()> {
+        let scoped = match &self.via {
+            Via::Token { scopes, .. } => {
+                let needed = if is_read(action) { "read" } else { "write" };
+                scopes.iter().any(|s| s == needed || (needed == "read" && s == "write"))
+            }
+            Via::Session | Via::Cli => true,
+        };
+        if self.role.may(action) && scoped { Ok(()) } else { Err(AppError::Forbidden { action: action.as_str() }) }
+    }
+
+    /// The actor string for audit events.
+    pub fn actor(&self) -> String {
+        match &self.via {
+            Via::Token { id, .. } => format!("user:{} token:{id}", self.username),
+            Via::Session => format!("user:{}", self.username),
+            Via::Cli => format!("user:{} via:cli", self.username),
+        }
+    }
+
+    /// The tenant ids this principal may see, or `None` for all.
+    pub fn tenant_filter(&self) -> Option<&[Uuid]> {
+        match &self.scope {
+            TenantScope::All => None,
+            TenantScope::Only(list) => Some(list),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Tenants (Mandanten): create, rename, deactivate, list — with the tenant
+//! scope applied to every read.
+
+use leitstand_core::access::Action;
+use leitstand_core::tenant::TenantSlug;
+use leitstand_store::{NewTenant, Tenant, TenantRepository};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{App, AppError, Principal, Result};
+
+/// A tenant as shown to a principal.
+pub type TenantView = Tenant;
+
+fn parse_slug(slug: &str) -> Result<TenantSlug> {
+    TenantSlug::parse(slug.trim()).map_err(|e| AppError::invalid("slug", e.reason))
+}
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid("name", "the name must have 1 to 200 characters"));
+    }
+    Ok(name.to_string())
+}
+
+impl App {
+    /// Tenants visible to the principal.
+    pub async fn tenants(&self, principal: &Principal) -> Result<Vec<TenantView>> {
+        principal.require(Action::ReadTenants)?;
+        let all = self.store.tenants().await?;
+        Ok(all.into_iter().filter(|t| principal.scope.includes(&t.id)).collect())
+    }
+
+    /// One tenant, if visible (invisible tenants are "not found", so their
+    /// existence is not revealed).
+    pub async fn tenant(&self, principal: &Principal, slug: &str) -> Result<TenantView> {
+        principal.require(Action::ReadTenants)?;
+        let slug = parse_slug(slug)?;
+        self.store
+            .tenant(&slug)
+            .await?
+            .filter(|t| principal.scope.includes(&t.id))
+            .ok_or_else(|| AppError::NotFound { entity: "tenant", key: slug.to_string() })
+    }
+
+    /// Creates a tenant.
+    pub async fn create_tenant(&self, principal: &Principal, slug: &str, name: &str) -> Result<TenantView> {
+        principal.require(Action::ManageTenants)?;
+        let new = NewTenant { id: Uuid::now_v7(), slug: parse_slug(slug)?, name: check_name(name)? };
+        let tenant = self.store.create_tenant(new, self.clock.now()).await?;
+        self.audit()
+            .record(
+                &principal.actor(),
+                "tenant.create",
+                Some(tenant.id),
+                &format!("tenant:{}", tenant.slug),
+                "success",
+                json!({ "name": tenant.name }),
+            )
+            .await?;
+        Ok(tenant)
+    }
+
+    /// Renames a tenant.
+    pub async fn rename_tenant(&self, principal: &Principal, slug: &str, name: &str) -> Result<TenantView> {
+        principal.require(Action::ManageTenants)?;
+        let slug = parse_slug(slug)?;
+        let tenant = self.store.rename_tenant(&slug, &check_name(name)?, self.clock.now()).await?;
+        self.audit()
+            .record(
+                &principal.actor(),
+                "tenant.rename",
+                Some(tenant.id),
+                &format!("tenant:{slug}"),
+                "success",
+                json!({ "name": tenant.name }),
+            )
+            .await?;
+        Ok(tenant)
+    }
+
+    /// Activates or deactivates a tenant.
+    pub async fn set_tenant_active(&self, principal: &Principal, slug: &str, active: bool) -> Result<TenantView> {
+        principal.require(Action::ManageTenants)?;
+        let slug = parse_slug(slug)?;
+        let tenant = self.store.set_tenant_active(&slug, active, self.clock.now()).await?;
+        let action = if active { "tenant.activate" } else { "tenant.deactivate" };
+        self.audit()
+            .record(&principal.actor(), action, Some(tenant.id), &format!("tenant:{slug}"), "success", json!({}))
+            .await?;
+        Ok(tenant)
+    }
+}

@@ -1,0 +1,123 @@
+use jiff::SignedDuration;
+use leitstand_app::AppError;
+use leitstand_core::Clock;
+use leitstand_core::access::Role;
+use leitstand_store::{AuditRepository, store_test};
+
+use crate::{PASSWORD, add, admin, app};
+
+store_test!(first_start_creates_one_admin_with_a_one_time_password, |store| {
+    let (app, _) = app(store);
+    let password = app.bootstrap_admin(None).await.unwrap().expect("generated password");
+    assert_eq!(password.len(), 24);
+    assert_eq!(app.bootstrap_admin(None).await.unwrap(), None, "only on an empty store");
+    let login = app.login("admin", &password, "127.0.0.1").await.unwrap();
+    assert!(login.session.must_change_password);
+    assert_eq!(login.session.principal.role, Role::Admin);
+});
+
+store_test!(weak_bootstrap_password_is_refused, |store| {
+    let (app, _) = app(store);
+    let err = app.bootstrap_admin(Some("short".into())).await.unwrap_err();
+    assert_eq!(err.to_string(), "LEITSTAND_ADMIN_PASSWORD: the password must have at least 12 characters");
+});
+
+store_test!(unknown_user_and_wrong_password_look_the_same, |store| {
+    let (app, _) = app(store);
+    admin(&app).await;
+    let a = app.login("admin", "wrong password!", "10.0.0.1").await.unwrap_err();
+    let b = app.login("nobody", "wrong password!", "10.0.0.1").await.unwrap_err();
+    assert_eq!(a.to_string(), b.to_string());
+    assert!(matches!(a, AppError::BadCredentials));
+    let events = store.audit_events(None, 100).await.unwrap();
+    let failures = events.iter().filter(|e| e.action == "auth.login" && e.outcome == "failure").count();
+    assert_eq!(failures, 2);
+});
+
+store_test!(brute_force_locks_the_account_but_not_others, |store| {
+    let (app, clock) = app(store);
+    let admin = admin(&app).await;
+    add(&app, &admin, "anna", Role::Devops, &[]).await;
+    add(&app, &admin, "bob", Role::Devops, &[]).await;
+    for _ in 0..10 {
+        assert!(matches!(app.login("anna", "wrong password!", "10.9.9.9").await, Err(AppError::BadCredentials)));
+    }
+    let err = app.login("anna", PASSWORD, "10.9.9.9").await.unwrap_err();
+    assert!(matches!(err, AppError::Locked { .. }), "the right password is refused while locked: {err}");
+    // Another account from the same address still works.
+    app.login("bob", PASSWORD, "10.9.9.9").await.unwrap();
+    let (per_ip, per_account, total) = app.failed_logins.snapshot(clock.now());
+    assert_eq!((per_ip, per_account, total), (10, 10, 10));
+    clock.advance(SignedDuration::from_mins(16));
+    app.login("anna", PASSWORD, "10.9.9.9").await.unwrap();
+});
+
+store_test!(sessions_end_after_idle_and_absolute_timeouts, |store| {
+    let (app, clock) = app(store);
+    app.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
+    let login = app.login("admin", PASSWORD, "127.0.0.1").await.unwrap();
+    clock.advance(SignedDuration::from_mins(29));
+    app.session(&login.cookie).await.unwrap();
+    clock.advance(SignedDuration::from_mins(29));
+    app.session(&login.cookie).await.unwrap();
+    clock.advance(SignedDuration::from_mins(31));
+    assert!(matches!(app.session(&login.cookie).await, Err(AppError::Unauthenticated)), "idle timeout");
+
+    let login = app.login("admin", PASSWORD, "127.0.0.1").await.unwrap();
+    for _ in 0..25 {
+        clock.advance(SignedDuration::from_mins(29));
+        if app.session(&login.cookie).await.is_err() {
+            break;
+        }
+    }
+    assert!(app.session(&login.cookie).await.is_err(), "absolute timeout after 12 h");
+    assert!(matches!(app.session("forged").await, Err(AppError::Unauthenticated)));
+});
+
+store_test!(logout_ends_the_session_and_is_audited, |store| {
+    let (app, _) = app(store);
+    app.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
+    let login = app.login("admin", PASSWORD, "127.0.0.1").await.unwrap();
+    app.logout(&login.session).await.unwrap();
+    assert!(app.session(&login.cookie).await.is_err());
+    let actions: Vec<String> = store.audit_events(None, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert!(actions.contains(&"auth.logout".to_string()));
+});
+
+store_test!(tokens_carry_scopes_expire_and_revoke, |store| {
+    let (app, clock) = app(store);
+    let admin = admin(&app).await;
+    let expires = clock.now() + SignedDuration::from_hours(1);
+    let read = app.create_token(&admin, "monitoring", &["read".into()], Some(expires)).await.unwrap();
+    assert!(read.secret.starts_with("lst_") && read.secret.len() == 68);
+    let principal = app.authenticate_token(&read.secret).await.unwrap();
+    assert!(app.tenants(&principal).await.is_ok(), "read scope reads");
+    let err = app.create_tenant(&principal, "x", "X").await.unwrap_err();
+    assert!(matches!(err, AppError::Forbidden { .. }), "read scope cannot write");
+    let write = app.create_token(&admin, "automation", &["write".into()], None).await.unwrap();
+    let writer = app.authenticate_token(&write.secret).await.unwrap();
+    app.create_tenant(&writer, "bank", "Bank").await.unwrap();
+    clock.advance(SignedDuration::from_hours(2));
+    assert!(app.authenticate_token(&read.secret).await.is_err(), "expired");
+    app.revoke_token(&admin, write.id).await.unwrap();
+    assert!(app.authenticate_token(&write.secret).await.is_err(), "revoked");
+    let err = app.create_token(&admin, "", &["read".into()], None).await.unwrap_err();
+    assert_eq!(err.to_string(), "name: give the token a name of 1 to 100 characters");
+    let err = app.create_token(&admin, "x", &["admin".into()], None).await.unwrap_err();
+    assert!(err.to_string().starts_with("scopes:"));
+});
+
+store_test!(disabling_a_user_ends_sessions_and_tokens, |store| {
+    let (app, _) = app(store);
+    let admin = admin(&app).await;
+    add(&app, &admin, "carl", Role::Security, &[]).await;
+    let login = app.login("carl", PASSWORD, "127.0.0.1").await.unwrap();
+    let carl = login.session.principal.clone();
+    let token = app.create_token(&carl, "t", &["read".into()], None).await.unwrap();
+    app.set_user_active(&admin, "carl", false).await.unwrap();
+    assert!(app.session(&login.cookie).await.is_err());
+    assert!(app.authenticate_token(&token.secret).await.is_err());
+    assert!(matches!(app.login("carl", PASSWORD, "127.0.0.1").await, Err(AppError::BadCredentials)));
+    let err = app.set_user_active(&admin, "admin", false).await.unwrap_err();
+    assert!(err.to_string().contains("your own account"));
+});
