@@ -102,7 +102,7 @@ pub(crate) async fn verify_password(password: String, hash: Option<String>) -> b
 
 /// A readable random password for the first admin: 24 characters from an
 /// alphabet without look-alikes (≈ 137 bits).
-fn generate_password() -> String {
+pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).expect("operating-system random source");

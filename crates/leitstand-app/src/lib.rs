@@ -23,7 +23,7 @@ use leitstand_store::Store;
 
 pub use audit::Audit;
 pub use error::AppError;
-pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession};
+pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession, generate_password};
 pub use principal::{Principal, Via};
 pub use security::FailedLogins;
 pub use tenants::TenantView;

@@ -32,6 +32,76 @@ pub enum Command {
     /// Configuration reference and schema.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage local user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `leitstand user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-stdin a one-time password is
+    /// generated and printed; it must be changed at the first login.
+    Add {
+        /// Login name.
+        name: String,
+        /// Role: admin, devops, compliance, security, auditor, tenant_viewer.
+        #[arg(long)]
+        role: String,
+        /// Tenant the user may see (repeatable; required for tenant_viewer).
+        #[arg(long = "tenant", value_name = "SLUG")]
+        tenants: Vec<String>,
+        /// Name shown in the UI.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Read the initial password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user: ends their sessions and tokens.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        name: String,
+    },
+    /// Set a new password (generated, or from standard input); the user must
+    /// change it at the next login.
+    ResetPassword {
+        /// Login name.
+        name: String,
+        /// Read the new password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `leitstand token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it (and nothing else).
+    Create {
+        /// The user the token acts for.
+        #[arg(long)]
+        user: String,
+        /// Scope: read or write (repeatable) [default: read].
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 30d or 8h [default: no expiry].
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Token name.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
 }
 
 /// `leitstand serve`.

@@ -3,6 +3,7 @@
 //! parses arguments and maps errors to exit codes; everything else is here so
 //! that tests and fuzz targets can call it.
 
+pub mod admin_cmd;
 pub mod cli;
 pub mod config;
 pub mod logging;

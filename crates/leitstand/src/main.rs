@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::Parser;
 use leitstand::cli::{Cli, Command, ConfigCommand, ServeArgs};
 use leitstand::config::{self, Config, ConfigError, DatabaseUrl};
-use leitstand::{logging, policy_cmd, serve};
+use leitstand::{admin_cmd, logging, policy_cmd, serve};
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -49,6 +49,20 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Reference) => {
             print!("{}", config::reference::markdown());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => {
+            let config = load(&cli.config)?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(admin_cmd::user(&config, command))
+        }
+        Command::Token(command) => {
+            let config = load(&cli.config)?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(admin_cmd::token(&config, command))
         }
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", serde_json::to_string_pretty(&config::reference::schema())?);

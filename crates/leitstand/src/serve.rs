@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use leitstand_app::App;
 use leitstand_core::Clock;
 use leitstand_core::clock::SystemClock;
 use leitstand_store::{Store, StoreError, StoreOptions};
 use leitstand_web::{AppState, HttpLimits, Metrics};
 
-use crate::config::{Config, DatabaseUrl};
+use crate::config::{Config, DatabaseUrl, ServerConfig};
 
 /// A start-up failure caused by the environment; exit code 3.
 #[derive(Debug, thiserror::Error)]
@@ -54,18 +55,25 @@ pub enum StartupError {
 pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let clock = SystemClock;
     let server = &config.server;
-    let url = server.database_url();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         listen = %server.listen,
         data_dir = %server.data_dir.display(),
-        database = %url,
+        database = %server.database_url(),
         config_file = config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         "starting"
     );
 
-    check_data_dir(&server.data_dir)?;
-    let store = open_store(&url, config.server.max_db_connections, config.server.db_connect_timeout.std()).await?;
+    let store = open(server).await?;
+    let services = App::new(store.clone(), Arc::new(clock));
+    // The one-time password goes to the terminal only, never to the log.
+    if let Some(password) = services.bootstrap_admin(std::env::var("LEITSTAND_ADMIN_PASSWORD").ok()).await? {
+        eprintln!(
+            "\nErstes Administratorkonto angelegt / first administrator account created:\n  \
+             Benutzer / user: admin\n  Einmalpasswort / one-time password: {password}\n  \
+             Bei der ersten Anmeldung ändern. Change it at the first login.\n"
+        );
+    }
     let listener = bind(server.listen).await?;
     let bound = listener.local_addr()?;
 
@@ -105,6 +113,12 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Checks the data directory and opens and migrates the database.
+pub async fn open(server: &ServerConfig) -> Result<Store, StartupError> {
+    check_data_dir(&server.data_dir)?;
+    open_store(&server.database_url(), server.max_db_connections, server.db_connect_timeout.std()).await
 }
 
 fn check_data_dir(dir: &Path) -> Result<(), StartupError> {

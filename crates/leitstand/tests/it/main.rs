@@ -2,6 +2,7 @@
 //! loopback, SQLite and PostgreSQL, signals and exit codes.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod admin;
 mod policy;
 
 mod serve;

@@ -1,0 +1,123 @@
+//! `leitstand user …` and `leitstand token …`: administration from the
+//! machine's shell, through the same application services (and audit
+//! events) as the UI. Whoever can run this can read the database anyway;
+//! the actor is recorded as `system via:cli`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use leitstand_app::{App, NewUserRequest, Principal, Via};
+use leitstand_core::access::{Role, TenantScope};
+use leitstand_core::clock::SystemClock;
+use leitstand_core::time_limit::Duration;
+use uuid::Uuid;
+
+use crate::cli::{TokenCommand, UserCommand};
+use crate::config::Config;
+
+fn system() -> Principal {
+    Principal {
+        user_id: Uuid::nil(),
+        username: "system".into(),
+        role: Role::Admin,
+        scope: TenantScope::All,
+        via: Via::Cli,
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_string(), false))
+    } else {
+        Ok((leitstand_app::generate_password(), true))
+    }
+}
+
+async fn app(config: &Config) -> anyhow::Result<App> {
+    let store = crate::serve::open(&config.server).await?;
+    Ok(App::new(store, std::sync::Arc::new(SystemClock)))
+}
+
+/// Runs a user subcommand.
+pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode> {
+    let app = app(config).await?;
+    let me = system();
+    match command {
+        UserCommand::Add { name, role, tenants, display_name, password_stdin } => {
+            let role: Role = role.parse()?;
+            let (password, generated) = read_password(password_stdin)?;
+            let user = app
+                .add_user(
+                    &me,
+                    NewUserRequest { username: name, display_name, role, password: password.clone(), tenants },
+                )
+                .await?;
+            if generated {
+                println!("user {} created; one-time password (change at first login): {password}", user.username);
+            } else {
+                println!("user {} created", user.username);
+            }
+        }
+        UserCommand::List => {
+            let tenants = app.tenants(&me).await?;
+            println!("{:<24} {:<14} {:<8} tenants", "user", "role", "active");
+            for user in app.users(&me).await? {
+                let slugs: Vec<String> = user
+                    .tenants
+                    .iter()
+                    .filter_map(|id| tenants.iter().find(|t| t.id == *id).map(|t| t.slug.to_string()))
+                    .collect();
+                println!(
+                    "{:<24} {:<14} {:<8} {}",
+                    user.username,
+                    user.role.as_str(),
+                    if user.active { "yes" } else { "no" },
+                    slugs.join(",")
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            app.set_user_active(&me, &name, false).await?;
+            println!("user {name} disabled; sessions ended");
+        }
+        UserCommand::Enable { name } => {
+            app.set_user_active(&me, &name, true).await?;
+            println!("user {name} enabled");
+        }
+        UserCommand::ResetPassword { name, password_stdin } => {
+            let (password, generated) = read_password(password_stdin)?;
+            app.reset_password(&me, &name, password.clone()).await?;
+            if generated {
+                println!("new one-time password for {name} (change at next login): {password}");
+            } else {
+                println!("password of {name} reset; it must be changed at the next login");
+            }
+        }
+    }
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a token subcommand.
+pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let app = app(config).await?;
+    match command {
+        TokenCommand::Create { user, scopes, expires, name } => {
+            let principal = app.cli_principal(&user).await?;
+            let scopes = if scopes.is_empty() { vec!["read".to_string()] } else { scopes };
+            let expires_at = match expires {
+                Some(text) => {
+                    let d: Duration = text.parse()?;
+                    Some(leitstand_core::Clock::now(&SystemClock).saturating_add(d.signed())?)
+                }
+                None => None,
+            };
+            let token = app.create_token(&principal, &name, &scopes, expires_at).await?;
+            println!("{}", token.secret);
+        }
+    }
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
