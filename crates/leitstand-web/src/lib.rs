@@ -7,8 +7,13 @@
 //! It must not contain domain rules (those live in `leitstand-core`) or SQL
 //! (that lives in `leitstand-store`).
 
+mod api;
+mod csrf;
+mod ctx;
+mod i18n;
 mod metrics;
 mod ops;
+mod pages;
 mod problem;
 mod trace;
 
@@ -18,13 +23,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::routing::get;
-use leitstand_store::Store;
+use axum::routing::{get, post};
+use leitstand_app::App;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+pub use i18n::{Lang, Tr};
 pub use metrics::Metrics;
 pub use trace::TraceContext;
 
@@ -46,18 +52,25 @@ impl Default for HttpLimits {
 /// Shared state of the HTTP edge.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
-    pub store: Store,
+    /// The application services (and through them the store and clock).
+    pub app: App,
     /// Metrics registry.
     pub metrics: Arc<Metrics>,
     /// Set when shutdown starts: `/readyz` turns 503 so load balancers drain.
     pub draining: Arc<AtomicBool>,
+    /// Contact address for accessibility feedback.
+    pub contact: String,
 }
 
 impl AppState {
-    /// State over `store`, reporting store latency into `metrics`.
-    pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
-        Self { store, metrics, draining: Arc::new(AtomicBool::new(false)) }
+    /// State over the services, reporting into `metrics`.
+    pub fn new(app: App, metrics: Arc<Metrics>) -> Self {
+        Self {
+            app,
+            metrics,
+            draining: Arc::new(AtomicBool::new(false)),
+            contact: "barrierefreiheit@example.invalid".into(),
+        }
     }
 
     /// Marks the instance as shutting down.
@@ -69,10 +82,31 @@ impl AppState {
 /// The full router with middleware.
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
     let routes = Router::new()
-        .route("/", get(ops::landing))
+        .route("/", get(pages::dashboard))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/static/app.css", get(pages::stylesheet))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/language", post(pages::language))
+        .route("/barrierefreiheit", get(pages::accessibility))
+        .route("/tenants", get(pages::tenants).post(pages::create_tenant))
+        .route("/tenants/{slug}", post(pages::change_tenant))
+        .route("/users", get(pages::users).post(pages::create_user))
+        .route("/users/{name}", post(pages::change_user))
+        .route("/tokens", get(pages::tokens).post(pages::create_token))
+        .route("/tokens/{id}/revoke", post(pages::revoke_token))
+        .route("/profile", get(pages::profile))
+        .route("/profile/password", post(pages::change_password))
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/tenants", get(api::list_tenants).post(api::create_tenant))
+        .route("/api/v1/tenants/{slug}", get(api::get_tenant).patch(api::patch_tenant))
+        .route("/api/v1/users", get(api::list_users).post(api::create_user))
+        .route("/api/v1/users/{name}", axum::routing::patch(api::patch_user))
+        .route("/api/v1/tokens", get(api::list_tokens).post(api::create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(api::revoke_token))
+        .route("/api/v1/audit/events", get(api::audit_events))
         .route_layer(axum::middleware::from_fn(trace::record_route))
         .fallback(problem::not_found)
         .with_state(state.clone());
@@ -90,7 +124,21 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
             .layer(set(header::REFERRER_POLICY, "no-referrer"))
             .layer(set(header::X_FRAME_OPTIONS, "DENY"))
             .layer(set(header::CONTENT_SECURITY_POLICY, csp))
+            .layer(axum::middleware::from_fn(hsts))
+            .layer(axum::middleware::from_fn(csrf::guard))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
             .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes)),
     )
+}
+
+/// `Strict-Transport-Security` when the request came over TLS.
+async fn hsts(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let tls = ctx::is_tls(req.headers());
+    let mut response = next.run(req).await;
+    if tls {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    response
 }

@@ -52,6 +52,9 @@ pub struct Metrics {
     store_latency: Family<StoreLabels, Histogram>,
     store_errors: Family<StoreErrorLabels, Counter>,
     resident_memory: Gauge,
+    failed_per_ip: Gauge,
+    failed_per_account: Gauge,
+    failed_total: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -104,7 +107,33 @@ impl Metrics {
             resident_memory.clone(),
         );
 
-        Self { registry: Mutex::new(registry), requests, latency, store_latency, store_errors, resident_memory }
+        let auth = registry.sub_registry_with_prefix("auth");
+        let failed_per_ip = Gauge::default();
+        auth.register(
+            "failed_logins_per_ip_max_1m",
+            "Failed logins in the last minute from the busiest source address (thresholds: 10 warning, 50 critical)",
+            failed_per_ip.clone(),
+        );
+        let failed_per_account = Gauge::default();
+        auth.register(
+            "failed_logins_per_account_max_1m",
+            "Failed logins in the last minute for the most attacked account",
+            failed_per_account.clone(),
+        );
+        let failed_total = Gauge::default();
+        auth.register("failed_logins_since_start", "Failed logins since this process started", failed_total.clone());
+
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            store_latency,
+            store_errors,
+            resident_memory,
+            failed_per_ip,
+            failed_per_account,
+            failed_total,
+        }
     }
 
     /// Records one HTTP request.
@@ -113,6 +142,14 @@ impl Metrics {
         self.latency
             .get_or_create(&LatencyLabels { route: route.into(), method: method.into() })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the failed-login gauges.
+    pub fn set_failed_logins(&self, per_ip: u64, per_account: u64, total: u64) {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.failed_per_ip.set(clamp(per_ip));
+        self.failed_per_account.set(clamp(per_account));
+        self.failed_total.set(clamp(total));
     }
 
     /// The exposition text (OpenMetrics 1.0, which Prometheus scrapes).

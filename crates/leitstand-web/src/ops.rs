@@ -5,15 +5,10 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::AppState;
-
-/// `GET /` — a start page until the UI exists.
-pub(crate) async fn landing() -> Html<&'static str> {
-    Html(include_str!("../assets/landing.html"))
-}
 
 /// `GET /healthz` — the process is alive and serving.
 pub(crate) async fn healthz() -> Json<serde_json::Value> {
@@ -23,12 +18,12 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 /// `GET /readyz` — the store answers and its schema is this binary's; 503
 /// while draining for shutdown or when the database is unreachable.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    let backend = state.store.backend().as_str();
+    let backend = state.app.store.backend().as_str();
     if state.draining.load(Ordering::SeqCst) {
         let body = json!({ "status": "draining", "database": backend });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
-    match state.store.schema_status().await {
+    match state.app.store.schema_status().await {
         Ok(schema) if schema.is_current() => {
             let body = json!({
                 "status": "ready",
@@ -56,6 +51,8 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics` — Prometheus / OpenMetrics exposition.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let (per_ip, per_account, total) = state.app.failed_logins.snapshot(state.app.clock.now());
+    state.metrics.set_failed_logins(per_ip, per_account, total);
     let body = state.metrics.encode();
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }

@@ -25,6 +25,19 @@ pub struct Problem {
     pub request_id: String,
 }
 
+/// An `application/problem+json` response.
+pub fn problem(status: StatusCode, detail: impl Into<String>, request_id: &str) -> Response {
+    let problem = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail: detail.into(),
+        request_id: request_id.to_string(),
+    };
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+}
+
 fn wants_json(req: &Request) -> bool {
     req.uri().path().starts_with("/api/")
         || req
@@ -38,15 +51,7 @@ fn wants_json(req: &Request) -> bool {
 pub(crate) async fn not_found(req: Request) -> Response {
     let request_id = req.extensions().get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
     if wants_json(&req) {
-        let problem = Problem {
-            kind: "about:blank",
-            title: "Not Found",
-            status: 404,
-            detail: "No resource exists at this path.".into(),
-            request_id,
-        };
-        let body = serde_json::to_string(&problem).unwrap_or_default();
-        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        return problem(StatusCode::NOT_FOUND, "No resource exists at this path.", &request_id);
     }
     // The request id is 32 hex digits (generated or validated), safe in HTML.
     let page = include_str!("../assets/not_found.html").replace("{request_id}", &request_id);

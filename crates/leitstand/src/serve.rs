@@ -65,6 +65,8 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     );
 
     let store = open(server).await?;
+    let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
+    let store = store.with_observer(metrics.clone());
     let services = App::new(store.clone(), Arc::new(clock));
     // The one-time password goes to the terminal only, never to the log.
     if let Some(password) = services.bootstrap_admin(std::env::var("LEITSTAND_ADMIN_PASSWORD").ok()).await? {
@@ -77,12 +79,10 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let listener = bind(server.listen).await?;
     let bound = listener.local_addr()?;
 
-    let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
-    let store = store.with_observer(metrics.clone());
-    let state = AppState::new(store.clone(), metrics);
+    let state = AppState::new(services, metrics);
     let limits =
         HttpLimits { body_limit_bytes: server.body_limit_bytes, request_timeout: server.request_timeout.std() };
-    let app = leitstand_web::router(state.clone(), &limits);
+    let app = leitstand_web::router(state.clone(), &limits).into_make_service_with_connect_info::<SocketAddr>();
 
     tracing::info!(
         listen = %bound,

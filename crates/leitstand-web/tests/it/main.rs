@@ -26,8 +26,9 @@ pub async fn spawn_app(store: Store) -> App {
     let start: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
     let metrics = Arc::new(Metrics::new(store.backend(), start));
     let store = store.with_observer(metrics.clone());
-    let state = AppState::new(store, metrics);
-    let app = router(state.clone(), &HttpLimits::default());
+    let clock = Arc::new(leitstand_core::clock::ManualClock::new(start));
+    let state = AppState::new(leitstand_app::App::new(store, clock), metrics);
+    let app = router(state.clone(), &HttpLimits::default()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

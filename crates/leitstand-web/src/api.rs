@@ -1,0 +1,378 @@
+//! The JSON API under `/api/v1`: everything the UI can do. Authentication by
+//! `Authorization: Bearer <token>` or by the session cookie (then unsafe
+//! methods need the session's token in `X-CSRF-Token`). Errors are RFC 9457
+//! problem details carrying the request id.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use leitstand_app::{AppError, NewUserRequest, Principal};
+use leitstand_core::access::{Action, Role};
+use leitstand_store::{ApiToken, AuditRepository, Tenant, User};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::TraceContext;
+use crate::ctx::{SESSION_COOKIE, cookie};
+use crate::problem::problem;
+
+/// An API failure.
+pub struct ApiError {
+    error: AppError,
+    request_id: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self.error {
+            AppError::Unauthenticated | AppError::BadCredentials | AppError::BadSecondFactor => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self.error, "API request failed");
+            "internal error; quote the request id".to_string()
+        } else {
+            self.error.to_string()
+        };
+        let mut response = problem(status, detail, &self.request_id);
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The authenticated caller of an API request.
+pub struct Caller {
+    principal: Principal,
+    request_id: String,
+}
+
+impl Caller {
+    fn fail(&self, error: AppError) -> ApiError {
+        ApiError { error, request_id: self.request_id.clone() }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let request_id = parts.extensions.get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
+        let fail = |error| ApiError { error, request_id: request_id.clone() };
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let principal = if let Some(token) = bearer {
+            state.app.authenticate_token(token.trim()).await.map_err(fail)?
+        } else if let Some(value) = cookie(&parts.headers, SESSION_COOKIE) {
+            let session = state.app.session(value).await.map_err(fail)?;
+            if !matches!(parts.method, Method::GET | Method::HEAD) {
+                let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                state.app.check_csrf(&session, sent).map_err(fail)?;
+            }
+            session.principal
+        } else {
+            return Err(fail(AppError::Unauthenticated));
+        };
+        Ok(Caller { principal, request_id })
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+pub(crate) struct TenantJson {
+    id: Uuid,
+    slug: String,
+    name: String,
+    active: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Tenant> for TenantJson {
+    fn from(t: Tenant) -> Self {
+        TenantJson {
+            id: t.id,
+            slug: t.slug.to_string(),
+            name: t.name,
+            active: t.active,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct UserJson {
+    id: Uuid,
+    username: String,
+    display_name: String,
+    role: Role,
+    active: bool,
+    tenants: Vec<Uuid>,
+    must_change_password: bool,
+    second_factor: bool,
+}
+
+impl From<User> for UserJson {
+    fn from(u: User) -> Self {
+        UserJson {
+            id: u.id,
+            second_factor: u.totp_secret.is_some(),
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role,
+            active: u.active,
+            tenants: u.tenants,
+            must_change_password: u.must_change_password,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct TokenJson {
+    id: Uuid,
+    name: String,
+    scopes: Vec<String>,
+    created_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    last_used_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
+}
+
+impl From<ApiToken> for TokenJson {
+    fn from(t: ApiToken) -> Self {
+        TokenJson {
+            id: t.id,
+            name: t.name,
+            scopes: t.scopes,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+/// `GET /api/v1/me`.
+pub(crate) async fn me(caller: Caller) -> Json<serde_json::Value> {
+    let p = &caller.principal;
+    Json(json!({
+        "user_id": p.user_id,
+        "username": p.username,
+        "role": p.role,
+        "tenants": p.tenant_filter(),
+    }))
+}
+
+/// `GET /api/v1/tenants`.
+pub(crate) async fn list_tenants(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TenantJson>>> {
+    let tenants = state.app.tenants(&caller.principal).await.map_err(|e| caller.fail(e))?;
+    Ok(Json(tenants.into_iter().map(TenantJson::from).collect()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewTenantJson {
+    slug: String,
+    name: String,
+}
+
+/// `POST /api/v1/tenants`.
+pub(crate) async fn create_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewTenantJson>,
+) -> ApiResult<(StatusCode, Json<TenantJson>)> {
+    let tenant =
+        state.app.create_tenant(&caller.principal, &body.slug, &body.name).await.map_err(|e| caller.fail(e))?;
+    Ok((StatusCode::CREATED, Json(tenant.into())))
+}
+
+/// `GET /api/v1/tenants/{slug}`.
+pub(crate) async fn get_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<TenantJson>> {
+    let tenant = state.app.tenant(&caller.principal, &slug).await.map_err(|e| caller.fail(e))?;
+    Ok(Json(tenant.into()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TenantPatch {
+    name: Option<String>,
+    active: Option<bool>,
+}
+
+/// `PATCH /api/v1/tenants/{slug}`.
+pub(crate) async fn patch_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    Json(body): Json<TenantPatch>,
+) -> ApiResult<Json<TenantJson>> {
+    let p = &caller.principal;
+    p.require(Action::ManageTenants).map_err(|e| caller.fail(e))?;
+    let mut tenant = state.app.tenant(p, &slug).await.map_err(|e| caller.fail(e))?;
+    if let Some(name) = &body.name {
+        tenant = state.app.rename_tenant(p, &slug, name).await.map_err(|e| caller.fail(e))?;
+    }
+    if let Some(active) = body.active {
+        tenant = state.app.set_tenant_active(p, &slug, active).await.map_err(|e| caller.fail(e))?;
+    }
+    Ok(Json(tenant.into()))
+}
+
+/// `GET /api/v1/users`.
+pub(crate) async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserJson>>> {
+    let users = state.app.users(&caller.principal).await.map_err(|e| caller.fail(e))?;
+    Ok(Json(users.into_iter().map(UserJson::from).collect()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewUserJson {
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    role: Role,
+    password: String,
+    #[serde(default)]
+    tenants: Vec<String>,
+}
+
+/// `POST /api/v1/users`.
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewUserJson>,
+) -> ApiResult<(StatusCode, Json<UserJson>)> {
+    let request = NewUserRequest {
+        username: body.username,
+        display_name: body.display_name,
+        role: body.role,
+        password: body.password,
+        tenants: body.tenants,
+    };
+    let user = state.app.add_user(&caller.principal, request).await.map_err(|e| caller.fail(e))?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserPatch {
+    active: Option<bool>,
+    role: Option<Role>,
+    #[serde(default)]
+    tenants: Vec<String>,
+}
+
+/// `PATCH /api/v1/users/{name}`.
+pub(crate) async fn patch_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<UserPatch>,
+) -> ApiResult<Json<UserJson>> {
+    let p = &caller.principal;
+    p.require(Action::ManageUsers).map_err(|e| caller.fail(e))?;
+    let mut user = None;
+    if let Some(role) = body.role {
+        user = Some(state.app.change_role(p, &name, role, body.tenants).await.map_err(|e| caller.fail(e))?);
+    }
+    if let Some(active) = body.active {
+        user = Some(state.app.set_user_active(p, &name, active).await.map_err(|e| caller.fail(e))?);
+    }
+    let user = user.ok_or_else(|| {
+        caller.fail(AppError::Invalid { field: "body", message: "set \"role\" or \"active\"".into() })
+    })?;
+    Ok(Json(user.into()))
+}
+
+/// `GET /api/v1/tokens`: the caller's own tokens.
+pub(crate) async fn list_tokens(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TokenJson>>> {
+    let tokens = state.app.tokens(&caller.principal).await.map_err(|e| caller.fail(e))?;
+    Ok(Json(tokens.into_iter().map(TokenJson::from).collect()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewTokenJson {
+    name: String,
+    scopes: Vec<String>,
+    expires_in_days: Option<i64>,
+}
+
+/// `POST /api/v1/tokens`: returns the secret once.
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewTokenJson>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let expires = match body.expires_in_days {
+        None => None,
+        Some(d) if (1..=3650).contains(&d) => {
+            state.app.clock.now().checked_add(SignedDuration::from_hours(24 * d)).ok()
+        }
+        Some(_) => return Err(caller.fail(AppError::Invalid { field: "expires_in_days", message: "1 … 3650".into() })),
+    };
+    let token = state
+        .app
+        .create_token(&caller.principal, &body.name, &body.scopes, expires)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": token.id, "token": token.secret, "expires_at": expires }))))
+}
+
+/// `DELETE /api/v1/tokens/{id}`.
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.app.revoke_token(&caller.principal, id).await.map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AuditQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/audit/events` (interim, newest first; tenant viewers see
+/// their tenants' events only).
+pub(crate) async fn audit_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    let p = &caller.principal;
+    p.require(Action::ReadAudit).map_err(|e| caller.fail(e))?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state.app.store.audit_events(p.tenant_filter(), limit).await.map_err(|e| caller.fail(e.into()))?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| {
+                json!({
+                    "id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "tenant_id": e.tenant_id,
+                    "object": e.object, "outcome": e.outcome,
+                    "details": serde_json::from_str::<serde_json::Value>(&e.details).unwrap_or_default(),
+                })
+            })
+            .collect(),
+    ))
+}

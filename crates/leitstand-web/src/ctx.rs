@@ -1,0 +1,72 @@
+//! What every page and API handler needs about the request: the language,
+//! the session (if any), the request id, whether the connection is TLS.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use leitstand_app::ValidSession;
+
+use crate::AppState;
+use crate::TraceContext;
+use crate::i18n::{Lang, Tr};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "leitstand_session";
+/// Name of the language cookie (for visitors who are not signed in).
+pub const LANG_COOKIE: &str = "leitstand_lang";
+
+/// The value of cookie `name`.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether the client reached us over TLS (directly or via a proxy that
+/// says so): cookies then get `Secure` and responses HSTS.
+pub fn is_tls(headers: &HeaderMap) -> bool {
+    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// Request context.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Translator.
+    pub tr: Tr,
+    /// The valid session, if signed in.
+    pub session: Option<ValidSession>,
+    /// Request id.
+    pub request_id: String,
+    /// TLS in use.
+    pub tls: bool,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(value) => state.app.session(value).await.ok(),
+            None => None,
+        };
+        let lang = session
+            .as_ref()
+            .and_then(|s| Lang::parse(&s.locale))
+            .or_else(|| cookie(&parts.headers, LANG_COOKIE).and_then(Lang::parse))
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Lang::from_accept_language)
+            })
+            .unwrap_or(Lang::De);
+        let request_id = parts.extensions.get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
+        Ok(Ctx { tr: Tr { lang }, session, request_id, tls: is_tls(&parts.headers) })
+    }
+}

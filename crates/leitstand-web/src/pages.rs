@@ -1,0 +1,710 @@
+//! The server-rendered UI. Every page works without JavaScript; forms post
+//! back and redirect (post/redirect/get), carrying the session's CSRF token.
+//! Handlers extract input, call one service, render.
+
+// An early `Response` is the natural error of a page handler.
+#![allow(clippy::result_large_err)]
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use leitstand_app::{AppError, NewUserRequest, Principal, ValidSession};
+use leitstand_core::access::{Action, MATRIX, Role};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::ctx::{Ctx, LANG_COOKIE, SESSION_COOKIE};
+use crate::i18n::{Lang, Tr};
+
+/// One navigation entry.
+pub struct NavItem {
+    href: &'static str,
+    label: String,
+    current: bool,
+}
+
+/// What the layout needs.
+pub struct Page {
+    tr: Tr,
+    title: String,
+    user: Option<String>,
+    nav: Vec<NavItem>,
+    crumbs: Vec<(String, String)>,
+    csrf: String,
+    notice: Option<String>,
+    errors: Vec<String>,
+    request_id: String,
+    contact: String,
+}
+
+impl Page {
+    fn new(ctx: &Ctx, state: &AppState, title_key: &str, here: &'static str) -> Self {
+        let tr = ctx.tr;
+        let (user, nav, csrf) = match &ctx.session {
+            Some(s) => {
+                let p = &s.principal;
+                let mut nav = vec![
+                    ("/", "nav-dashboard", Action::ViewDashboard),
+                    ("/tenants", "nav-tenants", Action::ReadTenants),
+                ];
+                nav.push(("/users", "nav-users", Action::ReadUsers));
+                nav.push(("/tokens", "nav-tokens", Action::ManageOwnTokens));
+                let items = nav
+                    .into_iter()
+                    .filter(|(_, _, a)| p.role.may(*a))
+                    .map(|(href, key, _)| NavItem { href, label: tr.get(key), current: href == here })
+                    .chain(std::iter::once(NavItem {
+                        href: "/profile",
+                        label: tr.get("nav-profile"),
+                        current: here == "/profile",
+                    }))
+                    .collect();
+                let role = tr.get(&format!("role-{}", p.role.as_str()));
+                let who = tr.args("signed-in-as", &[("name", &p.username), ("role", &role)]);
+                (Some(who), items, s.csrf_token.clone())
+            }
+            None => (None, Vec::new(), String::new()),
+        };
+        let title = tr.get(title_key);
+        let crumbs = if here == "/" || ctx.session.is_none() {
+            Vec::new()
+        } else {
+            vec![("/".into(), tr.get("nav-dashboard")), (here.into(), title.clone())]
+        };
+        Page {
+            tr,
+            title,
+            user,
+            nav,
+            crumbs,
+            csrf,
+            notice: None,
+            errors: Vec::new(),
+            request_id: ctx.request_id.clone(),
+            contact: state.contact.clone(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    page: Page,
+    next: String,
+    username: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    page: Page,
+    must_change: bool,
+    tenants_line: String,
+}
+
+struct TenantRow {
+    slug: String,
+    name: String,
+    active: bool,
+    rename_label: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tenants.html")]
+struct TenantsPage {
+    page: Page,
+    tenants: Vec<TenantRow>,
+    can_manage: bool,
+}
+
+struct UserRow {
+    username: String,
+    role: String,
+    tenants: String,
+    active: bool,
+    is_self: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users.html")]
+struct UsersPage {
+    page: Page,
+    users: Vec<UserRow>,
+    can_manage: bool,
+    roles: Vec<(String, String)>,
+    matrix: Vec<(String, Vec<String>)>,
+}
+
+struct TokenRow {
+    id: Uuid,
+    name: String,
+    scopes: String,
+    expires: String,
+    revoked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    page: Page,
+    tokens: Vec<TokenRow>,
+    new_secret: Option<String>,
+    can_write: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    page: Page,
+    username: String,
+    role: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accessibility.html")]
+struct AccessibilityPage {
+    page: Page,
+    feedback: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    page: Page,
+    message: String,
+}
+
+/// A page-level failure rendered as an accessible error page.
+fn error_page(ctx: &Ctx, state: &AppState, error: &AppError) -> Response {
+    let (status, message) = match error {
+        AppError::NotFound { .. } => (StatusCode::NOT_FOUND, ctx.tr.get("error-not-found")),
+        AppError::Forbidden { .. } => (StatusCode::FORBIDDEN, ctx.tr.get("error-forbidden")),
+        AppError::Invalid { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, ctx.tr.arg("error-invalid", "detail", &error.to_string()))
+        }
+        AppError::Conflict { .. } => (StatusCode::CONFLICT, ctx.tr.arg("error-conflict", "detail", &error.to_string())),
+        AppError::Unauthenticated => return Redirect::to("/login").into_response(),
+        _ => {
+            tracing::error!(%error, "request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, ctx.tr.get("error-internal"))
+        }
+    };
+    let page = Page::new(ctx, state, "error-title", "");
+    (status, ErrorPage { page, message }).into_response()
+}
+
+/// The signed-in session, or a redirect to the login page.
+fn signed_in(ctx: &Ctx) -> Result<&ValidSession, Response> {
+    ctx.session.as_ref().ok_or_else(|| Redirect::to("/login").into_response())
+}
+
+/// A valid CSRF token for the session, or 403.
+fn checked<'a>(ctx: &'a Ctx, state: &AppState, csrf: &str) -> Result<&'a Principal, Response> {
+    let session = signed_in(ctx)?;
+    state.app.check_csrf(session, csrf).map_err(|e| error_page(ctx, state, &e))?;
+    Ok(&session.principal)
+}
+
+fn session_cookie(value: &str, tls: bool, max_age: Option<i64>) -> String {
+    let secure = if tls { "; Secure" } else { "" };
+    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}")
+}
+
+/// `GET /`.
+pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Response {
+    let session = match signed_in(&ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let count = state.app.tenants(&session.principal).await.map(|t| t.len()).unwrap_or(0);
+    let page = Page::new(&ctx, &state, "dashboard-title", "/");
+    DashboardPage {
+        tenants_line: ctx.tr.arg("dashboard-tenants", "count", &count.to_string()),
+        must_change: session.must_change_password,
+        page,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after login (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".into(),
+    }
+}
+
+/// `GET /login`.
+pub(crate) async fn login_form(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NextQuery>) -> Response {
+    if ctx.session.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let page = Page::new(&ctx, &state, "login-title", "/login");
+    LoginPage { page, next: safe_next(q.next.as_deref()), username: String::new() }.into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// `POST /login`.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    match state.app.login(&form.username, &form.password, &peer.ip().to_string()).await {
+        Ok(outcome) => {
+            let target = if outcome.session.must_change_password {
+                "/profile".to_string()
+            } else {
+                safe_next(form.next.as_deref())
+            };
+            let cookie = session_cookie(&outcome.cookie, ctx.tls, None);
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&target)).into_response()
+        }
+        Err(error) => {
+            let mut page = Page::new(&ctx, &state, "login-title", "/login");
+            let status = match &error {
+                AppError::Locked { until } => {
+                    page.errors.push(ctx.tr.arg(
+                        "login-locked",
+                        "until",
+                        &until.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+                    ));
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                AppError::BadCredentials => {
+                    page.errors.push(ctx.tr.get("login-failed"));
+                    StatusCode::UNAUTHORIZED
+                }
+                other => return error_page(&ctx, &state, other),
+            };
+            let username = form.username.chars().take(64).collect();
+            (status, LoginPage { page, next: safe_next(form.next.as_deref()), username }).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /logout`.
+pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, Form(form): Form<CsrfForm>) -> Response {
+    if let Err(r) = checked(&ctx, &state, &form.csrf) {
+        return r;
+    }
+    if let Some(session) = &ctx.session {
+        let _ = state.app.logout(session).await;
+    }
+    ([(header::SET_COOKIE, session_cookie("", ctx.tls, Some(0)))], Redirect::to("/login")).into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LanguageForm {
+    lang: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /language`: for everyone (cookie), and stored for a signed-in user.
+pub(crate) async fn language(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Form(form): Form<LanguageForm>,
+) -> Response {
+    let lang = Lang::parse(&form.lang).unwrap_or(Lang::De);
+    if ctx.session.is_some() {
+        match checked(&ctx, &state, &form.csrf) {
+            Ok(p) => {
+                let _ = state.app.set_locale(p, lang.code()).await;
+            }
+            Err(r) => return r,
+        }
+    }
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
+        .unwrap_or_else(|| "/".into());
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&safe_next(Some(&back)))).into_response()
+}
+
+async fn render_tenants(state: &AppState, ctx: &Ctx, notice: Option<String>, errors: Vec<String>) -> Response {
+    let session = match signed_in(ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let tenants = match state.app.tenants(&session.principal).await {
+        Ok(t) => t,
+        Err(e) => return error_page(ctx, state, &e),
+    };
+    let mut page = Page::new(ctx, state, "tenants-title", "/tenants");
+    page.notice = notice;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    page.errors = errors;
+    let rows = tenants
+        .into_iter()
+        .map(|t| TenantRow {
+            rename_label: ctx.tr.arg("tenants-new-name", "slug", t.slug.as_str()),
+            slug: t.slug.to_string(),
+            name: t.name,
+            active: t.active,
+        })
+        .collect();
+    (status, TenantsPage { page, tenants: rows, can_manage: session.principal.role.may(Action::ManageTenants) })
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NoticeQuery {
+    done: Option<String>,
+}
+
+/// `GET /tenants`.
+pub(crate) async fn tenants(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NoticeQuery>) -> Response {
+    let notice = q.done.map(|slug| ctx.tr.arg("tenants-changed", "slug", &slug));
+    render_tenants(&state, &ctx, notice, Vec::new()).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TenantForm {
+    csrf: String,
+    slug: String,
+    name: String,
+}
+
+/// `POST /tenants`.
+pub(crate) async fn create_tenant(State(state): State<AppState>, ctx: Ctx, Form(form): Form<TenantForm>) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match state.app.create_tenant(principal, &form.slug, &form.name).await {
+        Ok(t) => Redirect::to(&format!("/tenants?done={}", t.slug)).into_response(),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            render_tenants(&state, &ctx, None, vec![e.to_string()]).await
+        }
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TenantChangeForm {
+    csrf: String,
+    op: String,
+    name: Option<String>,
+}
+
+/// `POST /tenants/{slug}`: rename, activate, deactivate.
+pub(crate) async fn change_tenant(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Form(form): Form<TenantChangeForm>,
+) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result = match form.op.as_str() {
+        "rename" => state.app.rename_tenant(principal, &slug, form.name.as_deref().unwrap_or_default()).await,
+        "activate" => state.app.set_tenant_active(principal, &slug, true).await,
+        "deactivate" => state.app.set_tenant_active(principal, &slug, false).await,
+        _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
+    };
+    match result {
+        Ok(t) => Redirect::to(&format!("/tenants?done={}", t.slug)).into_response(),
+        Err(e @ AppError::Invalid { .. }) => render_tenants(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+async fn render_users(state: &AppState, ctx: &Ctx, notice: Option<String>, errors: Vec<String>) -> Response {
+    let session = match signed_in(ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let p = &session.principal;
+    let (users, tenants) = match (state.app.users(p).await, state.app.tenants(p).await) {
+        (Ok(u), Ok(t)) => (u, t),
+        (Err(e), _) | (_, Err(e)) => return error_page(ctx, state, &e),
+    };
+    let mut page = Page::new(ctx, state, "users-title", "/users");
+    page.notice = notice;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    page.errors = errors;
+    let role_label = |r: Role| ctx.tr.get(&format!("role-{}", r.as_str()));
+    let rows = users
+        .into_iter()
+        .map(|u| UserRow {
+            is_self: u.id == p.user_id,
+            role: role_label(u.role),
+            tenants: u
+                .tenants
+                .iter()
+                .filter_map(|id| tenants.iter().find(|t| t.id == *id).map(|t| t.slug.to_string()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            username: u.username,
+            active: u.active,
+        })
+        .collect();
+    let roles = Role::ALL.iter().map(|r| (r.as_str().to_string(), role_label(*r))).collect();
+    let matrix = MATRIX
+        .iter()
+        .map(|(action, _)| {
+            let cells = Role::ALL
+                .iter()
+                .map(|r| match (r.may(*action), r.is_tenant_bound()) {
+                    (true, true) => "✓ (eigene Mandanten / own tenants)".to_string(),
+                    (true, false) => "✓".to_string(),
+                    (false, _) => "–".to_string(),
+                })
+                .collect();
+            (action.as_str().to_string(), cells)
+        })
+        .collect();
+    (status, UsersPage { page, users: rows, can_manage: p.role.may(Action::ManageUsers), roles, matrix })
+        .into_response()
+}
+
+/// `GET /users`.
+pub(crate) async fn users(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NoticeQuery>) -> Response {
+    let notice = q.done.map(|name| ctx.tr.arg("users-changed", "name", &name));
+    render_users(&state, &ctx, notice, Vec::new()).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserForm {
+    csrf: String,
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    role: String,
+    password: String,
+    #[serde(default)]
+    tenants: String,
+}
+
+/// `POST /users`.
+pub(crate) async fn create_user(State(state): State<AppState>, ctx: Ctx, Form(form): Form<UserForm>) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let role = match form.role.parse::<Role>() {
+        Ok(r) => r,
+        Err(e) => return render_users(&state, &ctx, None, vec![e.to_string()]).await,
+    };
+    let request = NewUserRequest {
+        username: form.username,
+        display_name: form.display_name,
+        role,
+        password: form.password,
+        tenants: form.tenants.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect(),
+    };
+    match state.app.add_user(principal, request).await {
+        Ok(u) => Redirect::to(&format!("/users?done={}", u.username)).into_response(),
+        Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            render_users(&state, &ctx, None, vec![e.to_string()]).await
+        }
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserChangeForm {
+    csrf: String,
+    op: String,
+}
+
+/// `POST /users/{name}`: disable, enable.
+pub(crate) async fn change_user(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    Form(form): Form<UserChangeForm>,
+) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result = match form.op.as_str() {
+        "disable" => state.app.set_user_active(principal, &name, false).await,
+        "enable" => state.app.set_user_active(principal, &name, true).await,
+        _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
+    };
+    match result {
+        Ok(u) => Redirect::to(&format!("/users?done={}", u.username)).into_response(),
+        Err(e @ AppError::Invalid { .. }) => render_users(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+async fn render_tokens(state: &AppState, ctx: &Ctx, new_secret: Option<String>, errors: Vec<String>) -> Response {
+    let session = match signed_in(ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let p = &session.principal;
+    let tokens = match state.app.tokens(p).await {
+        Ok(t) => t,
+        Err(e) => return error_page(ctx, state, &e),
+    };
+    let mut page = Page::new(ctx, state, "tokens-title", "/tokens");
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    page.errors = errors;
+    let rows = tokens
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            scopes: t.scopes.join(", "),
+            expires: t
+                .expires_at
+                .map(|e| e.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| ctx.tr.get("tokens-never")),
+            revoked: t.revoked_at.is_some(),
+            name: t.name,
+        })
+        .collect();
+    (status, TokensPage { page, tokens: rows, new_secret, can_write: !p.role.is_tenant_bound() }).into_response()
+}
+
+/// `GET /tokens`.
+pub(crate) async fn tokens(State(state): State<AppState>, ctx: Ctx) -> Response {
+    render_tokens(&state, &ctx, None, Vec::new()).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenForm {
+    csrf: String,
+    name: String,
+    scopes: String,
+    #[serde(default)]
+    days: String,
+}
+
+/// `POST /tokens`: shows the new secret once (no redirect, so it is not
+/// kept in history or logs).
+pub(crate) async fn create_token(State(state): State<AppState>, ctx: Ctx, Form(form): Form<TokenForm>) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let expires = match form.days.trim() {
+        "" => None,
+        days => match days.parse::<i64>() {
+            Ok(d) if (1..=3650).contains(&d) => {
+                state.app.clock.now().checked_add(jiff::SignedDuration::from_hours(24 * d)).ok()
+            }
+            _ => return render_tokens(&state, &ctx, None, vec!["days: 1 … 3650".into()]).await,
+        },
+    };
+    let scopes: Vec<String> = form.scopes.split_whitespace().map(String::from).collect();
+    match state.app.create_token(principal, &form.name, &scopes, expires).await {
+        Ok(token) => render_tokens(&state, &ctx, Some(token.secret), Vec::new()).await,
+        Err(e @ AppError::Invalid { .. }) => render_tokens(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+/// `POST /tokens/{id}/revoke`.
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match state.app.revoke_token(principal, id).await {
+        Ok(()) => Redirect::to("/tokens").into_response(),
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+async fn render_profile(state: &AppState, ctx: &Ctx, notice: Option<String>, errors: Vec<String>) -> Response {
+    let session = match signed_in(ctx) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut page = Page::new(ctx, state, "profile-title", "/profile");
+    if session.must_change_password && notice.is_none() {
+        page.notice = Some(ctx.tr.get("dashboard-must-change"));
+    } else {
+        page.notice = notice;
+    }
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    page.errors = errors;
+    let p = &session.principal;
+    (status, ProfilePage { page, username: p.username.clone(), role: ctx.tr.get(&format!("role-{}", p.role.as_str())) })
+        .into_response()
+}
+
+/// `GET /profile`.
+pub(crate) async fn profile(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NoticeQuery>) -> Response {
+    let notice = q.done.map(|_| ctx.tr.get("profile-password-changed"));
+    render_profile(&state, &ctx, notice, Vec::new()).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /profile/password`.
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match state.app.change_own_password(principal, &form.current_password, form.new_password).await {
+        Ok(()) => Redirect::to("/profile?done=password").into_response(),
+        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+/// `GET /barrierefreiheit` — public.
+pub(crate) async fn accessibility(State(state): State<AppState>, ctx: Ctx) -> Response {
+    let page = Page::new(&ctx, &state, "a11y-title", "/barrierefreiheit");
+    let feedback = ctx.tr.arg("a11y-feedback", "contact", &state.contact);
+    AccessibilityPage { page, feedback }.into_response()
+}
+
+/// `GET /static/app.css`.
+pub(crate) async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../static/app.css"),
+    )
+        .into_response()
+}
