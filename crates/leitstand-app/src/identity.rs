@@ -335,7 +335,7 @@ impl App {
 
     /// The principal's own tokens.
     pub async fn tokens(&self, principal: &Principal) -> Result<Vec<ApiToken>> {
-        principal.require(Action::ManageOwnTokens)?;
+        principal.require(Action::ReadOwnTokens)?;
         Ok(self.store.tokens_of(principal.user_id).await?)
     }
 

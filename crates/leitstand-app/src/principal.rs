@@ -41,7 +41,12 @@ pub struct Principal {
 fn is_read(action: Action) -> bool {
     matches!(
         action,
-        Action::ViewDashboard | Action::ReadTenants | Action::ReadUsers | Action::ReadAudit | Action::ReadPolicy
+        Action::ViewDashboard
+            | Action::ReadTenants
+            | Action::ReadUsers
+            | Action::ReadOwnTokens
+            | Action::ReadAudit
+            | Action::ReadPolicy
     )
 }
 

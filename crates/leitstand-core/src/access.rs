@@ -88,6 +88,8 @@ pub enum Action {
     ReadUsers,
     /// Create, disable users, change roles, reset passwords.
     ManageUsers,
+    /// List one's own API tokens.
+    ReadOwnTokens,
     /// Create and revoke one's own API tokens.
     ManageOwnTokens,
     /// Read the audit trail (scoped for tenant viewers).
@@ -105,6 +107,7 @@ impl Action {
             Action::ManageTenants => "tenant.manage",
             Action::ReadUsers => "user.read",
             Action::ManageUsers => "user.manage",
+            Action::ReadOwnTokens => "token.read_own",
             Action::ManageOwnTokens => "token.manage_own",
             Action::ReadAudit => "audit.read",
             Action::ReadPolicy => "policy.read",
@@ -121,6 +124,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ManageTenants, &[Admin]),
     (Action::ReadUsers, &[Admin, Security, Auditor]),
     (Action::ManageUsers, &[Admin]),
+    (Action::ReadOwnTokens, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ManageOwnTokens, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ReadAudit, &[Admin, Compliance, Security, Auditor, TenantViewer]),
     (Action::ReadPolicy, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),

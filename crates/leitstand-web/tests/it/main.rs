@@ -1,7 +1,9 @@
 //! The HTTP edge over real HTTP on loopback, against SQLite and PostgreSQL.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod access;
 mod ops;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,10 +29,69 @@ pub async fn spawn_app(store: Store) -> App {
     let metrics = Arc::new(Metrics::new(store.backend(), start));
     let store = store.with_observer(metrics.clone());
     let clock = Arc::new(leitstand_core::clock::ManualClock::new(start));
-    let state = AppState::new(leitstand_app::App::new(store, clock), metrics);
+    let mut services = leitstand_app::App::new(store, clock);
+    services.throttle.base_delay = std::time::Duration::ZERO;
+    let state = AppState::new(services, metrics);
     let app = router(state.clone(), &HttpLimits::default()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    App { addr, state, client: reqwest::Client::new() }
+    App { addr, state, client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap() }
+}
+
+pub const PASSWORD: &str = "korrekt Pferd Batterie";
+
+impl App {
+    /// Creates the admin (if needed) and a user of `role` with `tenants`;
+    /// returns a session cookie header value for that user.
+    pub async fn user(&self, name: &str, role: leitstand_core::access::Role, tenants: &[&str]) -> String {
+        let services = &self.state.app;
+        services.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
+        let admin = services.login("admin", PASSWORD, "127.0.0.1").await.unwrap().session.principal;
+        if name != "admin" {
+            services
+                .add_user(
+                    &admin,
+                    leitstand_app::NewUserRequest {
+                        username: name.into(),
+                        display_name: String::new(),
+                        role,
+                        password: PASSWORD.into(),
+                        tenants: tenants.iter().map(|s| s.to_string()).collect(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        self.login(name, PASSWORD).await.unwrap()
+    }
+
+    /// Logs in through the form; the session cookie on success.
+    pub async fn login(&self, name: &str, password: &str) -> Result<String, reqwest::Response> {
+        let res = self
+            .client
+            .post(self.url("/login"))
+            .form(&[("username", name), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 303 {
+            return Err(res);
+        }
+        let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+        Ok(set.split(';').next().unwrap().to_string())
+    }
+
+    /// The page at `path` for the session `cookie`.
+    pub async fn page(&self, cookie: &str, path: &str) -> (u16, String) {
+        let res = self.client.get(self.url(path)).header("cookie", cookie).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+}
+
+/// The CSRF token embedded in a page's forms.
+pub fn csrf_of(html: &str) -> String {
+    let needle = "name=\"csrf\" value=\"";
+    let start = html.find(needle).expect("a form with a CSRF token") + needle.len();
+    html[start..start + 64].to_string()
 }
