@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve as resolvePath } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -75,10 +76,24 @@ async function axe(page, label) {
   checked.add(label);
 }
 
-async function login(page, user, password) {
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), as an authenticator app computes it.
+function totp(secret, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[19] & 15;
+  return ((h.readUInt32BE(o) & 0x7fffffff) % 1e6).toString().padStart(6, '0');
+}
+
+async function login(page, user, password, code) {
   await page.goto(`${base}/login`);
   await page.getByLabel(/Benutzername|User name/).fill(user);
   await page.getByLabel(/^(Passwort|Password)$/).fill(password);
+  if (code) await page.getByLabel(/Einmalcode|One-time code/).fill(code);
   await page.getByRole('button', { name: /Anmelden|Sign in/ }).click();
 }
 
@@ -172,4 +187,22 @@ test('tenant viewer sees only its own tenant', async () => {
   const res = await page.goto(`${base}/users`);
   assert.equal(res.status(), 403);
   await axe(page, 'forbidden');
+});
+
+test('two-factor sign-in with an authenticator code (admin chose English earlier)', async () => {
+  const page = await newPage();
+  await login(page, 'admin', NEW_PASSWORD);
+  await page.goto(`${base}/profile`);
+  const secret = (await page.locator('#totp-secret').innerText()).trim();
+  await page.getByLabel(/Code aus der App|Code from the app/).fill(totp(secret));
+  await page.getByRole('button', { name: /Zwei-Faktor-Anmeldung einschalten|Turn on two-factor sign-in/ }).click();
+  assert.match(await page.getByRole('status').innerText(), /Zwei-Faktor-Anmeldung geändert|Two-factor sign-in changed/);
+  await axe(page, 'profile-totp-on');
+  await page.getByRole('button', { name: /Abmelden|Sign out/ }).click();
+
+  await login(page, 'admin', NEW_PASSWORD);
+  assert.match(await page.getByRole('alert').innerText(), /Einmalcode fehlt oder ist falsch|one-time code is missing or wrong/);
+  // The code of the next time step: the enabling code's step is used up.
+  await login(page, 'admin', NEW_PASSWORD, totp(secret, Date.now() + 30000));
+  assert.equal(new URL(page.url()).pathname, '/');
 });

@@ -166,7 +166,9 @@ impl App {
     }
 
     /// Logs in with user name and password from source address `ip`.
-    pub async fn login(&self, username: &str, password: &str, ip: &str) -> Result<LoginOutcome> {
+    /// `code` is the TOTP code, required when the user has the second
+    /// factor on; a wrong or missing code counts as a failed login.
+    pub async fn login(&self, username: &str, password: &str, code: Option<&str>, ip: &str) -> Result<LoginOutcome> {
         let now = self.clock.now();
         let name = username.trim().to_lowercase();
         let account_key = format!("account:{name}");
@@ -188,13 +190,19 @@ impl App {
         }
         let user = self.store.user_by_name(&name).await?;
         let hash = user.as_ref().filter(|u| u.active).and_then(|u| u.password_hash.clone());
-        if !verify_password(password.to_string(), hash).await {
+        let password_ok = verify_password(password.to_string(), hash).await;
+        let second_ok = match user.as_ref().and_then(|u| u.totp_secret.as_deref().map(|s| (u.id, s))) {
+            Some((id, secret)) => password_ok && code.is_some_and(|c| self.accept_totp(id, secret, c)),
+            None => true,
+        };
+        if !password_ok || !second_ok {
             let a = self.store.register_failure(&account_key, now, &self.throttle).await?;
             let i = self.store.register_failure(&ip_key, now, &self.throttle).await?;
             self.failed_logins.record(ip, &name, now);
             self.audit().record("anonymous", "auth.login", None, &format!("user:{name}"), "failure", json!({})).await?;
             tokio::time::sleep(self.throttle.delay(a.failures.max(i.failures))).await;
-            return Err(AppError::BadCredentials);
+            // Only someone who knows the password learns that a code is needed.
+            return Err(if password_ok { AppError::BadSecondFactor } else { AppError::BadCredentials });
         }
         let user = user.ok_or(AppError::BadCredentials)?;
         self.store.clear_throttle(&account_key).await?;

@@ -13,6 +13,7 @@ mod principal;
 mod secrets;
 mod security;
 mod tenants;
+mod totp;
 mod users;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession, gen
 pub use principal::{Principal, Via};
 pub use security::FailedLogins;
 pub use tenants::TenantView;
+pub use totp::{new_totp_secret, otpauth_uri, totp_code};
 pub use users::{NewUserRequest, UserView};
 
 /// Result of a service call.
@@ -45,6 +47,7 @@ pub struct App {
     pub throttle: Throttle,
     /// Failed-login rates for the security metrics.
     pub failed_logins: Arc<FailedLogins>,
+    used_totp_steps: Arc<totp::UsedSteps>,
 }
 
 impl App {
@@ -56,6 +59,7 @@ impl App {
             sessions: SessionSettings::default(),
             throttle: Throttle::default(),
             failed_logins: Arc::new(FailedLogins::default()),
+            used_totp_steps: Arc::default(),
         }
     }
 

@@ -99,6 +99,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/profile", get(pages::profile))
         .route("/profile/password", post(pages::change_password))
+        .route("/profile/totp", post(pages::change_totp))
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/tenants", get(api::list_tenants).post(api::create_tenant))
         .route("/api/v1/tenants/{slug}", get(api::get_tenant).patch(api::patch_tenant))

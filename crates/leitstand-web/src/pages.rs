@@ -162,6 +162,9 @@ struct ProfilePage {
     page: Page,
     username: String,
     role: String,
+    totp_on: bool,
+    totp_secret: String,
+    totp_uri: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -257,6 +260,8 @@ pub(crate) async fn login_form(State(state): State<AppState>, ctx: Ctx, Query(q)
 pub(crate) struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
+    code: String,
     next: Option<String>,
 }
 
@@ -267,7 +272,8 @@ pub(crate) async fn login(
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    match state.app.login(&form.username, &form.password, &peer.ip().to_string()).await {
+    let code = Some(form.code.trim()).filter(|c| !c.is_empty());
+    match state.app.login(&form.username, &form.password, code, &peer.ip().to_string()).await {
         Ok(outcome) => {
             let target = if outcome.session.must_change_password {
                 "/profile".to_string()
@@ -290,6 +296,10 @@ pub(crate) async fn login(
                 }
                 AppError::BadCredentials => {
                     page.errors.push(ctx.tr.get("login-failed"));
+                    StatusCode::UNAUTHORIZED
+                }
+                AppError::BadSecondFactor => {
+                    page.errors.push(ctx.tr.get("login-code-failed"));
                     StatusCode::UNAUTHORIZED
                 }
                 other => return error_page(&ctx, &state, other),
@@ -659,13 +669,29 @@ async fn render_profile(state: &AppState, ctx: &Ctx, notice: Option<String>, err
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     page.errors = errors;
     let p = &session.principal;
-    (status, ProfilePage { page, username: p.username.clone(), role: ctx.tr.get(&format!("role-{}", p.role.as_str())) })
+    let totp_on = match state.app.has_totp(p).await {
+        Ok(on) => on,
+        Err(e) => return error_page(ctx, state, &e),
+    };
+    let totp_secret = if totp_on { String::new() } else { leitstand_app::new_totp_secret() };
+    (
+        status,
+        ProfilePage {
+            page,
+            username: p.username.clone(),
+            role: ctx.tr.get(&format!("role-{}", p.role.as_str())),
+            totp_on,
+            totp_uri: if totp_on { String::new() } else { leitstand_app::otpauth_uri(&totp_secret, &p.username) },
+            totp_secret,
+        },
+    )
         .into_response()
 }
 
 /// `GET /profile`.
 pub(crate) async fn profile(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NoticeQuery>) -> Response {
-    let notice = q.done.map(|_| ctx.tr.get("profile-password-changed"));
+    let notice =
+        q.done.map(|what| ctx.tr.get(if what == "totp" { "profile-totp-changed" } else { "profile-password-changed" }));
     render_profile(&state, &ctx, notice, Vec::new()).await
 }
 
@@ -688,6 +714,33 @@ pub(crate) async fn change_password(
     };
     match state.app.change_own_password(principal, &form.current_password, form.new_password).await {
         Ok(()) => Redirect::to("/profile?done=password").into_response(),
+        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TotpForm {
+    csrf: String,
+    op: String,
+    code: String,
+    #[serde(default)]
+    secret: String,
+}
+
+/// `POST /profile/totp`: enable or disable the second factor.
+pub(crate) async fn change_totp(State(state): State<AppState>, ctx: Ctx, Form(form): Form<TotpForm>) -> Response {
+    let principal = match checked(&ctx, &state, &form.csrf) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result = match form.op.as_str() {
+        "enable" => state.app.enable_totp(principal, &form.secret, &form.code).await,
+        "disable" => state.app.disable_totp(principal, &form.code).await,
+        _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
+    };
+    match result {
+        Ok(()) => Redirect::to("/profile?done=totp").into_response(),
         Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()]).await,
         Err(e) => error_page(&ctx, &state, &e),
     }

@@ -11,7 +11,7 @@ store_test!(first_start_creates_one_admin_with_a_one_time_password, |store| {
     let password = app.bootstrap_admin(None).await.unwrap().expect("generated password");
     assert_eq!(password.len(), 24);
     assert_eq!(app.bootstrap_admin(None).await.unwrap(), None, "only on an empty store");
-    let login = app.login("admin", &password, "127.0.0.1").await.unwrap();
+    let login = app.login("admin", &password, None, "127.0.0.1").await.unwrap();
     assert!(login.session.must_change_password);
     assert_eq!(login.session.principal.role, Role::Admin);
 });
@@ -25,8 +25,8 @@ store_test!(weak_bootstrap_password_is_refused, |store| {
 store_test!(unknown_user_and_wrong_password_look_the_same, |store| {
     let (app, _) = app(store);
     admin(&app).await;
-    let a = app.login("admin", "wrong password!", "10.0.0.1").await.unwrap_err();
-    let b = app.login("nobody", "wrong password!", "10.0.0.1").await.unwrap_err();
+    let a = app.login("admin", "wrong password!", None, "10.0.0.1").await.unwrap_err();
+    let b = app.login("nobody", "wrong password!", None, "10.0.0.1").await.unwrap_err();
     assert_eq!(a.to_string(), b.to_string());
     assert!(matches!(a, AppError::BadCredentials));
     let events = store.audit_events(None, 100).await.unwrap();
@@ -40,22 +40,22 @@ store_test!(brute_force_locks_the_account_but_not_others, |store| {
     add(&app, &admin, "anna", Role::Devops, &[]).await;
     add(&app, &admin, "bob", Role::Devops, &[]).await;
     for _ in 0..10 {
-        assert!(matches!(app.login("anna", "wrong password!", "10.9.9.9").await, Err(AppError::BadCredentials)));
+        assert!(matches!(app.login("anna", "wrong password!", None, "10.9.9.9").await, Err(AppError::BadCredentials)));
     }
-    let err = app.login("anna", PASSWORD, "10.9.9.9").await.unwrap_err();
+    let err = app.login("anna", PASSWORD, None, "10.9.9.9").await.unwrap_err();
     assert!(matches!(err, AppError::Locked { .. }), "the right password is refused while locked: {err}");
     // Another account from the same address still works.
-    app.login("bob", PASSWORD, "10.9.9.9").await.unwrap();
+    app.login("bob", PASSWORD, None, "10.9.9.9").await.unwrap();
     let (per_ip, per_account, total) = app.failed_logins.snapshot(clock.now());
     assert_eq!((per_ip, per_account, total), (10, 10, 10));
     clock.advance(SignedDuration::from_mins(16));
-    app.login("anna", PASSWORD, "10.9.9.9").await.unwrap();
+    app.login("anna", PASSWORD, None, "10.9.9.9").await.unwrap();
 });
 
 store_test!(sessions_end_after_idle_and_absolute_timeouts, |store| {
     let (app, clock) = app(store);
     app.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
-    let login = app.login("admin", PASSWORD, "127.0.0.1").await.unwrap();
+    let login = app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap();
     clock.advance(SignedDuration::from_mins(29));
     app.session(&login.cookie).await.unwrap();
     clock.advance(SignedDuration::from_mins(29));
@@ -63,7 +63,7 @@ store_test!(sessions_end_after_idle_and_absolute_timeouts, |store| {
     clock.advance(SignedDuration::from_mins(31));
     assert!(matches!(app.session(&login.cookie).await, Err(AppError::Unauthenticated)), "idle timeout");
 
-    let login = app.login("admin", PASSWORD, "127.0.0.1").await.unwrap();
+    let login = app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap();
     for _ in 0..25 {
         clock.advance(SignedDuration::from_mins(29));
         if app.session(&login.cookie).await.is_err() {
@@ -77,7 +77,7 @@ store_test!(sessions_end_after_idle_and_absolute_timeouts, |store| {
 store_test!(logout_ends_the_session_and_is_audited, |store| {
     let (app, _) = app(store);
     app.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
-    let login = app.login("admin", PASSWORD, "127.0.0.1").await.unwrap();
+    let login = app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap();
     app.logout(&login.session).await.unwrap();
     assert!(app.session(&login.cookie).await.is_err());
     let actions: Vec<String> = store.audit_events(None, 10).await.unwrap().into_iter().map(|e| e.action).collect();
@@ -111,13 +111,41 @@ store_test!(disabling_a_user_ends_sessions_and_tokens, |store| {
     let (app, _) = app(store);
     let admin = admin(&app).await;
     add(&app, &admin, "carl", Role::Security, &[]).await;
-    let login = app.login("carl", PASSWORD, "127.0.0.1").await.unwrap();
+    let login = app.login("carl", PASSWORD, None, "127.0.0.1").await.unwrap();
     let carl = login.session.principal.clone();
     let token = app.create_token(&carl, "t", &["read".into()], None).await.unwrap();
     app.set_user_active(&admin, "carl", false).await.unwrap();
     assert!(app.session(&login.cookie).await.is_err());
     assert!(app.authenticate_token(&token.secret).await.is_err());
-    assert!(matches!(app.login("carl", PASSWORD, "127.0.0.1").await, Err(AppError::BadCredentials)));
+    assert!(matches!(app.login("carl", PASSWORD, None, "127.0.0.1").await, Err(AppError::BadCredentials)));
     let err = app.set_user_active(&admin, "admin", false).await.unwrap_err();
     assert!(err.to_string().contains("your own account"));
+});
+
+store_test!(second_factor_is_required_once_enabled_and_codes_cannot_be_replayed, |store| {
+    let (app, clock) = app(store);
+    let admin = admin(&app).await;
+    let secret = leitstand_app::new_totp_secret();
+    let at = |c: &leitstand_core::clock::ManualClock| u64::try_from(c.now().as_second()).unwrap();
+    let err = app.enable_totp(&admin, &secret, "000000").await.unwrap_err();
+    assert!(err.to_string().starts_with("code:"), "{err}");
+    let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
+    app.enable_totp(&admin, &secret, &code).await.unwrap();
+
+    clock.advance(SignedDuration::from_secs(30));
+    let err = app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap_err();
+    assert!(matches!(err, AppError::BadSecondFactor), "password alone is not enough: {err}");
+    let err = app.login("admin", "wrong password!", None, "127.0.0.1").await.unwrap_err();
+    assert!(matches!(err, AppError::BadCredentials), "without the password nobody learns a code is needed");
+    let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
+    app.login("admin", PASSWORD, Some(&code), "127.0.0.1").await.unwrap();
+    let err = app.login("admin", PASSWORD, Some(&code), "127.0.0.1").await.unwrap_err();
+    assert!(matches!(err, AppError::BadSecondFactor), "the same code twice is a replay");
+
+    clock.advance(SignedDuration::from_secs(30));
+    let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
+    app.disable_totp(&admin, &code).await.unwrap();
+    app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap();
+    let actions: Vec<String> = store.audit_events(None, 50).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert!(actions.contains(&"auth.totp_enable".into()) && actions.contains(&"auth.totp_disable".into()));
 });

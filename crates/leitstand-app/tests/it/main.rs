@@ -24,7 +24,7 @@ pub fn app(store: &Store) -> (App, Arc<ManualClock>) {
 /// The bootstrap admin, as a session principal.
 pub async fn admin(app: &App) -> Principal {
     app.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
-    app.login("admin", PASSWORD, "127.0.0.1").await.unwrap().session.principal
+    app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap().session.principal
 }
 
 pub async fn add(app: &App, admin: &Principal, name: &str, role: Role, tenants: &[&str]) -> Principal {
@@ -40,5 +40,5 @@ pub async fn add(app: &App, admin: &Principal, name: &str, role: Role, tenants: 
     )
     .await
     .unwrap();
-    app.login(name, PASSWORD, "127.0.0.1").await.unwrap().session.principal
+    app.login(name, PASSWORD, None, "127.0.0.1").await.unwrap().session.principal
 }

@@ -51,7 +51,7 @@ fn cases() -> Vec<Case> {
 store_test!(every_api_route_with_every_role, |store| {
     let app = spawn_app(store.clone()).await;
     app.user("admin", Role::Admin, &[]).await;
-    let admin = app.state.app.login("admin", crate::PASSWORD, "127.0.0.1").await.unwrap().session.principal;
+    let admin = app.state.app.login("admin", crate::PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
     let mut tokens = Vec::new();
@@ -104,7 +104,7 @@ store_test!(every_api_route_with_every_role, |store| {
 store_test!(tenant_viewer_never_sees_another_tenant, |store| {
     let app = spawn_app(store.clone()).await;
     app.user("admin", Role::Admin, &[]).await;
-    let admin = app.state.app.login("admin", crate::PASSWORD, "127.0.0.1").await.unwrap().session.principal;
+    let admin = app.state.app.login("admin", crate::PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
     app.state.app.rename_tenant(&admin, "bank-b", "Bank B AG").await.unwrap();
@@ -147,7 +147,7 @@ store_test!(pages_by_role, |store| {
         ("/profile", [200; 6]),
     ];
     app.user("admin", Role::Admin, &[]).await;
-    let admin = app.state.app.login("admin", crate::PASSWORD, "127.0.0.1").await.unwrap().session.principal;
+    let admin = app.state.app.login("admin", crate::PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     let mut cookies = Vec::new();
     for role in Role::ALL {

@@ -47,7 +47,7 @@ impl App {
     pub async fn user(&self, name: &str, role: leitstand_core::access::Role, tenants: &[&str]) -> String {
         let services = &self.state.app;
         services.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
-        let admin = services.login("admin", PASSWORD, "127.0.0.1").await.unwrap().session.principal;
+        let admin = services.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
         if name != "admin" {
             services
                 .add_user(
