@@ -14,6 +14,10 @@ use leitstand_core::access::{Action, Role};
 use leitstand_store::{ApiToken, AuditRepository, Tenant, User};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -95,7 +99,8 @@ impl FromRequestParts<AppState> for Caller {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
+/// A tenant.
+#[derive(Serialize, ToSchema)]
 pub(crate) struct TenantJson {
     id: Uuid,
     slug: String,
@@ -118,11 +123,13 @@ impl From<Tenant> for TenantJson {
     }
 }
 
-#[derive(Serialize)]
+/// A user (no secrets).
+#[derive(Serialize, ToSchema)]
 pub(crate) struct UserJson {
     id: Uuid,
     username: String,
     display_name: String,
+    #[schema(value_type = String, example = "devops")]
     role: Role,
     active: bool,
     tenants: Vec<Uuid>,
@@ -145,7 +152,8 @@ impl From<User> for UserJson {
     }
 }
 
-#[derive(Serialize)]
+/// An API token (never the secret).
+#[derive(Serialize, ToSchema)]
 pub(crate) struct TokenJson {
     id: Uuid,
     name: String,
@@ -171,6 +179,7 @@ impl From<ApiToken> for TokenJson {
 }
 
 /// `GET /api/v1/me`.
+#[utoipa::path(get, path = "/api/v1/me", tag = "identity", responses((status = 200, description = "The caller: user, role, visible tenants (null: all)")))]
 pub(crate) async fn me(caller: Caller) -> Json<serde_json::Value> {
     let p = &caller.principal;
     Json(json!({
@@ -182,18 +191,21 @@ pub(crate) async fn me(caller: Caller) -> Json<serde_json::Value> {
 }
 
 /// `GET /api/v1/tenants`.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", responses((status = 200, body = Vec<TenantJson>)))]
 pub(crate) async fn list_tenants(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TenantJson>>> {
     let tenants = state.app.tenants(&caller.principal).await.map_err(|e| caller.fail(e))?;
     Ok(Json(tenants.into_iter().map(TenantJson::from).collect()))
 }
 
-#[derive(Deserialize)]
+/// A new tenant.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct NewTenantJson {
     slug: String,
     name: String,
 }
 
 /// `POST /api/v1/tenants`.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = NewTenantJson, responses((status = 201, body = TenantJson), (status = 403), (status = 409), (status = 422)))]
 pub(crate) async fn create_tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -205,6 +217,7 @@ pub(crate) async fn create_tenant(
 }
 
 /// `GET /api/v1/tenants/{slug}`.
+#[utoipa::path(get, path = "/api/v1/tenants/{slug}", tag = "tenants", params(("slug" = String, Path, description = "Tenant short name")), responses((status = 200, body = TenantJson), (status = 404)))]
 pub(crate) async fn get_tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -214,13 +227,15 @@ pub(crate) async fn get_tenant(
     Ok(Json(tenant.into()))
 }
 
-#[derive(Deserialize)]
+/// Changes to a tenant.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct TenantPatch {
     name: Option<String>,
     active: Option<bool>,
 }
 
 /// `PATCH /api/v1/tenants/{slug}`.
+#[utoipa::path(patch, path = "/api/v1/tenants/{slug}", tag = "tenants", params(("slug" = String, Path)), request_body = TenantPatch, responses((status = 200, body = TenantJson), (status = 403), (status = 404)))]
 pub(crate) async fn patch_tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -240,16 +255,19 @@ pub(crate) async fn patch_tenant(
 }
 
 /// `GET /api/v1/users`.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<UserJson>), (status = 403)))]
 pub(crate) async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<UserJson>>> {
     let users = state.app.users(&caller.principal).await.map_err(|e| caller.fail(e))?;
     Ok(Json(users.into_iter().map(UserJson::from).collect()))
 }
 
-#[derive(Deserialize)]
+/// A new user.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct NewUserJson {
     username: String,
     #[serde(default)]
     display_name: String,
+    #[schema(value_type = String, example = "tenant_viewer")]
     role: Role,
     password: String,
     #[serde(default)]
@@ -257,6 +275,7 @@ pub(crate) struct NewUserJson {
 }
 
 /// `POST /api/v1/users`.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserJson, responses((status = 201, body = UserJson), (status = 403), (status = 409), (status = 422)))]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -273,15 +292,18 @@ pub(crate) async fn create_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-#[derive(Deserialize)]
+/// Changes to a user.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct UserPatch {
     active: Option<bool>,
+    #[schema(value_type = Option<String>)]
     role: Option<Role>,
     #[serde(default)]
     tenants: Vec<String>,
 }
 
 /// `PATCH /api/v1/users/{name}`.
+#[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), request_body = UserPatch, responses((status = 200, body = UserJson), (status = 403), (status = 404)))]
 pub(crate) async fn patch_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -304,12 +326,14 @@ pub(crate) async fn patch_user(
 }
 
 /// `GET /api/v1/tokens`: the caller's own tokens.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenJson>)))]
 pub(crate) async fn list_tokens(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TokenJson>>> {
     let tokens = state.app.tokens(&caller.principal).await.map_err(|e| caller.fail(e))?;
     Ok(Json(tokens.into_iter().map(TokenJson::from).collect()))
 }
 
-#[derive(Deserialize)]
+/// A new API token.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct NewTokenJson {
     name: String,
     scopes: Vec<String>,
@@ -317,6 +341,7 @@ pub(crate) struct NewTokenJson {
 }
 
 /// `POST /api/v1/tokens`: returns the secret once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenJson, responses((status = 201, description = "The new token: {id, token, expires_at}; the secret is shown only here"), (status = 422)))]
 pub(crate) async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -338,6 +363,7 @@ pub(crate) async fn create_token(
 }
 
 /// `DELETE /api/v1/tokens/{id}`.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)), responses((status = 204), (status = 404)))]
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -347,13 +373,15 @@ pub(crate) async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// Audit query.
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct AuditQuery {
     limit: Option<i64>,
 }
 
 /// `GET /api/v1/audit/events` (interim, newest first; tenant viewers see
 /// their tenants' events only).
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(("limit" = Option<i64>, Query, description = "1–1000, default 100")), responses((status = 200, description = "Events, newest first"), (status = 403)))]
 pub(crate) async fn audit_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -375,4 +403,39 @@ pub(crate) async fn audit_events(
             })
             .collect(),
     ))
+}
+
+/// The OpenAPI document's frame: info and the bearer security scheme.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Leitstand API", description = "Operations and governance control plane. Errors are RFC 9457 problem details."),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("lst_…").build()),
+        );
+    }
+}
+
+/// The `/api/v1` routes, registered from the same annotations that make the
+/// OpenAPI document, so the two cannot drift apart.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(me))
+        .routes(routes!(list_tenants, create_tenant))
+        .routes(routes!(get_tenant, patch_tenant))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(patch_user))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(audit_events))
 }

@@ -81,6 +81,8 @@ impl AppState {
 
 /// The full router with middleware.
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
+    let (api_routes, openapi) = api::router().split_for_parts();
+    let openapi_json = ([(header::CONTENT_TYPE, "application/json")], openapi.to_pretty_json().unwrap_or_default());
     let routes = Router::new()
         .route("/", get(pages::dashboard))
         .route("/healthz", get(ops::healthz))
@@ -100,14 +102,8 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/profile", get(pages::profile))
         .route("/profile/password", post(pages::change_password))
         .route("/profile/totp", post(pages::change_totp))
-        .route("/api/v1/me", get(api::me))
-        .route("/api/v1/tenants", get(api::list_tenants).post(api::create_tenant))
-        .route("/api/v1/tenants/{slug}", get(api::get_tenant).patch(api::patch_tenant))
-        .route("/api/v1/users", get(api::list_users).post(api::create_user))
-        .route("/api/v1/users/{name}", axum::routing::patch(api::patch_user))
-        .route("/api/v1/tokens", get(api::list_tokens).post(api::create_token))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(api::revoke_token))
-        .route("/api/v1/audit/events", get(api::audit_events))
+        .merge(api_routes)
+        .route("/api/v1/openapi.json", get(move || std::future::ready(openapi_json.clone())))
         .route_layer(axum::middleware::from_fn(trace::record_route))
         .fallback(problem::not_found)
         .with_state(state.clone());
