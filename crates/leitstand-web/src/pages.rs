@@ -124,6 +124,10 @@ struct TenantsPage {
 struct UserRow {
     username: String,
     role: String,
+    role_key: String,
+    role_label: String,
+    tenants_label: String,
+    reset_label: String,
     tenants: String,
     active: bool,
     is_self: bool,
@@ -469,6 +473,10 @@ async fn render_users(state: &AppState, ctx: &Ctx, notice: Option<String>, error
         .map(|u| UserRow {
             is_self: u.id == p.user_id,
             role: role_label(u.role),
+            role_key: u.role.as_str().to_string(),
+            role_label: ctx.tr.arg("users-role-for", "name", &u.username),
+            tenants_label: ctx.tr.arg("users-tenants-for", "name", &u.username),
+            reset_label: ctx.tr.arg("users-reset-for", "name", &u.username),
             tenants: u
                 .tenants
                 .iter()
@@ -546,6 +554,10 @@ pub(crate) async fn create_user(State(state): State<AppState>, ctx: Ctx, Form(fo
 pub(crate) struct UserChangeForm {
     csrf: String,
     op: String,
+    role: Option<String>,
+    #[serde(default)]
+    tenants: String,
+    password: Option<String>,
 }
 
 /// `POST /users/{name}`: disable, enable.
@@ -562,6 +574,14 @@ pub(crate) async fn change_user(
     let result = match form.op.as_str() {
         "disable" => state.app.set_user_active(principal, &name, false).await,
         "enable" => state.app.set_user_active(principal, &name, true).await,
+        "role" => match form.role.as_deref().unwrap_or_default().parse::<Role>() {
+            Ok(role) => {
+                let tenants = form.tenants.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect();
+                state.app.change_role(principal, &name, role, tenants).await
+            }
+            Err(e) => Err(AppError::Invalid { field: "role", message: e.to_string() }),
+        },
+        "reset" => state.app.reset_password(principal, &name, form.password.unwrap_or_default()).await,
         _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
     };
     match result {

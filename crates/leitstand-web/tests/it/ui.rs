@@ -136,3 +136,30 @@ store_test!(brute_force_locks_and_shows_in_metrics, |store| {
     assert!(metrics.contains("leitstand_auth_failed_logins_per_ip_max_1m 10"), "{metrics}");
     assert!(metrics.contains("leitstand_auth_failed_logins_per_account_max_1m 10"));
 });
+
+store_test!(admin_changes_roles_and_resets_passwords_in_the_ui, |store| {
+    let app = spawn_app(store.clone()).await;
+    let admin = app.user("admin", Role::Admin, &[]).await;
+    app.user("dora", Role::Devops, &[]).await;
+    let (_, html) = app.page(&admin, "/users").await;
+    let csrf = csrf_of(&html);
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("csrf", csrf.clone())];
+        form.extend(fields);
+        app.client.post(app.url("/users/dora")).header("cookie", &admin).form(&form).send()
+    };
+    let res = post(vec![("op", "role".into()), ("role", "auditor".into()), ("tenants", String::new())]).await.unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, html) = app.page(&admin, "/users?done=dora").await;
+    assert!(html.contains("Benutzer dora geändert."));
+    let user = app.state.app.cli_principal("dora").await.unwrap();
+    assert_eq!(user.role, Role::Auditor);
+
+    let res = post(vec![("op", "reset".into()), ("password", "kurz".into())]).await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("at least 12 characters"));
+    let res = post(vec![("op", "reset".into()), ("password", "neues Anfangspasswort".into())]).await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(app.login("dora", "neues Anfangspasswort").await.is_ok());
+    assert!(app.login("dora", PASSWORD).await.is_err(), "the old password no longer works");
+});
