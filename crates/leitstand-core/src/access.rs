@@ -99,6 +99,12 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action concerns tenant data (limited to a tenant-bound
+    /// role's own tenants).
+    pub fn is_tenant_scoped(self) -> bool {
+        matches!(self, Action::ViewDashboard | Action::ReadTenants | Action::ReadAudit | Action::ReadPolicy)
+    }
+
     /// Stable name, used in audit events and documentation.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -161,7 +167,7 @@ pub fn matrix_markdown() -> String {
     for (action, _) in MATRIX {
         out.push_str(&format!("| `{}` |", action.as_str()));
         for role in Role::ALL {
-            let cell = match (role.may(*action), role.is_tenant_bound()) {
+            let cell = match (role.may(*action), role.is_tenant_bound() && action.is_tenant_scoped()) {
                 (true, true) => " own tenants |",
                 (true, false) => " ✓ |",
                 (false, _) => " – |",
@@ -301,6 +307,17 @@ mod tests {
         for (i, (a, _)) in MATRIX.iter().enumerate() {
             assert!(MATRIX[i + 1..].iter().all(|(b, _)| b != a), "{a:?} twice");
         }
+    }
+
+    #[test]
+    fn the_readme_shows_the_enforced_matrix() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap_or_default();
+        assert!(
+            readme.contains(&matrix_markdown()),
+            "README.md must contain the role matrix exactly as enforced:\n{}",
+            matrix_markdown()
+        );
     }
 
     #[test]

@@ -493,7 +493,7 @@ async fn render_users(state: &AppState, ctx: &Ctx, notice: Option<String>, error
         .map(|(action, _)| {
             let cells = Role::ALL
                 .iter()
-                .map(|r| match (r.may(*action), r.is_tenant_bound()) {
+                .map(|r| match (r.may(*action), r.is_tenant_bound() && action.is_tenant_scoped()) {
                     (true, true) => "✓ (eigene Mandanten / own tenants)".to_string(),
                     (true, false) => "✓".to_string(),
                     (false, _) => "–".to_string(),
