@@ -144,6 +144,7 @@ impl App {
             password_hash: Some(hash_password(password.clone()).await?),
             must_change_password: generated,
             tenants: vec![],
+            external_id: None,
         };
         match self.store.create_user(new, self.clock.now()).await {
             Ok(user) => {

@@ -70,6 +70,7 @@ impl App {
             password_hash: Some(hash_password(req.password).await?),
             must_change_password: true,
             tenants: tenants.clone(),
+            external_id: None,
         };
         let user = self.store.create_user(new, self.clock.now()).await?;
         self.audit()

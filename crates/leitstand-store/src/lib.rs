@@ -12,6 +12,7 @@
 mod audit;
 mod error;
 mod leases;
+mod oidc;
 mod schema;
 mod sessions;
 mod tenants;
@@ -33,6 +34,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use audit::{AuditEvent, AuditRepository};
 pub use error::StoreError;
 pub use leases::{Lease, LeaseRepository};
+pub use oidc::{OIDC_LOGIN_TTL, OidcLogin, OidcLoginRepository};
 pub use schema::SchemaStatus;
 pub use sessions::{ApiToken, SessionRepository, SessionRow};
 pub use tenants::{NewTenant, Tenant, TenantRepository};

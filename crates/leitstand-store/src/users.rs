@@ -33,6 +33,8 @@ pub struct User {
     pub must_change_password: bool,
     /// Tenants a tenant viewer may see.
     pub tenants: Vec<Uuid>,
+    /// `issuer|subject` for accounts of an external identity provider.
+    pub external_id: Option<String>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
@@ -56,6 +58,8 @@ pub struct NewUser {
     pub must_change_password: bool,
     /// Tenant memberships.
     pub tenants: Vec<Uuid>,
+    /// `issuer|subject` for accounts of an external identity provider.
+    pub external_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -69,6 +73,7 @@ struct Row {
     locale: String,
     active: bool,
     must_change_password: bool,
+    external_id: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -89,6 +94,7 @@ impl Row {
             active: self.active,
             must_change_password: self.must_change_password,
             tenants,
+            external_id: self.external_id,
             created_at: from_db(self.created_at),
             updated_at: from_db(self.updated_at),
         })
@@ -96,7 +102,7 @@ impl Row {
 }
 
 const COLUMNS: &str = "id, username, display_name, role, password_hash, totp_secret, locale, active, \
-                       must_change_password, created_at, updated_at";
+                       must_change_password, external_id, created_at, updated_at";
 
 /// A change to a user.
 #[derive(Debug, Clone)]
@@ -126,6 +132,8 @@ pub trait UserRepository {
     fn create_user(&self, new: NewUser, now: Timestamp) -> impl Future<Output = Result<User>> + Send;
     /// By login name (case-insensitive).
     fn user_by_name(&self, username: &str) -> impl Future<Output = Result<Option<User>>> + Send;
+    /// By `issuer|subject` of an external identity provider.
+    fn user_by_external_id(&self, external_id: &str) -> impl Future<Output = Result<Option<User>>> + Send;
     /// By id.
     fn user(&self, id: Uuid) -> impl Future<Output = Result<Option<User>>> + Send;
     /// All users by name.
@@ -179,7 +187,8 @@ impl UserRepository for Store {
             let username = new.username.to_lowercase();
             on_pool!(self, |pool| sqlx::query(
                 "INSERT INTO users (id, username, display_name, role, password_hash, locale, active, \
-                 must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'de', TRUE, $6, $7, $7)"
+                 must_change_password, external_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'de', TRUE, $6, $8, $7, $7)"
             )
             .bind(new.id)
             .bind(&username)
@@ -188,6 +197,7 @@ impl UserRepository for Store {
             .bind(&new.password_hash)
             .bind(new.must_change_password)
             .bind(to_db(now))
+            .bind(&new.external_id)
             .execute(pool)
             .await
             .map(|_| ())
@@ -204,6 +214,19 @@ impl UserRepository for Store {
                 "SELECT {COLUMNS} FROM users WHERE username = $1"
             )))
             .bind(username.to_lowercase())
+            .fetch_optional(pool)
+            .await?);
+            self.finish(row).await
+        })
+        .await
+    }
+
+    async fn user_by_external_id(&self, external_id: &str) -> Result<Option<User>> {
+        self.timed("user.by_external_id", async {
+            let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM users WHERE external_id = $1"
+            )))
+            .bind(external_id)
             .fetch_optional(pool)
             .await?);
             self.finish(row).await

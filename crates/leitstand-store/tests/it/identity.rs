@@ -20,6 +20,7 @@ fn user(name: &str, role: Role, tenants: Vec<Uuid>) -> NewUser {
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$x$y".into()),
         must_change_password: false,
         tenants,
+        external_id: None,
     }
 }
 
@@ -128,4 +129,29 @@ store_test!(audit_events_filter_by_tenant_in_the_query, |store| {
     assert_eq!(only_a[0].tenant_id, Some(a));
     assert!(store.audit_events(Some(&[]), 10).await.unwrap().is_empty());
     assert_eq!(store.audit_events(None, 1).await.unwrap()[0].object, "tenant:2", "newest first");
+});
+
+store_test!(oidc_requests_are_taken_once_and_expire, |store| {
+    use leitstand_store::{OidcLogin, OidcLoginRepository};
+    let login = OidcLogin {
+        state: "s1".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        next_path: "/".into(),
+        created_at: t(0),
+    };
+    store.put_oidc_login(&login).await.unwrap();
+    assert_eq!(store.take_oidc_login("s1", t(5)).await.unwrap(), Some(login.clone()));
+    assert_eq!(store.take_oidc_login("s1", t(6)).await.unwrap(), None, "only once");
+    store.put_oidc_login(&OidcLogin { state: "s2".into(), ..login }).await.unwrap();
+    assert_eq!(store.take_oidc_login("s2", t(11 * 60)).await.unwrap(), None, "expired after 10 minutes");
+});
+
+store_test!(external_accounts_are_found_by_issuer_and_subject, |store| {
+    let mut new = user("kc-user", Role::Auditor, vec![]);
+    new.password_hash = None;
+    new.external_id = Some("https://idp.example|abc-123".into());
+    let created = store.create_user(new, t(0)).await.unwrap();
+    assert_eq!(store.user_by_external_id("https://idp.example|abc-123").await.unwrap(), Some(created));
+    assert_eq!(store.user_by_external_id("https://idp.example|other").await.unwrap(), None);
 });
