@@ -207,6 +207,13 @@ impl App {
         }
         let user = user.ok_or(AppError::BadCredentials)?;
         self.store.clear_throttle(&account_key).await?;
+        self.start_session(&user, "password").await
+    }
+
+    /// Opens a session for `user`, who has just authenticated by `method`.
+    pub(crate) async fn start_session(&self, user: &User, method: &str) -> Result<LoginOutcome> {
+        let now = self.clock.now();
+        let name = &user.username;
         let cookie = random_hex(32);
         let row = SessionRow {
             id_hash: digest(&cookie),
@@ -218,14 +225,21 @@ impl App {
         };
         self.store.create_session(row.clone()).await?;
         self.audit()
-            .record(&format!("user:{name}"), "auth.login", None, &format!("user:{name}"), "success", json!({}))
+            .record(
+                &format!("user:{name}"),
+                "auth.login",
+                None,
+                &format!("user:{name}"),
+                "success",
+                json!({ "method": method }),
+            )
             .await?;
         let session = ValidSession {
-            principal: principal_of(&user, Via::Session),
+            principal: principal_of(user, Via::Session),
             csrf_token: row.csrf_token,
             id_hash: row.id_hash,
             must_change_password: user.must_change_password,
-            locale: user.locale,
+            locale: user.locale.clone(),
         };
         Ok(LoginOutcome { cookie, session })
     }

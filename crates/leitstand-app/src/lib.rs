@@ -9,6 +9,7 @@
 mod audit;
 mod error;
 mod identity;
+mod oidc;
 mod principal;
 mod secrets;
 mod security;
@@ -25,11 +26,18 @@ use leitstand_store::Store;
 pub use audit::Audit;
 pub use error::AppError;
 pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession, generate_password};
+pub use oidc::{Oidc, OidcSettings, OidcStart};
 pub use principal::{Principal, Via};
 pub use security::FailedLogins;
 pub use tenants::TenantView;
 pub use totp::{new_totp_secret, otpauth_uri, totp_code};
 pub use users::{NewUserRequest, UserView};
+
+/// Installs ring as the process's TLS crypto provider (reqwest is built
+/// without a bundled one, keeping aws-lc out of the build). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Result of a service call.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
@@ -48,6 +56,8 @@ pub struct App {
     /// Failed-login rates for the security metrics.
     pub failed_logins: Arc<FailedLogins>,
     used_totp_steps: Arc<totp::UsedSteps>,
+    /// Sign-in through an identity provider, if configured.
+    pub oidc: Option<Arc<Oidc>>,
 }
 
 impl App {
@@ -60,6 +70,7 @@ impl App {
             throttle: Throttle::default(),
             failed_logins: Arc::new(FailedLogins::default()),
             used_totp_steps: Arc::default(),
+            oidc: None,
         }
     }
 

@@ -70,15 +70,14 @@ impl OidcLoginRepository for Store {
 
     async fn take_oidc_login(&self, state: &str, now: Timestamp) -> Result<Option<OidcLogin>> {
         self.timed("oidc.take", async {
-            let row: Option<Row> =
-                on_pool!(self, |pool| {
-                    sqlx::query_as(
+            let row: Option<Row> = on_pool!(self, |pool| {
+                sqlx::query_as(
                 "DELETE FROM oidc_logins WHERE state = $1 RETURNING state, nonce, pkce_verifier, next_path, created_at"
             )
             .bind(state)
             .fetch_optional(pool)
             .await?
-                });
+            });
             Ok(row
                 .map(|r| OidcLogin {
                     state: r.state,

@@ -90,6 +90,8 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/login", get(pages::login_form).post(pages::login))
+        .route("/login/oidc", get(pages::oidc_start))
+        .route("/login/oidc/callback", get(pages::oidc_callback))
         .route("/logout", post(pages::logout))
         .route("/language", post(pages::language))
         .route("/barrierefreiheit", get(pages::accessibility))

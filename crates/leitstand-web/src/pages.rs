@@ -96,6 +96,7 @@ struct LoginPage {
     page: Page,
     next: String,
     username: String,
+    oidc: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -257,7 +258,8 @@ pub(crate) async fn login_form(State(state): State<AppState>, ctx: Ctx, Query(q)
         return Redirect::to("/").into_response();
     }
     let page = Page::new(&ctx, &state, "login-title", "/login");
-    LoginPage { page, next: safe_next(q.next.as_deref()), username: String::new() }.into_response()
+    LoginPage { page, next: safe_next(q.next.as_deref()), username: String::new(), oidc: state.app.oidc.is_some() }
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -309,8 +311,63 @@ pub(crate) async fn login(
                 other => return error_page(&ctx, &state, other),
             };
             let username = form.username.chars().take(64).collect();
-            (status, LoginPage { page, next: safe_next(form.next.as_deref()), username }).into_response()
+            let oidc = state.app.oidc.is_some();
+            (status, LoginPage { page, next: safe_next(form.next.as_deref()), username, oidc }).into_response()
         }
+    }
+}
+
+/// Cookie binding an OIDC sign-in to the browser that started it.
+const OIDC_STATE_COOKIE: &str = "leitstand_oidc_state";
+
+/// `GET /login/oidc`: off to the identity provider.
+pub(crate) async fn oidc_start(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NextQuery>) -> Response {
+    match state.app.oidc_start(&safe_next(q.next.as_deref())).await {
+        Ok(start) => {
+            let secure = if ctx.tls { "; Secure" } else { "" };
+            let cookie = format!(
+                "{OIDC_STATE_COOKIE}={}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=600{secure}",
+                start.state
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&start.redirect_to)).into_response()
+        }
+        Err(e) => error_page(&ctx, &state, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct OidcCallback {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    error: Option<String>,
+}
+
+/// `GET /login/oidc/callback`: back from the identity provider.
+pub(crate) async fn oidc_callback(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Query(q): Query<OidcCallback>,
+) -> Response {
+    if let Some(error) = q.error {
+        let e = AppError::Invalid { field: "oidc", message: format!("the identity provider answered {error:?}") };
+        return error_page(&ctx, &state, &e);
+    }
+    let cookie_state = crate::ctx::cookie(&headers, OIDC_STATE_COOKIE).unwrap_or_default().to_string();
+    match state.app.oidc_finish(&q.state, &cookie_state, &q.code).await {
+        Ok((outcome, next)) => {
+            let session = session_cookie(&outcome.cookie, ctx.tls, None);
+            let clear = format!("{OIDC_STATE_COOKIE}=; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age=0");
+            // Two cookies: append, not insert.
+            (
+                axum::response::AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, clear)]),
+                Redirect::to(&safe_next(Some(&next))),
+            )
+                .into_response()
+        }
+        Err(e) => error_page(&ctx, &state, &e),
     }
 }
 

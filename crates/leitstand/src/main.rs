@@ -14,6 +14,7 @@ use leitstand::{admin_cmd, logging, policy_cmd, serve};
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    leitstand_app::install_crypto_provider();
     let cli = Cli::parse();
     match run(cli, started) {
         Ok(code) => code,

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use leitstand_app::App;
+use leitstand_app::{App, Oidc, OidcSettings};
 use leitstand_core::Clock;
 use leitstand_core::clock::SystemClock;
 use leitstand_store::{Store, StoreError, StoreOptions};
 use leitstand_web::{AppState, HttpLimits, Metrics};
 
-use crate::config::{Config, DatabaseUrl, ServerConfig};
+use crate::config::{Config, DatabaseUrl, OidcConfig, ServerConfig};
 
 /// A start-up failure caused by the environment; exit code 3.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,10 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let store = open(server).await?;
     let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
     let store = store.with_observer(metrics.clone());
-    let services = App::new(store.clone(), Arc::new(clock));
+    let mut services = App::new(store.clone(), Arc::new(clock));
+    if let Some(oidc) = &config.oidc {
+        services.oidc = Some(Arc::new(Oidc::new(oidc_settings(oidc))?));
+    }
     // The one-time password goes to the terminal only, never to the log.
     if let Some(password) = services.bootstrap_admin(std::env::var("LEITSTAND_ADMIN_PASSWORD").ok()).await? {
         eprintln!(
@@ -84,6 +87,9 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         HttpLimits { body_limit_bytes: server.body_limit_bytes, request_timeout: server.request_timeout.std() };
     let app = leitstand_web::router(state.clone(), &limits).into_make_service_with_connect_info::<SocketAddr>();
 
+    // Handlers are installed before "ready", so a SIGTERM right after start
+    // is a graceful shutdown, not the default kill.
+    let signals = Signals::install()?;
     tracing::info!(
         listen = %bound,
         database = store.backend().as_str(),
@@ -94,7 +100,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let (signalled_tx, signalled_rx) = tokio::sync::watch::channel(false);
     let draining = state.clone();
     let shutdown = async move {
-        let signal = shutdown_signal().await;
+        let signal = signals.wait().await;
         tracing::info!(signal, "shutting down: draining requests");
         draining.start_draining();
         let _ = signalled_tx.send(true);
@@ -113,6 +119,21 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The service's OIDC settings from the (validated) config.
+fn oidc_settings(c: &OidcConfig) -> OidcSettings {
+    OidcSettings {
+        issuer_url: c.issuer_url.clone(),
+        client_id: c.client_id.clone(),
+        client_secret: c.client_secret.as_ref().map(|s| s.expose().to_string()),
+        redirect_url: c.redirect_url.clone(),
+        scopes: c.scopes.clone(),
+        username_claim: c.username_claim.clone(),
+        role_claim: c.role_claim.clone(),
+        roles: c.roles.iter().filter_map(|(k, v)| Some((k.clone(), v.parse().ok()?))).collect(),
+        tenant_claim: c.tenant_claim.clone(),
+    }
 }
 
 /// Checks the data directory and opens and migrates the database.
@@ -161,25 +182,38 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartupError>
     })
 }
 
-/// Waits for SIGTERM or SIGINT; returns the signal's name.
-async fn shutdown_signal() -> &'static str {
+/// SIGTERM and SIGINT, registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-            (Ok(mut term), Ok(mut int)) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            },
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for one; returns its name.
+    async fn wait(mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
     }
 }

@@ -25,6 +25,7 @@ login-submit = Anmelden
 login-code = Einmalcode
 login-code-hint = Nur wenn die Zwei-Faktor-Anmeldung eingerichtet ist: der sechsstellige Code aus Ihrer Authenticator-App.
 login-code-failed = Der Einmalcode fehlt oder ist falsch.
+login-oidc = Mit dem Konto Ihrer Organisation anmelden
 login-failed = Benutzername oder Passwort ist falsch.
 login-locked = Zu viele Fehlversuche. Bitte versuchen Sie es nach { $until } erneut.
 logged-out = Sie wurden abgemeldet.

@@ -25,6 +25,7 @@ login-submit = Sign in
 login-code = One-time code
 login-code-hint = Only if two-factor sign-in is set up: the six-digit code from your authenticator app.
 login-code-failed = The one-time code is missing or wrong.
+login-oidc = Sign in with your organisation account
 login-failed = User name or password is wrong.
 login-locked = Too many failed attempts. Please try again after { $until }.
 logged-out = You have been signed out.

@@ -2,6 +2,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod access;
+mod oidc;
 mod ops;
 mod ui;
 
@@ -25,12 +26,19 @@ impl App {
 }
 
 pub async fn spawn_app(store: Store) -> App {
+    spawn_app_with(store, |_| {}).await
+}
+
+/// A running server whose services were adjusted by `configure` first.
+pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut leitstand_app::App)) -> App {
+    leitstand_app::install_crypto_provider();
     let start: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
     let metrics = Arc::new(Metrics::new(store.backend(), start));
     let store = store.with_observer(metrics.clone());
     let clock = Arc::new(leitstand_core::clock::ManualClock::new(start));
     let mut services = leitstand_app::App::new(store, clock);
     services.throttle.base_delay = std::time::Duration::ZERO;
+    configure(&mut services);
     let state = AppState::new(services, metrics);
     let app = router(state.clone(), &HttpLimits::default()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -101,6 +101,82 @@ impl Default for LogConfig {
     }
 }
 
+/// Sign-in through an OpenID Connect identity provider (Keycloak et al.).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Issuer URL, e.g. `https://sso.example.de/realms/behoerde`.
+    pub issuer_url: String,
+    /// Client id registered at the provider.
+    pub client_id: String,
+    /// Client secret of a confidential client. Never printed or logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretString>,
+    /// Leitstand's callback as registered: `https://HOST/login/oidc/callback`.
+    pub redirect_url: String,
+    /// Scopes besides `openid`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Claim with the login name.
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// Claim with the provider's role names, as a dotted path.
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// Provider role name → Leitstand role (admin, devops, compliance,
+    /// security, auditor, tenant_viewer). The most privileged match wins;
+    /// accounts without a match are refused.
+    pub roles: std::collections::BTreeMap<String, String>,
+    /// Claim with tenant slugs, for tenant viewers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_claim: Option<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["profile".into(), "email".into()]
+}
+
+fn default_username_claim() -> String {
+    "preferred_username".into()
+}
+
+fn default_role_claim() -> String {
+    "realm_access.roles".into()
+}
+
+/// A secret that never appears in output.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// The secret itself — for the protocol only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+impl Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+impl JsonSchema for SecretString {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretString".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "description": "A secret; shown as *** everywhere." })
+    }
+}
+
 /// A database URL whose password never appears in output.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -171,6 +247,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Policies: platform and per tenant.
     pub policy: PolicySet,
+    /// Identity-provider sign-in, if configured.
+    pub oidc: Option<OidcConfig>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -265,6 +343,17 @@ pub fn load_str(
     let mut problems = Vec::new();
 
     let tenants = merged.remove("tenants");
+    let oidc = merged.remove("oidc").and_then(|v| layers.deserialize::<OidcConfig>(v, "oidc", &mut problems));
+    if let Some(oidc) = &oidc {
+        for (claim_value, role) in &oidc.roles {
+            if let Err(e) = role.parse::<leitstand_core::access::Role>() {
+                problems.push(layers.locate(&format!("oidc.roles.{claim_value}"), e.to_string()));
+            }
+        }
+        if oidc.roles.is_empty() {
+            problems.push(layers.locate("oidc.roles", "map at least one provider role to a Leitstand role".into()));
+        }
+    }
     let server = take_section::<ServerConfig>(&mut merged, "server", &layers, &mut problems);
     let log = take_section::<LogConfig>(&mut merged, "log", &layers, &mut problems);
     if let Some(Err(e)) = log.as_ref().map(|l| tracing_subscriber::EnvFilter::try_new(&l.level)) {
@@ -337,6 +426,7 @@ pub fn load_str(
             server,
             log,
             policy: PolicySet { base, tenants: tenant_policies },
+            oidc,
             file: file.map(Path::to_path_buf),
         }),
         _ => Err(ConfigError::Invalid(problems)),

@@ -3,6 +3,7 @@ use std::net::TcpListener;
 use crate::{Server, run_in};
 
 fn get(url: &str) -> (u16, String) {
+    leitstand_app::install_crypto_provider();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let res = reqwest::get(url).await.unwrap();
