@@ -82,7 +82,8 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let listener = bind(server.listen).await?;
     let bound = listener.local_addr()?;
 
-    let state = AppState::new(services, metrics);
+    let mut state = AppState::new(services, metrics);
+    state.contact = server.accessibility_contact.clone();
     let limits =
         HttpLimits { body_limit_bytes: server.body_limit_bytes, request_timeout: server.request_timeout.std() };
     let app = leitstand_web::router(state.clone(), &limits).into_make_service_with_connect_info::<SocketAddr>();

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// After SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// Contact address for accessibility feedback, shown in every page's
+    /// footer and in the accessibility statement (BITV 2.0 § 7).
+    pub accessibility_contact: String,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            accessibility_contact: "barrierefreiheit@example.invalid".into(),
         }
     }
 }
