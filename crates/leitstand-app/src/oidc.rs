@@ -19,8 +19,8 @@ use leitstand_core::tenant::TenantSlug;
 use leitstand_store::{NewUser, OidcLogin, OidcLoginRepository, TenantRepository, UserChange, UserRepository};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, HttpRequest, HttpResponse, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest,
+    HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde_json::json;
 use tokio::sync::OnceCell;
@@ -111,7 +111,7 @@ impl Oidc {
             .await
     }
 
-    fn client(&self, metadata: &CoreProviderMetadata) -> Result<impl ClientOps> {
+    fn client(&self, metadata: &CoreProviderMetadata) -> Result<ProviderClient> {
         let redirect = RedirectUrl::new(self.settings.redirect_url.clone()).map_err(|e| unavailable(&e))?;
         Ok(CoreClient::from_provider_metadata(
             metadata.clone(),
@@ -122,45 +122,21 @@ impl Oidc {
     }
 }
 
-/// The two client operations used (hides the client's long type).
-trait ClientOps {
-    fn start(&self, scopes: &[String]) -> (String, String, String, String);
-    fn inner(
-        &self,
-    ) -> &openidconnect::core::CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >;
-}
+/// A client built from discovery: authorisation endpoint known, token and
+/// user-info endpoints as the provider announced them.
+type ProviderClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
-impl ClientOps
-    for openidconnect::core::CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >
-{
-    fn start(&self, scopes: &[String]) -> (String, String, String, String) {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request =
-            self.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
-        for scope in scopes {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
-        (url.to_string(), state.secret().clone(), nonce.secret().clone(), verifier.secret().clone())
+/// The authorisation URL with PKCE: (url, state, nonce, PKCE verifier).
+fn start(client: &ProviderClient, scopes: &[String]) -> (String, String, String, String) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request =
+        client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+    for scope in scopes {
+        request = request.add_scope(Scope::new(scope.clone()));
     }
-
-    fn inner(&self) -> &Self {
-        self
-    }
+    let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+    (url.to_string(), state.secret().clone(), nonce.secret().clone(), verifier.secret().clone())
 }
 
 fn unavailable(e: &dyn std::fmt::Display) -> AppError {
@@ -204,7 +180,7 @@ impl App {
             self.oidc.as_ref().ok_or_else(|| AppError::NotFound { entity: "oidc", key: "configuration".into() })?;
         let metadata = oidc.metadata().await?;
         let client = oidc.client(metadata)?;
-        let (redirect_to, state, nonce, pkce_verifier) = client.start(&oidc.settings.scopes);
+        let (redirect_to, state, nonce, pkce_verifier) = start(&client, &oidc.settings.scopes);
         let login = OidcLogin {
             state: state.clone(),
             nonce,
@@ -231,7 +207,6 @@ impl App {
             self.store.take_oidc_login(state, now).await?.ok_or(AppError::Forbidden { action: "oidc.state" })?;
         let metadata = oidc.metadata().await?;
         let client = oidc.client(metadata)?;
-        let client = client.inner();
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| unavailable(&e))?
