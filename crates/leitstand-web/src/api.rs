@@ -405,6 +405,104 @@ pub(crate) async fn audit_events(
     ))
 }
 
+/// A new password.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct PasswordReset {
+    password: String,
+}
+
+/// `POST /api/v1/users/{name}/password`: an administrator sets a new
+/// initial password (to be changed at the next sign-in); ends the user's sessions.
+#[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", params(("name" = String, Path)), request_body = PasswordReset, responses((status = 204), (status = 403), (status = 404), (status = 422)))]
+pub(crate) async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<PasswordReset>,
+) -> ApiResult<StatusCode> {
+    state.app.reset_password(&caller.principal, &name, body.password).await.map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A change of one's own password.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct OwnPassword {
+    current_password: String,
+    new_password: String,
+}
+
+/// `PUT /api/v1/me/password`.
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "identity", request_body = OwnPassword, responses((status = 204), (status = 422)))]
+pub(crate) async fn change_own_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<OwnPassword>,
+) -> ApiResult<StatusCode> {
+    state
+        .app
+        .change_own_password(&caller.principal, &body.current_password, body.new_password)
+        .await
+        .map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One's UI language.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct Locale {
+    /// `de` or `en`.
+    locale: String,
+}
+
+/// `PUT /api/v1/me/locale`.
+#[utoipa::path(put, path = "/api/v1/me/locale", tag = "identity", request_body = Locale, responses((status = 204), (status = 422)))]
+pub(crate) async fn set_locale(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Locale>,
+) -> ApiResult<StatusCode> {
+    state.app.set_locale(&caller.principal, &body.locale).await.map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turning the second factor on (`secret` from `GET /api/v1/me/totp/secret`
+/// or any base32 secret) or off (`code` only).
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct TotpChange {
+    #[serde(default)]
+    secret: String,
+    code: String,
+}
+
+/// `GET /api/v1/me/totp/secret`: a fresh secret and its `otpauth://` URI.
+#[utoipa::path(get, path = "/api/v1/me/totp/secret", tag = "identity", responses((status = 200, description = "{secret, otpauth_uri}")))]
+pub(crate) async fn totp_secret(caller: Caller) -> Json<serde_json::Value> {
+    let secret = leitstand_app::new_totp_secret();
+    let uri = leitstand_app::otpauth_uri(&secret, &caller.principal.username);
+    Json(json!({ "secret": secret, "otpauth_uri": uri }))
+}
+
+/// `PUT /api/v1/me/totp`: turn the second factor on.
+#[utoipa::path(put, path = "/api/v1/me/totp", tag = "identity", request_body = TotpChange, responses((status = 204), (status = 422)))]
+pub(crate) async fn enable_totp(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<TotpChange>,
+) -> ApiResult<StatusCode> {
+    state.app.enable_totp(&caller.principal, &body.secret, &body.code).await.map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/me/totp`: turn the second factor off (needs a code).
+#[utoipa::path(delete, path = "/api/v1/me/totp", tag = "identity", request_body = TotpChange, responses((status = 204), (status = 422)))]
+pub(crate) async fn disable_totp(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<TotpChange>,
+) -> ApiResult<StatusCode> {
+    state.app.disable_totp(&caller.principal, &body.code).await.map_err(|e| caller.fail(e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The OpenAPI document's frame: info and the bearer security scheme.
 #[derive(OpenApi)]
 #[openapi(
@@ -435,6 +533,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_tenant, patch_tenant))
         .routes(routes!(list_users, create_user))
         .routes(routes!(patch_user))
+        .routes(routes!(reset_password))
+        .routes(routes!(change_own_password))
+        .routes(routes!(set_locale))
+        .routes(routes!(totp_secret))
+        .routes(routes!(enable_totp, disable_totp))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(audit_events))

@@ -164,3 +164,56 @@ store_test!(pages_by_role, |store| {
         assert_eq!(res.status(), 303, "GET {path} without a session redirects to the login");
     }
 });
+
+store_test!(profile_and_password_reset_through_the_api, |store| {
+    let app = spawn_app(store.clone()).await;
+    app.user("admin", Role::Admin, &[]).await;
+    app.user("erna", Role::Compliance, &[]).await;
+    let token = |name: &'static str, scopes: Vec<String>| {
+        let services = app.state.app.clone();
+        async move {
+            let p = services.cli_principal(name).await.unwrap();
+            services.create_token(&p, "t", &scopes, None).await.unwrap().secret
+        }
+    };
+    let admin = token("admin", vec!["write".into()]).await;
+    let erna = token("erna", vec!["write".into()]).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/users/erna/password"))
+        .bearer_auth(&erna)
+        .json(&serde_json::json!({"password": "ganz neues Passwort"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "only admins reset passwords");
+    let res = app
+        .client
+        .post(app.url("/api/v1/users/erna/password"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"password": "ganz neues Passwort"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = app
+        .client
+        .put(app.url("/api/v1/me/password"))
+        .bearer_auth(&erna)
+        .json(&serde_json::json!({"current_password": "ganz neues Passwort", "new_password": "mein eigenes Passwort"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(app.login("erna", "mein eigenes Passwort").await.is_ok());
+    let res = app
+        .client
+        .put(app.url("/api/v1/me/locale"))
+        .bearer_auth(&erna)
+        .json(&serde_json::json!({"locale": "fr"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["detail"], "locale: choose \"de\" or \"en\"");
+});

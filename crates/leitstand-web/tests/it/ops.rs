@@ -138,6 +138,11 @@ store_test!(openapi_document_describes_every_api_route, |store| {
         "/api/v1/tokens",
         "/api/v1/tokens/{id}",
         "/api/v1/audit/events",
+        "/api/v1/users/{name}/password",
+        "/api/v1/me/password",
+        "/api/v1/me/locale",
+        "/api/v1/me/totp",
+        "/api/v1/me/totp/secret",
     ] {
         assert!(paths.contains_key(path), "{path} documented");
     }
