@@ -68,6 +68,8 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
     let store = store.with_observer(metrics.clone());
     let mut services = App::new(store.clone(), Arc::new(clock));
+    services.sessions.idle = server.session_idle_timeout.signed();
+    services.sessions.absolute = server.session_absolute_timeout.signed();
     if let Some(oidc) = &config.oidc {
         services.oidc = Some(Arc::new(Oidc::new(oidc_settings(oidc))?));
     }

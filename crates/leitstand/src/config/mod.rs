@@ -49,6 +49,10 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// After SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// A browser session unused this long ends.
+    pub session_idle_timeout: Duration,
+    /// A browser session ends this long after sign-in, used or not.
+    pub session_absolute_timeout: Duration,
     /// Contact address for accessibility feedback, shown in every page's
     /// footer and in the accessibility statement (BITV 2.0 § 7).
     pub accessibility_contact: String,
@@ -65,6 +69,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            session_idle_timeout: Duration::from_mins(30),
+            session_absolute_timeout: Duration::from_hours(12),
             accessibility_contact: "barrierefreiheit@example.invalid".into(),
         }
     }
@@ -359,6 +365,14 @@ pub fn load_str(
         }
     }
     let server = take_section::<ServerConfig>(&mut merged, "server", &layers, &mut problems);
+    if let Some(s) = &server
+        && (s.session_idle_timeout.is_zero() || s.session_idle_timeout > s.session_absolute_timeout)
+    {
+        problems.push(layers.locate(
+            "server.session_idle_timeout",
+            format!("must be longer than 0s and at most session_absolute_timeout ({})", s.session_absolute_timeout),
+        ));
+    }
     let log = take_section::<LogConfig>(&mut merged, "log", &layers, &mut problems);
     if let Some(Err(e)) = log.as_ref().map(|l| tracing_subscriber::EnvFilter::try_new(&l.level)) {
         problems.push(layers.locate("log.level", format!("invalid log filter: {e}")));

@@ -172,3 +172,14 @@ fn the_committed_reference_is_current() {
         "docs/configuration.md is stale: run `cargo run -- config reference > docs/configuration.md`"
     );
 }
+
+#[test]
+fn session_idle_timeout_cannot_exceed_the_absolute_one() {
+    let errs = errors("[server]\nsession_idle_timeout = \"13h\"\n");
+    assert_eq!(
+        errs,
+        [
+            "leitstand.toml:2:1: server.session_idle_timeout: must be longer than 0s and at most session_absolute_timeout (12h)"
+        ]
+    );
+}
