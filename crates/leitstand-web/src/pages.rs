@@ -47,21 +47,17 @@ impl Page {
         let (user, nav, csrf) = match &ctx.session {
             Some(s) => {
                 let p = &s.principal;
-                let mut nav = vec![
+                let nav = [
                     ("/", "nav-dashboard", Action::ViewDashboard),
                     ("/tenants", "nav-tenants", Action::ReadTenants),
+                    ("/users", "nav-users", Action::ReadUsers),
+                    ("/tokens", "nav-tokens", Action::ReadOwnTokens),
+                    ("/profile", "nav-profile", Action::ViewDashboard),
                 ];
-                nav.push(("/users", "nav-users", Action::ReadUsers));
-                nav.push(("/tokens", "nav-tokens", Action::ManageOwnTokens));
                 let items = nav
                     .into_iter()
                     .filter(|(_, _, a)| p.role.may(*a))
                     .map(|(href, key, _)| NavItem { href, label: tr.get(key), current: href == here })
-                    .chain(std::iter::once(NavItem {
-                        href: "/profile",
-                        label: tr.get("nav-profile"),
-                        current: here == "/profile",
-                    }))
                     .collect();
                 let role = tr.get(&format!("role-{}", p.role.as_str()));
                 let who = tr.args("signed-in-as", &[("name", &p.username), ("role", &role)]);
