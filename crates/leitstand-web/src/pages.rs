@@ -728,7 +728,15 @@ pub(crate) async fn revoke_token(
     }
 }
 
-async fn render_profile(state: &AppState, ctx: &Ctx, notice: Option<String>, errors: Vec<String>) -> Response {
+/// `keep_secret`: a TOTP secret the user is setting up (kept when the code
+/// was wrong, so the key already added to the app stays valid).
+async fn render_profile(
+    state: &AppState,
+    ctx: &Ctx,
+    notice: Option<String>,
+    errors: Vec<String>,
+    keep_secret: Option<String>,
+) -> Response {
     let session = match signed_in(ctx) {
         Ok(s) => s,
         Err(r) => return r,
@@ -746,7 +754,11 @@ async fn render_profile(state: &AppState, ctx: &Ctx, notice: Option<String>, err
         Ok(on) => on,
         Err(e) => return error_page(ctx, state, &e),
     };
-    let totp_secret = if totp_on { String::new() } else { leitstand_app::new_totp_secret() };
+    let totp_secret = match (totp_on, keep_secret) {
+        (true, _) => String::new(),
+        (false, Some(secret)) => secret,
+        (false, None) => leitstand_app::new_totp_secret(),
+    };
     (
         status,
         ProfilePage {
@@ -765,7 +777,7 @@ async fn render_profile(state: &AppState, ctx: &Ctx, notice: Option<String>, err
 pub(crate) async fn profile(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NoticeQuery>) -> Response {
     let notice =
         q.done.map(|what| ctx.tr.get(if what == "totp" { "profile-totp-changed" } else { "profile-password-changed" }));
-    render_profile(&state, &ctx, notice, Vec::new()).await
+    render_profile(&state, &ctx, notice, Vec::new(), None).await
 }
 
 #[derive(Deserialize)]
@@ -787,7 +799,7 @@ pub(crate) async fn change_password(
     };
     match state.app.change_own_password(principal, &form.current_password, form.new_password).await {
         Ok(()) => Redirect::to("/profile?done=password").into_response(),
-        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()], None).await,
         Err(e) => error_page(&ctx, &state, &e),
     }
 }
@@ -812,9 +824,10 @@ pub(crate) async fn change_totp(State(state): State<AppState>, ctx: Ctx, Form(fo
         "disable" => state.app.disable_totp(principal, &form.code).await,
         _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
     };
+    let keep = (form.op == "enable" && !form.secret.is_empty()).then(|| form.secret.clone());
     match result {
         Ok(()) => Redirect::to("/profile?done=totp").into_response(),
-        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()], keep).await,
         Err(e) => error_page(&ctx, &state, &e),
     }
 }

@@ -163,3 +163,28 @@ store_test!(admin_changes_roles_and_resets_passwords_in_the_ui, |store| {
     assert!(app.login("dora", "neues Anfangspasswort").await.is_ok());
     assert!(app.login("dora", PASSWORD).await.is_err(), "the old password no longer works");
 });
+
+store_test!(a_wrong_setup_code_keeps_the_key_already_added_to_the_app, |store| {
+    let app = spawn_app(store.clone()).await;
+    let cookie = app.user("admin", Role::Admin, &[]).await;
+    let (_, html) = app.page(&cookie, "/profile").await;
+    let start = html.find("id=\"totp-secret\">").unwrap() + "id=\"totp-secret\">".len();
+    let secret = html[start..start + 32].to_string();
+    let res = app
+        .client
+        .post(app.url("/profile/totp"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf_of(&html)),
+            ("op", "enable".into()),
+            ("secret", secret.clone()),
+            ("code", "000000".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("code: the code does not match"));
+    assert!(html.contains(&format!("id=\"totp-secret\">{secret}<")), "the same key is offered again");
+});
