@@ -20,6 +20,17 @@ use crate::AppState;
 use crate::ctx::{Ctx, LANG_COOKIE, SESSION_COOKIE};
 use crate::i18n::{Lang, Tr};
 
+/// The value of an `Ok`, or return the `Err` (an early response) from the
+/// handler.
+macro_rules! or_respond {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(response) => return response,
+        }
+    };
+}
+
 /// One navigation entry.
 pub struct NavItem {
     href: &'static str,
@@ -221,10 +232,7 @@ fn session_cookie(value: &str, tls: bool, max_age: Option<i64>) -> String {
 
 /// `GET /`.
 pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Response {
-    let session = match signed_in(&ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let session = or_respond!(signed_in(&ctx));
     let count = state.app.tenants(&session.principal).await.map(|t| t.len()).unwrap_or(0);
     let page = Page::new(&ctx, &state, "dashboard-title", "/");
     DashboardPage {
@@ -374,9 +382,7 @@ pub(crate) struct CsrfForm {
 
 /// `POST /logout`.
 pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, Form(form): Form<CsrfForm>) -> Response {
-    if let Err(r) = checked(&ctx, &state, &form.csrf) {
-        return r;
-    }
+    or_respond!(checked(&ctx, &state, &form.csrf));
     if let Some(session) = &ctx.session {
         let _ = state.app.logout(session).await;
     }
@@ -417,10 +423,7 @@ pub(crate) async fn language(
 }
 
 async fn render_tenants(state: &AppState, ctx: &Ctx, notice: Option<String>, errors: Vec<String>) -> Response {
-    let session = match signed_in(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let session = or_respond!(signed_in(ctx));
     let tenants = match state.app.tenants(&session.principal).await {
         Ok(t) => t,
         Err(e) => return error_page(ctx, state, &e),
@@ -462,10 +465,7 @@ pub(crate) struct TenantForm {
 
 /// `POST /tenants`.
 pub(crate) async fn create_tenant(State(state): State<AppState>, ctx: Ctx, Form(form): Form<TenantForm>) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     match state.app.create_tenant(principal, &form.slug, &form.name).await {
         Ok(t) => Redirect::to(&format!("/tenants?done={}", t.slug)).into_response(),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
@@ -489,10 +489,7 @@ pub(crate) async fn change_tenant(
     Path(slug): Path<String>,
     Form(form): Form<TenantChangeForm>,
 ) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let result = match form.op.as_str() {
         "rename" => state.app.rename_tenant(principal, &slug, form.name.as_deref().unwrap_or_default()).await,
         "activate" => state.app.set_tenant_active(principal, &slug, true).await,
@@ -507,10 +504,7 @@ pub(crate) async fn change_tenant(
 }
 
 async fn render_users(state: &AppState, ctx: &Ctx, notice: Option<String>, errors: Vec<String>) -> Response {
-    let session = match signed_in(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let session = or_respond!(signed_in(ctx));
     let p = &session.principal;
     let (users, tenants) = match (state.app.users(p).await, state.app.tenants(p).await) {
         (Ok(u), Ok(t)) => (u, t),
@@ -579,10 +573,7 @@ pub(crate) struct UserForm {
 
 /// `POST /users`.
 pub(crate) async fn create_user(State(state): State<AppState>, ctx: Ctx, Form(form): Form<UserForm>) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let role = match form.role.parse::<Role>() {
         Ok(r) => r,
         Err(e) => return render_users(&state, &ctx, None, vec![e.to_string()]).await,
@@ -620,10 +611,7 @@ pub(crate) async fn change_user(
     Path(name): Path<String>,
     Form(form): Form<UserChangeForm>,
 ) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let result = match form.op.as_str() {
         "disable" => state.app.set_user_active(principal, &name, false).await,
         "enable" => state.app.set_user_active(principal, &name, true).await,
@@ -645,10 +633,7 @@ pub(crate) async fn change_user(
 }
 
 async fn render_tokens(state: &AppState, ctx: &Ctx, new_secret: Option<String>, errors: Vec<String>) -> Response {
-    let session = match signed_in(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let session = or_respond!(signed_in(ctx));
     let p = &session.principal;
     let tokens = match state.app.tokens(p).await {
         Ok(t) => t,
@@ -690,10 +675,7 @@ pub(crate) struct TokenForm {
 /// `POST /tokens`: shows the new secret once (no redirect, so it is not
 /// kept in history or logs).
 pub(crate) async fn create_token(State(state): State<AppState>, ctx: Ctx, Form(form): Form<TokenForm>) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let expires = match form.days.trim() {
         "" => None,
         days => match days.parse::<i64>() {
@@ -718,10 +700,7 @@ pub(crate) async fn revoke_token(
     Path(id): Path<Uuid>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     match state.app.revoke_token(principal, id).await {
         Ok(()) => Redirect::to("/tokens").into_response(),
         Err(e) => error_page(&ctx, &state, &e),
@@ -737,10 +716,7 @@ async fn render_profile(
     errors: Vec<String>,
     keep_secret: Option<String>,
 ) -> Response {
-    let session = match signed_in(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let session = or_respond!(signed_in(ctx));
     let mut page = Page::new(ctx, state, "profile-title", "/profile");
     if session.must_change_password && notice.is_none() {
         page.notice = Some(ctx.tr.get("dashboard-must-change"));
@@ -793,10 +769,7 @@ pub(crate) async fn change_password(
     ctx: Ctx,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     match state.app.change_own_password(principal, &form.current_password, form.new_password).await {
         Ok(()) => Redirect::to("/profile?done=password").into_response(),
         Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()], None).await,
@@ -815,10 +788,7 @@ pub(crate) struct TotpForm {
 
 /// `POST /profile/totp`: enable or disable the second factor.
 pub(crate) async fn change_totp(State(state): State<AppState>, ctx: Ctx, Form(form): Form<TotpForm>) -> Response {
-    let principal = match checked(&ctx, &state, &form.csrf) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let result = match form.op.as_str() {
         "enable" => state.app.enable_totp(principal, &form.secret, &form.code).await,
         "disable" => state.app.disable_totp(principal, &form.code).await,
