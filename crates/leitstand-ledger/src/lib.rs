@@ -7,6 +7,7 @@
 //! Storage of tiles and entries, sequencing and serving build on it.
 
 pub mod merkle;
+pub mod note;
 
 /// A SHA-256 hash.
 pub type Hash = [u8; 32];
