@@ -1,0 +1,200 @@
+//! C2SP tlog-tiles (`c2sp.org/tlog-tiles`): the log's Merkle tree stored and
+//! served as immutable tiles of 256 hashes, and its entries as bundles of
+//! 256. Static paths make the log cacheable and verifiable by any client.
+//!
+//! A tile at level `L`, index `N` holds the hashes at tree height `8·L` for
+//! positions `256·N … 256·N+255`; level 0 holds leaf hashes. A tile that is
+//! not yet full is served as a partial tile of width `W` at `….p/W`. Index
+//! `N` is written in groups of three digits, all but the last prefixed with
+//! `x`: 1234067 → `x001/x234/067`.
+
+use crate::Hash;
+use crate::merkle::root;
+
+/// Hashes (or entries) per full tile.
+pub const TILE_WIDTH: u64 = 256;
+/// Tree height covered by one tile level.
+pub const TILE_HEIGHT: u32 = 8;
+
+/// A tile coordinate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    /// Level (0 = leaf hashes); `None` for an entry bundle.
+    pub level: Option<u8>,
+    /// Index within the level.
+    pub index: u64,
+    /// Width: 256 for a full tile, 1–255 for a partial one.
+    pub width: u16,
+}
+
+/// Why a tile path is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid tile path {path:?}: {reason}")]
+pub struct TilePathError {
+    /// The path.
+    pub path: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+fn encode_index(mut n: u64) -> String {
+    let mut parts = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        parts.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    parts.reverse();
+    parts.join("/")
+}
+
+impl Tile {
+    /// The path below the log prefix: `tile/<L>/<N>[.p/<W>]` or
+    /// `tile/entries/<N>[.p/<W>]`.
+    pub fn path(&self) -> String {
+        let level = self.level.map_or("entries".to_string(), |l| l.to_string());
+        let partial = if u64::from(self.width) < TILE_WIDTH { format!(".p/{}", self.width) } else { String::new() };
+        format!("tile/{level}/{}{partial}", encode_index(self.index))
+    }
+
+    /// Parses a path made by [`Tile::path`]; anything else is refused
+    /// (non-canonical digits, widths out of range, extra segments).
+    pub fn parse(path: &str) -> Result<Tile, TilePathError> {
+        let fail = |reason| TilePathError { path: path.to_string(), reason };
+        let rest = path.strip_prefix("tile/").ok_or(fail("must start with tile/"))?;
+        let (level_text, rest) = rest.split_once('/').ok_or(fail("missing level"))?;
+        let level = match level_text {
+            "entries" => None,
+            l if l.len() <= 2
+                && !l.is_empty()
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && (l == "0" || !l.starts_with('0')) =>
+            {
+                Some(l.parse::<u8>().map_err(|_| fail("level out of range"))?)
+            }
+            _ => return Err(fail("the level must be a number 0–63 or \"entries\"")),
+        };
+        if level.is_some_and(|l| l > 63) {
+            return Err(fail("level out of range"));
+        }
+        let (index_text, width) = match rest.split_once(".p/") {
+            Some((index, w)) => {
+                let width = w
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|n| (1..256).contains(n) && n.to_string() == w)
+                    .ok_or(fail("a partial width must be 1–255 without leading zeros"))?;
+                (index, width)
+            }
+            None => (rest, 256),
+        };
+        let groups: Vec<&str> = index_text.split('/').collect();
+        let mut index: u64 = 0;
+        for (i, group) in groups.iter().enumerate() {
+            let last = i + 1 == groups.len();
+            let digits = if last { Some(*group) } else { group.strip_prefix('x') };
+            let digits = digits.filter(|d| d.len() == 3 && d.bytes().all(|b| b.is_ascii_digit()));
+            let digits = digits.ok_or(fail("the index is groups of three digits, all but the last prefixed with x"))?;
+            let value: u64 = digits.parse().map_err(|_| fail("bad digits"))?;
+            index = index.checked_mul(1000).and_then(|n| n.checked_add(value)).ok_or(fail("index out of range"))?;
+        }
+        let tile = Tile { level, index, width };
+        if tile.path() != path {
+            return Err(fail("not in canonical form"));
+        }
+        Ok(tile)
+    }
+}
+
+/// The hashes of a hash tile, computed from all leaf hashes of the tree.
+/// `None` if the tree does not (yet) contain that many hashes.
+pub fn tile_hashes(tile: &Tile, leaves: &[Hash]) -> Option<Vec<Hash>> {
+    let level = u32::from(tile.level?);
+    let span = 1usize.checked_shl(level * TILE_HEIGHT)?;
+    let first = usize::try_from(tile.index).ok()?.checked_mul(TILE_WIDTH as usize)?;
+    (0..usize::from(tile.width))
+        .map(|i| {
+            let start = (first + i).checked_mul(span)?;
+            let end = start.checked_add(span)?;
+            (end <= leaves.len()).then(|| root(&leaves[start..end]))
+        })
+        .collect()
+}
+
+/// Entries as a bundle: each prefixed with its length (big-endian u16).
+pub fn encode_bundle(entries: &[&[u8]]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for entry in entries {
+        let len = u16::try_from(entry.len()).ok()?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(entry);
+    }
+    Some(out)
+}
+
+/// The entries of a bundle; `None` if it is truncated.
+pub fn decode_bundle(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut entries = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_at_checked(2)?;
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let (entry, rest) = rest.split_at_checked(len)?;
+        entries.push(entry);
+        bytes = rest;
+    }
+    Some(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::leaf_hash;
+
+    #[test]
+    fn paths_follow_the_spec() {
+        let t = |level, index, width| Tile { level, index, width };
+        assert_eq!(t(Some(0), 1_234_067, 256).path(), "tile/0/x001/x234/067");
+        assert_eq!(t(Some(1), 1_234_067, 8).path(), "tile/1/x001/x234/067.p/8");
+        assert_eq!(t(None, 1_234_067, 8).path(), "tile/entries/x001/x234/067.p/8");
+        assert_eq!(t(Some(2), 5, 256).path(), "tile/2/005");
+        for tile in [t(Some(0), 0, 256), t(Some(3), 999_999, 1), t(None, 1000, 255), t(Some(63), u64::MAX / 7, 42)] {
+            assert_eq!(Tile::parse(&tile.path()).unwrap(), tile);
+        }
+    }
+
+    #[test]
+    fn non_canonical_paths_are_refused() {
+        for bad in [
+            "tile/0/1234",
+            "tile/0/001/234",
+            "tile/00/001",
+            "tile/0/001.p/0",
+            "tile/0/001.p/256",
+            "tile/0/001.p/08",
+            "tile/64/001",
+            "tile/0/001/",
+            "tiles/0/001",
+            "tile/0/x000/001",
+        ] {
+            assert!(Tile::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tiles_hold_subtree_roots() {
+        let leaves: Vec<Hash> = (0..600u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let level0 = tile_hashes(&Tile { level: Some(0), index: 1, width: 256 }, &leaves).unwrap();
+        assert_eq!(level0, leaves[256..512]);
+        let level1 = tile_hashes(&Tile { level: Some(1), index: 0, width: 2 }, &leaves).unwrap();
+        assert_eq!(level1, [root(&leaves[..256]), root(&leaves[256..512])]);
+        assert!(tile_hashes(&Tile { level: Some(1), index: 0, width: 3 }, &leaves).is_none(), "only 2 full subtrees");
+    }
+
+    #[test]
+    fn bundles_round_trip_and_truncation_is_detected() {
+        let entries: [&[u8]; 3] = [b"a", b"", b"event"];
+        let bundle = encode_bundle(&entries).unwrap();
+        assert_eq!(decode_bundle(&bundle).unwrap(), entries);
+        assert!(decode_bundle(&bundle[..bundle.len() - 1]).is_none());
+    }
+}
