@@ -1,5 +1,5 @@
 //! C2SP tlog-checkpoints (`c2sp.org/tlog-checkpoint`): the signed statement
-//! "the log named <origin> has <size> entries with root <hash>", published as
+//! "the log named `origin` has `size` entries with root `hash`", published as
 //! the text of a signed note.
 //!
 //! ```text
