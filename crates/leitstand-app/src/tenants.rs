@@ -28,8 +28,7 @@ impl App {
     /// Tenants visible to the principal.
     pub async fn tenants(&self, principal: &Principal) -> Result<Vec<TenantView>> {
         principal.require(Action::ReadTenants)?;
-        let all = self.store.tenants().await?;
-        Ok(all.into_iter().filter(|t| principal.scope.includes(&t.id)).collect())
+        Ok(self.store.tenants(principal.tenant_filter()).await?)
     }
 
     /// One tenant, if visible (invisible tenants are "not found", so their

@@ -7,7 +7,7 @@ use std::future::Future;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::{Result, Store, from_db, on_pool, to_db};
+use crate::{Result, Store, from_db, on_pool, tenant_filter, to_db};
 
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,15 +79,7 @@ impl AuditRepository for Store {
 
     async fn audit_events(&self, tenants: Option<&[Uuid]>, limit: i64) -> Result<Vec<AuditEvent>> {
         self.timed("audit.list", async {
-            // Tenant filtering happens in SQL, never after the fact.
-            let filter = match tenants {
-                None => String::new(),
-                Some([]) => "WHERE 1 = 0".to_string(),
-                Some(list) => {
-                    let marks: Vec<String> = (0..list.len()).map(|i| format!("${}", i + 2)).collect();
-                    format!("WHERE tenant_id IN ({})", marks.join(", "))
-                }
-            };
+            let filter = tenant_filter("tenant_id", tenants, 2);
             let sql = format!(
                 "SELECT id, at, actor, action, tenant_id, object, outcome, details FROM audit_events {filter} \
                  ORDER BY at DESC, id LIMIT $1"

@@ -202,3 +202,17 @@ pub(crate) fn to_db(at: Timestamp) -> i64 {
 pub(crate) fn from_db(micros: i64) -> Timestamp {
     Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 { Timestamp::MIN } else { Timestamp::MAX })
 }
+
+/// A `WHERE` clause limiting `column` to a tenant list bound from
+/// placeholder `$first` on: empty for `None` (all tenants), never true for an
+/// empty list. Tenant scoping happens in SQL, never after the fact.
+pub(crate) fn tenant_filter(column: &str, tenants: Option<&[uuid::Uuid]>, first: usize) -> String {
+    match tenants {
+        None => String::new(),
+        Some([]) => "WHERE 1 = 0".to_string(),
+        Some(list) => {
+            let marks: Vec<String> = (0..list.len()).map(|i| format!("${}", i + first)).collect();
+            format!("WHERE {column} IN ({})", marks.join(", "))
+        }
+    }
+}

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use leitstand_core::tenant::TenantSlug;
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError, from_db, on_pool, to_db};
+use crate::{Result, Store, StoreError, from_db, on_pool, tenant_filter, to_db};
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +69,9 @@ pub trait TenantRepository {
     fn create_tenant(&self, new: NewTenant, now: Timestamp) -> impl Future<Output = Result<Tenant>> + Send;
     /// The tenant with `slug`, if any.
     fn tenant(&self, slug: &TenantSlug) -> impl Future<Output = Result<Option<Tenant>>> + Send;
-    /// All tenants by slug.
-    fn tenants(&self) -> impl Future<Output = Result<Vec<Tenant>>> + Send;
+    /// Tenants by slug: all, or only those with the given ids (filtered in
+    /// SQL, for tenant-bound principals).
+    fn tenants(&self, only: Option<&[Uuid]>) -> impl Future<Output = Result<Vec<Tenant>>> + Send;
     /// Changes the display name.
     fn rename_tenant(
         &self,
@@ -121,13 +122,16 @@ impl TenantRepository for Store {
         .await
     }
 
-    async fn tenants(&self) -> Result<Vec<Tenant>> {
+    async fn tenants(&self, only: Option<&[Uuid]>) -> Result<Vec<Tenant>> {
         self.timed("tenant.list", async {
-            let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM tenants ORDER BY slug"
-            )))
-            .fetch_all(pool)
-            .await?);
+            let sql = format!("SELECT {COLUMNS} FROM tenants {} ORDER BY slug", tenant_filter("id", only, 1));
+            let rows: Vec<Row> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in only.unwrap_or_default() {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(pool).await?
+            });
             rows.into_iter().map(Tenant::try_from).collect()
         })
         .await

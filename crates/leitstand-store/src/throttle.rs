@@ -72,9 +72,10 @@ impl ThrottleRepository for Store {
 
     async fn register_failure(&self, key: &str, now: Timestamp, rules: &Throttle) -> Result<ThrottleState> {
         self.timed("throttle.fail", async {
-            let current = state(self.throttle_row(key).await?.as_ref(), now, rules);
+            let row = self.throttle_row(key).await?;
+            let current = state(row.as_ref(), now, rules);
             let failures = current.failures.saturating_add(1);
-            let first = match self.throttle_row(key).await? {
+            let first = match row {
                 Some(row) if current.failures > 0 => row.first_failure_at,
                 _ => to_db(now),
             };

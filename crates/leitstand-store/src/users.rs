@@ -254,12 +254,22 @@ impl UserRepository for Store {
             )))
             .fetch_all(pool)
             .await?);
-            let mut users = Vec::with_capacity(rows.len());
-            for row in rows {
-                let tenants = self.memberships(row.id).await?;
-                users.push(row.into_user(tenants)?);
+            // All memberships in one query, not one per user.
+            let pairs: Vec<(Uuid, Uuid)> = on_pool!(self, |pool| sqlx::query_as(
+                "SELECT user_id, tenant_id FROM user_tenants ORDER BY user_id, tenant_id"
+            )
+            .fetch_all(pool)
+            .await?);
+            let mut by_user: std::collections::HashMap<Uuid, Vec<Uuid>> = std::collections::HashMap::new();
+            for (user, tenant) in pairs {
+                by_user.entry(user).or_default().push(tenant);
             }
-            Ok(users)
+            rows.into_iter()
+                .map(|row| {
+                    let tenants = by_user.remove(&row.id).unwrap_or_default();
+                    row.into_user(tenants)
+                })
+                .collect()
         })
         .await
     }

@@ -29,13 +29,19 @@ store_test!(duplicate_slug_is_a_conflict_and_keeps_the_original, |store| {
     assert_eq!(kept.name, "Maklerhaus Eins");
 });
 
-store_test!(tenants_list_in_slug_order, |store| {
+store_test!(tenants_list_in_slug_order_and_filter_by_id, |store| {
     let t0 = at("2026-11-23T10:00:00Z");
     for slug in ["zeta", "alpha", "mitte"] {
         store.create_tenant(new(slug, slug), t0).await.unwrap();
     }
-    let slugs: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.slug.to_string()).collect();
-    assert_eq!(slugs, ["alpha", "mitte", "zeta"]);
+    let mut ids = Vec::new();
+    for slug in ["zeta", "alpha", "mitte"] {
+        ids.push(store.tenant(&TenantSlug::parse(slug).unwrap()).await.unwrap().unwrap().id);
+    }
+    let slugs = |list: Vec<leitstand_store::Tenant>| list.into_iter().map(|t| t.slug.to_string()).collect::<Vec<_>>();
+    assert_eq!(slugs(store.tenants(None).await.unwrap()), ["alpha", "mitte", "zeta"]);
+    assert_eq!(slugs(store.tenants(Some(&[ids[0], ids[2]])).await.unwrap()), ["mitte", "zeta"], "filtered in SQL");
+    assert!(store.tenants(Some(&[])).await.unwrap().is_empty());
 });
 
 store_test!(rename_and_deactivate_update_the_timestamp, |store| {
