@@ -8,9 +8,13 @@
 //! Storage of tiles and entries, sequencing and serving build on it.
 
 pub mod checkpoint;
+pub mod entry;
+pub mod event;
 pub mod merkle;
 pub mod note;
+pub mod pseudonym;
 pub mod tiles;
+pub mod tree;
 
 /// A SHA-256 hash.
 pub type Hash = [u8; 32];
