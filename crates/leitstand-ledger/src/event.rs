@@ -32,7 +32,8 @@ pub struct EventRules {
 
 impl Default for EventRules {
     fn default() -> Self {
-        let keys = ["email", "e_mail", "mail", "user", "username", "user_name", "name", "ip", "ip_address", "phone", "iban"];
+        let keys =
+            ["email", "e_mail", "mail", "user", "username", "user_name", "name", "ip", "ip_address", "phone", "iban"];
         Self {
             personal_detail_keys: keys.into_iter().map(String::from).collect(),
             personal_object_prefixes: vec!["user:".into()],
@@ -310,7 +311,11 @@ impl SubmittedEvent {
         let class = match &self.retention {
             None => RetentionClass::Audit,
             Some(name) => RetentionClass::parse(name).ok_or_else(|| {
-                fail(index, "retention", format!("{name:?} is not one of audit, security, application, access, performance, debug"))
+                fail(
+                    index,
+                    "retention",
+                    format!("{name:?} is not one of audit, security, application, access, performance, debug"),
+                )
             })?,
         };
         let mut details = self.details.unwrap_or_default();
@@ -329,7 +334,11 @@ impl SubmittedEvent {
         };
         let bytes = serde_json::to_vec(&event).map_err(|e| fail(index, "-", e.to_string()))?;
         if bytes.len() > rules.max_event_bytes {
-            return Err(fail(index, "details", format!("the event has {} bytes, at most {} are allowed", bytes.len(), rules.max_event_bytes)));
+            return Err(fail(
+                index,
+                "details",
+                format!("the event has {} bytes, at most {} are allowed", bytes.len(), rules.max_event_bytes),
+            ));
         }
         Ok(PreparedEvent { class, event, bytes })
     }
@@ -377,7 +386,10 @@ mod tests {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert_eq!(e.class, RetentionClass::Security);
-        assert!(text.starts_with(r#"{"time":"2026-11-23T09:59:00.123457Z","action":"auth.login","actor":"ps:"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"time":"2026-11-23T09:59:00.123457Z","action":"auth.login","actor":"ps:"#),
+            "{text}"
+        );
         assert!(text.contains(r#""count":3"#), "non-personal details stay: {text}");
         assert!(text.contains(r#""object":"user:ps:"#));
         // Canonical: parsing and re-encoding gives the same bytes.
@@ -400,10 +412,30 @@ mod tests {
             (format!("[{ok},{ok},{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"ok\"}}]"), 2, "outcome"),
             (format!("[{ok},{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"extra\":1}}]"), 1, "extra"),
             (format!("[{ok},{{\"actor\":5,\"action\":\"x.y\",\"outcome\":\"success\"}}]"), 1, "actor"),
-            (format!("{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"source_ip\":\"nope\"}}"), 1, "source_ip"),
-            (format!("{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"tenant\":\"Bund A\"}}"), 1, "tenant"),
-            (format!("{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"retention\":\"forever\"}}"), 1, "retention"),
-            (format!("{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"time\":\"2027-01-01T00:00:00Z\"}}"), 1, "time"),
+            (
+                format!("{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"source_ip\":\"nope\"}}"),
+                1,
+                "source_ip",
+            ),
+            (
+                format!("{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"tenant\":\"Bund A\"}}"),
+                1,
+                "tenant",
+            ),
+            (
+                format!(
+                    "{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"retention\":\"forever\"}}"
+                ),
+                1,
+                "retention",
+            ),
+            (
+                format!(
+                    "{ok}\n{{\"actor\":\"a\",\"action\":\"x.y\",\"outcome\":\"success\",\"time\":\"2027-01-01T00:00:00Z\"}}"
+                ),
+                1,
+                "time",
+            ),
             (format!("{ok}\n{{\"actor\":\"\",\"action\":\"x.y\",\"outcome\":\"success\"}}"), 1, "actor"),
             (format!("{ok}\n{ok}\n{{\"actor\":"), 2, "actor"),
             (String::from("[]"), 0, "-"),

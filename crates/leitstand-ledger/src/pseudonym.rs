@@ -51,7 +51,9 @@ impl Pseudonymiser {
 
 /// Whether `value` has the form of a pseudonym.
 pub fn is_pseudonym(value: &str) -> bool {
-    value.strip_prefix(PREFIX).is_some_and(|h| h.len() == 32 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    value
+        .strip_prefix(PREFIX)
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
 #[cfg(test)]

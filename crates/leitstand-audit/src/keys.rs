@@ -1,0 +1,141 @@
+//! The two secrets of the audit log, kept in files outside the database so
+//! that a database dump or a database administrator has neither: the
+//! Ed25519 key that signs checkpoints and the HMAC key behind pseudonyms.
+//! Both are created on first start (mode 0600) and never logged.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use leitstand_ledger::note::{NoteError, Signer};
+use leitstand_ledger::pseudonym::Pseudonymiser;
+
+/// The audit log's keys.
+pub struct Keys {
+    /// Signs checkpoints.
+    pub signer: Signer,
+    /// Makes pseudonyms.
+    pub pseudonymiser: Pseudonymiser,
+}
+
+/// Why the keys cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A key file with unusable content.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// File name of the log's signing key.
+pub const LOG_KEY: &str = "audit-log.key";
+/// File name of the pseudonym key.
+pub const PSEUDONYM_KEY: &str = "audit-pseudonym.key";
+
+fn random32() -> io::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(seed)
+}
+
+/// Writes a new secret file; never replaces an existing one.
+fn create_secret(path: &Path, text: &str) -> io::Result<()> {
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+fn read_or_create(path: &Path, create: impl FnOnce() -> Result<String, KeyError>) -> Result<String, KeyError> {
+    let io = |source| KeyError::Io { path: path.to_path_buf(), source };
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let mode = fs::metadata(path).map_err(io)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                return Err(KeyError::Invalid {
+                    path: path.to_path_buf(),
+                    reason: format!("readable by others (mode {:o}); run chmod 600", mode & 0o777),
+                });
+            }
+            Ok(text)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let text = create()?;
+            create_secret(path, &text).map_err(io)?;
+            tracing::info!(file = %path.display(), "created a new audit key");
+            Ok(text)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Loads the keys from `dir`, creating missing ones. The log key's name must
+/// be the log's `origin`.
+pub fn load_or_create(dir: &Path, origin: &str) -> Result<Keys, KeyError> {
+    fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.to_path_buf(), source })?;
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    let invalid = |path: &Path, e: NoteError| KeyError::Invalid { path: path.to_path_buf(), reason: e.to_string() };
+    let log_path = dir.join(LOG_KEY);
+    let text = read_or_create(&log_path, || {
+        let seed = random32().map_err(|source| KeyError::Io { path: log_path.clone(), source })?;
+        Ok(Signer::from_seed(origin, seed).map_err(|e| invalid(&log_path, e))?.to_private_string() + "\n")
+    })?;
+    let signer = Signer::parse(&text).map_err(|e| invalid(&log_path, e))?;
+    if signer.name() != origin {
+        return Err(KeyError::Invalid {
+            path: log_path,
+            reason: format!(
+                "the key signs for origin {:?}, but audit.origin is {origin:?} (a log keeps its origin for life)",
+                signer.name()
+            ),
+        });
+    }
+    let ps_path = dir.join(PSEUDONYM_KEY);
+    let text = read_or_create(&ps_path, || {
+        let key = random32().map_err(|source| KeyError::Io { path: ps_path.clone(), source })?;
+        Ok(key.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n")
+    })?;
+    let hex = text.trim();
+    let key: Option<Vec<u8>> = (hex.len() == 64)
+        .then(|| (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect())
+        .flatten();
+    let key: [u8; 32] = key.and_then(|k| k.try_into().ok()).ok_or_else(|| KeyError::Invalid {
+        path: ps_path.clone(),
+        reason: "expected 64 hex digits (a 32-byte key)".into(),
+    })?;
+    Ok(Keys { signer, pseudonymiser: Pseudonymiser::new(key) })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn created_once_private_and_bound_to_the_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = load_or_create(dir.path(), "example.org/audit").unwrap();
+        let again = load_or_create(dir.path(), "example.org/audit").unwrap();
+        assert_eq!(keys.signer.verifier(), again.signer.verifier());
+        assert_eq!(keys.pseudonymiser.pseudonym("x"), again.pseudonymiser.pseudonym("x"));
+        let mode = fs::metadata(dir.path().join(LOG_KEY)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let err = load_or_create(dir.path(), "other.org/audit").err().unwrap().to_string();
+        assert!(err.contains("example.org/audit") && err.contains("other.org/audit"), "{err}");
+        fs::set_permissions(dir.path().join(PSEUDONYM_KEY), fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load_or_create(dir.path(), "example.org/audit").err().unwrap().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+}

@@ -1,0 +1,295 @@
+#![allow(missing_docs, clippy::unwrap_used)]
+//! The log end to end on a real directory: concurrent appends, restart,
+//! verification, and every kind of tampering the issue names.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use leitstand_audit::journal::Journal;
+use leitstand_audit::ledger::{Ledger, LedgerOptions, journal_dir, log_dir, read_history};
+use leitstand_audit::storage::DirStorage;
+use leitstand_audit::verify::{Extra, Report, RetentionCheck, verify};
+use leitstand_core::calendar::WorkingCalendar;
+use leitstand_core::clock::{Clock, ManualClock};
+use leitstand_ledger::checkpoint::Checkpoint;
+use leitstand_ledger::event::{EventRules, SubmittedEvent, prepare_batch};
+use leitstand_ledger::note::{Signer, open};
+use leitstand_ledger::pseudonym::Pseudonymiser;
+
+fn start() -> Timestamp {
+    "2026-11-23T10:00:00Z".parse().unwrap()
+}
+
+fn signer() -> Signer {
+    Signer::from_seed("test.example/audit", [3; 32]).unwrap()
+}
+
+fn open_ledger(dir: &Path, clock: Arc<dyn Clock>) -> Ledger {
+    let mut options = LedgerOptions::new(dir);
+    options.checkpoint_interval = Duration::from_millis(5);
+    Ledger::open(options, signer(), clock).unwrap()
+}
+
+fn events(n: usize, retention: &str, clock: &dyn Clock) -> Vec<leitstand_ledger::event::PreparedEvent> {
+    let batch = (0..n)
+        .map(|i| SubmittedEvent {
+            actor: format!("user{i}"),
+            action: "order.create".into(),
+            outcome: "success".into(),
+            object: Some(format!("order:{i}")),
+            retention: Some(retention.into()),
+            ..Default::default()
+        })
+        .collect();
+    prepare_batch(batch, clock.now(), &EventRules::default(), &Pseudonymiser::new([1; 32])).unwrap()
+}
+
+fn check(dir: &Path, retention: Option<&RetentionCheck>) -> Report {
+    let mut src = DirStorage::open(log_dir(dir)).unwrap();
+    let journal = Journal::open(journal_dir(dir)).unwrap();
+    let extra = Extra { journal: Some(journal.read_from(0)), history: read_history(dir).unwrap(), retention };
+    verify(&mut src, &signer().verifier(), extra).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_are_durable_published_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let ledger = open_ledger(dir.path(), clock.clone());
+    assert_eq!(ledger.state().published, 0, "an empty log publishes a checkpoint of size 0");
+
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let ledger = ledger.clone();
+        let clock = clock.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ranges = Vec::new();
+            for _ in 0..20 {
+                ranges.push(ledger.append(events(37, "audit", clock.as_ref())).await.unwrap());
+            }
+            ranges
+        }));
+    }
+    let mut indexes: Vec<u64> = Vec::new();
+    for t in tasks {
+        for r in t.await.unwrap() {
+            assert_eq!(r.end - r.start, 37, "a batch gets consecutive indexes");
+            indexes.extend(r);
+        }
+    }
+    indexes.sort_unstable();
+    let total = 16 * 20 * 37;
+    assert_eq!(indexes, (0..total as u64).collect::<Vec<_>>(), "every index exactly once");
+    let state = ledger.wait_published(total as u64).await;
+    let cp = Checkpoint::parse(&open(&state.checkpoint, &[signer().verifier()]).unwrap().text).unwrap();
+    assert_eq!(cp.size, total as u64);
+
+    let report = check(dir.path(), None);
+    assert_eq!(report.findings, Vec::<String>::new());
+    assert_eq!((report.entries, report.events), (total as u64, total as u64));
+    assert!(report.checkpoints >= 2, "published checkpoints were checked: {report:?}");
+    // Partial tiles of completed tiles are cleaned up, but still served.
+    assert!(!log_dir(dir.path()).join("tile/0/000.p").exists());
+    assert_eq!(ledger.read("tile/0/000.p/9").unwrap().unwrap().len(), 9 * 32);
+    assert_eq!(ledger.read("tile/0/000").unwrap().unwrap().len(), 256 * 32);
+    assert!(ledger.read("tile/0/999").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_continues_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let ledger = open_ledger(dir.path(), clock.clone());
+    ledger.append(events(300, "audit", clock.as_ref())).await.unwrap();
+    let before = ledger.wait_published(300).await;
+    drop(ledger);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let ledger = open_ledger(dir.path(), clock.clone());
+    assert_eq!(ledger.state().checkpoint, before.checkpoint, "the same checkpoint after a restart");
+    let r = ledger.append(events(10, "security", clock.as_ref())).await.unwrap();
+    assert_eq!(r, 300..310);
+    ledger.wait_published(310).await;
+    let report = check(dir.path(), None);
+    assert_eq!(report.findings, Vec::<String>::new());
+    assert_eq!(report.events, 310);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journalled_but_unintegrated_events_are_integrated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let ledger = open_ledger(dir.path(), clock.clone());
+    ledger.append(events(50, "audit", clock.as_ref())).await.unwrap();
+    ledger.wait_published(50).await;
+    drop(ledger);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A checkpoint of size 20 (as if the process died right after the
+    // journal write, before integrating): rebuild it from an older state by
+    // deleting the newer tiles and writing the older checkpoint.
+    let history = read_history(dir.path()).unwrap();
+    let old = history.iter().find(|n| n.contains("\n0\n")).unwrap().clone();
+    std::fs::write(log_dir(dir.path()).join("checkpoint"), old).unwrap();
+    let ledger = open_ledger(dir.path(), clock.clone());
+    assert_eq!(ledger.state().published, 50, "the journal's 50 events were integrated again");
+    assert_eq!(check(dir.path(), None).findings, Vec::<String>::new());
+}
+
+async fn filled(n: usize) -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let ledger = open_ledger(dir.path(), clock.clone());
+    ledger.append(events(n, "audit", clock.as_ref())).await.unwrap();
+    ledger.wait_published(n as u64).await;
+    (dir, ledger)
+}
+
+fn flip(path: &Path, at: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[at] ^= 0x20;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipping_any_byte_of_a_tile_or_bundle_is_found_and_named() {
+    let (dir, _ledger) = filled(600).await;
+    let log = log_dir(dir.path());
+    for (file, at) in [
+        ("tile/0/001", 5),
+        ("tile/0/001", 8191),
+        ("tile/0/002.p/88", 100),
+        ("tile/entries/000", 3),
+        ("tile/entries/002.p/88", 40),
+        ("tile/1/000.p/2", 33),
+    ] {
+        flip(&log.join(file), at);
+        let report = check(dir.path(), None);
+        assert!(!report.findings.is_empty(), "{file} byte {at}");
+        let first = &report.findings[0];
+        assert!(first.contains(file.split(".p").next().unwrap()) || first.contains("root"), "{file}: {first}");
+        flip(&log.join(file), at);
+        assert_eq!(check(dir.path(), None).findings, Vec::<String>::new(), "restored {file}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_deleted_or_reordered_events_are_found() {
+    let (dir, ledger) = filled(20).await;
+    drop(ledger);
+    let seg = Journal::open(journal_dir(dir.path())).unwrap().segments(leitstand_ledger::entry::RetentionClass::Audit)
+        [0]
+    .path
+    .clone();
+    let original = std::fs::read(&seg).unwrap();
+
+    // A changed byte without fixing the checksum: the journal reports damage.
+    flip(&seg, 200);
+    let report = check(dir.path(), None);
+    assert!(report.findings[0].contains("damaged"), "{:?}", report.findings);
+
+    // A forged event with a valid checksum: the commitment does not match.
+    std::fs::write(&seg, &original).unwrap();
+    let j = Journal::open(journal_dir(dir.path())).unwrap();
+    let mut recs: Vec<_> = j.read_from(0).map(Result::unwrap).collect();
+    let text = String::from_utf8(recs[7].event.clone()).unwrap().replace("success", "failure");
+    recs[7].event = text.into_bytes();
+    std::fs::remove_file(&seg).unwrap();
+    let mut j = Journal::open(journal_dir(dir.path())).unwrap();
+    j.append(&recs).unwrap();
+    let report = check(dir.path(), None);
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert!(report.findings[0].starts_with("event 7: the stored event does not match"), "{}", report.findings[0]);
+
+    // A deleted event (its retention has not run out).
+    let mut recs: Vec<_> = Journal::open(journal_dir(dir.path())).unwrap().read_from(0).map(Result::unwrap).collect();
+    recs[7] = {
+        let mut r = recs[7].clone();
+        r.event = String::from_utf8(r.event).unwrap().replace("failure", "success").into_bytes();
+        r
+    };
+    let kept: Vec<_> = recs.iter().filter(|r| r.index != 12).cloned().collect();
+    std::fs::remove_file(&seg).unwrap();
+    Journal::open(journal_dir(dir.path())).unwrap().append(&kept).unwrap();
+    let report = check(dir.path(), None);
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert!(report.findings[0].starts_with("event 12: missing from the journal"), "{}", report.findings[0]);
+
+    // Two events swapped (their contents exchanged).
+    let mut swapped = recs.clone();
+    let (a, b) = (swapped[3].event.clone(), swapped[4].event.clone());
+    swapped[3].event = b;
+    swapped[4].event = a;
+    std::fs::remove_file(&seg).unwrap();
+    Journal::open(journal_dir(dir.path())).unwrap().append(&swapped).unwrap();
+    let report = check(dir.path(), None);
+    assert!(
+        report.findings.iter().any(|f| f.starts_with("event 3:"))
+            && report.findings.iter().any(|f| f.starts_with("event 4:")),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_signed_rewrite_contradicts_the_published_history() {
+    let (dir, ledger) = filled(40).await;
+    drop(ledger);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The operator holds the key and rebuilds the log with event 5 changed.
+    let history = read_history(dir.path()).unwrap();
+    let rewrite = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let forged = open_ledger(rewrite.path(), clock.clone());
+    let mut evs = events(40, "audit", clock.as_ref());
+    evs[5].bytes = String::from_utf8(evs[5].bytes.clone()).unwrap().replace("success", "denied").into_bytes();
+    forged.append(evs).await.unwrap();
+    forged.wait_published(40).await;
+    drop(forged);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Swap the rewritten log in; the old history (as a witness would hold it) stays.
+    std::fs::remove_dir_all(log_dir(dir.path())).unwrap();
+    std::fs::rename(log_dir(rewrite.path()), log_dir(dir.path())).unwrap();
+    let mut src = DirStorage::open(log_dir(dir.path())).unwrap();
+    let report = verify(&mut src, &signer().verifier(), Extra { journal: None, history, retention: None }).unwrap();
+    assert!(
+        report.findings.iter().any(|f| f.contains("not consistent with the current tree")),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_payloads_and_verification_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let manual = Arc::new(ManualClock::new(start()));
+    let clock: Arc<dyn Clock> = manual.clone();
+    let ledger = open_ledger(dir.path(), clock.clone());
+    ledger.append(events(30, "debug", clock.as_ref())).await.unwrap();
+    ledger.append(events(5, "audit", clock.as_ref())).await.unwrap();
+    manual.advance(SignedDuration::from_hours(24 * 15));
+    ledger.append(events(3, "debug", clock.as_ref())).await.unwrap();
+    ledger.wait_published(38).await;
+
+    let retention =
+        || RetentionCheck { policy: Default::default(), calendar: WorkingCalendar::germany(), now: manual.now() };
+    let rc = retention();
+    let pruned = ledger
+        .prune(leitstand_ledger::entry::RetentionClass::Debug, move |day_end| {
+            rc.expired(leitstand_ledger::entry::RetentionClass::Debug, day_end)
+        })
+        .await
+        .unwrap();
+    assert_eq!(pruned.segments, 1, "the 15-day-old debug day is gone, today's stays");
+
+    let report = check(dir.path(), Some(&retention()));
+    assert_eq!(report.findings, Vec::<String>::new());
+    assert_eq!((report.pruned, report.events), (30, 8));
+    // Without the policy the same gap is a finding.
+    let strict = check(dir.path(), None);
+    assert!(strict.findings[0].starts_with("event 0: missing"), "{:?}", strict.findings);
+    // The tree itself is untouched: the checkpoint still verifies.
+    ledger.append(events(1, "audit", clock.as_ref())).await.unwrap();
+    ledger.wait_published(39).await;
+    assert_eq!(check(dir.path(), Some(&retention())).findings, Vec::<String>::new());
+}
