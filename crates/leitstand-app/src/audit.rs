@@ -1,15 +1,104 @@
-//! The one function through which every security-relevant action is
-//! recorded: logins, logouts, failed logins, role changes, token creation
-//! and revocation, tenant changes.
+//! The one path by which Leitstand records what happened — its own state
+//! changes (logins, role and tenant changes, …) and events that portals
+//! submit — into the tamper-evident audit log. Personal values become
+//! pseudonyms here, before anything is written.
+//!
+//! A server holds the log itself ([`AuditSink::Log`]) and appends directly:
+//! the call returns once the event is durable. A command-line invocation
+//! while the server runs cannot open the log (one writer at a time) and
+//! parks its already pseudonymised events in the database outbox
+//! ([`AuditSink::Outbox`]); the server appends them within seconds.
+//!
+//! Background work of the log lives here too: the query index (a projection
+//! of the journal into the database), the outbox relay, retention, and the
+//! periodic self-verification.
 
-use leitstand_store::{AuditEvent, AuditRepository};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use leitstand_audit::journal::Journal;
+use leitstand_audit::ledger::{Ledger, journal_dir, log_dir, read_history};
+use leitstand_audit::storage::DirStorage;
+use leitstand_audit::verify::{Extra, Report, RetentionCheck, verify};
+use leitstand_core::calendar::WorkingCalendar;
+use leitstand_core::policy::Retention;
+use leitstand_ledger::entry::RetentionClass;
+use leitstand_ledger::event::{EventRules, PreparedEvent, StoredEvent, SubmittedEvent, prepare_batch};
+use leitstand_ledger::pseudonym::Pseudonymiser;
+use leitstand_store::{AuditLogRepository, IndexedEvent, TenantRepository};
+use serde_json::{Value, json};
+use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::{App, Result};
+use crate::{App, AppError, Result};
+
+/// Name of the query index's cursor.
+pub const INDEX_CURSOR: &str = "index";
+
+/// The running audit log of a server.
+pub struct AuditLog {
+    /// The log.
+    pub ledger: Ledger,
+    /// Turns personal values into pseudonyms.
+    pub pseudonymiser: Pseudonymiser,
+    /// Event rules.
+    pub rules: EventRules,
+    /// Retention classes of the policy.
+    pub retention: Retention,
+    /// Findings of the last self-verification (0 = the log verified).
+    pub verify_findings: AtomicU64,
+    /// Completed self-verifications.
+    pub verify_runs: AtomicU64,
+    indexed_tx: watch::Sender<u64>,
+    index_lock: tokio::sync::Mutex<()>,
+}
+
+impl AuditLog {
+    /// A log handle for the server.
+    pub fn new(ledger: Ledger, pseudonymiser: Pseudonymiser, rules: EventRules, retention: Retention) -> Self {
+        let (indexed_tx, _) = watch::channel(0);
+        Self {
+            ledger,
+            pseudonymiser,
+            rules,
+            retention,
+            verify_findings: AtomicU64::new(0),
+            verify_runs: AtomicU64::new(0),
+            indexed_tx,
+            index_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// How far the query index has caught up.
+    pub fn indexed(&self) -> u64 {
+        *self.indexed_tx.borrow()
+    }
+}
+
+/// Where audit events go.
+#[derive(Clone)]
+pub enum AuditSink {
+    /// Straight into the log (the server).
+    Log(Arc<AuditLog>),
+    /// Into the database outbox (a CLI command while the server runs).
+    Outbox(Arc<(Pseudonymiser, EventRules)>),
+}
 
 /// Records audit events for one app.
 pub struct Audit<'a> {
     app: &'a App,
+}
+
+/// Retention class of Leitstand's own events: sign-in and credentials are
+/// security events, everything else is audit.
+fn own_class(action: &str) -> &'static str {
+    if action.starts_with("auth.") || action.starts_with("token.") || action.starts_with("totp.") {
+        "security"
+    } else {
+        "audit"
+    }
 }
 
 impl<'a> Audit<'a> {
@@ -18,6 +107,8 @@ impl<'a> Audit<'a> {
     }
 
     /// Records that `actor` did `action` on `object` with `outcome`.
+    /// `actor` is `user:NAME` (optionally followed by ` token:ID` or
+    /// ` via:cli`), `system` or `anonymous`; the name becomes a pseudonym.
     pub async fn record(
         &self,
         actor: &str,
@@ -25,19 +116,397 @@ impl<'a> Audit<'a> {
         tenant: Option<Uuid>,
         object: &str,
         outcome: &str,
-        details: serde_json::Value,
+        details: Value,
     ) -> Result<()> {
-        let event = AuditEvent {
-            id: Uuid::now_v7(),
-            at: self.app.clock.now(),
-            actor: actor.to_string(),
-            action: action.to_string(),
-            tenant_id: tenant,
-            object: object.to_string(),
-            outcome: outcome.to_string(),
-            details: details.to_string(),
+        let mut parts = actor.split(' ');
+        let who = parts.next().unwrap_or("anonymous");
+        let who = who.strip_prefix("user:").unwrap_or(who);
+        let mut details = match details {
+            Value::Object(map) => map,
+            Value::Null => serde_json::Map::new(),
+            other => serde_json::Map::from_iter([("value".to_string(), other)]),
         };
-        self.app.store.record_audit(&event).await?;
-        Ok(())
+        let via: Vec<&str> = parts.collect();
+        if !via.is_empty() {
+            details.insert("via".into(), json!(via.join(" ").replace("via:", "")));
+        }
+        let tenant = match tenant {
+            Some(id) => self.app.store.tenants(Some(&[id])).await?.first().map(|t| t.slug.as_str().to_string()),
+            None => None,
+        };
+        let event = SubmittedEvent {
+            actor: who.to_string(),
+            action: action.to_string(),
+            tenant,
+            object: (!object.is_empty()).then(|| object.to_string()),
+            outcome: outcome.to_string(),
+            retention: Some(own_class(action).to_string()),
+            details: Some(details),
+            ..Default::default()
+        };
+        self.submit(vec![event]).await.map(|_| ())
+    }
+
+    /// Checks, pseudonymises and appends a batch (all or nothing); returns
+    /// the log index of each event once they are durable.
+    pub async fn submit(&self, events: Vec<SubmittedEvent>) -> Result<Vec<u64>> {
+        let now = self.app.clock.now();
+        match &self.app.audit_sink {
+            AuditSink::Log(log) => {
+                let prepared =
+                    prepare_batch(events, now, &log.rules, &log.pseudonymiser).map_err(AppError::InvalidEvent)?;
+                let range = log.ledger.append(prepared).await.map_err(|e| AppError::AuditUnavailable(e.to_string()))?;
+                Ok(range.collect())
+            }
+            AuditSink::Outbox(keys) => {
+                let prepared = prepare_batch(events, now, &keys.1, &keys.0).map_err(AppError::InvalidEvent)?;
+                for p in prepared {
+                    let text = String::from_utf8_lossy(&p.bytes).into_owned();
+                    self.app.store.push_audit_outbox(p.class.as_str(), &text).await?;
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
+fn to_indexed(record: &leitstand_audit::journal::Record) -> Option<IndexedEvent> {
+    let event: StoredEvent = serde_json::from_slice(&record.event).ok()?;
+    Some(IndexedEvent {
+        index: record.index,
+        logged_at: Timestamp::from_microsecond(record.logged_at_us).ok()?,
+        time: event.time,
+        actor: event.actor,
+        action: event.action,
+        tenant: event.tenant,
+        object: event.object,
+        outcome: event.outcome,
+        retention: event.retention,
+        correlation_id: event.correlation_id,
+        event: String::from_utf8_lossy(&record.event).into_owned(),
+        salt: record.salt.to_vec(),
+    })
+}
+
+/// Most events indexed per database transaction.
+const INDEX_BATCH: usize = 2_000;
+
+impl App {
+    fn audit_log(&self) -> Option<&Arc<AuditLog>> {
+        self.audit_sink.log()
+    }
+
+    /// Copies journalled events into the query index up to what is durable;
+    /// returns how many were added.
+    pub async fn index_audit_step(&self) -> Result<u64> {
+        let Some(log) = self.audit_log() else { return Ok(0) };
+        let _one_indexer = log.index_lock.lock().await;
+        let mut cursor = self.store.audit_cursor(INDEX_CURSOR).await?;
+        let target = log.ledger.state().sequenced;
+        let mut added = 0;
+        while cursor < target {
+            let dir = log.ledger.journal_dir().to_path_buf();
+            let from = cursor;
+            let records = tokio::task::spawn_blocking(move || -> Result<Vec<_>, String> {
+                let journal = Journal::open(&dir).map_err(|e| e.to_string())?;
+                journal
+                    .read_from(from)
+                    .take_while(|r| r.as_ref().map_or(true, |r| r.index < target))
+                    .take(INDEX_BATCH)
+                    .map(|r| r.map_err(|e| e.to_string()))
+                    .collect()
+            })
+            .await
+            .map_err(|e| AppError::AuditUnavailable(e.to_string()))?
+            .map_err(AppError::AuditUnavailable)?;
+            // Pruned stretches are skipped: the cursor moves past them.
+            let next = records.last().map_or(target, |r| r.index + 1);
+            let rows: Vec<IndexedEvent> = records.iter().filter_map(to_indexed).collect();
+            self.store.index_audit(&rows, next).await?;
+            added += rows.len() as u64;
+            cursor = next;
+            log.indexed_tx.send_replace(cursor);
+        }
+        log.indexed_tx.send_replace(cursor);
+        Ok(added)
+    }
+
+    /// Appends events parked in the outbox by CLI commands.
+    pub async fn relay_audit_outbox(&self) -> Result<u64> {
+        let Some(log) = self.audit_log() else { return Ok(0) };
+        let mut moved = 0;
+        loop {
+            let parked = self.store.audit_outbox(1000).await?;
+            let Some(last) = parked.last().map(|p| p.0) else { return Ok(moved) };
+            let mut prepared = Vec::with_capacity(parked.len());
+            for (id, class, event) in parked {
+                let parsed: Option<StoredEvent> = serde_json::from_str(&event).ok();
+                match (RetentionClass::parse(&class), parsed) {
+                    (Some(class), Some(event_value)) => {
+                        prepared.push(PreparedEvent { class, event: event_value, bytes: event.into_bytes() })
+                    }
+                    _ => tracing::error!(outbox_id = id, "skipping an unreadable outbox event"),
+                }
+            }
+            moved += prepared.len() as u64;
+            log.ledger.append(prepared).await.map_err(|e| AppError::AuditUnavailable(e.to_string()))?;
+            self.store.clear_audit_outbox(last).await?;
+        }
+    }
+
+    /// Deletes expired events of every retention class from the journal and
+    /// the index; the public log is untouched and keeps verifying.
+    pub async fn apply_audit_retention(&self) -> Result<u64> {
+        let Some(log) = self.audit_log() else { return Ok(0) };
+        let now = self.clock.now();
+        let check =
+            Arc::new(RetentionCheck { policy: log.retention.clone(), calendar: WorkingCalendar::germany(), now });
+        let mut total = 0;
+        for class in RetentionClass::ALL {
+            let c = check.clone();
+            let pruned = log
+                .ledger
+                .prune(class, move |day_end| c.expired(class, day_end))
+                .await
+                .map_err(|e| AppError::AuditUnavailable(e.to_string()))?;
+            // Newest moment whose events have expired (retention is monotone).
+            let (mut lo, mut hi) = (0i64, now.as_microsecond());
+            if check.expired(class, lo) {
+                while hi - lo > 1_000_000 {
+                    let mid = lo + (hi - lo) / 2;
+                    if check.expired(class, mid) { lo = mid } else { hi = mid }
+                }
+                let before = Timestamp::from_microsecond(lo).unwrap_or(Timestamp::UNIX_EPOCH);
+                let rows = self.store.prune_audit_index(class.as_str(), before).await?;
+                total += rows;
+                if pruned.segments > 0 || rows > 0 {
+                    tracing::info!(
+                        class = class.as_str(),
+                        segments = pruned.segments,
+                        bytes = pruned.bytes,
+                        rows,
+                        "audit retention applied"
+                    );
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Verifies the whole log (tiles, checkpoints ever published, every
+    /// event against its entry); findings raise an audit event.
+    pub async fn verify_audit_log(&self) -> Result<Report> {
+        let Some(log) = self.audit_log().cloned() else {
+            return Err(AppError::AuditUnavailable("this process does not hold the audit log".into()));
+        };
+        let dir = log.ledger.journal_dir().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        let verifier = log.ledger.verifier().clone();
+        let check = RetentionCheck {
+            policy: log.retention.clone(),
+            calendar: WorkingCalendar::germany(),
+            now: self.clock.now(),
+        };
+        let report = tokio::task::spawn_blocking(move || -> Result<Report, String> {
+            let mut src = DirStorage::open(log_dir(&dir)).map_err(|e| e.to_string())?;
+            let journal = Journal::open(journal_dir(&dir)).map_err(|e| e.to_string())?;
+            let history = read_history(&dir).map_err(|e| e.to_string())?;
+            verify(&mut src, &verifier, Extra { journal: Some(journal.read_from(0)), history, retention: Some(&check) })
+        })
+        .await
+        .map_err(|e| AppError::AuditUnavailable(e.to_string()))?
+        .map_err(AppError::AuditUnavailable)?;
+        log.verify_findings.store(report.findings.len() as u64, Ordering::Relaxed);
+        log.verify_runs.fetch_add(1, Ordering::Relaxed);
+        if !report.findings.is_empty() {
+            tracing::error!(findings = report.findings.len(), first = %report.findings[0], "audit log verification failed");
+            self.audit()
+                .record(
+                    "system",
+                    "audit.verify",
+                    None,
+                    "audit-log",
+                    "failure",
+                    json!({ "findings": report.findings.len(), "first": report.findings[0] }),
+                )
+                .await?;
+        }
+        Ok(report)
+    }
+}
+
+/// Where and how to open the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditLogSettings {
+    /// Log directory.
+    pub dir: std::path::PathBuf,
+    /// Key directory.
+    pub key_dir: std::path::PathBuf,
+    /// The log's origin.
+    pub origin: String,
+    /// Shortest time between checkpoints.
+    pub checkpoint_interval: Duration,
+    /// Event rules.
+    pub rules: EventRules,
+    /// Retention classes.
+    pub retention: Retention,
+}
+
+impl AuditLogSettings {
+    /// Defaults below `data_dir` (for tests and first starts).
+    pub fn in_data_dir(data_dir: &std::path::Path) -> Self {
+        Self {
+            dir: data_dir.join("audit"),
+            key_dir: data_dir.join("keys"),
+            origin: "localhost/leitstand-audit".into(),
+            checkpoint_interval: Duration::from_millis(200),
+            rules: EventRules::default(),
+            retention: Retention::default(),
+        }
+    }
+}
+
+/// Why the audit log cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditOpenError {
+    /// Keys unusable.
+    #[error(transparent)]
+    Keys(#[from] leitstand_audit::keys::KeyError),
+    /// Log unusable.
+    #[error(transparent)]
+    Log(#[from] leitstand_audit::ledger::LedgerError),
+}
+
+impl AuditSink {
+    /// Opens the log for this process. With `share`, a log held by another
+    /// process (the running server) is not an error: events then go to the
+    /// database outbox.
+    pub fn open(
+        settings: AuditLogSettings,
+        clock: Arc<dyn leitstand_core::Clock>,
+        share: bool,
+    ) -> Result<Self, AuditOpenError> {
+        let keys = leitstand_audit::keys::load_or_create(&settings.key_dir, &settings.origin)?;
+        let mut options = leitstand_audit::ledger::LedgerOptions::new(&settings.dir);
+        options.checkpoint_interval = settings.checkpoint_interval;
+        match Ledger::open(options, keys.signer, clock) {
+            Ok(ledger) => Ok(AuditSink::Log(Arc::new(AuditLog::new(
+                ledger,
+                keys.pseudonymiser,
+                settings.rules,
+                settings.retention,
+            )))),
+            Err(leitstand_audit::ledger::LedgerError::Locked(_)) if share => {
+                Ok(AuditSink::Outbox(Arc::new((keys.pseudonymiser, settings.rules))))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The server's log, if this sink is one.
+    pub fn log(&self) -> Option<&Arc<AuditLog>> {
+        match self {
+            AuditSink::Log(log) => Some(log),
+            AuditSink::Outbox(_) => None,
+        }
+    }
+}
+
+/// A search of the audit trail as a caller writes it: names in clear are
+/// turned into pseudonyms before the search, never stored.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSearch {
+    /// Events at or after.
+    pub from: Option<Timestamp>,
+    /// Events before.
+    pub to: Option<Timestamp>,
+    /// Actor: a user name (pseudonymised for the search) or a pseudonym.
+    pub actor: Option<String>,
+    /// Action, or a prefix ending in `.`.
+    pub action: Option<String>,
+    /// Tenant slug.
+    pub tenant: Option<String>,
+    /// Object (`user:NAME` is pseudonymised for the search).
+    pub object: Option<String>,
+    /// Outcome.
+    pub outcome: Option<String>,
+    /// Continue below this index (from the previous page).
+    pub cursor: Option<u64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One page of a search.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    /// Events, newest first.
+    pub events: Vec<IndexedEvent>,
+    /// Cursor of the next page, if there may be one.
+    pub next: Option<u64>,
+}
+
+impl App {
+    /// Accepts a batch of events submitted over the API: all or nothing,
+    /// answered with their log indexes once durable. Tenants must exist and
+    /// be visible to the caller.
+    pub async fn ingest_audit(&self, principal: &crate::Principal, body: &[u8]) -> Result<Vec<u64>> {
+        principal.require(leitstand_core::access::Action::WriteAudit)?;
+        let events = leitstand_ledger::event::parse_batch(body).map_err(AppError::InvalidEvent)?;
+        let known: std::collections::HashSet<String> = self
+            .store
+            .tenants(principal.tenant_filter())
+            .await?
+            .into_iter()
+            .map(|t| t.slug.as_str().to_string())
+            .collect();
+        for (index, e) in events.iter().enumerate() {
+            if let Some(t) = &e.tenant
+                && !known.contains(t)
+            {
+                return Err(AppError::InvalidEvent(leitstand_ledger::event::EventError {
+                    index,
+                    field: "tenant".into(),
+                    message: format!("{t:?} is not a tenant you may write for"),
+                }));
+            }
+        }
+        self.audit().submit(events).await
+    }
+
+    /// Searches the audit trail; tenant-bound callers see their tenants only.
+    pub async fn search_audit(&self, principal: &crate::Principal, search: AuditSearch) -> Result<AuditPage> {
+        principal.require(leitstand_core::access::Action::ReadAudit)?;
+        // A search shows everything acknowledged before it.
+        self.index_audit_step().await?;
+        let log = self.audit_log().cloned();
+        let pseudonym = |v: String| match &log {
+            Some(log) if !leitstand_ledger::event::is_non_personal_actor(&v) => log.pseudonymiser.pseudonym(&v),
+            _ => v,
+        };
+        let scope = match principal.tenant_filter() {
+            None => None,
+            Some(ids) => {
+                Some(self.store.tenants(Some(ids)).await?.into_iter().map(|t| t.slug.as_str().to_string()).collect())
+            }
+        };
+        let limit = search.limit.clamp(1, 10_000);
+        let object = search.object.map(|o| match o.strip_prefix("user:") {
+            Some(name) => format!("user:{}", pseudonym(name.to_string())),
+            None => o,
+        });
+        let query = leitstand_store::AuditQuery {
+            from: search.from,
+            to: search.to,
+            actor: search.actor.map(pseudonym),
+            action: search.action,
+            tenant: search.tenant,
+            object,
+            outcome: search.outcome,
+            scope,
+            before: search.cursor,
+            limit,
+        };
+        let events = self.store.query_audit(&query).await?;
+        let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.index)).flatten();
+        Ok(AuditPage { events, next })
     }
 }

@@ -52,6 +52,12 @@ pub enum AppError {
         /// What is wrong.
         message: String,
     },
+    /// An audit event that does not pass the checks.
+    #[error("{0}")]
+    InvalidEvent(#[source] leitstand_ledger::event::EventError),
+    /// The audit log cannot take events now.
+    #[error("audit log unavailable: {0}")]
+    AuditUnavailable(String),
     /// Something broke inside.
     #[error("internal error: {0}")]
     Internal(#[source] StoreError),

@@ -23,7 +23,7 @@ use leitstand_core::Clock;
 use leitstand_core::access::Throttle;
 use leitstand_store::Store;
 
-pub use audit::Audit;
+pub use audit::{Audit, AuditLog, AuditLogSettings, AuditOpenError, AuditPage, AuditSearch, AuditSink, INDEX_CURSOR};
 pub use error::AppError;
 pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession, generate_password};
 pub use oidc::{Oidc, OidcSettings, OidcStart};
@@ -58,11 +58,14 @@ pub struct App {
     used_totp_steps: Arc<totp::UsedSteps>,
     /// Sign-in through an identity provider, if configured.
     pub oidc: Option<Arc<Oidc>>,
+    /// Where audit events go.
+    pub audit_sink: AuditSink,
 }
 
 impl App {
-    /// Services over `store` with `clock` and default settings.
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+    /// Services over `store` with `clock`, recording audit events to
+    /// `audit_sink`, with default settings.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, audit_sink: AuditSink) -> Self {
         Self {
             store,
             clock,
@@ -71,6 +74,7 @@ impl App {
             failed_logins: Arc::new(FailedLogins::default()),
             used_totp_steps: Arc::default(),
             oidc: None,
+            audit_sink,
         }
     }
 

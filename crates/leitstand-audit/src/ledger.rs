@@ -69,6 +69,9 @@ pub enum LedgerError {
     /// Stored state that does not fit together.
     #[error("audit log is inconsistent: {0} (run `leitstand audit verify` for details)")]
     Inconsistent(String),
+    /// Another process holds the log.
+    #[error("the audit log in {0} is in use by another process (one writer at a time)")]
+    Locked(String),
     /// An earlier write failed; appends are refused until a restart.
     #[error("audit log stopped after a write error: {0}")]
     Stopped(String),
@@ -307,6 +310,16 @@ impl Ledger {
     /// the sequencer and integrator threads.
     pub fn open(options: LedgerOptions, signer: Signer, clock: Arc<dyn Clock>) -> Result<Self, LedgerError> {
         let dir = options.dir.clone();
+        fs::create_dir_all(&dir).map_err(io_at(dir.display().to_string()))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))
+            .map_err(io_at("lock"))?;
+        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            return Err(LedgerError::Locked(dir.display().to_string()));
+        }
         let storage = Arc::new(DirStorage::open(log_dir(&dir)).map_err(io_at(dir.display().to_string()))?);
         fs::create_dir_all(dir.join("state")).map_err(io_at("state"))?;
         let history = OpenOptions::new().create(true).append(true).open(dir.join(HISTORY)).map_err(io_at(HISTORY))?;
@@ -415,6 +428,8 @@ impl Ledger {
         std::thread::Builder::new()
             .name("audit-integrator".into())
             .spawn(move || {
+                // Held until the last thread of this log ends.
+                let _lock = lock;
                 let mut last_publish = Instant::now();
                 while let Ok(first) = entries_rx.recv() {
                     let since = last_publish.elapsed();

@@ -293,3 +293,12 @@ async fn retention_prunes_payloads_and_verification_says_so() {
     ledger.wait_published(39).await;
     assert_eq!(check(dir.path(), Some(&retention())).findings, Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let _ledger = open_ledger(dir.path(), clock.clone());
+    let err = Ledger::open(LedgerOptions::new(dir.path()), signer(), clock).err().unwrap();
+    assert!(matches!(err, leitstand_audit::ledger::LedgerError::Locked(_)), "{err}");
+}

@@ -94,6 +94,8 @@ pub enum Action {
     ManageOwnTokens,
     /// Read the audit trail (scoped for tenant viewers).
     ReadAudit,
+    /// Submit audit events (a portal's service account).
+    WriteAudit,
     /// Read the effective policy.
     ReadPolicy,
 }
@@ -116,6 +118,7 @@ impl Action {
             Action::ReadOwnTokens => "token.read_own",
             Action::ManageOwnTokens => "token.manage_own",
             Action::ReadAudit => "audit.read",
+            Action::WriteAudit => "audit.write",
             Action::ReadPolicy => "policy.read",
         }
     }
@@ -133,6 +136,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ReadOwnTokens, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ManageOwnTokens, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ReadAudit, &[Admin, Compliance, Security, Auditor, TenantViewer]),
+    (Action::WriteAudit, &[Admin, Devops, Security]),
     (Action::ReadPolicy, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
 ];
 

@@ -26,6 +26,10 @@ impl Duration {
     pub const fn from_secs(secs: u64) -> Self {
         Self(std::time::Duration::from_secs(secs))
     }
+    /// From whole milliseconds.
+    pub const fn from_millis(millis: u64) -> Self {
+        Self(std::time::Duration::from_millis(millis))
+    }
     /// From whole minutes.
     pub const fn from_mins(mins: u64) -> Self {
         Self::from_secs(mins * 60)

@@ -46,6 +46,8 @@ struct Row {
 pub trait AuditRepository {
     /// Appends an event.
     fn record_audit(&self, event: &AuditEvent) -> impl Future<Output = Result<()>> + Send;
+    /// Empties the interim table once its events are in the audit log.
+    fn clear_interim_audit(&self) -> impl Future<Output = Result<()>> + Send;
     /// The newest events, optionally only of some tenants.
     fn audit_events(
         &self,
@@ -75,6 +77,11 @@ impl AuditRepository for Store {
             Ok(())
         })
         .await
+    }
+
+    async fn clear_interim_audit(&self) -> Result<()> {
+        on_pool!(self, |pool| sqlx::query("DELETE FROM audit_events").execute(pool).await.map(|_| ())?);
+        Ok(())
     }
 
     async fn audit_events(&self, tenants: Option<&[Uuid]>, limit: i64) -> Result<Vec<AuditEvent>> {

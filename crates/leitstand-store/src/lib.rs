@@ -10,6 +10,7 @@
 //! a database written by a newer Leitstand is refused, never modified.
 
 mod audit;
+mod audit_log;
 mod error;
 mod leases;
 mod oidc;
@@ -32,6 +33,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditEvent, AuditRepository};
+pub use audit_log::{AuditLogRepository, AuditQuery, IndexedEvent};
 pub use error::StoreError;
 pub use leases::{Lease, LeaseRepository};
 pub use oidc::{OIDC_LOGIN_TTL, OidcLogin, OidcLoginRepository};

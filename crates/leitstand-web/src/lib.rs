@@ -8,6 +8,7 @@
 //! (that lives in `leitstand-store`).
 
 mod api;
+mod auditlog;
 mod csrf;
 mod ctx;
 mod i18n;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Contact address for accessibility feedback.
     pub contact: String,
+    /// Serve `/audit/log/` without sign-in.
+    pub audit_public: bool,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             metrics,
             draining: Arc::new(AtomicBool::new(false)),
             contact: "barrierefreiheit@example.invalid".into(),
+            audit_public: true,
         }
     }
 
@@ -104,6 +108,8 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/profile", get(pages::profile))
         .route("/profile/password", post(pages::change_password))
         .route("/profile/totp", post(pages::change_totp))
+        .route("/audit/log/checkpoint", get(auditlog::checkpoint))
+        .route("/audit/log/tile/{*rest}", get(auditlog::tile))
         .merge(api_routes)
         .route("/api/v1/openapi.json", get(move || std::future::ready(openapi_json.clone())))
         .route_layer(axum::middleware::from_fn(trace::record_route))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use leitstand_app::{App, Oidc, OidcSettings};
+use leitstand_app::{App, AuditLogSettings, AuditSink, Oidc, OidcSettings};
 use leitstand_core::Clock;
 use leitstand_core::clock::SystemClock;
 use leitstand_store::{Store, StoreError, StoreOptions};
@@ -41,6 +41,9 @@ pub enum StartupError {
         #[source]
         source: StoreError,
     },
+    /// The audit log or its keys cannot be used.
+    #[error("cannot open the audit log: {0}. Another Leitstand may be running with this data directory")]
+    AuditLog(#[source] leitstand_app::AuditOpenError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Listen {
@@ -66,8 +69,14 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
 
     let store = open(server).await?;
     let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
+    if config.audit.origin == crate::config::AuditConfig::default().origin {
+        tracing::warn!(origin = %config.audit.origin, "audit.origin is the default; set a unique origin before the first production start (it cannot change later)");
+    }
     let store = store.with_observer(metrics.clone());
-    let mut services = App::new(store.clone(), Arc::new(clock));
+    let clock: Arc<dyn Clock> = Arc::new(clock);
+    let sink = AuditSink::open(audit_settings(&config), clock.clone(), false).map_err(StartupError::AuditLog)?;
+    let mut services = App::new(store.clone(), clock, sink);
+    migrate_interim_audit(&services).await?;
     services.sessions.idle = server.session_idle_timeout.signed();
     services.sessions.absolute = server.session_absolute_timeout.signed();
     if let Some(oidc) = &config.oidc {
@@ -82,10 +91,12 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         );
     }
     let listener = bind(server.listen).await?;
+    let background = spawn_audit_tasks(services.clone(), &config.audit);
     let bound = listener.local_addr()?;
 
     let mut state = AppState::new(services, metrics);
     state.contact = server.accessibility_contact.clone();
+    state.audit_public = config.audit.public;
     let limits =
         HttpLimits { body_limit_bytes: server.body_limit_bytes, request_timeout: server.request_timeout.std() };
     let app = leitstand_web::router(state.clone(), &limits).into_make_service_with_connect_info::<SocketAddr>();
@@ -119,9 +130,98 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         result = serve => result?,
         () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
+    background.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The audit log's settings from the config.
+pub fn audit_settings(config: &Config) -> AuditLogSettings {
+    let rules = leitstand_ledger::event::EventRules {
+        personal_detail_keys: config.audit.personal_fields.iter().map(|k| k.to_ascii_lowercase()).collect(),
+        ..Default::default()
+    };
+    AuditLogSettings {
+        dir: config.audit.dir(&config.server),
+        key_dir: config.audit.key_dir(&config.server),
+        origin: config.audit.origin.clone(),
+        checkpoint_interval: config.audit.checkpoint_interval.std(),
+        rules,
+        retention: config.policy.base.retention.clone(),
+    }
+}
+
+/// Moves the events of the interim audit table (before the log existed)
+/// into the log, pseudonymised, and empties the table.
+async fn migrate_interim_audit(app: &App) -> anyhow::Result<()> {
+    use leitstand_store::AuditRepository;
+    let old = app.store.audit_events(None, i64::MAX).await?;
+    if old.is_empty() {
+        return Ok(());
+    }
+    let events = old
+        .iter()
+        .rev()
+        .map(|e| leitstand_ledger::event::SubmittedEvent {
+            time: Some(e.at.to_string()),
+            actor: e.actor.split(' ').next().unwrap_or("anonymous").trim_start_matches("user:").to_string(),
+            action: e.action.clone(),
+            object: (!e.object.is_empty()).then(|| e.object.clone()),
+            outcome: e.outcome.clone(),
+            retention: Some("security".into()),
+            details: serde_json::from_str(&e.details).ok(),
+            ..Default::default()
+        })
+        .collect::<Vec<_>>();
+    let count = events.len();
+    for chunk in events.chunks(leitstand_ledger::event::MAX_BATCH) {
+        app.audit().submit(chunk.to_vec()).await?;
+    }
+    app.store.clear_interim_audit().await?;
+    tracing::info!(events = count, "moved the interim audit events into the audit log");
+    Ok(())
+}
+
+/// The audit log's background work: index, outbox, retention, self-check.
+fn spawn_audit_tasks(app: App, audit: &crate::config::AuditConfig) -> tokio::task::JoinHandle<()> {
+    let verify_every = audit.verify_interval.std();
+    let retention_every = audit.retention_interval.std();
+    tokio::spawn(async move {
+        let Some(log) = app.audit_sink.log().cloned() else { return };
+        let mut changes = log.ledger.watch();
+        let mut outbox = tokio::time::interval(std::time::Duration::from_secs(2));
+        let mut verify = tokio::time::interval(verify_every);
+        let mut retention = tokio::time::interval(retention_every);
+        loop {
+            tokio::select! {
+                _ = changes.changed() => {
+                    if let Err(e) = app.index_audit_step().await {
+                        tracing::error!(error = %e, "audit index update failed");
+                    }
+                }
+                _ = outbox.tick() => {
+                    if let Err(e) = app.relay_audit_outbox().await {
+                        tracing::error!(error = %e, "audit outbox relay failed");
+                    }
+                    // Also catches up the index after a restart.
+                    let _ = app.index_audit_step().await;
+                }
+                _ = retention.tick() => {
+                    if let Err(e) = app.apply_audit_retention().await {
+                        tracing::error!(error = %e, "audit retention failed");
+                    }
+                }
+                _ = verify.tick() => {
+                    match app.verify_audit_log().await {
+                        Ok(r) if r.findings.is_empty() => tracing::info!(entries = r.entries, events = r.events, pruned = r.pruned, "audit log verified"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "audit log verification could not run"),
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The service's OIDC settings from the (validated) config.

@@ -2,9 +2,9 @@ use jiff::SignedDuration;
 use leitstand_app::AppError;
 use leitstand_core::Clock;
 use leitstand_core::access::Role;
-use leitstand_store::{AuditRepository, store_test};
+use leitstand_store::store_test;
 
-use crate::{PASSWORD, add, admin, app};
+use crate::{PASSWORD, add, admin, app, audit};
 
 store_test!(first_start_creates_one_admin_with_a_one_time_password, |store| {
     let (app, _) = app(store);
@@ -29,7 +29,7 @@ store_test!(unknown_user_and_wrong_password_look_the_same, |store| {
     let b = app.login("nobody", "wrong password!", None, "10.0.0.1").await.unwrap_err();
     assert_eq!(a.to_string(), b.to_string());
     assert!(matches!(a, AppError::BadCredentials));
-    let events = store.audit_events(None, 100).await.unwrap();
+    let events = audit(&app).await;
     let failures = events.iter().filter(|e| e.action == "auth.login" && e.outcome == "failure").count();
     assert_eq!(failures, 2);
 });
@@ -80,7 +80,7 @@ store_test!(logout_ends_the_session_and_is_audited, |store| {
     let login = app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap();
     app.logout(&login.session).await.unwrap();
     assert!(app.session(&login.cookie).await.is_err());
-    let actions: Vec<String> = store.audit_events(None, 10).await.unwrap().into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = audit(&app).await.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"auth.logout".to_string()));
 });
 
@@ -146,6 +146,6 @@ store_test!(second_factor_is_required_once_enabled_and_codes_cannot_be_replayed,
     let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
     app.disable_totp(&admin, &code).await.unwrap();
     app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap();
-    let actions: Vec<String> = store.audit_events(None, 50).await.unwrap().into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = audit(&app).await.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"auth.totp_enable".into()) && actions.contains(&"auth.totp_disable".into()));
 });

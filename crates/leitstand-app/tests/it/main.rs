@@ -16,9 +16,24 @@ pub const PASSWORD: &str = "korrekt Pferd Batterie";
 
 pub fn app(store: &Store) -> (App, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new("2026-11-23T10:00:00Z".parse::<Timestamp>().unwrap()));
-    let mut app = App::new(store.clone(), clock.clone());
+    let mut app = App::new(store.clone(), clock.clone(), audit_sink(clock.clone()));
     app.throttle = Throttle { base_delay: std::time::Duration::ZERO, ..Throttle::default() };
     (app, clock)
+}
+
+/// A fresh audit log in a temporary directory (kept for inspection).
+pub fn audit_sink(clock: Arc<ManualClock>) -> leitstand_app::AuditSink {
+    let dir = tempfile::Builder::new().prefix("leitstand-test-").tempdir().unwrap().keep();
+    let mut settings = leitstand_app::AuditLogSettings::in_data_dir(&dir);
+    settings.checkpoint_interval = std::time::Duration::from_millis(5);
+    leitstand_app::AuditSink::open(settings, clock, false).unwrap()
+}
+
+/// Every audit event so far, newest first (after the index caught up).
+pub async fn audit(app: &App) -> Vec<leitstand_store::IndexedEvent> {
+    app.index_audit_step().await.unwrap();
+    let query = leitstand_store::AuditQuery { limit: 1000, ..Default::default() };
+    leitstand_store::AuditLogRepository::query_audit(&app.store, &query).await.unwrap()
 }
 
 /// The bootstrap admin, as a session principal.

@@ -1,8 +1,8 @@
 use leitstand_app::AppError;
 use leitstand_core::access::Role;
-use leitstand_store::{AuditRepository, store_test};
+use leitstand_store::store_test;
 
-use crate::{add, admin, app};
+use crate::{add, admin, app, audit};
 
 store_test!(tenant_viewer_sees_only_its_tenants, |store| {
     let (app, _) = app(store);
@@ -30,7 +30,7 @@ store_test!(tenant_changes_are_validated_and_audited, |store| {
     app.rename_tenant(&admin, "vergabe", "Vergabeportal Bund").await.unwrap();
     let t = app.set_tenant_active(&admin, "vergabe", false).await.unwrap();
     assert!(!t.active);
-    let actions: Vec<String> = store.audit_events(None, 20).await.unwrap().into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = audit(&app).await.into_iter().map(|e| e.action).collect();
     for a in ["tenant.create", "tenant.rename", "tenant.deactivate"] {
         assert!(actions.contains(&a.to_string()), "{a} audited");
     }
@@ -46,7 +46,7 @@ store_test!(role_changes_need_admin_and_are_audited, |store| {
     assert_eq!(err.to_string(), "tenants: a tenant viewer needs at least one tenant");
     let user = app.change_role(&admin, "dev", Role::TenantViewer, vec!["t1".into()]).await.unwrap();
     assert_eq!(user.role, Role::TenantViewer);
-    let events = store.audit_events(None, 20).await.unwrap();
+    let events = audit(&app).await;
     let change = events.iter().find(|e| e.action == "role.change").unwrap();
-    assert!(change.details.contains("\"from\":\"devops\"") && change.details.contains("\"to\":\"tenant_viewer\""));
+    assert!(change.event.contains("\"from\":\"devops\"") && change.event.contains("\"to\":\"tenant_viewer\""));
 });

@@ -36,7 +36,11 @@ pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut leitstand_
     let metrics = Arc::new(Metrics::new(store.backend(), start));
     let store = store.with_observer(metrics.clone());
     let clock = Arc::new(leitstand_core::clock::ManualClock::new(start));
-    let mut services = leitstand_app::App::new(store, clock);
+    let dir = tempfile::Builder::new().prefix("leitstand-test-").tempdir().unwrap().keep();
+    let mut settings = leitstand_app::AuditLogSettings::in_data_dir(&dir);
+    settings.checkpoint_interval = std::time::Duration::from_millis(5);
+    let sink = leitstand_app::AuditSink::open(settings, clock.clone(), false).unwrap();
+    let mut services = leitstand_app::App::new(store, clock, sink);
     services.throttle.base_delay = std::time::Duration::ZERO;
     configure(&mut services);
     let state = AppState::new(services, metrics);

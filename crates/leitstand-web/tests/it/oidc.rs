@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use leitstand_app::{Oidc, OidcSettings};
 use leitstand_core::access::Role;
-use leitstand_store::{AuditRepository, store_test};
+use leitstand_store::store_test;
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
@@ -199,7 +199,10 @@ store_test!(sign_in_creates_and_updates_the_account_from_claims, |store| {
     sign_in(&app).await.unwrap();
     assert_eq!(app.state.app.cli_principal("erika").await.unwrap().role, Role::Admin, "claims win at every sign-in");
     assert!(app.login("erika", PASSWORD).await.is_err(), "no password sign-in for provider accounts");
-    let actions: Vec<String> = store.audit_events(None, 50).await.unwrap().into_iter().map(|e| e.action).collect();
+    app.state.app.index_audit_step().await.unwrap();
+    let query = leitstand_store::AuditQuery { limit: 100, ..Default::default() };
+    let events = leitstand_store::AuditLogRepository::query_audit(store, &query).await.unwrap();
+    let actions: Vec<String> = events.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"user.create".into()) && actions.contains(&"role.change".into()));
 });
 

@@ -85,6 +85,71 @@ impl ServerConfig {
     }
 }
 
+/// The tamper-evident audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The log's origin: its name in checkpoints and the name of its key,
+    /// unique among all logs (`portal.example.org/leitstand-audit`). Fixed
+    /// at first start; a log keeps its origin for life.
+    pub origin: String,
+    /// Directory of the log: public tiles and checkpoints, the event
+    /// journal. Unset: `audit` in `server.data_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Directory of the log's signing key and the pseudonym key, created on
+    /// first start with mode 0600. Keep it out of database backups. Unset:
+    /// `keys` in `server.data_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_dir: Option<PathBuf>,
+    /// Shortest time between two published checkpoints (a new checkpoint
+    /// follows every append within this time plus integration).
+    pub checkpoint_interval: Duration,
+    /// How often the server verifies its own log completely.
+    pub verify_interval: Duration,
+    /// How often expired events are deleted per retention class.
+    pub retention_interval: Duration,
+    /// Keys in an event's `details` whose values are personal and replaced
+    /// by pseudonyms (case-insensitive, at any depth). `actor`, `source_ip`
+    /// and `user:` objects are always pseudonymised.
+    pub personal_fields: Vec<String>,
+    /// Serve the public log (checkpoint and tiles, no personal data) at
+    /// `/audit/log/` without sign-in, for third-party verification.
+    pub public: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            origin: "localhost/leitstand-audit".into(),
+            dir: None,
+            key_dir: None,
+            checkpoint_interval: Duration::from_millis(200),
+            verify_interval: Duration::from_hours(1),
+            retention_interval: Duration::from_hours(6),
+            personal_fields: leitstand_ledger::event::EventRules::default()
+                .personal_detail_keys
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            public: true,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The log directory in effect.
+    pub fn dir(&self, server: &ServerConfig) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| server.data_dir.join("audit"))
+    }
+
+    /// The key directory in effect.
+    pub fn key_dir(&self, server: &ServerConfig) -> PathBuf {
+        self.key_dir.clone().unwrap_or_else(|| server.data_dir.join("keys"))
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -259,6 +324,8 @@ pub struct Config {
     pub policy: PolicySet,
     /// Identity-provider sign-in, if configured.
     pub oidc: Option<OidcConfig>,
+    /// The audit log.
+    pub audit: AuditConfig,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -374,6 +441,18 @@ pub fn load_str(
         ));
     }
     let log = take_section::<LogConfig>(&mut merged, "log", &layers, &mut problems);
+    let audit = take_section::<AuditConfig>(&mut merged, "audit", &layers, &mut problems);
+    if let Some(a) = &audit {
+        if let Err(e) = leitstand_ledger::note::Signer::from_seed(&a.origin, [0; 32]) {
+            problems.push(layers.locate("audit.origin", format!("not usable as a key name: {e}")));
+        }
+        if a.checkpoint_interval.is_zero() || a.checkpoint_interval > Duration::from_secs(1) {
+            problems.push(layers.locate(
+                "audit.checkpoint_interval",
+                "must be between 1ms and 1s (a checkpoint is due within 1 s of an append)".into(),
+            ));
+        }
+    }
     if let Some(Err(e)) = log.as_ref().map(|l| tracing_subscriber::EnvFilter::try_new(&l.level)) {
         problems.push(layers.locate("log.level", format!("invalid log filter: {e}")));
     }
@@ -439,10 +518,11 @@ pub fn load_str(
         }
     }
 
-    match (server, log, base) {
-        (Some(server), Some(log), Some(base)) if problems.is_empty() => Ok(Config {
+    match (server, log, audit, base) {
+        (Some(server), Some(log), Some(audit), Some(base)) if problems.is_empty() => Ok(Config {
             server,
             log,
+            audit,
             policy: PolicySet { base, tenants: tenant_policies },
             oidc,
             file: file.map(Path::to_path_buf),
@@ -470,6 +550,9 @@ pub fn defaults_table() -> toml::Table {
     }
     if let Ok(log) = toml::Table::try_from(LogConfig::default()) {
         table.insert("log".into(), toml::Value::Table(log));
+    }
+    if let Ok(audit) = toml::Table::try_from(AuditConfig::default()) {
+        table.insert("audit".into(), toml::Value::Table(audit));
     }
     table
 }

@@ -1,0 +1,312 @@
+//! The audit log's query index, cursors and outbox. The journal in the data
+//! directory is the record of truth; these tables make it searchable by
+//! time, actor pseudonym, action, tenant, object and outcome.
+
+use std::future::Future;
+
+use jiff::Timestamp;
+
+use crate::{Result, Store, from_db, on_pool, to_db};
+
+/// One indexed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedEvent {
+    /// Log index.
+    pub index: u64,
+    /// When the log sequenced it.
+    pub logged_at: Timestamp,
+    /// When it happened.
+    pub time: Timestamp,
+    /// Actor (pseudonym or non-personal actor).
+    pub actor: String,
+    /// Action.
+    pub action: String,
+    /// Tenant slug.
+    pub tenant: Option<String>,
+    /// Object.
+    pub object: Option<String>,
+    /// Outcome.
+    pub outcome: String,
+    /// Retention class.
+    pub retention: String,
+    /// Correlation id.
+    pub correlation_id: Option<String>,
+    /// The stored event (canonical JSON, what the log entry commits to).
+    pub event: String,
+    /// The salt of the commitment.
+    pub salt: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    idx: i64,
+    logged_at: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    tenant: Option<String>,
+    object: Option<String>,
+    outcome: String,
+    retention: String,
+    correlation_id: Option<String>,
+    event: String,
+    salt: Vec<u8>,
+}
+
+impl From<Row> for IndexedEvent {
+    fn from(r: Row) -> Self {
+        Self {
+            index: r.idx as u64,
+            logged_at: from_db(r.logged_at),
+            time: from_db(r.at),
+            actor: r.actor,
+            action: r.action,
+            tenant: r.tenant,
+            object: r.object,
+            outcome: r.outcome,
+            retention: r.retention,
+            correlation_id: r.correlation_id,
+            event: r.event,
+            salt: r.salt,
+        }
+    }
+}
+
+/// A search in the audit index; every filter optional. Newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Events at or after.
+    pub from: Option<Timestamp>,
+    /// Events before.
+    pub to: Option<Timestamp>,
+    /// Exact actor (pseudonym).
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in `.` (`auth.`).
+    pub action: Option<String>,
+    /// Exact tenant slug.
+    pub tenant: Option<String>,
+    /// Exact object.
+    pub object: Option<String>,
+    /// Exact outcome.
+    pub outcome: Option<String>,
+    /// Only these tenants (a tenant-bound principal); `None` = all.
+    pub scope: Option<Vec<String>>,
+    /// Only events with a smaller index (the cursor of the previous page).
+    pub before: Option<u64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// The audit index in the store.
+pub trait AuditLogRepository {
+    /// Adds events (idempotent per index) and moves cursor `index` to `position`, atomically.
+    fn index_audit(&self, events: &[IndexedEvent], position: u64) -> impl Future<Output = Result<()>> + Send;
+    /// A reader's position (0 if it never ran).
+    fn audit_cursor(&self, name: &str) -> impl Future<Output = Result<u64>> + Send;
+    /// Moves a reader's position.
+    fn set_audit_cursor(&self, name: &str, position: u64) -> impl Future<Output = Result<()>> + Send;
+    /// Searches the index.
+    fn query_audit(&self, query: &AuditQuery) -> impl Future<Output = Result<Vec<IndexedEvent>>> + Send;
+    /// One event by index.
+    fn audit_event(&self, index: u64) -> impl Future<Output = Result<Option<IndexedEvent>>> + Send;
+    /// Deletes indexed events of a retention class logged before `before`.
+    fn prune_audit_index(&self, retention: &str, before: Timestamp) -> impl Future<Output = Result<u64>> + Send;
+    /// Parks a pseudonymised event for the server to append.
+    fn push_audit_outbox(&self, retention: &str, event: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The oldest parked events (id, retention, event).
+    fn audit_outbox(&self, limit: i64) -> impl Future<Output = Result<Vec<(i64, String, String)>>> + Send;
+    /// Removes parked events up to and including `id`.
+    fn clear_audit_outbox(&self, up_to: i64) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl AuditLogRepository for Store {
+    async fn index_audit(&self, events: &[IndexedEvent], position: u64) -> Result<()> {
+        self.timed("audit_log.index", async {
+            on_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO audit_log_events (idx, logged_at, at, actor, action, tenant, object, outcome, \
+                         retention, correlation_id, event, salt) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (idx) DO NOTHING",
+                    )
+                    .bind(e.index as i64)
+                    .bind(to_db(e.logged_at))
+                    .bind(to_db(e.time))
+                    .bind(&e.actor)
+                    .bind(&e.action)
+                    .bind(&e.tenant)
+                    .bind(&e.object)
+                    .bind(&e.outcome)
+                    .bind(&e.retention)
+                    .bind(&e.correlation_id)
+                    .bind(&e.event)
+                    .bind(&e.salt)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO audit_cursors (name, position) VALUES ('index', $1) \
+                     ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                )
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            });
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_cursor(&self, name: &str) -> Result<u64> {
+        let position: Option<i64> =
+            on_pool!(self, |pool| sqlx::query_scalar("SELECT position FROM audit_cursors WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?);
+        Ok(position.unwrap_or(0) as u64)
+    }
+
+    async fn set_audit_cursor(&self, name: &str, position: u64) -> Result<()> {
+        on_pool!(self, |pool| sqlx::query(
+            "INSERT INTO audit_cursors (name, position) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+        )
+        .bind(name)
+        .bind(position as i64)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<IndexedEvent>> {
+        self.timed("audit_log.query", async {
+            let mut clauses: Vec<String> = Vec::new();
+            let mut binds: Vec<Bind> = Vec::new();
+            let mut add = |clause: &str, bind: Bind, binds: &mut Vec<Bind>| {
+                binds.push(bind);
+                clauses.push(clause.replace('?', &format!("${}", binds.len())));
+            };
+            if let Some(t) = q.from {
+                add("at >= ?", Bind::Int(to_db(t)), &mut binds);
+            }
+            if let Some(t) = q.to {
+                add("at < ?", Bind::Int(to_db(t)), &mut binds);
+            }
+            if let Some(v) = &q.actor {
+                add("actor = ?", Bind::Text(v.clone()), &mut binds);
+            }
+            match &q.action {
+                Some(prefix) if prefix.ends_with('.') => {
+                    add("action >= ?", Bind::Text(prefix.clone()), &mut binds);
+                    // '/' sorts right after '.', so this bounds the prefix.
+                    add("action < ?", Bind::Text(format!("{}/", &prefix[..prefix.len() - 1])), &mut binds);
+                }
+                Some(v) => add("action = ?", Bind::Text(v.clone()), &mut binds),
+                None => {}
+            }
+            if let Some(v) = &q.tenant {
+                add("tenant = ?", Bind::Text(v.clone()), &mut binds);
+            }
+            if let Some(v) = &q.object {
+                add("object = ?", Bind::Text(v.clone()), &mut binds);
+            }
+            if let Some(v) = &q.outcome {
+                add("outcome = ?", Bind::Text(v.clone()), &mut binds);
+            }
+            if let Some(before) = q.before {
+                add("idx < ?", Bind::Int(before as i64), &mut binds);
+            }
+            if let Some(scope) = &q.scope {
+                if scope.is_empty() {
+                    clauses.push("1 = 0".into());
+                } else {
+                    let marks: Vec<String> = scope
+                        .iter()
+                        .map(|t| {
+                            binds.push(Bind::Text(t.clone()));
+                            format!("${}", binds.len())
+                        })
+                        .collect();
+                    clauses.push(format!("tenant IN ({})", marks.join(", ")));
+                }
+            }
+            let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+            let sql = format!(
+                "SELECT idx, logged_at, at, actor, action, tenant, object, outcome, retention, correlation_id, event, salt \
+                 FROM audit_log_events {filter} ORDER BY idx DESC LIMIT {}",
+                q.limit.clamp(1, 10_000)
+            );
+            let rows: Vec<Row> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for b in &binds {
+                    query = match b {
+                        Bind::Int(v) => query.bind(*v),
+                        Bind::Text(v) => query.bind(v.clone()),
+                    };
+                }
+                query.fetch_all(pool).await?
+            });
+            Ok(rows.into_iter().map(Into::into).collect())
+        })
+        .await
+    }
+
+    async fn audit_event(&self, index: u64) -> Result<Option<IndexedEvent>> {
+        let row: Option<Row> =
+            on_pool!(self, |pool| {
+                sqlx::query_as(
+            "SELECT idx, logged_at, at, actor, action, tenant, object, outcome, retention, correlation_id, event, salt \
+             FROM audit_log_events WHERE idx = $1"
+        )
+        .bind(index as i64)
+        .fetch_optional(pool)
+        .await?
+            });
+        Ok(row.map(Into::into))
+    }
+
+    async fn prune_audit_index(&self, retention: &str, before: Timestamp) -> Result<u64> {
+        let done =
+            on_pool!(self, |pool| sqlx::query("DELETE FROM audit_log_events WHERE retention = $1 AND logged_at < $2")
+                .bind(retention)
+                .bind(to_db(before))
+                .execute(pool)
+                .await?
+                .rows_affected());
+        Ok(done)
+    }
+
+    async fn push_audit_outbox(&self, retention: &str, event: &str) -> Result<()> {
+        on_pool!(self, |pool| sqlx::query("INSERT INTO audit_outbox (retention, event) VALUES ($1, $2)")
+            .bind(retention)
+            .bind(event)
+            .execute(pool)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+
+    async fn audit_outbox(&self, limit: i64) -> Result<Vec<(i64, String, String)>> {
+        Ok(on_pool!(self, |pool| sqlx::query_as("SELECT id, retention, event FROM audit_outbox ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(pool)
+            .await?))
+    }
+
+    async fn clear_audit_outbox(&self, up_to: i64) -> Result<()> {
+        on_pool!(self, |pool| sqlx::query("DELETE FROM audit_outbox WHERE id <= $1")
+            .bind(up_to)
+            .execute(pool)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+}
