@@ -260,16 +260,15 @@ impl AuditLogRepository for Store {
     }
 
     async fn audit_event(&self, index: u64) -> Result<Option<IndexedEvent>> {
-        let row: Option<Row> =
-            on_pool!(self, |pool| {
-                sqlx::query_as(
+        let row: Option<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
             "SELECT idx, logged_at, at, actor, action, tenant, object, outcome, retention, correlation_id, event, salt \
              FROM audit_log_events WHERE idx = $1"
         )
         .bind(index as i64)
         .fetch_optional(pool)
         .await?
-            });
+        });
         Ok(row.map(Into::into))
     }
 

@@ -38,6 +38,29 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `leitstand audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the log's verifier key (`name+hash+base64`) for third-party
+    /// verifiers and witnesses; creates the key on a fresh data directory.
+    Key,
+    /// Verify the whole log: exits 0 if it verifies, 1 with each finding.
+    /// Without --url: the data directory, including every stored event and
+    /// every checkpoint ever published. With --url: a running instance over
+    /// HTTP, as an outside verifier sees it.
+    Verify {
+        /// Base URL of a running Leitstand (`https://leitstand.example`).
+        #[arg(long)]
+        url: Option<String>,
+        /// The log's verifier key (required with --url; default: the local key).
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 /// `leitstand user …`.

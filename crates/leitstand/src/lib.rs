@@ -4,6 +4,7 @@
 //! that tests and fuzz targets can call it.
 
 pub mod admin_cmd;
+pub mod audit_cmd;
 pub mod cli;
 pub mod config;
 pub mod logging;

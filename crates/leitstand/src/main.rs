@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::Parser;
 use leitstand::cli::{Cli, Command, ConfigCommand, ServeArgs};
 use leitstand::config::{self, Config, ConfigError, DatabaseUrl};
-use leitstand::{admin_cmd, logging, policy_cmd, serve};
+use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve};
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -64,6 +64,10 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()?
                 .block_on(admin_cmd::token(&config, command))
+        }
+        Command::Audit(command) => {
+            let config = load(&cli.config)?;
+            audit_cmd::run(&config, command)
         }
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", serde_json::to_string_pretty(&config::reference::schema())?);

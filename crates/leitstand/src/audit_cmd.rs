@@ -1,0 +1,126 @@
+//! `leitstand audit key` and `leitstand audit verify [--url]`: the log's
+//! verifier key for third parties and witnesses, and a full check of a log —
+//! offline in the data directory (tiles, every event, every checkpoint ever
+//! published) or remotely over HTTP as any outside verifier would.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use leitstand_audit::journal::Journal;
+use leitstand_audit::ledger::{journal_dir, log_dir, read_history};
+use leitstand_audit::storage::DirStorage;
+use leitstand_audit::verify::{Extra, Report, RetentionCheck, Source, verify};
+use leitstand_core::Clock;
+use leitstand_core::calendar::WorkingCalendar;
+use leitstand_core::clock::SystemClock;
+use leitstand_ledger::note::Verifier;
+
+use crate::cli::AuditCommand;
+use crate::config::Config;
+
+/// Runs an audit subcommand.
+pub fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Key => {
+            let keys =
+                leitstand_audit::keys::load_or_create(&config.audit.key_dir(&config.server), &config.audit.origin)?;
+            println!("{}", keys.signer.verifier());
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { url, key } => {
+            let verifier = match key {
+                Some(k) => Verifier::parse(&k)
+                    .with_context(|| format!("--key {k:?} is not a verifier key (name+hash+base64)"))?,
+                None if url.is_none() => {
+                    leitstand_audit::keys::load_or_create(&config.audit.key_dir(&config.server), &config.audit.origin)?
+                        .signer
+                        .verifier()
+                }
+                None => anyhow::bail!(
+                    "--url needs --key: the verifier key of the log, from `leitstand audit key` on its host"
+                ),
+            };
+            let started = Instant::now();
+            let report = match url {
+                Some(url) => verify_remote(&url, &verifier)?,
+                None => verify_local(config, &verifier)?,
+            };
+            Ok(print(&report, started.elapsed()))
+        }
+    }
+}
+
+fn verify_local(config: &Config, verifier: &Verifier) -> anyhow::Result<Report> {
+    let dir = config.audit.dir(&config.server);
+    anyhow::ensure!(log_dir(&dir).join("checkpoint").exists(), "no audit log in {}", dir.display());
+    let mut src = DirStorage::open(log_dir(&dir))?;
+    let journal = Journal::open(journal_dir(&dir))?;
+    let retention = RetentionCheck {
+        policy: config.policy.base.retention.clone(),
+        calendar: WorkingCalendar::germany(),
+        now: SystemClock.now(),
+    };
+    let extra =
+        Extra { journal: Some(journal.read_from(0)), history: read_history(&dir)?, retention: Some(&retention) };
+    verify(&mut src, verifier, extra).map_err(anyhow::Error::msg)
+}
+
+/// Fetches tlog-tiles paths below a base URL.
+struct Http {
+    base: String,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Source for Http {
+    fn fetch(&mut self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        let url = format!("{}/{path}", self.base);
+        self.runtime.block_on(async {
+            let response = self.client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
+            match response.status() {
+                reqwest::StatusCode::NOT_FOUND => Ok(None),
+                s if s.is_success() => Ok(Some(response.bytes().await.map_err(|e| format!("{url}: {e}"))?.to_vec())),
+                s => Err(format!("{url}: HTTP {s}")),
+            }
+        })
+    }
+}
+
+fn verify_remote(url: &str, verifier: &Verifier) -> anyhow::Result<Report> {
+    leitstand_app::install_crypto_provider();
+    let base = url.trim_end_matches('/').to_string();
+    let base = if base.ends_with("/audit/log") { base } else { format!("{base}/audit/log") };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+    let mut src = Http { base, client, runtime };
+    verify(&mut src, verifier, Extra { journal: None, history: Vec::new(), retention: None })
+        .map_err(anyhow::Error::msg)
+}
+
+fn print(report: &Report, took: std::time::Duration) -> ExitCode {
+    let mb = report.bytes as f64 / 1e6;
+    let secs = took.as_secs_f64().max(1e-6);
+    let summary = format!(
+        "{} entries, {} files ({mb:.1} MB, {:.0} MB/s), {} stored events checked, {} pruned per retention, \
+         {} published checkpoints consistent, {} events not yet integrated",
+        report.entries,
+        report.files,
+        mb / secs,
+        report.events,
+        report.pruned,
+        report.checkpoints,
+        report.pending
+    );
+    if report.findings.is_empty() {
+        println!("audit log verified: checkpoint of size {}; {summary}", report.size);
+        ExitCode::SUCCESS
+    } else {
+        println!("audit log verification FAILED with {} finding(s):", report.findings.len());
+        for f in &report.findings {
+            println!("  {f}");
+        }
+        println!("checked: {summary}");
+        ExitCode::from(1)
+    }
+}
