@@ -55,6 +55,7 @@ pub struct Metrics {
     failed_per_ip: Gauge,
     failed_per_account: Gauge,
     failed_total: Gauge,
+    audit: [Gauge; 5],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -123,6 +124,18 @@ impl Metrics {
         let failed_total = Gauge::default();
         auth.register("failed_logins_since_start", "Failed logins since this process started", failed_total.clone());
 
+        let log = registry.sub_registry_with_prefix("audit_log");
+        let audit: [Gauge; 5] = Default::default();
+        for (gauge, (name, help)) in audit.iter().zip([
+            ("sequenced_events", "Events durable in the audit journal"),
+            ("published_events", "Events covered by the published signed checkpoint"),
+            ("indexed_events", "Events in the audit query index"),
+            ("verify_findings", "Findings of the last self-verification (0 = the log verified; alert on > 0)"),
+            ("verify_runs", "Completed self-verifications since start"),
+        ]) {
+            log.register(name, help, gauge.clone());
+        }
+
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -133,6 +146,14 @@ impl Metrics {
             failed_per_ip,
             failed_per_account,
             failed_total,
+            audit,
+        }
+    }
+
+    /// Sets the audit log gauges: sequenced, published, indexed, findings, runs.
+    pub fn set_audit_log(&self, values: [u64; 5]) {
+        for (gauge, v) in self.audit.iter().zip(values) {
+            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
         }
     }
 

@@ -53,6 +53,17 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let (per_ip, per_account, total) = state.app.failed_logins.snapshot(state.app.clock.now());
     state.metrics.set_failed_logins(per_ip, per_account, total);
+    if let Some(log) = state.app.audit_sink.log() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = log.ledger.state();
+        state.metrics.set_audit_log([
+            s.sequenced,
+            s.published,
+            log.indexed(),
+            log.verify_findings.load(Relaxed),
+            log.verify_runs.load(Relaxed),
+        ]);
+    }
     let body = state.metrics.encode();
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
