@@ -42,7 +42,12 @@ fn main() {
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let signer = Signer::from_seed("bench.example/audit", [1; 32]).unwrap();
-    let ledger = Ledger::open(LedgerOptions::new(dir.path()), Signer::from_seed("bench.example/audit", [1; 32]).unwrap(), clock.clone()).unwrap();
+    let ledger = Ledger::open(
+        LedgerOptions::new(dir.path()),
+        Signer::from_seed("bench.example/audit", [1; 32]).unwrap(),
+        clock.clone(),
+    )
+    .unwrap();
     let rules = EventRules::default();
     let pseudonymiser = Pseudonymiser::new([2; 32]);
     // ~200-byte stored events.
@@ -108,15 +113,31 @@ fn main() {
     let read_mb = (report.bytes + journal_bytes) as f64 / 1e6;
 
     println!("events {size} of {event_bytes} bytes, {writers} writers × batches of {batch}");
-    println!("durable ingest (Rust API, incl. validation + pseudonymisation): {:.0} events/s", size as f64 / ingest.as_secs_f64());
+    println!(
+        "durable ingest (Rust API, incl. validation + pseudonymisation): {:.0} events/s",
+        size as f64 / ingest.as_secs_f64()
+    );
     println!("batch latency to durable ack: p50 {:?}, p99 {:?}", pct(0.5), pct(0.99));
-    println!("all events in a published checkpoint after {:.2} s (ingest {:.2} s)", published.as_secs_f64(), ingest.as_secs_f64());
-    println!("full verification (tiles, every event, {} checkpoints): {:.2} s, {:.0} MB/s, {:.0} events/s", report.checkpoints, verify_time, read_mb / verify_time, size as f64 / verify_time);
+    println!(
+        "all events in a published checkpoint after {:.2} s (ingest {:.2} s)",
+        published.as_secs_f64(),
+        ingest.as_secs_f64()
+    );
+    println!(
+        "full verification (tiles, every event, {} checkpoints): {:.2} s, {:.0} MB/s, {:.0} events/s",
+        report.checkpoints,
+        verify_time,
+        read_mb / verify_time,
+        size as f64 / verify_time
+    );
     println!("machine: SHA-256 {sha_mbs:.0} MB/s, fsync'd sequential write {write_mbs:.0} MB/s");
 }
 
 fn walk(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir).map_or(0, |entries| {
-        entries.filter_map(Result::ok).map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().map_or(0, |m| m.len()) }).sum()
+        entries
+            .filter_map(Result::ok)
+            .map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().map_or(0, |m| m.len()) })
+            .sum()
     })
 }
