@@ -19,17 +19,15 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use leitstand_audit::journal::Journal;
-use leitstand_audit::ledger::{Ledger, journal_dir, log_dir, read_history};
-use leitstand_audit::storage::DirStorage;
-use leitstand_audit::verify::{Extra, Report, RetentionCheck, verify};
+use leitstand_audit::ledger::Ledger;
+use leitstand_audit::verify::{Report, RetentionCheck, verify_dir};
 use leitstand_core::calendar::WorkingCalendar;
 use leitstand_core::policy::Retention;
 use leitstand_ledger::entry::RetentionClass;
 use leitstand_ledger::event::{EventRules, PreparedEvent, StoredEvent, SubmittedEvent, prepare_batch};
 use leitstand_ledger::pseudonym::Pseudonymiser;
-use leitstand_store::{AuditLogRepository, IndexedEvent, TenantRepository};
+use leitstand_store::{AuditLogRepository, AuditQuery, IndexedEvent, TenantRepository};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{App, AppError, Result};
@@ -51,14 +49,13 @@ pub struct AuditLog {
     pub verify_findings: AtomicU64,
     /// Completed self-verifications.
     pub verify_runs: AtomicU64,
-    indexed_tx: watch::Sender<u64>,
+    indexed: AtomicU64,
     index_lock: tokio::sync::Mutex<()>,
 }
 
 impl AuditLog {
     /// A log handle for the server.
     pub fn new(ledger: Ledger, pseudonymiser: Pseudonymiser, rules: EventRules, retention: Retention) -> Self {
-        let (indexed_tx, _) = watch::channel(0);
         Self {
             ledger,
             pseudonymiser,
@@ -66,14 +63,14 @@ impl AuditLog {
             retention,
             verify_findings: AtomicU64::new(0),
             verify_runs: AtomicU64::new(0),
-            indexed_tx,
+            indexed: AtomicU64::new(0),
             index_lock: tokio::sync::Mutex::new(()),
         }
     }
 
     /// How far the query index has caught up.
     pub fn indexed(&self) -> u64 {
-        *self.indexed_tx.borrow()
+        self.indexed.load(Ordering::Relaxed)
     }
 }
 
@@ -151,15 +148,14 @@ impl<'a> Audit<'a> {
     /// the log index of each event once they are durable.
     pub async fn submit(&self, events: Vec<SubmittedEvent>) -> Result<Vec<u64>> {
         let now = self.app.clock.now();
+        let (pseudonymiser, rules) = self.app.audit_sink.keys();
+        let prepared = prepare_batch(events, now, rules, pseudonymiser).map_err(AppError::InvalidEvent)?;
         match &self.app.audit_sink {
             AuditSink::Log(log) => {
-                let prepared =
-                    prepare_batch(events, now, &log.rules, &log.pseudonymiser).map_err(AppError::InvalidEvent)?;
                 let range = log.ledger.append(prepared).await.map_err(|e| AppError::AuditUnavailable(e.to_string()))?;
                 Ok(range.collect())
             }
-            AuditSink::Outbox(keys) => {
-                let prepared = prepare_batch(events, now, &keys.1, &keys.0).map_err(AppError::InvalidEvent)?;
+            AuditSink::Outbox(_) => {
                 for p in prepared {
                     let text = String::from_utf8_lossy(&p.bytes).into_owned();
                     self.app.store.push_audit_outbox(p.class.as_str(), &text).await?;
@@ -171,7 +167,13 @@ impl<'a> Audit<'a> {
 }
 
 fn to_indexed(record: &leitstand_audit::journal::Record) -> Option<IndexedEvent> {
-    let event: StoredEvent = serde_json::from_slice(&record.event).ok()?;
+    let event: StoredEvent = match serde_json::from_slice(&record.event) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::error!(index = record.index, error = %e, "journalled event is not a stored event; not indexed");
+            return None;
+        }
+    };
     Some(IndexedEvent {
         index: record.index,
         logged_at: Timestamp::from_microsecond(record.logged_at_us).ok()?,
@@ -201,34 +203,47 @@ impl App {
     pub async fn index_audit_step(&self) -> Result<u64> {
         let Some(log) = self.audit_log() else { return Ok(0) };
         let _one_indexer = log.index_lock.lock().await;
-        let mut cursor = self.store.audit_cursor(INDEX_CURSOR).await?;
+        let cursor = self.store.audit_cursor(INDEX_CURSOR).await?;
         let target = log.ledger.state().sequenced;
+        if cursor >= target {
+            log.indexed.store(cursor, Ordering::Relaxed);
+            return Ok(0);
+        }
+        let unavailable = |e: String| AppError::AuditUnavailable(e);
+        // One pass over the journal, in batches: the reader travels to the
+        // blocking pool and back, so no segment is read twice.
+        let dir = log.ledger.journal_dir().to_path_buf();
+        let mut reader = tokio::task::spawn_blocking(move || Journal::open(&dir).map(|j| j.read_from(cursor)))
+            .await
+            .map_err(|e| unavailable(e.to_string()))?
+            .map_err(|e| unavailable(e.to_string()))?;
         let mut added = 0;
-        while cursor < target {
-            let dir = log.ledger.journal_dir().to_path_buf();
-            let from = cursor;
-            let records = tokio::task::spawn_blocking(move || -> Result<Vec<_>, String> {
-                let journal = Journal::open(&dir).map_err(|e| e.to_string())?;
-                journal
-                    .read_from(from)
-                    .take_while(|r| r.as_ref().map_or(true, |r| r.index < target))
-                    .take(INDEX_BATCH)
-                    .map(|r| r.map_err(|e| e.to_string()))
-                    .collect()
+        loop {
+            let (back, batch) = tokio::task::spawn_blocking(move || {
+                let mut records = Vec::with_capacity(INDEX_BATCH);
+                while records.len() < INDEX_BATCH {
+                    match reader.next() {
+                        Some(Ok(r)) if r.index < target => records.push(r),
+                        Some(Err(e)) => return (reader, Err(e.to_string())),
+                        Some(Ok(_)) | None => return (reader, Ok((records, true))),
+                    }
+                }
+                (reader, Ok((records, false)))
             })
             .await
-            .map_err(|e| AppError::AuditUnavailable(e.to_string()))?
-            .map_err(AppError::AuditUnavailable)?;
+            .map_err(|e| unavailable(e.to_string()))?;
+            reader = back;
+            let (records, done) = batch.map_err(unavailable)?;
             // Pruned stretches are skipped: the cursor moves past them.
-            let next = records.last().map_or(target, |r| r.index + 1);
+            let next = if done { target } else { records.last().map_or(target, |r| r.index + 1) };
             let rows: Vec<IndexedEvent> = records.iter().filter_map(to_indexed).collect();
             self.store.index_audit(&rows, next).await?;
             added += rows.len() as u64;
-            cursor = next;
-            log.indexed_tx.send_replace(cursor);
+            log.indexed.store(next, Ordering::Relaxed);
+            if done {
+                return Ok(added);
+            }
         }
-        log.indexed_tx.send_replace(cursor);
-        Ok(added)
     }
 
     /// Appends events parked in the outbox by CLI commands.
@@ -306,15 +321,10 @@ impl App {
             calendar: WorkingCalendar::germany(),
             now: self.clock.now(),
         };
-        let report = tokio::task::spawn_blocking(move || -> Result<Report, String> {
-            let mut src = DirStorage::open(log_dir(&dir)).map_err(|e| e.to_string())?;
-            let journal = Journal::open(journal_dir(&dir)).map_err(|e| e.to_string())?;
-            let history = read_history(&dir).map_err(|e| e.to_string())?;
-            verify(&mut src, &verifier, Extra { journal: Some(journal.read_from(0)), history, retention: Some(&check) })
-        })
-        .await
-        .map_err(|e| AppError::AuditUnavailable(e.to_string()))?
-        .map_err(AppError::AuditUnavailable)?;
+        let report = tokio::task::spawn_blocking(move || verify_dir(&dir, &verifier, Some(&check)))
+            .await
+            .map_err(|e| AppError::AuditUnavailable(e.to_string()))?
+            .map_err(AppError::AuditUnavailable)?;
         log.verify_findings.store(report.findings.len() as u64, Ordering::Relaxed);
         log.verify_runs.fetch_add(1, Ordering::Relaxed);
         if !report.findings.is_empty() {
@@ -402,6 +412,14 @@ impl AuditSink {
         }
     }
 
+    /// The keys and rules that turn personal values into pseudonyms.
+    pub fn keys(&self) -> (&Pseudonymiser, &EventRules) {
+        match self {
+            AuditSink::Log(log) => (&log.pseudonymiser, &log.rules),
+            AuditSink::Outbox(keys) => (&keys.0, &keys.1),
+        }
+    }
+
     /// The server's log, if this sink is one.
     pub fn log(&self) -> Option<&Arc<AuditLog>> {
         match self {
@@ -409,30 +427,6 @@ impl AuditSink {
             AuditSink::Outbox(_) => None,
         }
     }
-}
-
-/// A search of the audit trail as a caller writes it: names in clear are
-/// turned into pseudonyms before the search, never stored.
-#[derive(Debug, Clone, Default)]
-pub struct AuditSearch {
-    /// Events at or after.
-    pub from: Option<Timestamp>,
-    /// Events before.
-    pub to: Option<Timestamp>,
-    /// Actor: a user name (pseudonymised for the search) or a pseudonym.
-    pub actor: Option<String>,
-    /// Action, or a prefix ending in `.`.
-    pub action: Option<String>,
-    /// Tenant slug.
-    pub tenant: Option<String>,
-    /// Object (`user:NAME` is pseudonymised for the search).
-    pub object: Option<String>,
-    /// Outcome.
-    pub outcome: Option<String>,
-    /// Continue below this index (from the previous page).
-    pub cursor: Option<u64>,
-    /// Page size.
-    pub limit: u32,
 }
 
 /// One page of a search.
@@ -472,41 +466,29 @@ impl App {
         self.audit().submit(events).await
     }
 
-    /// Searches the audit trail; tenant-bound callers see their tenants only.
-    pub async fn search_audit(&self, principal: &crate::Principal, search: AuditSearch) -> Result<AuditPage> {
+    /// Searches the audit trail. `actor` and `object` may name a user in
+    /// clear: they are turned into pseudonyms for the search, never stored.
+    /// The scope is the caller's: tenant-bound callers see their tenants only.
+    pub async fn search_audit(&self, principal: &crate::Principal, mut query: AuditQuery) -> Result<AuditPage> {
         principal.require(leitstand_core::access::Action::ReadAudit)?;
-        // A search shows everything acknowledged before it.
-        self.index_audit_step().await?;
-        let log = self.audit_log().cloned();
-        let pseudonym = |v: String| match &log {
-            Some(log) if !leitstand_ledger::event::is_non_personal_actor(&v) => log.pseudonymiser.pseudonym(&v),
-            _ => v,
-        };
-        let scope = match principal.tenant_filter() {
+        if let Some(log) = self.audit_log()
+            && log.indexed() < log.ledger.state().sequenced
+        {
+            // A search shows everything acknowledged before it.
+            self.index_audit_step().await?;
+        }
+        let (pseudonymiser, rules) = self.audit_sink.keys();
+        query.actor = query.actor.map(|a| rules.actor(pseudonymiser, &a));
+        query.object = query.object.map(|o| rules.object(pseudonymiser, &o));
+        query.scope = match principal.tenant_filter() {
             None => None,
             Some(ids) => {
                 Some(self.store.tenants(Some(ids)).await?.into_iter().map(|t| t.slug.as_str().to_string()).collect())
             }
         };
-        let limit = search.limit.clamp(1, 10_000);
-        let object = search.object.map(|o| match o.strip_prefix("user:") {
-            Some(name) => format!("user:{}", pseudonym(name.to_string())),
-            None => o,
-        });
-        let query = leitstand_store::AuditQuery {
-            from: search.from,
-            to: search.to,
-            actor: search.actor.map(pseudonym),
-            action: search.action,
-            tenant: search.tenant,
-            object,
-            outcome: search.outcome,
-            scope,
-            before: search.cursor,
-            limit,
-        };
+        query.limit = query.limit.clamp(1, 10_000);
         let events = self.store.query_audit(&query).await?;
-        let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.index)).flatten();
+        let next = (events.len() == query.limit as usize).then(|| events.last().map(|e| e.index)).flatten();
         Ok(AuditPage { events, next })
     }
 }

@@ -23,7 +23,7 @@ use leitstand_core::Clock;
 use leitstand_core::access::Throttle;
 use leitstand_store::Store;
 
-pub use audit::{Audit, AuditLog, AuditLogSettings, AuditOpenError, AuditPage, AuditSearch, AuditSink, INDEX_CURSOR};
+pub use audit::{Audit, AuditLog, AuditLogSettings, AuditOpenError, AuditPage, AuditSink, INDEX_CURSOR};
 pub use error::AppError;
 pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession, generate_password};
 pub use oidc::{Oidc, OidcSettings, OidcStart};

@@ -8,10 +8,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leitstand_audit::journal::Journal;
-use leitstand_audit::ledger::{Ledger, LedgerOptions, journal_dir, log_dir, read_history};
-use leitstand_audit::storage::DirStorage;
-use leitstand_audit::verify::{Extra, verify};
+use leitstand_audit::ledger::{Ledger, LedgerOptions, journal_dir};
+use leitstand_audit::verify::verify_dir;
 use leitstand_core::clock::{Clock, SystemClock};
 use leitstand_ledger::event::{EventRules, SubmittedEvent, prepare_batch};
 use leitstand_ledger::note::Signer;
@@ -99,14 +97,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(300));
 
     let t = Instant::now();
-    let mut src = DirStorage::open(log_dir(dir.path())).unwrap();
-    let journal = Journal::open(journal_dir(dir.path())).unwrap();
-    let report = verify(
-        &mut src,
-        &signer.verifier(),
-        Extra { journal: Some(journal.read_from(0)), history: read_history(dir.path()).unwrap(), retention: None },
-    )
-    .unwrap();
+    let report = verify_dir(dir.path(), &signer.verifier(), None).unwrap();
     let verify_time = t.elapsed().as_secs_f64();
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     let journal_bytes: u64 = walk(&journal_dir(dir.path()));

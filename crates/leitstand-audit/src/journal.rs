@@ -205,46 +205,49 @@ impl Stream {
         Ok(Self { class, dir, segments, active: None })
     }
 
-    /// Writes `buf` (records of `day`, first index `first`); returns whether
-    /// a new file was created (its directory then needs an fsync).
-    fn write(&mut self, first: u64, day: i64, buf: &[u8]) -> Result<&File, JournalError> {
-        let roll = match &self.active {
-            Some(a) => a.day != day || a.len >= SEGMENT_BYTES,
-            None => true,
-        };
-        if roll {
-            // Reopen the last segment if it is of the same day and has room.
-            let reuse = self.segments.last().filter(|s| s.day == day && self.active.is_none()).cloned();
-            let (segment, new) = match reuse {
-                Some(s) => (s, false),
+    /// Writes `buf` (records of `day`, the first with index `first`) to the
+    /// segment of that day, starting a new segment on a new day or when the
+    /// current one is full. Not yet durable: see [`Stream::sync`].
+    fn write(&mut self, first: u64, day: i64, buf: &[u8]) -> Result<(), JournalError> {
+        let fits = |a: &Active| a.day == day && a.len < SEGMENT_BYTES;
+        if !self.active.as_ref().is_some_and(fits) {
+            // A segment left behind in this group is made durable now; the
+            // caller syncs only the current one.
+            self.sync()?;
+            // After opening, today's last segment is continued if it has room.
+            let reopened = match (&self.active, self.segments.last()) {
+                (None, Some(last)) if last.day == day => Some(Self::open_segment(&last.path, day)?),
+                _ => None,
+            };
+            self.active = match reopened.filter(fits) {
+                Some(active) => Some(active),
                 None => {
-                    let s = Segment { path: self.dir.join(Segment::name(first, day)), first, day };
-                    self.segments.push(s.clone());
-                    (s, true)
+                    let segment = Segment { path: self.dir.join(Segment::name(first, day)), first, day };
+                    let active = Self::open_segment(&segment.path, day)?;
+                    File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
+                    self.segments.push(segment);
+                    Some(active)
                 }
             };
-            let file =
-                OpenOptions::new().create(true).append(true).open(&segment.path).map_err(io_err(&segment.path))?;
-            let len = file.metadata().map_err(io_err(&segment.path))?.len();
-            if !new && len >= SEGMENT_BYTES {
-                self.active = None;
-                let s = Segment { path: self.dir.join(Segment::name(first, day)), first, day };
-                self.segments.push(s.clone());
-                let file = OpenOptions::new().create(true).append(true).open(&s.path).map_err(io_err(&s.path))?;
-                File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
-                self.active = Some(Active { file, len: 0, day });
-            } else {
-                if new {
-                    File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
-                }
-                self.active = Some(Active { file, len, day });
-            }
         }
-        let path = self.segments.last().map(|s| s.path.clone()).unwrap_or_default();
         let Some(active) = self.active.as_mut() else { unreachable!("a segment was just opened") };
-        active.file.write_all(buf).map_err(io_err(&path))?;
+        active.file.write_all(buf).map_err(io_err(&self.dir))?;
         active.len += buf.len() as u64;
-        Ok(&active.file)
+        Ok(())
+    }
+
+    fn open_segment(path: &Path, day: i64) -> Result<Active, JournalError> {
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
+        let len = file.metadata().map_err(io_err(path))?.len();
+        Ok(Active { file, len, day })
+    }
+
+    /// Makes the writes to the current segment durable.
+    fn sync(&self) -> Result<(), JournalError> {
+        match &self.active {
+            Some(active) => active.file.sync_data().map_err(io_err(&self.dir)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -280,9 +283,8 @@ impl Journal {
         &self.root
     }
 
-    fn stream(&mut self, class: RetentionClass) -> &mut Stream {
-        let i = RetentionClass::ALL.iter().position(|c| *c == class).unwrap_or(0);
-        &mut self.streams[i]
+    fn stream_index(&self, class: RetentionClass) -> usize {
+        RetentionClass::ALL.iter().position(|c| *c == class).unwrap_or(0)
     }
 
     /// Finds the records from index `from` on that were made durable but not
@@ -362,22 +364,23 @@ impl Journal {
                 }
             }
         }
-        let mut touched: Vec<File> = Vec::new();
+        let mut touched = Vec::new();
         for (class, day, first, buf) in buffers {
-            let stream = self.stream(class);
-            let file = stream.write(first, day, &buf)?;
-            touched.push(file.try_clone().map_err(io_err(&stream.dir))?);
+            let stream = self.stream_index(class);
+            self.streams[stream].write(first, day, &buf)?;
+            touched.push(stream);
         }
-        for file in touched {
-            file.sync_data().map_err(io_err(&self.root))?;
+        touched.sort_unstable();
+        touched.dedup();
+        for stream in touched {
+            self.streams[stream].sync()?;
         }
         Ok(())
     }
 
     /// Every segment of a class, oldest first.
     pub fn segments(&self, class: RetentionClass) -> &[Segment] {
-        let i = RetentionClass::ALL.iter().position(|c| *c == class).unwrap_or(0);
-        &self.streams[i].segments
+        &self.streams[self.stream_index(class)].segments
     }
 
     /// Deletes the segments of `class` whose whole day is covered by
@@ -387,7 +390,8 @@ impl Journal {
         class: RetentionClass,
         mut expired: impl FnMut(i64) -> bool,
     ) -> Result<Pruned, JournalError> {
-        let stream = self.stream(class);
+        let i = self.stream_index(class);
+        let stream = &mut self.streams[i];
         let mut pruned = Pruned::default();
         let today = stream.active.as_ref().map(|a| a.day);
         let mut keep = Vec::new();

@@ -26,7 +26,7 @@ use leitstand_ledger::entry::{ENTRY_LEN, Entry, RetentionClass, SALT_LEN, commit
 use leitstand_ledger::event::PreparedEvent;
 use leitstand_ledger::merkle::leaf_hash;
 use leitstand_ledger::note::{Signer, Verifier, open};
-use leitstand_ledger::tiles::{TILE_WIDTH, Tile, decode_bundle, encode_bundle};
+use leitstand_ledger::tiles::{TILE_WIDTH, Tile, cut_partial, decode_bundle, encode_bundle};
 use leitstand_ledger::tree::{TreeEdge, partial_widths};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -69,6 +69,9 @@ pub enum LedgerError {
     /// Stored state that does not fit together.
     #[error("audit log is inconsistent: {0} (run `leitstand audit verify` for details)")]
     Inconsistent(String),
+    /// A path that is not a tlog-tiles path.
+    #[error(transparent)]
+    NotATile(#[from] leitstand_ledger::tiles::TilePathError),
     /// Another process holds the log.
     #[error("the audit log in {0} is in use by another process (one writer at a time)")]
     Locked(String),
@@ -92,11 +95,12 @@ struct Item {
 enum Job {
     Append {
         items: Vec<Item>,
-        reply: oneshot::Sender<Result<Range<u64>, LedgerError>>,
+        reply: Reply,
     },
+    /// Delete the class's segments whose day ended at a time `expired` accepts.
     Prune {
         class: RetentionClass,
-        before_day_end: Box<dyn FnMut(i64) -> bool + Send>,
+        expired: Box<dyn FnMut(i64) -> bool + Send>,
         reply: oneshot::Sender<Result<Pruned, LedgerError>>,
     },
 }
@@ -121,7 +125,8 @@ pub struct Ledger {
     verifier: Verifier,
     origin: String,
     journal_dir: PathBuf,
-    failed: Arc<Mutex<Option<String>>>,
+    failed: Failure,
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
 }
 
 /// File with every checkpoint ever published (u32 LE length + signed note).
@@ -281,6 +286,150 @@ impl Integrator {
     }
 }
 
+impl Integrator {
+    /// Integrates what the sequencer hands over, at most one checkpoint per
+    /// `interval`, until the sequencer ends or a write fails.
+    fn run(
+        mut self,
+        entries: &std::sync::mpsc::Receiver<Vec<[u8; ENTRY_LEN]>>,
+        state: &watch::Sender<LogState>,
+        failed: &Failure,
+        interval: Duration,
+        _lock: Arc<File>,
+    ) {
+        let mut last_publish = Instant::now();
+        while let Ok(first) = entries.recv() {
+            let since = last_publish.elapsed();
+            if since < interval {
+                std::thread::sleep(interval - since);
+            }
+            let mut batches = vec![first];
+            batches.extend(entries.try_iter());
+            let result = batches.iter().try_for_each(|b| self.integrate(b)).and_then(|()| self.publish());
+            last_publish = Instant::now();
+            match result {
+                Ok((size, checkpoint)) => state.send_modify(|s| {
+                    s.published = size;
+                    s.checkpoint = checkpoint;
+                }),
+                Err(e) => return failed.set("integration", &e),
+            }
+        }
+    }
+}
+
+/// Why the log stopped taking appends, shared by its threads and handles.
+#[derive(Clone, Default)]
+struct Failure(Arc<Mutex<Option<String>>>);
+
+impl Failure {
+    fn set(&self, stage: &str, e: &LedgerError) {
+        tracing::error!(error = %e, stage, "audit log write failed; appends stop until restart");
+        if let Ok(mut f) = self.0.lock() {
+            *f = Some(e.to_string());
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|f| f.clone())
+    }
+}
+
+/// The sequencer thread's state: the journal and the next index.
+struct Sequencer {
+    journal: Journal,
+    next: u64,
+    last_logged: i64,
+    clock: Arc<dyn Clock>,
+    max_group: usize,
+    state: Arc<watch::Sender<LogState>>,
+    failed: Failure,
+    entries: std::sync::mpsc::Sender<Vec<[u8; ENTRY_LEN]>>,
+    _lock: Arc<File>,
+}
+
+type Reply = oneshot::Sender<Result<Range<u64>, LedgerError>>;
+
+impl Sequencer {
+    /// Takes every job waiting (up to `max_group` events) and commits the
+    /// appends among them as one group, until the last handle is dropped.
+    fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(job) = jobs.blocking_recv() {
+            let mut group: Vec<(Vec<Item>, Reply)> = Vec::new();
+            let mut count = 0usize;
+            let mut waiting = Some(job);
+            while let Some(job) = waiting.take() {
+                match job {
+                    Job::Append { items, reply } => {
+                        count += items.len();
+                        group.push((items, reply));
+                    }
+                    Job::Prune { class, expired, reply } => {
+                        let _ = reply.send(self.journal.prune(class, expired).map_err(Into::into));
+                    }
+                }
+                if count < self.max_group {
+                    waiting = jobs.try_recv().ok();
+                }
+            }
+            if !group.is_empty() && !self.commit(group, count) {
+                return;
+            }
+        }
+    }
+
+    /// Journals one group and answers its callers; false once the
+    /// integrator is gone.
+    fn commit(&mut self, group: Vec<(Vec<Item>, Reply)>, count: usize) -> bool {
+        if let Some(reason) = self.failed.get() {
+            for (_, reply) in group {
+                let _ = reply.send(Err(LedgerError::Stopped(reason.clone())));
+            }
+            return true;
+        }
+        self.last_logged = self.last_logged.max(micros(self.clock.as_ref()));
+        let logged_at_us = self.last_logged;
+        let mut records = Vec::with_capacity(count);
+        let mut entries = Vec::with_capacity(count);
+        let mut answers = Vec::with_capacity(group.len());
+        for (items, reply) in group {
+            let start = self.next;
+            for item in items {
+                entries.push(Entry { logged_at_us, class: item.class, commitment: item.commitment }.encode());
+                records.push(Record {
+                    index: self.next,
+                    logged_at_us,
+                    class: item.class,
+                    salt: item.salt,
+                    event: item.bytes,
+                });
+                self.next += 1;
+            }
+            answers.push((start..self.next, reply));
+        }
+        match self.journal.append(&records) {
+            Ok(()) => {
+                for (range, reply) in answers {
+                    let _ = reply.send(Ok(range));
+                }
+                self.state.send_modify(|s| s.sequenced = self.next);
+                self.entries.send(entries).is_ok()
+            }
+            Err(e) => {
+                // Appends stop here. What of the group reached the disk is
+                // kept (if complete) or cut off by the next start's recovery;
+                // its callers were told it failed and may send it again.
+                let e = LedgerError::from(e);
+                self.failed.set("journal", &e);
+                for (_, reply) in answers {
+                    let _ = reply.send(Err(LedgerError::Stopped(e.to_string())));
+                }
+                true
+            }
+        }
+    }
+}
+
 /// Reads the checkpoint history: every signed checkpoint ever published.
 pub fn read_history(dir: &Path) -> io::Result<Vec<String>> {
     let mut bytes = Vec::new();
@@ -328,7 +477,7 @@ impl Ledger {
         let mut integrator = Integrator::restore(storage.clone(), signer, history)?;
         let mut journal = Journal::open(journal_dir(&dir))?;
         let pending = journal.recover(integrator.edge.size())?;
-        let mut last_logged = pending.last().map_or(i64::MIN, |r| r.logged_at_us);
+        let last_logged = pending.last().map_or(i64::MIN, |r| r.logged_at_us);
         if !pending.is_empty() {
             tracing::info!(events = pending.len(), from = integrator.edge.size(), "integrating journalled events");
             let entries: Vec<[u8; ENTRY_LEN]> = pending.iter().map(|r| r.entry().encode()).collect();
@@ -337,128 +486,48 @@ impl Ledger {
         let (size, checkpoint) = integrator.publish()?;
         let (state_tx, state) = watch::channel(LogState { sequenced: size, published: size, checkpoint });
         let state_tx = Arc::new(state_tx);
-        let (jobs, mut job_rx) = mpsc::channel::<Job>(1024);
+        let (jobs, job_rx) = mpsc::channel::<Job>(1024);
         let (entries_tx, entries_rx) = std::sync::mpsc::channel::<Vec<[u8; ENTRY_LEN]>>();
-        let failed = Arc::new(Mutex::new(None::<String>));
+        let failed = Failure::default();
+        // Held until the last thread of this log ends.
+        let lock = Arc::new(lock);
 
-        let seq_state = state_tx.clone();
-        let seq_failed = failed.clone();
-        let max_group = options.max_group;
-        std::thread::Builder::new()
+        let sequencer = Sequencer {
+            journal,
+            next: size,
+            last_logged,
+            clock,
+            max_group: options.max_group,
+            state: state_tx.clone(),
+            failed: failed.clone(),
+            entries: entries_tx,
+            _lock: lock.clone(),
+        };
+        let sequencer = std::thread::Builder::new()
             .name("audit-sequencer".into())
-            .spawn(move || {
-                let mut next = size;
-                while let Some(job) = job_rx.blocking_recv() {
-                    let mut appends = Vec::new();
-                    let mut count = 0usize;
-                    let mut pending_job = Some(job);
-                    while let Some(job) = pending_job.take() {
-                        match job {
-                            Job::Append { items, reply } => {
-                                count += items.len();
-                                appends.push((items, reply));
-                            }
-                            Job::Prune { class, before_day_end, reply } => {
-                                let _ = reply.send(journal.prune(class, before_day_end).map_err(Into::into));
-                            }
-                        }
-                        if count < max_group {
-                            pending_job = job_rx.try_recv().ok();
-                        }
-                    }
-                    if appends.is_empty() {
-                        continue;
-                    }
-                    if let Some(reason) = seq_failed.lock().ok().and_then(|f| f.clone()) {
-                        for (_, reply) in appends {
-                            let _ = reply.send(Err(LedgerError::Stopped(reason.clone())));
-                        }
-                        continue;
-                    }
-                    last_logged = last_logged.max(micros(clock.as_ref()));
-                    let mut records = Vec::with_capacity(count);
-                    let mut entries = Vec::with_capacity(count);
-                    let mut ranges = Vec::with_capacity(appends.len());
-                    let mut replies = Vec::with_capacity(appends.len());
-                    for (items, reply) in appends {
-                        let start = next;
-                        for item in items {
-                            entries.push(
-                                Entry { logged_at_us: last_logged, class: item.class, commitment: item.commitment }
-                                    .encode(),
-                            );
-                            records.push(Record {
-                                index: next,
-                                logged_at_us: last_logged,
-                                class: item.class,
-                                salt: item.salt,
-                                event: item.bytes,
-                            });
-                            next += 1;
-                        }
-                        ranges.push(start..next);
-                        replies.push(reply);
-                    }
-                    match journal.append(&records) {
-                        Ok(()) => {
-                            for (range, reply) in ranges.into_iter().zip(replies) {
-                                let _ = reply.send(Ok(range));
-                            }
-                            seq_state.send_modify(|s| s.sequenced = next);
-                            if entries_tx.send(entries).is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "audit journal write failed; appends stop until restart");
-                            if let Ok(mut f) = seq_failed.lock() {
-                                *f = Some(e.to_string());
-                            }
-                            for reply in replies {
-                                let _ = reply.send(Err(LedgerError::Stopped(e.to_string())));
-                            }
-                        }
-                    }
-                }
-            })
+            .spawn(move || sequencer.run(job_rx))
             .map_err(io_at("audit-sequencer thread"))?;
-
-        let int_failed = failed.clone();
-        let interval = options.checkpoint_interval;
-        std::thread::Builder::new()
+        let (interval, int_failed) = (options.checkpoint_interval, failed.clone());
+        let integrator = std::thread::Builder::new()
             .name("audit-integrator".into())
-            .spawn(move || {
-                // Held until the last thread of this log ends.
-                let _lock = lock;
-                let mut last_publish = Instant::now();
-                while let Ok(first) = entries_rx.recv() {
-                    let since = last_publish.elapsed();
-                    if since < interval {
-                        std::thread::sleep(interval - since);
-                    }
-                    let mut batches = vec![first];
-                    batches.extend(entries_rx.try_iter());
-                    let result =
-                        batches.iter().try_for_each(|b| integrator.integrate(b)).and_then(|()| integrator.publish());
-                    last_publish = Instant::now();
-                    match result {
-                        Ok((size, checkpoint)) => state_tx.send_modify(|s| {
-                            s.published = size;
-                            s.checkpoint = checkpoint;
-                        }),
-                        Err(e) => {
-                            tracing::error!(error = %e, "audit log integration failed; appends stop until restart");
-                            if let Ok(mut f) = int_failed.lock() {
-                                *f = Some(e.to_string());
-                            }
-                            break;
-                        }
-                    }
-                }
-            })
+            .spawn(move || integrator.run(&entries_rx, &state_tx, &int_failed, interval, lock))
             .map_err(io_at("audit-integrator thread"))?;
+        let threads = Arc::new(Mutex::new(vec![sequencer, integrator]));
 
-        Ok(Self { jobs, state, storage, verifier, origin, journal_dir: journal_dir(&dir), failed })
+        Ok(Self { jobs, state, storage, verifier, origin, journal_dir: journal_dir(&dir), failed, threads })
+    }
+
+    /// Closes this handle. The last handle to close waits until everything
+    /// appended is integrated and the log's lock is released, so the
+    /// directory can be opened again at once.
+    pub fn close(self) {
+        let Self { jobs, threads, .. } = self;
+        drop(jobs);
+        if let Some(threads) = Arc::into_inner(threads) {
+            for thread in threads.into_inner().unwrap_or_default() {
+                let _ = thread.join();
+            }
+        }
     }
 
     /// Appends prepared events; returns their indexes once they are durable.
@@ -502,16 +571,13 @@ impl Ledger {
         expired: impl FnMut(i64) -> bool + Send + 'static,
     ) -> Result<Pruned, LedgerError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Prune { class, before_day_end: Box::new(expired), reply })
-            .await
-            .map_err(|_| self.stopped())?;
+        self.jobs.send(Job::Prune { class, expired: Box::new(expired), reply }).await.map_err(|_| self.stopped())?;
         answer.await.map_err(|_| self.stopped())?
     }
 
     /// Why appends are refused, if they are.
     pub fn failure(&self) -> Option<String> {
-        self.failed.lock().ok().and_then(|f| f.clone())
+        self.failed.get()
     }
 
     /// The current state.
@@ -554,10 +620,7 @@ impl Ledger {
         if path == "checkpoint" {
             return Ok(Some(self.state.borrow().checkpoint.as_bytes().to_vec()));
         }
-        let tile = Tile::parse(path).map_err(|e| LedgerError::Io {
-            path: path.into(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, e),
-        })?;
+        let tile = Tile::parse(path).map_err(LedgerError::NotATile)?;
         if let Some(bytes) = self.storage.read(path).map_err(io_at(path))? {
             return Ok(Some(bytes));
         }
@@ -567,12 +630,6 @@ impl Ledger {
         let Some(full) = self.storage.read(&Tile { width: 256, ..tile }.path()).map_err(io_at(path))? else {
             return Ok(None);
         };
-        Ok(Some(match tile.level {
-            Some(_) => full[..32 * usize::from(tile.width)].to_vec(),
-            None => {
-                let entries = decode_bundle(&full).unwrap_or_default();
-                encode_bundle(&entries[..usize::from(tile.width).min(entries.len())]).unwrap_or_default()
-            }
-        }))
+        Ok(Some(cut_partial(&tile, &full)))
     }
 }

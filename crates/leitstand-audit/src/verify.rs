@@ -18,7 +18,7 @@ use leitstand_ledger::checkpoint::Checkpoint;
 use leitstand_ledger::entry::{Entry, RetentionClass};
 use leitstand_ledger::merkle::leaf_hash;
 use leitstand_ledger::note::{Verifier, open};
-use leitstand_ledger::tiles::{TILE_WIDTH, Tile, decode_bundle};
+use leitstand_ledger::tiles::{TILE_WIDTH, Tile, cut_partial, decode_bundle};
 use leitstand_ledger::tree::TreeEdge;
 
 use crate::journal::{JournalReader, Record};
@@ -109,14 +109,7 @@ fn fetch_tile(src: &mut dyn Source, tile: Tile, report: &mut Report) -> Result<O
     let mut bytes = src.fetch(&path)?;
     if bytes.is_none() && u64::from(tile.width) < TILE_WIDTH {
         // A partial tile may be gone once the full one exists.
-        bytes = src.fetch(&Tile { width: 256, ..tile }.path())?.map(|full| match tile.level {
-            Some(_) => full.get(..32 * usize::from(tile.width)).unwrap_or(&full).to_vec(),
-            None => {
-                let entries = decode_bundle(&full).unwrap_or_default();
-                let keep = usize::from(tile.width).min(entries.len());
-                leitstand_ledger::tiles::encode_bundle(&entries[..keep]).unwrap_or_default()
-            }
-        });
+        bytes = src.fetch(&Tile { width: 256, ..tile }.path())?.map(|full| cut_partial(&tile, &full));
     }
     if let Some(b) = &bytes {
         report.files += 1;
@@ -151,6 +144,20 @@ fn hex(bytes: &[u8]) -> String {
 
 fn micros_to_text(us: i64) -> String {
     Timestamp::from_microsecond(us).map_or_else(|_| us.to_string(), |t| t.to_string())
+}
+
+/// Verifies a log directory offline: its public files, every checkpoint it
+/// ever published, and every stored event in its journal.
+pub fn verify_dir(
+    dir: &std::path::Path,
+    verifier: &Verifier,
+    retention: Option<&RetentionCheck>,
+) -> Result<Report, String> {
+    use crate::ledger::{journal_dir, log_dir, read_history};
+    let mut src = crate::storage::DirStorage::open(log_dir(dir)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let journal = crate::journal::Journal::open(journal_dir(dir)).map_err(|e| e.to_string())?;
+    let history = read_history(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    verify(&mut src, verifier, Extra { journal: Some(journal.read_from(0)), history, retention })
 }
 
 /// Verifies the log served by `src` against the log key `verifier`.

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use leitstand_audit::journal::Journal;
 use leitstand_audit::ledger::{Ledger, LedgerOptions, journal_dir, log_dir, read_history};
 use leitstand_audit::storage::DirStorage;
-use leitstand_audit::verify::{Extra, Report, RetentionCheck, verify};
+use leitstand_audit::verify::{Extra, Report, RetentionCheck, verify, verify_dir};
 use leitstand_core::calendar::WorkingCalendar;
 use leitstand_core::clock::{Clock, ManualClock};
 use leitstand_ledger::checkpoint::Checkpoint;
@@ -47,10 +47,7 @@ fn events(n: usize, retention: &str, clock: &dyn Clock) -> Vec<leitstand_ledger:
 }
 
 fn check(dir: &Path, retention: Option<&RetentionCheck>) -> Report {
-    let mut src = DirStorage::open(log_dir(dir)).unwrap();
-    let journal = Journal::open(journal_dir(dir)).unwrap();
-    let extra = Extra { journal: Some(journal.read_from(0)), history: read_history(dir).unwrap(), retention };
-    verify(&mut src, &signer().verifier(), extra).unwrap()
+    verify_dir(dir, &signer().verifier(), retention).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,8 +101,7 @@ async fn restart_continues_the_same_tree() {
     let ledger = open_ledger(dir.path(), clock.clone());
     ledger.append(events(300, "audit", clock.as_ref())).await.unwrap();
     let before = ledger.wait_published(300).await;
-    drop(ledger);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    ledger.close();
     let ledger = open_ledger(dir.path(), clock.clone());
     assert_eq!(ledger.state().checkpoint, before.checkpoint, "the same checkpoint after a restart");
     let r = ledger.append(events(10, "security", clock.as_ref())).await.unwrap();
@@ -123,11 +119,9 @@ async fn journalled_but_unintegrated_events_are_integrated_on_open() {
     let ledger = open_ledger(dir.path(), clock.clone());
     ledger.append(events(50, "audit", clock.as_ref())).await.unwrap();
     ledger.wait_published(50).await;
-    drop(ledger);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    // A checkpoint of size 20 (as if the process died right after the
-    // journal write, before integrating): rebuild it from an older state by
-    // deleting the newer tiles and writing the older checkpoint.
+    ledger.close();
+    // Back to the checkpoint of size 0, as if the process had died right
+    // after the journal write, before integrating anything.
     let history = read_history(dir.path()).unwrap();
     let old = history.iter().find(|n| n.contains("\n0\n")).unwrap().clone();
     std::fs::write(log_dir(dir.path()).join("checkpoint"), old).unwrap();
@@ -176,7 +170,7 @@ async fn flipping_any_byte_of_a_tile_or_bundle_is_found_and_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changed_deleted_or_reordered_events_are_found() {
     let (dir, ledger) = filled(20).await;
-    drop(ledger);
+    ledger.close();
     let seg = Journal::open(journal_dir(dir.path())).unwrap().segments(leitstand_ledger::entry::RetentionClass::Audit)
         [0]
     .path
@@ -234,8 +228,7 @@ async fn changed_deleted_or_reordered_events_are_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_re_signed_rewrite_contradicts_the_published_history() {
     let (dir, ledger) = filled(40).await;
-    drop(ledger);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    ledger.close();
     // The operator holds the key and rebuilds the log with event 5 changed.
     let history = read_history(dir.path()).unwrap();
     let rewrite = tempfile::tempdir().unwrap();
@@ -245,8 +238,7 @@ async fn a_re_signed_rewrite_contradicts_the_published_history() {
     evs[5].bytes = String::from_utf8(evs[5].bytes.clone()).unwrap().replace("success", "denied").into_bytes();
     forged.append(evs).await.unwrap();
     forged.wait_published(40).await;
-    drop(forged);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    forged.close();
     // Swap the rewritten log in; the old history (as a witness would hold it) stays.
     std::fs::remove_dir_all(log_dir(dir.path())).unwrap();
     std::fs::rename(log_dir(rewrite.path()), log_dir(dir.path())).unwrap();

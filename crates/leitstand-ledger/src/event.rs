@@ -43,6 +43,22 @@ impl Default for EventRules {
     }
 }
 
+impl EventRules {
+    /// The stored form of an actor: a pseudonym, unless it names no person.
+    pub fn actor(&self, p: &Pseudonymiser, actor: &str) -> String {
+        if is_non_personal_actor(actor) { actor.to_string() } else { p.pseudonym(actor) }
+    }
+
+    /// The stored form of an object: what follows a personal prefix
+    /// (`user:`) becomes a pseudonym.
+    pub fn object(&self, p: &Pseudonymiser, object: &str) -> String {
+        match self.personal_object_prefixes.iter().find(|prefix| object.starts_with(prefix.as_str())) {
+            Some(prefix) => format!("{prefix}{}", p.pseudonym(&object[prefix.len()..])),
+            None => object.to_string(),
+        }
+    }
+}
+
 /// An event as a client submits it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -138,13 +154,19 @@ fn fail(index: usize, field: &str, message: impl Into<String>) -> EventError {
     EventError { index, field: field.to_string(), message: message.into() }
 }
 
-fn syntax(index: usize, line: usize, e: &serde_json::Error, path: &str) -> EventError {
+/// A parser error as an event error. serde_json ends its message with
+/// " at line L column C", counted from the start of what it parsed; syntax
+/// errors get the position in the whole body (`first_line` is where the
+/// parsed text starts), type errors the field instead.
+fn syntax(index: usize, first_line: usize, e: &serde_json::Error, path: &str) -> EventError {
     let field = if path.is_empty() || path == "." { "-".to_string() } else { path.trim_start_matches('.').to_string() };
+    let text = e.to_string();
+    let what = text.rsplit_once(" at line ").map_or(text.as_str(), |(what, _)| what);
     let message = match e.classify() {
-        serde_json::error::Category::Data => e.to_string(),
-        _ => format!("invalid JSON at line {}, column {}: {e}", line + e.line() - 1, e.column()),
+        serde_json::error::Category::Data => what.to_string(),
+        _ => format!("invalid JSON at line {}, column {}: {what}", first_line + e.line() - 1, e.column()),
     };
-    EventError { index, field, message: message.replace(&format!(" at line {} column {}", e.line(), e.column()), "") }
+    EventError { index, field, message }
 }
 
 /// Parses a batch: a JSON array of events, one JSON object, or NDJSON (one
@@ -274,7 +296,7 @@ impl SubmittedEvent {
         }
         check_action(index, &self.action)?;
         check_text(index, "actor", &self.actor, 256)?;
-        let actor = if is_non_personal_actor(&self.actor) { self.actor } else { p.pseudonym(&self.actor) };
+        let actor = rules.actor(p, &self.actor);
         let tenant = match self.tenant {
             Some(t) => Some(
                 leitstand_core::tenant::TenantSlug::parse(t)
@@ -287,10 +309,7 @@ impl SubmittedEvent {
         let object = match self.object {
             Some(o) => {
                 check_text(index, "object", &o, 256)?;
-                match rules.personal_object_prefixes.iter().find(|prefix| o.starts_with(prefix.as_str())) {
-                    Some(prefix) => Some(format!("{prefix}{}", p.pseudonym(&o[prefix.len()..]))),
-                    None => Some(o),
-                }
+                Some(rules.object(p, &o))
             }
             None => None,
         };

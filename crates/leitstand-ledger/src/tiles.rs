@@ -145,10 +145,40 @@ pub fn decode_bundle(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
     Some(entries)
 }
 
+/// The partial tile `tile` (width < 256) cut from the bytes of its full
+/// tile: a partial tile is a prefix of the full one, so a log may delete
+/// partials once the full tile exists and still answer for them. Bytes that
+/// are not a well-formed full tile come back unchanged, so a reader sees the
+/// damage instead of a silently shortened copy.
+pub fn cut_partial(tile: &Tile, full: &[u8]) -> Vec<u8> {
+    let width = usize::from(tile.width);
+    match tile.level {
+        Some(_) => full.get(..32 * width).unwrap_or(full).to_vec(),
+        None => match decode_bundle(full) {
+            Some(entries) if entries.len() >= width => encode_bundle(&entries[..width]).unwrap_or_default(),
+            _ => full.to_vec(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::merkle::leaf_hash;
+
+    #[test]
+    fn partials_are_prefixes_of_full_tiles() {
+        let full: Vec<u8> = (0..=255u8).flat_map(|i| [i; 32]).collect();
+        let tile = Tile { level: Some(0), index: 0, width: 3 };
+        assert_eq!(cut_partial(&tile, &full), full[..96].to_vec());
+        assert_eq!(cut_partial(&tile, &full[..40]), full[..40].to_vec(), "a short tile stays as it is");
+        let entries: Vec<Vec<u8>> = (0..=255u8).map(|i| vec![i; 5]).collect();
+        let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        let bundle = encode_bundle(&refs).unwrap();
+        let tile = Tile { level: None, index: 0, width: 2 };
+        assert_eq!(cut_partial(&tile, &bundle), encode_bundle(&refs[..2]).unwrap());
+        assert_eq!(cut_partial(&tile, &bundle[..9]), bundle[..9].to_vec(), "a truncated bundle stays as it is");
+    }
 
     #[test]
     fn paths_follow_the_spec() {

@@ -89,7 +89,8 @@ pub struct AuditQuery {
     pub object: Option<String>,
     /// Exact outcome.
     pub outcome: Option<String>,
-    /// Only these tenants (a tenant-bound principal); `None` = all.
+    /// Only these tenants (a tenant-bound principal); `None` = all. The
+    /// service sets it from the caller, whatever the request said.
     pub scope: Option<Vec<String>>,
     /// Only events with a smaller index (the cursor of the previous page).
     pub before: Option<u64>,

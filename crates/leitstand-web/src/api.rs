@@ -454,7 +454,7 @@ pub(crate) async fn audit_events(
         }
     };
     let max = if csv { 10_000 } else { 1_000 };
-    let search = leitstand_app::AuditSearch {
+    let search = leitstand_store::AuditQuery {
         from: parse_time("from", q.from).map_err(|e| caller.fail(e))?,
         to: parse_time("to", q.to).map_err(|e| caller.fail(e))?,
         actor: q.actor,
@@ -462,7 +462,8 @@ pub(crate) async fn audit_events(
         tenant: q.tenant,
         object: q.object,
         outcome: q.outcome,
-        cursor: q.cursor,
+        scope: None,
+        before: q.cursor,
         limit: q.limit.unwrap_or(100).clamp(1, max),
     };
     let page = state.app.search_audit(&caller.principal, search).await.map_err(|e| caller.fail(e))?;

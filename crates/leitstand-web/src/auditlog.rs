@@ -44,7 +44,7 @@ async fn serve(state: &AppState, caller: Option<Caller>, path: &str) -> Response
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
             response
         }
-        Ok(Ok(None)) | Ok(Err(leitstand_audit::ledger::LedgerError::Io { .. })) => {
+        Ok(Ok(None)) | Ok(Err(leitstand_audit::ledger::LedgerError::NotATile(_))) => {
             plain(StatusCode::NOT_FOUND, "no such tile\n")
         }
         Ok(Err(e)) => {

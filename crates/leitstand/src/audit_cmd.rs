@@ -7,10 +7,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use leitstand_audit::journal::Journal;
-use leitstand_audit::ledger::{journal_dir, log_dir, read_history};
-use leitstand_audit::storage::DirStorage;
-use leitstand_audit::verify::{Extra, Report, RetentionCheck, Source, verify};
+use leitstand_audit::ledger::log_dir;
+use leitstand_audit::verify::{Extra, Report, RetentionCheck, Source, verify, verify_dir};
 use leitstand_core::Clock;
 use leitstand_core::calendar::WorkingCalendar;
 use leitstand_core::clock::SystemClock;
@@ -54,16 +52,12 @@ pub fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
 fn verify_local(config: &Config, verifier: &Verifier) -> anyhow::Result<Report> {
     let dir = config.audit.dir(&config.server);
     anyhow::ensure!(log_dir(&dir).join("checkpoint").exists(), "no audit log in {}", dir.display());
-    let mut src = DirStorage::open(log_dir(&dir))?;
-    let journal = Journal::open(journal_dir(&dir))?;
     let retention = RetentionCheck {
         policy: config.policy.base.retention.clone(),
         calendar: WorkingCalendar::germany(),
         now: SystemClock.now(),
     };
-    let extra =
-        Extra { journal: Some(journal.read_from(0)), history: read_history(&dir)?, retention: Some(&retention) };
-    verify(&mut src, verifier, extra).map_err(anyhow::Error::msg)
+    verify_dir(&dir, verifier, Some(&retention)).map_err(anyhow::Error::msg)
 }
 
 /// Fetches tlog-tiles paths below a base URL.

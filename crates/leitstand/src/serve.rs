@@ -131,6 +131,20 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
     background.abort();
+    // Events that CLI commands parked meanwhile go into the log before it closes.
+    if let Err(e) = state.app.relay_audit_outbox().await {
+        tracing::error!(error = %e, "audit outbox relay at shutdown failed; the next start appends the events");
+    }
+    if let Some(log) = state.app.audit_sink.log() {
+        // Leave with a checkpoint that covers every acknowledged event.
+        let published = log.ledger.wait_published(log.ledger.state().sequenced);
+        if tokio::time::timeout(std::time::Duration::from_secs(5), published).await.is_err() {
+            tracing::error!(
+                failure = log.ledger.failure(),
+                "audit log not integrated at shutdown; the next start integrates it from the journal"
+            );
+        }
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -195,7 +209,10 @@ fn spawn_audit_tasks(app: App, audit: &crate::config::AuditConfig) -> tokio::tas
         let mut retention = tokio::time::interval(retention_every);
         loop {
             tokio::select! {
-                _ = changes.changed() => {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return; // the log has shut down
+                    }
                     if let Err(e) = app.index_audit_step().await {
                         tracing::error!(error = %e, "audit index update failed");
                     }

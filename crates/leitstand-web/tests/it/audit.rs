@@ -141,4 +141,14 @@ store_test!(submit_search_page_and_export, |store| {
     let salt: Vec<u8> =
         (0..16).map(|i| u8::from_str_radix(&e["salt"].as_str().unwrap()[2 * i..2 * i + 2], 16).unwrap()).collect();
     assert!(entry.matches(&salt.try_into().unwrap(), e["event"].as_str().unwrap().as_bytes()));
+
+    // The public log: no sign-in, paths exactly as tlog-tiles writes them.
+    let res = app.client.get(app.url("/audit/log/checkpoint")).send().await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), res.headers()["content-type"].to_str().unwrap()),
+        (200, "text/plain; charset=utf-8")
+    );
+    for bad in ["/audit/log/tile/0/1", "/audit/log/tile/0/000.p/0", "/audit/log/tile/0/999"] {
+        assert_eq!(app.client.get(app.url(bad)).send().await.unwrap().status(), 404, "{bad}");
+    }
 });

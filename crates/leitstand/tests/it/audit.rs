@@ -104,8 +104,7 @@ async fn ingest_fetch_verify_and_detect_a_changed_tile() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.starts_with("audit log verified"), "{stdout}");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(server.terminate(), 0);
+    assert_eq!(server.terminate(), 0, "shutting down also appends what waits in the outbox");
 
     let out = run_in(dir.path(), &["audit", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
