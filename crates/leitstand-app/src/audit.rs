@@ -26,7 +26,7 @@ use leitstand_core::policy::Retention;
 use leitstand_ledger::entry::RetentionClass;
 use leitstand_ledger::event::{EventRules, PreparedEvent, StoredEvent, SubmittedEvent, prepare_batch};
 use leitstand_ledger::pseudonym::Pseudonymiser;
-use leitstand_store::{AuditLogRepository, AuditQuery, IndexedEvent, TenantRepository};
+use leitstand_store::{AuditLogRepository, AuditQuery, AuditRepository, IndexedEvent, TenantRepository};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -98,6 +98,40 @@ fn own_class(action: &str) -> &'static str {
     }
 }
 
+/// One of Leitstand's own events in the submitted form: `user:NAME token:ID`
+/// becomes actor `NAME` (pseudonymised later) with `via` in the details.
+fn own_event(
+    actor: &str,
+    action: &str,
+    tenant: Option<String>,
+    object: &str,
+    outcome: &str,
+    details: Value,
+) -> SubmittedEvent {
+    let mut parts = actor.split(' ');
+    let who = parts.next().unwrap_or("anonymous");
+    let who = who.strip_prefix("user:").unwrap_or(who);
+    let mut details = match details {
+        Value::Object(map) => map,
+        Value::Null => serde_json::Map::new(),
+        other => serde_json::Map::from_iter([("value".to_string(), other)]),
+    };
+    let via: Vec<&str> = parts.collect();
+    if !via.is_empty() {
+        details.insert("via".into(), json!(via.join(" ").replace("via:", "")));
+    }
+    SubmittedEvent {
+        actor: who.to_string(),
+        action: action.to_string(),
+        tenant,
+        object: (!object.is_empty()).then(|| object.to_string()),
+        outcome: outcome.to_string(),
+        retention: Some(own_class(action).to_string()),
+        details: Some(details),
+        ..Default::default()
+    }
+}
+
 impl<'a> Audit<'a> {
     pub(crate) fn new(app: &'a App) -> Self {
         Self { app }
@@ -115,33 +149,11 @@ impl<'a> Audit<'a> {
         outcome: &str,
         details: Value,
     ) -> Result<()> {
-        let mut parts = actor.split(' ');
-        let who = parts.next().unwrap_or("anonymous");
-        let who = who.strip_prefix("user:").unwrap_or(who);
-        let mut details = match details {
-            Value::Object(map) => map,
-            Value::Null => serde_json::Map::new(),
-            other => serde_json::Map::from_iter([("value".to_string(), other)]),
-        };
-        let via: Vec<&str> = parts.collect();
-        if !via.is_empty() {
-            details.insert("via".into(), json!(via.join(" ").replace("via:", "")));
-        }
         let tenant = match tenant {
             Some(id) => self.app.store.tenants(Some(&[id])).await?.first().map(|t| t.slug.as_str().to_string()),
             None => None,
         };
-        let event = SubmittedEvent {
-            actor: who.to_string(),
-            action: action.to_string(),
-            tenant,
-            object: (!object.is_empty()).then(|| object.to_string()),
-            outcome: outcome.to_string(),
-            retention: Some(own_class(action).to_string()),
-            details: Some(details),
-            ..Default::default()
-        };
-        self.submit(vec![event]).await.map(|_| ())
+        self.submit(vec![own_event(actor, action, tenant, object, outcome, details)]).await.map(|_| ())
     }
 
     /// Checks, pseudonymises and appends a batch (all or nothing); returns
@@ -244,6 +256,34 @@ impl App {
                 return Ok(added);
             }
         }
+    }
+
+    /// Moves the events of the interim audit table (from before the log
+    /// existed) into the log, pseudonymised and with their original time,
+    /// and empties the table; returns how many moved.
+    pub async fn migrate_interim_audit(&self) -> Result<usize> {
+        let old = self.store.interim_audit_events().await?;
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let slugs: std::collections::HashMap<Uuid, String> =
+            self.store.tenants(None).await?.into_iter().map(|t| (t.id, t.slug.as_str().to_string())).collect();
+        let events: Vec<SubmittedEvent> = old
+            .into_iter()
+            .map(|e| {
+                let details = serde_json::from_str(&e.details).unwrap_or(Value::Null);
+                let tenant = e.tenant_id.and_then(|id| slugs.get(&id).cloned());
+                SubmittedEvent {
+                    time: Some(e.at.to_string()),
+                    ..own_event(&e.actor, &e.action, tenant, &e.object, &e.outcome, details)
+                }
+            })
+            .collect();
+        for chunk in events.chunks(leitstand_ledger::event::MAX_BATCH) {
+            self.audit().submit(chunk.to_vec()).await?;
+        }
+        self.store.clear_interim_audit().await?;
+        Ok(events.len())
     }
 
     /// Appends events parked in the outbox by CLI commands.

@@ -1,13 +1,14 @@
-//! The interim audit trail: every security-relevant change is recorded here
-//! through one function, `record_audit`, in the same store. The
-//! tamper-evident ledger will take these events over.
+//! The interim audit table of the first releases, before the tamper-evident
+//! log existed. On start its events are moved into the log
+//! (`App::migrate_interim_audit`) and the table is emptied; `record_audit`
+//! remains for the migration's tests.
 
 use std::future::Future;
 
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::{Result, Store, from_db, on_pool, tenant_filter, to_db};
+use crate::{Result, Store, execute, from_db, on_pool, to_db};
 
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,55 +49,41 @@ pub trait AuditRepository {
     fn record_audit(&self, event: &AuditEvent) -> impl Future<Output = Result<()>> + Send;
     /// Empties the interim table once its events are in the audit log.
     fn clear_interim_audit(&self) -> impl Future<Output = Result<()>> + Send;
-    /// The newest events, optionally only of some tenants.
-    fn audit_events(
-        &self,
-        tenants: Option<&[Uuid]>,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<AuditEvent>>> + Send;
+    /// Every interim event, oldest first.
+    fn interim_audit_events(&self) -> impl Future<Output = Result<Vec<AuditEvent>>> + Send;
 }
 
 impl AuditRepository for Store {
     async fn record_audit(&self, e: &AuditEvent) -> Result<()> {
-        self.timed("audit.record", async {
-            on_pool!(self, |pool| sqlx::query(
-                "INSERT INTO audit_events (id, at, actor, action, tenant_id, object, outcome, details) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            )
-            .bind(e.id)
-            .bind(to_db(e.at))
-            .bind(&e.actor)
-            .bind(&e.action)
-            .bind(e.tenant_id)
-            .bind(&e.object)
-            .bind(&e.outcome)
-            .bind(&e.details)
-            .execute(pool)
-            .await
-            .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(
+            self,
+            "audit.record",
+            "INSERT INTO audit_events (id, at, actor, action, tenant_id, object, outcome, details) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            e.id,
+            to_db(e.at),
+            &e.actor,
+            &e.action,
+            e.tenant_id,
+            &e.object,
+            &e.outcome,
+            &e.details
+        )
+        .map(|_| ())
     }
 
     async fn clear_interim_audit(&self) -> Result<()> {
-        on_pool!(self, |pool| sqlx::query("DELETE FROM audit_events").execute(pool).await.map(|_| ())?);
-        Ok(())
+        execute!(self, "audit.clear_interim", "DELETE FROM audit_events").map(|_| ())
     }
 
-    async fn audit_events(&self, tenants: Option<&[Uuid]>, limit: i64) -> Result<Vec<AuditEvent>> {
-        self.timed("audit.list", async {
-            let filter = tenant_filter("tenant_id", tenants, 2);
-            let sql = format!(
-                "SELECT id, at, actor, action, tenant_id, object, outcome, details FROM audit_events {filter} \
-                 ORDER BY at DESC, id LIMIT $1"
-            );
+    async fn interim_audit_events(&self) -> Result<Vec<AuditEvent>> {
+        self.timed("audit.interim", async {
             let rows: Vec<Row> = on_pool!(self, |pool| {
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(limit);
-                for tenant in tenants.unwrap_or_default() {
-                    query = query.bind(*tenant);
-                }
-                query.fetch_all(pool).await?
+                sqlx::query_as(
+                "SELECT id, at, actor, action, tenant_id, object, outcome, details FROM audit_events ORDER BY at, id"
+            )
+            .fetch_all(pool)
+            .await?
             });
             Ok(rows
                 .into_iter()

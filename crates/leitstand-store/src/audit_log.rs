@@ -6,7 +6,7 @@ use std::future::Future;
 
 use jiff::Timestamp;
 
-use crate::{Result, Store, from_db, on_pool, to_db};
+use crate::{Result, Store, execute, from_db, on_pool, to_db};
 
 /// One indexed event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,16 +175,15 @@ impl AuditLogRepository for Store {
     }
 
     async fn set_audit_cursor(&self, name: &str, position: u64) -> Result<()> {
-        on_pool!(self, |pool| sqlx::query(
+        execute!(
+            self,
+            "audit_log.cursor",
             "INSERT INTO audit_cursors (name, position) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            name,
+            position as i64
         )
-        .bind(name)
-        .bind(position as i64)
-        .execute(pool)
-        .await
-        .map(|_| ())?);
-        Ok(())
+        .map(|_| ())
     }
 
     async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<IndexedEvent>> {
@@ -274,24 +273,13 @@ impl AuditLogRepository for Store {
     }
 
     async fn prune_audit_index(&self, retention: &str, before: Timestamp) -> Result<u64> {
-        let done =
-            on_pool!(self, |pool| sqlx::query("DELETE FROM audit_log_events WHERE retention = $1 AND logged_at < $2")
-                .bind(retention)
-                .bind(to_db(before))
-                .execute(pool)
-                .await?
-                .rows_affected());
-        Ok(done)
+        let sql = "DELETE FROM audit_log_events WHERE retention = $1 AND logged_at < $2";
+        execute!(self, "audit_log.prune", sql, retention, to_db(before))
     }
 
     async fn push_audit_outbox(&self, retention: &str, event: &str) -> Result<()> {
-        on_pool!(self, |pool| sqlx::query("INSERT INTO audit_outbox (retention, event) VALUES ($1, $2)")
-            .bind(retention)
-            .bind(event)
-            .execute(pool)
-            .await
-            .map(|_| ())?);
-        Ok(())
+        let sql = "INSERT INTO audit_outbox (retention, event) VALUES ($1, $2)";
+        execute!(self, "audit_log.outbox_push", sql, retention, event).map(|_| ())
     }
 
     async fn audit_outbox(&self, limit: i64) -> Result<Vec<(i64, String, String)>> {
@@ -302,11 +290,6 @@ impl AuditLogRepository for Store {
     }
 
     async fn clear_audit_outbox(&self, up_to: i64) -> Result<()> {
-        on_pool!(self, |pool| sqlx::query("DELETE FROM audit_outbox WHERE id <= $1")
-            .bind(up_to)
-            .execute(pool)
-            .await
-            .map(|_| ())?);
-        Ok(())
+        execute!(self, "audit_log.outbox_clear", "DELETE FROM audit_outbox WHERE id <= $1", up_to).map(|_| ())
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::{Result, Store, from_db, on_pool, to_db};
+use crate::{Result, Store, execute, from_db, on_pool, to_db};
 
 /// A held lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,19 +95,8 @@ impl LeaseRepository for Store {
     }
 
     async fn release_lease(&self, lease: &Lease) -> Result<bool> {
-        self.timed("lease.release", async {
-            let done = on_pool!(self, |pool| sqlx::query(
-                "UPDATE leases SET expires_at = acquired_at WHERE name = $1 AND holder = $2 AND token = $3"
-            )
-            .bind(&lease.name)
-            .bind(&lease.holder)
-            .bind(lease.token)
-            .execute(pool)
-            .await?
-            .rows_affected());
-            Ok(done == 1)
-        })
-        .await
+        let sql = "UPDATE leases SET expires_at = acquired_at WHERE name = $1 AND holder = $2 AND token = $3";
+        execute!(self, "lease.release", sql, &lease.name, &lease.holder, lease.token).map(|done| done == 1)
     }
 
     async fn lease(&self, name: &str) -> Result<Option<Lease>> {

@@ -129,6 +129,19 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs one statement with its arguments on either backend, timed as
+/// `operation`; the number of rows it touched.
+macro_rules! execute {
+    ($store:expr, $operation:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        $store
+            .timed($operation, async {
+                Ok(on_pool!($store, |pool| sqlx::query($sql)$(.bind($arg))*.execute(pool).await?.rows_affected()))
+            })
+            .await
+    };
+}
+pub(crate) use execute;
+
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`) without touching
     /// the schema; call [`Store::migrate`] next. A SQLite file is created if

@@ -7,7 +7,7 @@ use std::future::Future;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::{Result, Store, StoreError, from_db, on_pool, to_db};
+use crate::{Result, Store, StoreError, execute, from_db, on_pool, to_db};
 
 /// A login session.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -106,23 +106,19 @@ pub trait SessionRepository {
 
 impl SessionRepository for Store {
     async fn create_session(&self, s: SessionRow) -> Result<()> {
-        self.timed("session.create", async {
-            on_pool!(self, |pool| sqlx::query(
-                "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)"
-            )
-            .bind(&s.id_hash)
-            .bind(s.user_id)
-            .bind(&s.csrf_token)
-            .bind(s.created_at)
-            .bind(s.last_seen_at)
-            .bind(s.expires_at)
-            .execute(pool)
-            .await
-            .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(
+            self,
+            "session.create",
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            &s.id_hash,
+            s.user_id,
+            &s.csrf_token,
+            s.created_at,
+            s.last_seen_at,
+            s.expires_at
+        )
+        .map(|_| ())
     }
 
     async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>> {
@@ -138,61 +134,33 @@ impl SessionRepository for Store {
     }
 
     async fn touch_session(&self, id_hash: &str, now: Timestamp) -> Result<()> {
-        self.timed("session.touch", async {
-            on_pool!(self, |pool| sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
-                .bind(id_hash)
-                .bind(to_db(now))
-                .execute(pool)
-                .await
-                .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(self, "session.touch", "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1", id_hash, to_db(now))
+            .map(|_| ())
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        self.timed("session.delete", async {
-            on_pool!(self, |pool| sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .execute(pool)
-                .await
-                .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(self, "session.delete", "DELETE FROM sessions WHERE id_hash = $1", id_hash).map(|_| ())
     }
 
     async fn delete_user_sessions(&self, user: Uuid) -> Result<()> {
-        self.timed("session.delete_user", async {
-            on_pool!(self, |pool| sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user)
-                .execute(pool)
-                .await
-                .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(self, "session.delete_user", "DELETE FROM sessions WHERE user_id = $1", user).map(|_| ())
     }
 
     async fn create_token(&self, t: ApiToken) -> Result<()> {
-        self.timed("token.create", async {
-            on_pool!(self, |pool| sqlx::query(
-                "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            )
-            .bind(t.id)
-            .bind(t.user_id)
-            .bind(&t.name)
-            .bind(&t.token_hash)
-            .bind(t.scopes.join(" "))
-            .bind(to_db(t.created_at))
-            .bind(t.expires_at.map(to_db))
-            .execute(pool)
-            .await
-            .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(
+            self,
+            "token.create",
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            t.id,
+            t.user_id,
+            &t.name,
+            &t.token_hash,
+            t.scopes.join(" "),
+            to_db(t.created_at),
+            t.expires_at.map(to_db)
+        )
+        .map(|_| ())
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
@@ -222,34 +190,15 @@ impl SessionRepository for Store {
     }
 
     async fn revoke_token(&self, id: Uuid, user: Uuid, now: Timestamp) -> Result<()> {
-        self.timed("token.revoke", async {
-            let n = on_pool!(self, |pool| sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
-            )
-            .bind(id)
-            .bind(user)
-            .bind(to_db(now))
-            .execute(pool)
-            .await?
-            .rows_affected());
-            if n == 0 {
-                return Err(StoreError::NotFound { entity: "token", key: id.to_string() });
-            }
-            Ok(())
-        })
-        .await
+        let sql = "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
+        match execute!(self, "token.revoke", sql, id, user, to_db(now))? {
+            0 => Err(StoreError::NotFound { entity: "token", key: id.to_string() }),
+            _ => Ok(()),
+        }
     }
 
     async fn mark_token_used(&self, id: Uuid, now: Timestamp) -> Result<()> {
-        self.timed("token.used", async {
-            on_pool!(self, |pool| sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(to_db(now))
-                .execute(pool)
-                .await
-                .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(self, "token.used", "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", id, to_db(now))
+            .map(|_| ())
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use jiff::Timestamp;
 use leitstand_core::access::Throttle;
 
-use crate::{Result, Store, from_db, on_pool, to_db};
+use crate::{Result, Store, execute, from_db, on_pool, to_db};
 
 /// The state of one throttle key after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +103,6 @@ impl ThrottleRepository for Store {
     }
 
     async fn clear_throttle(&self, key: &str) -> Result<()> {
-        self.timed("throttle.clear", async {
-            on_pool!(self, |pool| sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
-                .bind(key)
-                .execute(pool)
-                .await
-                .map(|_| ())?);
-            Ok(())
-        })
-        .await
+        execute!(self, "throttle.clear", "DELETE FROM login_throttle WHERE throttle_key = $1", key).map(|_| ())
     }
 }

@@ -76,7 +76,10 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(clock);
     let sink = AuditSink::open(audit_settings(&config), clock.clone(), false).map_err(StartupError::AuditLog)?;
     let mut services = App::new(store.clone(), clock, sink);
-    migrate_interim_audit(&services).await?;
+    let moved = services.migrate_interim_audit().await?;
+    if moved > 0 {
+        tracing::info!(events = moved, "moved the interim audit events into the audit log");
+    }
     services.sessions.idle = server.session_idle_timeout.signed();
     services.sessions.absolute = server.session_absolute_timeout.signed();
     if let Some(oidc) = &config.oidc {
@@ -164,37 +167,6 @@ pub fn audit_settings(config: &Config) -> AuditLogSettings {
         rules,
         retention: config.policy.base.retention.clone(),
     }
-}
-
-/// Moves the events of the interim audit table (before the log existed)
-/// into the log, pseudonymised, and empties the table.
-async fn migrate_interim_audit(app: &App) -> anyhow::Result<()> {
-    use leitstand_store::AuditRepository;
-    let old = app.store.audit_events(None, i64::MAX).await?;
-    if old.is_empty() {
-        return Ok(());
-    }
-    let events = old
-        .iter()
-        .rev()
-        .map(|e| leitstand_ledger::event::SubmittedEvent {
-            time: Some(e.at.to_string()),
-            actor: e.actor.split(' ').next().unwrap_or("anonymous").trim_start_matches("user:").to_string(),
-            action: e.action.clone(),
-            object: (!e.object.is_empty()).then(|| e.object.clone()),
-            outcome: e.outcome.clone(),
-            retention: Some("security".into()),
-            details: serde_json::from_str(&e.details).ok(),
-            ..Default::default()
-        })
-        .collect::<Vec<_>>();
-    let count = events.len();
-    for chunk in events.chunks(leitstand_ledger::event::MAX_BATCH) {
-        app.audit().submit(chunk.to_vec()).await?;
-    }
-    app.store.clear_interim_audit().await?;
-    tracing::info!(events = count, "moved the interim audit events into the audit log");
-    Ok(())
 }
 
 /// The audit log's background work: index, outbox, retention, self-check.

@@ -99,3 +99,29 @@ store_test!(cli_events_wait_in_the_outbox_until_the_server_appends_them, |store|
     let e = audit(&server).await.into_iter().find(|e| e.action == "user.disable").unwrap();
     assert!(e.event.contains(r#""via":"cli""#), "{}", e.event);
 });
+
+store_test!(interim_events_move_into_the_log_pseudonymised_with_time_and_tenant, |store| {
+    use leitstand_store::{AuditEvent, AuditRepository};
+    let (app, _) = app(store);
+    let admin = admin(&app).await;
+    let tenant = app.create_tenant(&admin, "bund", "Bund").await.unwrap();
+    let at: jiff::Timestamp = "2026-10-01T08:00:00Z".parse().unwrap();
+    let old = AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        at,
+        actor: "user:anna token:42".into(),
+        action: "tenant.rename".into(),
+        tenant_id: Some(tenant.id),
+        object: "user:anna".into(),
+        outcome: "success".into(),
+        details: r#"{"email":"anna@example.org"}"#.into(),
+    };
+    store.record_audit(&old).await.unwrap();
+    assert_eq!(app.migrate_interim_audit().await.unwrap(), 1);
+    assert!(store.interim_audit_events().await.unwrap().is_empty());
+    assert_eq!(app.migrate_interim_audit().await.unwrap(), 0, "nothing moves twice");
+    let moved = audit(&app).await.into_iter().find(|e| e.action == "tenant.rename").unwrap();
+    assert_eq!((moved.time, moved.tenant.as_deref()), (at, Some("bund")));
+    assert!(moved.actor.starts_with("ps:") && !moved.event.contains("anna"), "{}", moved.event);
+    assert!(moved.event.contains(r#""via":"token:42""#), "{}", moved.event);
+});

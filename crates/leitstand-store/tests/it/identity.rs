@@ -107,13 +107,12 @@ store_test!(throttle_locks_after_repeated_failures_and_forgets_old_ones, |store|
     assert_eq!(store.throttle_state("ip:10.0.0.1", t(1), &rules).await.unwrap().failures, 0);
 });
 
-store_test!(audit_events_filter_by_tenant_in_the_query, |store| {
+store_test!(interim_audit_events_come_back_oldest_first_until_cleared, |store| {
     let a = tenant(store, "a").await;
-    let b = tenant(store, "b").await;
-    for (i, tenant) in [Some(a), Some(b), None].into_iter().enumerate() {
+    for (i, tenant) in [(2, Some(a)), (0, None), (1, None)] {
         let event = AuditEvent {
             id: Uuid::now_v7(),
-            at: t(i64::try_from(i).unwrap()),
+            at: t(i),
             actor: "user:admin".into(),
             action: "tenant.rename".into(),
             tenant_id: tenant,
@@ -123,12 +122,12 @@ store_test!(audit_events_filter_by_tenant_in_the_query, |store| {
         };
         store.record_audit(&event).await.unwrap();
     }
-    assert_eq!(store.audit_events(None, 10).await.unwrap().len(), 3);
-    let only_a = store.audit_events(Some(&[a]), 10).await.unwrap();
-    assert_eq!(only_a.len(), 1);
-    assert_eq!(only_a[0].tenant_id, Some(a));
-    assert!(store.audit_events(Some(&[]), 10).await.unwrap().is_empty());
-    assert_eq!(store.audit_events(None, 1).await.unwrap()[0].object, "tenant:2", "newest first");
+    let all = store.interim_audit_events().await.unwrap();
+    let objects: Vec<&str> = all.iter().map(|e| e.object.as_str()).collect();
+    assert_eq!(objects, ["tenant:0", "tenant:1", "tenant:2"]);
+    assert_eq!(all[2].tenant_id, Some(a));
+    store.clear_interim_audit().await.unwrap();
+    assert!(store.interim_audit_events().await.unwrap().is_empty());
 });
 
 store_test!(oidc_requests_are_taken_once_and_expire, |store| {
