@@ -15,6 +15,7 @@ pub mod note;
 pub mod pseudonym;
 pub mod tiles;
 pub mod tree;
+pub mod witness;
 
 /// A SHA-256 hash.
 pub type Hash = [u8; 32];

@@ -24,22 +24,13 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
-/// The largest power of two strictly smaller than `n` (n ≥ 2).
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
-}
-
 /// The tree head MTH over the leaf hashes (SHA-256 of nothing when empty).
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
         0 => Sha256::digest([]).into(),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = split_u64(n as u64) as usize;
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
     }
@@ -47,48 +38,105 @@ pub fn root(leaves: &[Hash]) -> Hash {
 
 /// The audit path of leaf `index` in the tree of `leaves` (RFC 6962 PATH).
 pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    (index < leaves.len()).then(|| path(index, leaves))
-}
-
-fn path(m: usize, d: &[Hash]) -> Vec<Hash> {
-    let n = d.len();
-    if n <= 1 {
-        return Vec::new();
-    }
-    let k = split(n);
-    if m < k {
-        let mut p = path(m, &d[..k]);
-        p.push(root(&d[k..]));
-        p
-    } else {
-        let mut p = path(m - k, &d[k..]);
-        p.push(root(&d[..k]));
-        p
-    }
+    prove_inclusion(index as u64, leaves.len() as u64, &mut slice_ranges(leaves)).ok()
 }
 
 /// The consistency proof from the tree of the first `old` leaves to the tree
 /// of all `leaves` (RFC 6962 PROOF).
 pub fn consistency_proof(old: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    (old <= leaves.len())
-        .then(|| if old == 0 || old == leaves.len() { Vec::new() } else { subproof(old, leaves, true) })
+    prove_consistency(old as u64, leaves.len() as u64, &mut slice_ranges(leaves)).ok()
 }
 
-fn subproof(m: usize, d: &[Hash], complete: bool) -> Vec<Hash> {
-    let n = d.len();
-    if m == n {
-        return if complete { Vec::new() } else { vec![root(d)] };
+fn slice_ranges(leaves: &[Hash]) -> impl FnMut(u64, u64) -> Result<Hash, ProofError> {
+    |lo, hi| Ok(root(&leaves[lo as usize..hi as usize]))
+}
+
+/// Why a proof could not be built: the request is impossible, or reading a
+/// subtree hash failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProveError<E> {
+    /// Index or sizes out of range.
+    #[error("invalid proof request: {0}")]
+    Invalid(&'static str),
+    /// The hash source failed.
+    #[error(transparent)]
+    Read(E),
+}
+
+impl<E> From<E> for ProveError<E> {
+    fn from(e: E) -> Self {
+        ProveError::Read(e)
     }
-    let k = split(n);
-    if m <= k {
-        let mut p = subproof(m, &d[..k], complete);
-        p.push(root(&d[k..]));
-        p
-    } else {
-        let mut p = subproof(m - k, &d[k..], false);
-        p.push(root(&d[..k]));
-        p
+}
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves, with
+/// subtree hashes from `range(lo, hi)` = MTH(leaves lo..hi). Only ranges the
+/// RFC's algorithm names are asked for: complete aligned subtrees, and
+/// ranges that end at `size` — which a tile store can answer without
+/// reading every leaf.
+pub fn prove_inclusion<E>(
+    index: u64,
+    size: u64,
+    range: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, ProveError<E>> {
+    if index >= size {
+        return Err(ProveError::Invalid("index must be below the tree size"));
     }
+    let (mut lo, mut hi, mut m) = (0, size, index);
+    let mut proof = Vec::new();
+    while hi - lo > 1 {
+        let k = split_u64(hi - lo);
+        if m < k {
+            proof.push(range(lo + k, hi)?);
+            hi = lo + k;
+        } else {
+            proof.push(range(lo, lo + k)?);
+            lo += k;
+            m -= k;
+        }
+    }
+    proof.reverse();
+    Ok(proof)
+}
+
+/// The consistency proof from the tree of `old` leaves to the tree of `size`
+/// leaves (RFC 6962 PROOF), with subtree hashes from `range` as in
+/// [`prove_inclusion`].
+pub fn prove_consistency<E>(
+    old: u64,
+    size: u64,
+    range: &mut impl FnMut(u64, u64) -> Result<Hash, E>,
+) -> Result<Vec<Hash>, ProveError<E>> {
+    if old > size {
+        return Err(ProveError::Invalid("the old tree cannot be larger than the new one"));
+    }
+    if old == 0 || old == size {
+        return Ok(Vec::new());
+    }
+    let (mut lo, mut hi, mut m, mut complete) = (0, size, old, true);
+    let mut proof = Vec::new();
+    while m != hi - lo {
+        let k = split_u64(hi - lo);
+        if m <= k {
+            proof.push(range(lo + k, hi)?);
+            hi = lo + k;
+        } else {
+            proof.push(range(lo, lo + k)?);
+            lo += k;
+            m -= k;
+            complete = false;
+        }
+    }
+    if !complete {
+        proof.push(range(lo, hi)?);
+    }
+    proof.reverse();
+    Ok(proof)
+}
+
+/// The largest power of two strictly smaller than `n` (n ≥ 2).
+fn split_u64(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
 }
 
 /// Why a proof does not verify.

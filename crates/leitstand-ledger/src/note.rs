@@ -7,6 +7,11 @@
 //! the key id is the first four bytes of SHA-256(name || "\n" || 0x01 ||
 //! public key). A note is its text (ending in a newline), an empty line, and
 //! one line per signature: `— <name> <base64(key id || signature)>`.
+//!
+//! Witnesses cosign with the same keys under algorithm 0x04
+//! (`c2sp.org/tlog-cosignature`, Ed25519 v1): the signature covers
+//! `cosignature/v1\ntime <T>\n` followed by the note text and carries the
+//! 8-byte timestamp `T` before the 64 signature bytes.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,6 +19,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 const ED25519: u8 = 0x01;
+const COSIGNATURE: u8 = 0x04;
 const DASH: &str = "\u{2014} ";
 
 /// Why a key or note is not acceptable.
@@ -43,11 +49,11 @@ fn check_name(name: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
+fn key_id(name: &str, alg: u8, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ED25519]);
+    h.update([alg]);
     h.update(public);
     let digest = h.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
@@ -58,8 +64,8 @@ fn hex4(id: &[u8; 4]) -> String {
 }
 
 /// Splits `name+hash+key` and checks the algorithm byte; returns the name,
-/// the claimed key id and the 32 key bytes.
-fn split_key(text: &str) -> Result<(&str, [u8; 4], [u8; 32]), NoteError> {
+/// the claimed key id, the algorithm and the 32 key bytes.
+fn split_key(text: &str) -> Result<(&str, [u8; 4], u8, [u8; 32]), NoteError> {
     let mut parts = text.splitn(3, '+');
     let (name, hash, key) = match (parts.next(), parts.next(), parts.next()) {
         (Some(n), Some(h), Some(k)) => (n, h, k),
@@ -73,37 +79,47 @@ fn split_key(text: &str) -> Result<(&str, [u8; 4], [u8; 32]), NoteError> {
         .to_be_bytes();
     let raw = STANDARD.decode(key).map_err(|_| NoteError::Key("the key is not base64"))?;
     match raw.split_first() {
-        Some((&ED25519, rest)) if rest.len() == 32 => {
+        Some((&alg @ (ED25519 | COSIGNATURE), rest)) if rest.len() == 32 => {
             let mut bytes = [0u8; 32];
             bytes.copy_from_slice(rest);
-            Ok((name, id, bytes))
+            Ok((name, id, alg, bytes))
         }
-        Some((&ED25519, _)) => Err(NoteError::Key("an Ed25519 key has 32 bytes")),
-        _ => Err(NoteError::Key("unsupported algorithm (only Ed25519, 0x01)")),
+        Some((&(ED25519 | COSIGNATURE), _)) => Err(NoteError::Key("an Ed25519 key has 32 bytes")),
+        _ => Err(NoteError::Key("unsupported algorithm (Ed25519 0x01 and Ed25519 cosignature 0x04)")),
     }
 }
 
-/// A key that signs notes.
+/// A key that signs notes (a log's key) or cosigns them (a witness's key).
 pub struct Signer {
     name: String,
     id: [u8; 4],
+    alg: u8,
     key: SigningKey,
 }
 
 impl Signer {
     /// A signer named `name` from a 32-byte seed (from a secure random source).
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
-        check_name(name)?;
-        let key = SigningKey::from_bytes(&seed);
-        let id = key_id(name, key.verifying_key().as_bytes());
-        Ok(Self { name: name.to_string(), id, key })
+        Self::with_alg(name, ED25519, seed)
     }
 
-    /// Parses `PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>`.
+    /// A cosigner (a witness) named `name` from a 32-byte seed.
+    pub fn cosigner_from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
+        Self::with_alg(name, COSIGNATURE, seed)
+    }
+
+    fn with_alg(name: &str, alg: u8, seed: [u8; 32]) -> Result<Self, NoteError> {
+        check_name(name)?;
+        let key = SigningKey::from_bytes(&seed);
+        let id = key_id(name, alg, key.verifying_key().as_bytes());
+        Ok(Self { name: name.to_string(), id, alg, key })
+    }
+
+    /// Parses `PRIVATE+KEY+<name>+<hash>+<base64(alg || seed)>`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or(NoteError::Key("expected PRIVATE+KEY+…"))?;
-        let (name, id, seed) = split_key(rest)?;
-        let signer = Self::from_seed(name, seed)?;
+        let (name, id, alg, seed) = split_key(rest)?;
+        let signer = Self::with_alg(name, alg, seed)?;
         if signer.id != id {
             return Err(NoteError::Key("the key id does not match the key"));
         }
@@ -112,14 +128,33 @@ impl Signer {
 
     /// The private key string (keep it secret).
     pub fn to_private_string(&self) -> String {
-        let mut raw = vec![ED25519];
+        let mut raw = vec![self.alg];
         raw.extend_from_slice(self.key.as_bytes());
         format!("PRIVATE+KEY+{}+{}+{}", self.name, hex4(&self.id), STANDARD.encode(raw))
     }
 
     /// The matching verifier.
     pub fn verifier(&self) -> Verifier {
-        Verifier { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
+        Verifier { name: self.name.clone(), id: self.id, alg: self.alg, key: self.key.verifying_key() }
+    }
+
+    /// Whether this is a cosigner key (algorithm 0x04).
+    pub fn is_cosigner(&self) -> bool {
+        self.alg == COSIGNATURE
+    }
+
+    /// The cosignature line for `text` at POSIX time `time` (a cosigner
+    /// key only; a log key signs with [`Signer::signature_line`]).
+    pub fn cosignature_line(&self, text: &str, time: u64) -> Result<String, NoteError> {
+        check_text(text)?;
+        if self.alg != COSIGNATURE || time > i64::MAX as u64 {
+            return Err(NoteError::Key("cosignatures need a cosigner key and a time below 2^63"));
+        }
+        let signature = self.key.sign(cosigned_message(text, time).as_bytes());
+        let mut raw = self.id.to_vec();
+        raw.extend_from_slice(&time.to_be_bytes());
+        raw.extend_from_slice(&signature.to_bytes());
+        Ok(format!("{DASH}{} {}\n", self.name, STANDARD.encode(raw)))
     }
 
     /// The key name.
@@ -130,6 +165,9 @@ impl Signer {
     /// The signature line for `text` (which must be valid note text).
     pub fn signature_line(&self, text: &str) -> Result<String, NoteError> {
         check_text(text)?;
+        if self.alg != ED25519 {
+            return Err(NoteError::Key("a cosigner key makes cosignatures, not signatures"));
+        }
         let signature = self.key.sign(text.as_bytes());
         let mut raw = self.id.to_vec();
         raw.extend_from_slice(&signature.to_bytes());
@@ -142,23 +180,33 @@ impl Signer {
     }
 }
 
-/// A key that verifies notes.
+fn cosigned_message(text: &str, time: u64) -> String {
+    format!("cosignature/v1\ntime {time}\n{text}")
+}
+
+/// A key that verifies notes (algorithm 0x01) or cosignatures (0x04).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verifier {
     name: String,
     id: [u8; 4],
+    alg: u8,
     key: VerifyingKey,
 }
 
 impl Verifier {
-    /// Parses `<name>+<hash>+<base64(0x01 || public key)>`.
+    /// Parses `<name>+<hash>+<base64(alg || public key)>`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let (name, id, bytes) = split_key(text.trim())?;
-        if key_id(name, &bytes) != id {
+        let (name, id, alg, bytes) = split_key(text.trim())?;
+        if key_id(name, alg, &bytes) != id {
             return Err(NoteError::Key("the key id does not match the key"));
         }
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| NoteError::Key("not a valid Ed25519 public key"))?;
-        Ok(Self { name: name.to_string(), id, key })
+        Ok(Self { name: name.to_string(), id, alg, key })
+    }
+
+    /// Whether this verifies cosignatures (algorithm 0x04).
+    pub fn is_cosigner(&self) -> bool {
+        self.alg == COSIGNATURE
     }
 
     /// The key name.
@@ -166,16 +214,28 @@ impl Verifier {
         &self.name
     }
 
-    fn verifies(&self, text: &str, raw: &[u8]) -> bool {
-        raw.len() == 68
-            && raw[..4] == self.id
-            && Signature::from_slice(&raw[4..]).is_ok_and(|sig| self.key.verify_strict(text.as_bytes(), &sig).is_ok())
+    /// Checks a decoded signature (key id first) over `text`; returns the
+    /// cosignature's time (0 for a plain signature) if it verifies.
+    fn verifies(&self, text: &str, raw: &[u8]) -> Option<u64> {
+        if raw.len() < 4 || raw[..4] != self.id {
+            return None;
+        }
+        let (time, message, sig) = match (self.alg, raw.len()) {
+            (ED25519, 68) => (0, text.to_string(), &raw[4..]),
+            (COSIGNATURE, 76) => {
+                let time = u64::from_be_bytes(raw[4..12].try_into().ok()?);
+                (time, cosigned_message(text, time), &raw[12..])
+            }
+            _ => return None,
+        };
+        let sig = Signature::from_slice(sig).ok()?;
+        self.key.verify_strict(message.as_bytes(), &sig).ok().map(|()| time)
     }
 }
 
 impl std::fmt::Display for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut raw = vec![ED25519];
+        let mut raw = vec![self.alg];
         raw.extend_from_slice(self.key.as_bytes());
         write!(f, "{}+{}+{}", self.name, hex4(&self.id), STANDARD.encode(raw))
     }
@@ -202,19 +262,27 @@ pub struct Opened {
     pub text: String,
     /// Names of the known keys that signed it.
     pub signed_by: Vec<String>,
+    /// Known cosigners and the time of their cosignature.
+    pub cosigned_by: Vec<(String, u64)>,
+}
+
+/// Splits a signed note into its text (ending in a newline) and its
+/// signature lines, without verifying anything.
+pub fn split(note: &str) -> Result<(&str, &str), NoteError> {
+    let at = note.rfind("\n\n").ok_or(NoteError::Malformed("no empty line before the signatures"))?;
+    Ok((&note[..=at], &note[at + 2..]))
 }
 
 /// Verifies `note` against `known` keys. Signatures by unknown keys are
 /// ignored; at least one known signature must verify, and no signature
 /// that claims a known key may fail.
 pub fn open(note: &str, known: &[Verifier]) -> Result<Opened, NoteError> {
-    let split = note.rfind("\n\n").ok_or(NoteError::Malformed("no empty line before the signatures"))?;
-    let (text, sigs) = (&note[..=split], &note[split + 2..]);
+    let (text, sigs) = split(note)?;
     check_text(text)?;
     if sigs.is_empty() || !sigs.ends_with('\n') {
         return Err(NoteError::Malformed("signature lines must end with a newline"));
     }
-    let mut signed_by = Vec::new();
+    let (mut signed_by, mut cosigned_by) = (Vec::new(), Vec::new());
     for line in sigs.lines() {
         let rest = line.strip_prefix(DASH).ok_or(NoteError::Malformed("a signature line starts with \"— \""))?;
         let (name, b64) =
@@ -224,16 +292,17 @@ pub fn open(note: &str, known: &[Verifier]) -> Result<Opened, NoteError> {
             return Err(NoteError::Malformed("a signature is too short"));
         }
         for key in known.iter().filter(|k| k.name == name && raw[..4] == k.id) {
-            if !key.verifies(text, &raw) {
-                return Err(NoteError::Unverified);
+            let time = key.verifies(text, &raw).ok_or(NoteError::Unverified)?;
+            match key.alg {
+                COSIGNATURE => cosigned_by.push((key.name.clone(), time)),
+                _ => signed_by.push(key.name.clone()),
             }
-            signed_by.push(key.name.clone());
         }
     }
-    if signed_by.is_empty() {
+    if signed_by.is_empty() && cosigned_by.is_empty() {
         return Err(NoteError::Unverified);
     }
-    Ok(Opened { text: text.to_string(), signed_by })
+    Ok(Opened { text: text.to_string(), signed_by, cosigned_by })
 }
 
 #[cfg(test)]
@@ -275,6 +344,36 @@ mod tests {
             Signer::from_seed("witness", [9; 32]).unwrap().signature_line("hello\nworld\n").unwrap()
         );
         assert_eq!(open(&cosigned, &[me]).unwrap().signed_by.len(), 1);
+    }
+
+    #[test]
+    fn cosignatures_follow_tlog_cosignature_v1() {
+        let log = Signer::from_seed("example.com/log", [1; 32]).unwrap();
+        let witness = Signer::cosigner_from_seed("witness.example/w1", [2; 32]).unwrap();
+        let text = "example.com/log\n5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let line = witness.cosignature_line(text, 1_679_315_147).unwrap();
+        // key id || u64 BE time || signature over the cosignature/v1 message.
+        let raw = STANDARD.decode(line.trim_end().rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(raw.len(), 76);
+        assert_eq!(raw[4..12], 1_679_315_147u64.to_be_bytes());
+        let message = format!("cosignature/v1\ntime 1679315147\n{text}");
+        let key = VerifyingKey::from_bytes(witness.verifier().key.as_bytes()).unwrap();
+        key.verify_strict(message.as_bytes(), &Signature::from_slice(&raw[12..]).unwrap()).unwrap();
+        // The witness's vkey names algorithm 0x04 and round-trips.
+        let vkey = witness.verifier().to_string();
+        assert!(STANDARD.decode(vkey.rsplit('+').next().unwrap()).unwrap()[0] == 0x04);
+        assert_eq!(Verifier::parse(&vkey).unwrap(), witness.verifier());
+        assert_eq!(Signer::parse(&witness.to_private_string()).unwrap().verifier(), witness.verifier());
+
+        let cosigned = format!("{}{line}", log.sign(text).unwrap());
+        let opened = open(&cosigned, &[log.verifier(), witness.verifier()]).unwrap();
+        assert_eq!(opened.signed_by, ["example.com/log"]);
+        assert_eq!(opened.cosigned_by, [("witness.example/w1".to_string(), 1_679_315_147)]);
+        // A cosignature does not verify as a plain signature of the same key, nor after a change.
+        let as_plain = Verifier { alg: ED25519, ..witness.verifier() };
+        assert!(open(&cosigned, &[as_plain]).is_err());
+        assert_eq!(open(&cosigned.replace("\n5\n", "\n6\n"), &[witness.verifier()]), Err(NoteError::Unverified));
+        assert!(witness.signature_line(text).is_err() && log.cosignature_line(text, 1).is_err());
     }
 
     #[test]

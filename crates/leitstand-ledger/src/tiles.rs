@@ -161,10 +161,139 @@ pub fn cut_partial(tile: &Tile, full: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Subtree hashes of a tree of `size` leaves read from its hash tiles, for
+/// building proofs ([`crate::merkle::prove_inclusion`],
+/// [`crate::merkle::prove_consistency`]) without the leaves. A hash at a
+/// height between two tile levels is computed from the ≤ 128 hashes below
+/// it in one tile, as Go's `tlog.TileHashReader` does. Tiles read once are
+/// kept for the reader's lifetime.
+pub struct TileHashes<F> {
+    size: u64,
+    read: F,
+    tiles: Vec<(Tile, Vec<u8>)>,
+}
+
+/// Why a subtree hash could not be read from tiles.
+#[derive(Debug, thiserror::Error)]
+pub enum TileReadError<E> {
+    /// The tile is missing or has the wrong length.
+    #[error("tile {path}: {reason}")]
+    Tile {
+        /// The tile path.
+        path: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Reading failed.
+    #[error(transparent)]
+    Read(E),
+}
+
+impl<E, F: FnMut(&Tile) -> Result<Option<Vec<u8>>, E>> TileHashes<F> {
+    /// A reader for the tree of `size` leaves; `read` fetches a tile by
+    /// coordinate (full or partial, as the tree size implies).
+    pub fn new(size: u64, read: F) -> Self {
+        Self { size, read, tiles: Vec::new() }
+    }
+
+    /// MTH of leaves `lo..hi`: a complete aligned subtree, or a range that
+    /// ends at the tree size (the right edge), as proofs need.
+    pub fn range(&mut self, lo: u64, hi: u64) -> Result<Hash, TileReadError<E>> {
+        // Split into aligned power-of-two blocks, largest first, and fold
+        // from the right: that is the RFC 6962 shape of such a range.
+        let mut blocks = Vec::new();
+        let mut at = lo;
+        while at < hi {
+            let mut height = if at == 0 { 63 } else { at.trailing_zeros() };
+            while height > 0 && at + (1u64 << height) > hi {
+                height -= 1;
+            }
+            blocks.push(self.subtree(height, at >> height)?);
+            at += 1 << height;
+        }
+        let mut hash = blocks.pop().ok_or(TileReadError::Tile { path: String::new(), reason: "empty range" })?;
+        while let Some(left) = blocks.pop() {
+            hash = crate::merkle::node_hash(&left, &hash);
+        }
+        Ok(hash)
+    }
+
+    /// The hash of the complete subtree of height `height` at `index`.
+    fn subtree(&mut self, height: u32, index: u64) -> Result<Hash, TileReadError<E>> {
+        let level = height / TILE_HEIGHT;
+        let below = height % TILE_HEIGHT;
+        let first = index << below;
+        let count = 1usize << below;
+        let stored = self.size >> (level * TILE_HEIGHT);
+        let tile_index = first / TILE_WIDTH;
+        let width = (stored - tile_index * TILE_WIDTH).min(TILE_WIDTH) as u16;
+        let tile = Tile { level: Some(level as u8), index: tile_index, width };
+        let bytes = self.tile(tile)?;
+        let offset = (first % TILE_WIDTH) as usize * 32;
+        let hashes: Vec<Hash> = bytes
+            .get(offset..offset + 32 * count)
+            .ok_or(TileReadError::Tile { path: tile.path(), reason: "shorter than its width" })?
+            .chunks_exact(32)
+            .map(|c| c.try_into().unwrap_or([0; 32]))
+            .collect();
+        Ok(root(&hashes))
+    }
+
+    fn tile(&mut self, tile: Tile) -> Result<&[u8], TileReadError<E>> {
+        if let Some(i) = self.tiles.iter().position(|(t, _)| *t == tile) {
+            return Ok(&self.tiles[i].1);
+        }
+        let bytes = (self.read)(&tile)
+            .map_err(TileReadError::Read)?
+            .ok_or(TileReadError::Tile { path: tile.path(), reason: "missing" })?;
+        if bytes.len() != 32 * usize::from(tile.width) {
+            return Err(TileReadError::Tile { path: tile.path(), reason: "wrong length for its width" });
+        }
+        self.tiles.push((tile, bytes));
+        Ok(&self.tiles[self.tiles.len() - 1].1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::merkle::leaf_hash;
+
+    #[test]
+    fn proofs_from_tiles_equal_proofs_from_leaves() {
+        use crate::merkle::{consistency_proof, inclusion_proof, prove_consistency, prove_inclusion};
+        let leaves: Vec<Hash> = (0..70_000u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for size in [1u64, 2, 255, 256, 257, 600, 65_535, 65_536, 65_537, 70_000] {
+            let tree = &leaves[..size as usize];
+            let mut reads = 0;
+            let mut hashes = TileHashes::new(size, |t: &Tile| {
+                reads += 1;
+                Ok::<_, std::io::Error>(tile_hashes(t, tree).map(|h| h.concat()))
+            });
+            let mut range = |lo, hi| hashes.range(lo, hi);
+            for index in [0, size / 3, size - 1] {
+                let got = prove_inclusion(index, size, &mut range).unwrap();
+                assert_eq!(Some(got), inclusion_proof(index as usize, tree), "inclusion {index} in {size}");
+            }
+            for old in [1, size / 2, size - 1, size] {
+                let got = prove_consistency(old, size, &mut range).unwrap();
+                assert_eq!(Some(got), consistency_proof(old as usize, tree), "consistency {old} -> {size}");
+            }
+            assert_eq!(range(0, size).unwrap(), root(tree));
+            drop(hashes);
+            assert!(reads <= 40, "{reads} tile reads for size {size}");
+        }
+    }
+
+    #[test]
+    fn a_short_or_missing_tile_is_named() {
+        let mut hashes =
+            TileHashes::new(300, |t: &Tile| Ok::<_, std::io::Error>((t.index == 0).then(|| vec![0; 31 * 256])));
+        let err = hashes.range(0, 128).unwrap_err().to_string();
+        assert_eq!(err, "tile tile/0/000: wrong length for its width");
+        let err = hashes.range(256, 300).unwrap_err().to_string();
+        assert_eq!(err, "tile tile/0/001.p/44: missing");
+    }
 
     #[test]
     fn partials_are_prefixes_of_full_tiles() {
