@@ -81,27 +81,54 @@ fn read_or_create(path: &Path, create: impl FnOnce() -> Result<String, KeyError>
     }
 }
 
-/// Loads the keys from `dir`, creating missing ones. The log key's name must
-/// be the log's `origin`.
-pub fn load_or_create(dir: &Path, origin: &str) -> Result<Keys, KeyError> {
+fn create_dir(dir: &Path) -> Result<(), KeyError> {
     fs::create_dir_all(dir).map_err(|source| KeyError::Io { path: dir.to_path_buf(), source })?;
     let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-    let invalid = |path: &Path, e: NoteError| KeyError::Invalid { path: path.to_path_buf(), reason: e.to_string() };
-    let log_path = dir.join(LOG_KEY);
-    let text = read_or_create(&log_path, || {
-        let seed = random32().map_err(|source| KeyError::Io { path: log_path.clone(), source })?;
-        Ok(Signer::from_seed(origin, seed).map_err(|e| invalid(&log_path, e))?.to_private_string() + "\n")
+    Ok(())
+}
+
+/// Loads the signing key in `dir/file`, creating it (as `make` does from a
+/// random seed) if missing; its name must be `name`.
+fn load_signer(
+    dir: &Path,
+    file: &str,
+    name: &str,
+    make: fn(&str, [u8; 32]) -> Result<Signer, NoteError>,
+) -> Result<Signer, KeyError> {
+    let path = dir.join(file);
+    let invalid = |e: NoteError| KeyError::Invalid { path: path.clone(), reason: e.to_string() };
+    let text = read_or_create(&path, || {
+        let seed = random32().map_err(|source| KeyError::Io { path: path.clone(), source })?;
+        Ok(make(name, seed).map_err(invalid)?.to_private_string() + "\n")
     })?;
-    let signer = Signer::parse(&text).map_err(|e| invalid(&log_path, e))?;
-    if signer.name() != origin {
+    let signer = Signer::parse(&text).map_err(invalid)?;
+    if signer.name() != name {
         return Err(KeyError::Invalid {
-            path: log_path,
+            path,
             reason: format!(
-                "the key signs for origin {:?}, but audit.origin is {origin:?} (a log keeps its origin for life)",
+                "the key is named {:?}, but the configuration says {name:?} (a key keeps its name for life)",
                 signer.name()
             ),
         });
     }
+    Ok(signer)
+}
+
+/// File name of a witness's cosigning key.
+pub const WITNESS_KEY: &str = "witness.key";
+
+/// Loads the witness's cosigning key (`c2sp.org/tlog-cosignature`, Ed25519)
+/// named `name` from `dir`, creating it on first use.
+pub fn witness_key(dir: &Path, name: &str) -> Result<Signer, KeyError> {
+    create_dir(dir)?;
+    load_signer(dir, WITNESS_KEY, name, Signer::cosigner_from_seed)
+}
+
+/// Loads the keys from `dir`, creating missing ones. The log key's name must
+/// be the log's `origin`.
+pub fn load_or_create(dir: &Path, origin: &str) -> Result<Keys, KeyError> {
+    create_dir(dir)?;
+    let signer = load_signer(dir, LOG_KEY, origin, Signer::from_seed)?;
     let ps_path = dir.join(PSEUDONYM_KEY);
     let text = read_or_create(&ps_path, || {
         let key = random32().map_err(|source| KeyError::Io { path: ps_path.clone(), source })?;
@@ -132,6 +159,9 @@ mod tests {
         assert_eq!(keys.pseudonymiser.pseudonym("x"), again.pseudonymiser.pseudonym("x"));
         let mode = fs::metadata(dir.path().join(LOG_KEY)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let witness = witness_key(dir.path(), "witness.example/w1").unwrap();
+        assert!(witness.is_cosigner());
+        assert_eq!(witness_key(dir.path(), "witness.example/w1").unwrap().verifier(), witness.verifier());
         let err = load_or_create(dir.path(), "other.org/audit").err().unwrap().to_string();
         assert!(err.contains("example.org/audit") && err.contains("other.org/audit"), "{err}");
         fs::set_permissions(dir.path().join(PSEUDONYM_KEY), fs::Permissions::from_mode(0o644)).unwrap();

@@ -24,9 +24,9 @@ use leitstand_ledger::Hash;
 use leitstand_ledger::checkpoint::Checkpoint;
 use leitstand_ledger::entry::{ENTRY_LEN, Entry, RetentionClass, SALT_LEN, commitment};
 use leitstand_ledger::event::PreparedEvent;
-use leitstand_ledger::merkle::leaf_hash;
-use leitstand_ledger::note::{Signer, Verifier, open};
-use leitstand_ledger::tiles::{TILE_WIDTH, Tile, cut_partial, decode_bundle, encode_bundle};
+use leitstand_ledger::merkle::{ProveError, leaf_hash, prove_consistency, prove_inclusion};
+use leitstand_ledger::note::{Signer, Verifier, open, split as split_note};
+use leitstand_ledger::tiles::{TILE_WIDTH, Tile, TileHashes, TileReadError, cut_partial, decode_bundle, encode_bundle};
 use leitstand_ledger::tree::{TreeEdge, partial_widths};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -116,11 +116,22 @@ pub struct LogState {
     pub checkpoint: Arc<str>,
 }
 
+/// The checkpoint file as last written: its size, and the witnesses'
+/// cosigned form once attached. One lock orders the integrator's new
+/// checkpoints and late cosignatures, so an older cosigned checkpoint never
+/// replaces a newer one.
+#[derive(Default)]
+struct CheckpointFile {
+    size: u64,
+    cosigned: Option<Arc<str>>,
+}
+
 /// A handle to the running log; cheap to clone.
 #[derive(Clone)]
 pub struct Ledger {
     jobs: mpsc::Sender<Job>,
     state: watch::Receiver<LogState>,
+    file: Arc<Mutex<CheckpointFile>>,
     storage: Arc<DirStorage>,
     verifier: Verifier,
     origin: String,
@@ -149,6 +160,7 @@ struct Integrator {
     bundle: Vec<[u8; ENTRY_LEN]>,
     history: File,
     published: Option<(u64, Arc<str>)>,
+    file: Arc<Mutex<CheckpointFile>>,
 }
 
 fn read_hashes(storage: &DirStorage, tile: &Tile) -> Result<Vec<Hash>, LedgerError> {
@@ -170,7 +182,15 @@ fn read_hashes(storage: &DirStorage, tile: &Tile) -> Result<Vec<Hash>, LedgerErr
 impl Integrator {
     /// Restores the right edge named by the stored checkpoint.
     fn restore(storage: Arc<DirStorage>, signer: Signer, history: File) -> Result<Self, LedgerError> {
-        let mut me = Self { storage, signer, edge: TreeEdge::new(), bundle: Vec::new(), history, published: None };
+        let mut me = Self {
+            storage,
+            signer,
+            edge: TreeEdge::new(),
+            bundle: Vec::new(),
+            history,
+            published: None,
+            file: Arc::default(),
+        };
         let Some(note) = me.storage.read("checkpoint").map_err(io_at("checkpoint"))? else {
             return Ok(me);
         };
@@ -276,7 +296,11 @@ impl Integrator {
         let cp =
             Checkpoint { origin: self.signer.name().to_string(), size, root: self.edge.root(), extensions: Vec::new() };
         let note = self.signer.sign(&cp.to_text()).map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
-        self.storage.publish_checkpoint(note.as_bytes()).map_err(io_at("checkpoint"))?;
+        {
+            let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.storage.publish_checkpoint(note.as_bytes()).map_err(io_at("checkpoint"))?;
+            *file = CheckpointFile { size, cosigned: None };
+        }
         let mut frame = (note.len() as u32).to_le_bytes().to_vec();
         frame.extend_from_slice(note.as_bytes());
         self.history.write_all(&frame).and_then(|()| self.history.sync_data()).map_err(io_at(HISTORY))?;
@@ -449,6 +473,14 @@ pub fn read_history(dir: &Path) -> io::Result<Vec<String>> {
     Ok(notes)
 }
 
+fn proof_error(e: ProveError<TileReadError<LedgerError>>) -> LedgerError {
+    match e {
+        ProveError::Invalid(reason) => LedgerError::Inconsistent(reason.to_string()),
+        ProveError::Read(TileReadError::Read(e)) => e,
+        ProveError::Read(e) => LedgerError::Inconsistent(e.to_string()),
+    }
+}
+
 fn micros(clock: &dyn Clock) -> i64 {
     clock.now().as_microsecond()
 }
@@ -484,6 +516,7 @@ impl Ledger {
             integrator.integrate(&entries)?;
         }
         let (size, checkpoint) = integrator.publish()?;
+        let file = integrator.file.clone();
         let (state_tx, state) = watch::channel(LogState { sequenced: size, published: size, checkpoint });
         let state_tx = Arc::new(state_tx);
         let (jobs, job_rx) = mpsc::channel::<Job>(1024);
@@ -514,7 +547,7 @@ impl Ledger {
             .map_err(io_at("audit-integrator thread"))?;
         let threads = Arc::new(Mutex::new(vec![sequencer, integrator]));
 
-        Ok(Self { jobs, state, storage, verifier, origin, journal_dir: journal_dir(&dir), failed, threads })
+        Ok(Self { jobs, state, file, storage, verifier, origin, journal_dir: journal_dir(&dir), failed, threads })
     }
 
     /// Closes this handle. The last handle to close waits until everything
@@ -614,11 +647,53 @@ impl Ledger {
         &self.journal_dir
     }
 
+    /// The published checkpoint, with the witnesses' cosignatures once they
+    /// are attached.
+    pub fn checkpoint(&self) -> Arc<str> {
+        let state = self.state.borrow();
+        let file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &file.cosigned {
+            Some(note) if file.size == state.published => note.clone(),
+            _ => state.checkpoint.clone(),
+        }
+    }
+
+    /// Replaces the published checkpoint of `size` events with its cosigned
+    /// form `note` (the same text and log signature plus cosignature
+    /// lines), on disk and as served. Returns false if a newer checkpoint
+    /// was published meanwhile (nothing is changed then).
+    pub fn attach_cosignatures(&self, size: u64, note: &str) -> Result<bool, LedgerError> {
+        let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = self.state.borrow().checkpoint.clone();
+        let same_text = matches!((split_note(note), split_note(&current)), (Ok((a, _)), Ok((b, _))) if a == b);
+        if file.size != size || !same_text {
+            return Ok(false);
+        }
+        open(note, std::slice::from_ref(&self.verifier))
+            .map_err(|e| LedgerError::Inconsistent(format!("cosigned checkpoint: {e}")))?;
+        self.storage.publish_checkpoint(note.as_bytes()).map_err(io_at("checkpoint"))?;
+        file.cosigned = Some(note.into());
+        Ok(true)
+    }
+
+    /// The consistency proof from the tree of `old` events to the tree of
+    /// `size` events (both published), read from the stored tiles.
+    pub fn consistency_proof(&self, old: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        let mut tiles = TileHashes::new(size, |t: &Tile| self.read(&t.path()));
+        prove_consistency(old, size, &mut |lo, hi| tiles.range(lo, hi)).map_err(proof_error)
+    }
+
+    /// The inclusion proof of event `index` in the tree of `size` events.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        let mut tiles = TileHashes::new(size, |t: &Tile| self.read(&t.path()));
+        prove_inclusion(index, size, &mut |lo, hi| tiles.range(lo, hi)).map_err(proof_error)
+    }
+
     /// A public log file by its tlog-tiles path. A partial tile that has
     /// been replaced by its full tile is cut from the full one.
     pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>, LedgerError> {
         if path == "checkpoint" {
-            return Ok(Some(self.state.borrow().checkpoint.as_bytes().to_vec()));
+            return Ok(Some(self.checkpoint().as_bytes().to_vec()));
         }
         let tile = Tile::parse(path).map_err(LedgerError::NotATile)?;
         if let Some(bytes) = self.storage.read(path).map_err(io_at(path))? {

@@ -130,6 +130,37 @@ async fn journalled_but_unintegrated_events_are_integrated_on_open() {
     assert_eq!(check(dir.path(), None).findings, Vec::<String>::new());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_come_from_the_tiles_and_cosignatures_attach_to_the_current_checkpoint() {
+    use leitstand_ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+    use leitstand_ledger::tiles::decode_bundle;
+    let (_dir, ledger) = filled(700).await;
+    let cp700 = Checkpoint::parse(&open(&ledger.checkpoint(), &[signer().verifier()]).unwrap().text).unwrap();
+    let bundle = ledger.read("tile/entries/001").unwrap().unwrap();
+    let leaf = leaf_hash(decode_bundle(&bundle).unwrap()[44]);
+    verify_inclusion(300, 700, &leaf, &ledger.inclusion_proof(300, 700).unwrap(), &cp700.root).unwrap();
+    let clock = ManualClock::new(start());
+    ledger.append(events(100, "audit", &clock)).await.unwrap();
+    let state = ledger.wait_published(800).await;
+    let cp800 = Checkpoint::parse(&open(&state.checkpoint, &[signer().verifier()]).unwrap().text).unwrap();
+    let proof = ledger.consistency_proof(700, 800).unwrap();
+    verify_consistency(700, 800, &cp700.root, &cp800.root, &proof).unwrap();
+    assert!(ledger.consistency_proof(801, 800).is_err());
+
+    // A cosigned form of the current checkpoint is served and stored; one
+    // of an older checkpoint is not.
+    let witness = Signer::cosigner_from_seed("witness.example/w1", [4; 32]).unwrap();
+    let text = cp800.to_text();
+    let cosigned = format!("{}{}", state.checkpoint, witness.cosignature_line(&text, 1).unwrap());
+    assert!(ledger.attach_cosignatures(800, &cosigned).unwrap());
+    assert_eq!(&*ledger.checkpoint(), cosigned);
+    assert_eq!(ledger.read("checkpoint").unwrap().unwrap(), cosigned.as_bytes());
+    assert!(!ledger.attach_cosignatures(700, &cosigned).unwrap());
+    ledger.append(events(1, "audit", &clock)).await.unwrap();
+    let state = ledger.wait_published(801).await;
+    assert_eq!(ledger.checkpoint(), state.checkpoint, "a newer checkpoint replaces the cosigned one");
+}
+
 async fn filled(n: usize) -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
