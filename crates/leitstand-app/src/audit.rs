@@ -49,6 +49,8 @@ pub struct AuditLog {
     pub verify_findings: AtomicU64,
     /// Completed self-verifications.
     pub verify_runs: AtomicU64,
+    /// Witnesses that cosign the log's checkpoints.
+    pub witnesses: Vec<crate::witnessing::WitnessState>,
     indexed: AtomicU64,
     index_lock: tokio::sync::Mutex<()>,
 }
@@ -63,6 +65,7 @@ impl AuditLog {
             retention,
             verify_findings: AtomicU64::new(0),
             verify_runs: AtomicU64::new(0),
+            witnesses: Vec::new(),
             indexed: AtomicU64::new(0),
             index_lock: tokio::sync::Mutex::new(()),
         }
@@ -206,7 +209,7 @@ fn to_indexed(record: &leitstand_audit::journal::Record) -> Option<IndexedEvent>
 const INDEX_BATCH: usize = 2_000;
 
 impl App {
-    fn audit_log(&self) -> Option<&Arc<AuditLog>> {
+    pub(crate) fn audit_log(&self) -> Option<&Arc<AuditLog>> {
         self.audit_sink.log()
     }
 
@@ -399,6 +402,8 @@ pub struct AuditLogSettings {
     pub rules: EventRules,
     /// Retention classes.
     pub retention: Retention,
+    /// Witnesses to send checkpoints to.
+    pub witnesses: Vec<crate::witnessing::WitnessEndpoint>,
 }
 
 impl AuditLogSettings {
@@ -411,6 +416,7 @@ impl AuditLogSettings {
             checkpoint_interval: Duration::from_millis(200),
             rules: EventRules::default(),
             retention: Retention::default(),
+            witnesses: Vec::new(),
         }
     }
 }
@@ -439,12 +445,11 @@ impl AuditSink {
         let mut options = leitstand_audit::ledger::LedgerOptions::new(&settings.dir);
         options.checkpoint_interval = settings.checkpoint_interval;
         match Ledger::open(options, keys.signer, clock) {
-            Ok(ledger) => Ok(AuditSink::Log(Arc::new(AuditLog::new(
-                ledger,
-                keys.pseudonymiser,
-                settings.rules,
-                settings.retention,
-            )))),
+            Ok(ledger) => {
+                let mut log = AuditLog::new(ledger, keys.pseudonymiser, settings.rules, settings.retention);
+                log.witnesses = settings.witnesses.into_iter().map(crate::witnessing::WitnessState::new).collect();
+                Ok(AuditSink::Log(Arc::new(log)))
+            }
             Err(leitstand_audit::ledger::LedgerError::Locked(_)) if share => {
                 Ok(AuditSink::Outbox(Arc::new((keys.pseudonymiser, settings.rules))))
             }

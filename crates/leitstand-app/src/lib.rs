@@ -16,6 +16,7 @@ mod security;
 mod tenants;
 mod totp;
 mod users;
+pub mod witnessing;
 
 use std::sync::Arc;
 

@@ -63,9 +63,11 @@ fn hex4(id: &[u8; 4]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Splits `name+hash+key` and checks the algorithm byte; returns the name,
-/// the claimed key id, the algorithm and the 32 key bytes.
-fn split_key(text: &str) -> Result<(&str, [u8; 4], u8, [u8; 32]), NoteError> {
+/// A key string's parts: name, claimed key id, algorithm, 32 key bytes.
+type KeyParts<'a> = (&'a str, [u8; 4], u8, [u8; 32]);
+
+/// Splits `name+hash+key` and checks the algorithm byte.
+fn split_key(text: &str) -> Result<KeyParts<'_>, NoteError> {
     let mut parts = text.splitn(3, '+');
     let (name, hash, key) = match (parts.next(), parts.next(), parts.next()) {
         (Some(n), Some(h), Some(k)) => (n, h, k),

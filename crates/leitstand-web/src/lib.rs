@@ -17,6 +17,7 @@ mod ops;
 mod pages;
 mod problem;
 mod trace;
+mod witness;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use i18n::{Lang, Tr};
 pub use metrics::Metrics;
 pub use trace::TraceContext;
+pub use witness::witness_router;
 
 /// Limits applied to every request.
 #[derive(Debug, Clone)]

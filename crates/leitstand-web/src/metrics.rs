@@ -14,6 +14,11 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WitnessLabels {
+    witness: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
     method: String,
@@ -56,6 +61,7 @@ pub struct Metrics {
     failed_per_account: Gauge,
     failed_total: Gauge,
     audit: [Gauge; 5],
+    witness: [Family<WitnessLabels, Gauge>; 2],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -135,6 +141,13 @@ impl Metrics {
         ]) {
             log.register(name, help, gauge.clone());
         }
+        let witness: [Family<WitnessLabels, Gauge>; 2] = Default::default();
+        for (family, (name, help)) in witness.iter().zip([
+            ("witness_cosigned_size", "Tree size a witness last cosigned"),
+            ("witness_refusals", "Checkpoints a witness refused or could not cosign since start (alert on growth)"),
+        ]) {
+            log.register(name, help, family.clone());
+        }
 
         Self {
             registry: Mutex::new(registry),
@@ -147,6 +160,14 @@ impl Metrics {
             failed_per_account,
             failed_total,
             audit,
+            witness,
+        }
+    }
+
+    /// Sets one witness's gauges: cosigned size and refusals.
+    pub fn set_witness(&self, witness: &str, cosigned: u64, refusals: u64) {
+        for (family, v) in self.witness.iter().zip([cosigned, refusals]) {
+            family.get_or_create(&WitnessLabels { witness: witness.into() }).set(i64::try_from(v).unwrap_or(i64::MAX));
         }
     }
 

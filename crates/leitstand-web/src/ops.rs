@@ -63,6 +63,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             log.verify_findings.load(Relaxed),
             log.verify_runs.load(Relaxed),
         ]);
+        for w in &log.witnesses {
+            let name = w.endpoint.verifier.name();
+            state.metrics.set_witness(name, w.cosigned.load(Relaxed), w.refusals.load(Relaxed));
+        }
     }
     let body = state.metrics.encode();
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()

@@ -26,7 +26,7 @@ pub fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
             println!("{}", keys.signer.verifier());
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::Verify { url, key } => {
+        AuditCommand::Verify { url, key, witnesses } => {
             let verifier = match key {
                 Some(k) => Verifier::parse(&k)
                     .with_context(|| format!("--key {k:?} is not a verifier key (name+hash+base64)"))?,
@@ -39,9 +39,18 @@ pub fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
                     "--url needs --key: the verifier key of the log, from `leitstand audit key` on its host"
                 ),
             };
+            let witnesses = witnesses
+                .iter()
+                .map(|k| match Verifier::parse(k) {
+                    Ok(v) if v.is_cosigner() => Ok(v),
+                    Ok(_) => anyhow::bail!("--witness {k:?} is a log key; a witness's key has algorithm 0x04"),
+                    Err(e) => Err(anyhow::anyhow!("--witness {k:?} is not a verifier key: {e}")),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            anyhow::ensure!(witnesses.is_empty() || url.is_some(), "--witness needs --url");
             let started = Instant::now();
             let report = match url {
-                Some(url) => verify_remote(&url, &verifier)?,
+                Some(url) => verify_remote(&url, &verifier, &witnesses)?,
                 None => verify_local(config, &verifier)?,
             };
             Ok(print(&report, started.elapsed()))
@@ -60,15 +69,22 @@ fn verify_local(config: &Config, verifier: &Verifier) -> anyhow::Result<Report> 
     verify_dir(&dir, verifier, Some(&retention)).map_err(anyhow::Error::msg)
 }
 
-/// Fetches tlog-tiles paths below a base URL.
+/// Fetches tlog-tiles paths below a base URL; the checkpoint can be pinned
+/// to one fetched before (the cosigned one).
 struct Http {
     base: String,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
+    checkpoint: Option<Vec<u8>>,
 }
 
 impl Source for Http {
     fn fetch(&mut self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        if path == "checkpoint"
+            && let Some(pinned) = &self.checkpoint
+        {
+            return Ok(Some(pinned.clone()));
+        }
         let url = format!("{}/{path}", self.base);
         self.runtime.block_on(async {
             let response = self.client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
@@ -81,15 +97,49 @@ impl Source for Http {
     }
 }
 
-fn verify_remote(url: &str, verifier: &Verifier) -> anyhow::Result<Report> {
+fn verify_remote(url: &str, verifier: &Verifier, witnesses: &[Verifier]) -> anyhow::Result<Report> {
     leitstand_app::install_crypto_provider();
     let base = url.trim_end_matches('/').to_string();
     let base = if base.ends_with("/audit/log") { base } else { format!("{base}/audit/log") };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-    let mut src = Http { base, client, runtime };
-    verify(&mut src, verifier, Extra { journal: None, history: Vec::new(), retention: None })
-        .map_err(anyhow::Error::msg)
+    let mut src = Http { base, client, runtime, checkpoint: None };
+    let mut missing = Vec::new();
+    if !witnesses.is_empty() {
+        // A checkpoint published a moment ago may not be cosigned yet: try
+        // for a few seconds, then verify the tree of the checkpoint found.
+        for attempt in 0..20 {
+            let note = src.fetch("checkpoint").map_err(anyhow::Error::msg)?.unwrap_or_default();
+            missing = uncosigned(&note, verifier, witnesses);
+            src.checkpoint = Some(note);
+            if missing.is_empty() || attempt == 19 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+    let mut report = verify(&mut src, verifier, Extra { journal: None, history: Vec::new(), retention: None })
+        .map_err(anyhow::Error::msg)?;
+    for witness in missing {
+        report.findings.push(format!(
+            "checkpoint of size {}: no valid cosignature by witness {witness} (a witness refuses to cosign a \
+             history that does not extend what it saw)",
+            report.size
+        ));
+    }
+    Ok(report)
+}
+
+/// The witnesses whose valid cosignature `note` lacks.
+fn uncosigned(note: &[u8], verifier: &Verifier, witnesses: &[Verifier]) -> Vec<String> {
+    let mut keys = vec![verifier.clone()];
+    keys.extend(witnesses.iter().cloned());
+    let cosigned: Vec<String> = std::str::from_utf8(note)
+        .ok()
+        .and_then(|n| leitstand_ledger::note::open(n, &keys).ok())
+        .map(|o| o.cosigned_by.into_iter().map(|(name, _)| name).collect())
+        .unwrap_or_default();
+    witnesses.iter().map(|w| w.name().to_string()).filter(|name| !cosigned.contains(name)).collect()
 }
 
 fn print(report: &Report, took: std::time::Duration) -> ExitCode {

@@ -41,6 +41,23 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Leitstand as a C2SP tlog-witness for other logs.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
+}
+
+/// `leitstand witness …`.
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Print the witness's cosigner key (`name+hash+base64`, algorithm 0x04)
+    /// for the logs' `[[audit.witnesses]]`; creates it on first use.
+    Key,
+    /// Serve `POST /add-checkpoint` for the logs in `[[witness.logs]]`.
+    Serve {
+        /// Address and port [default: witness.listen, 127.0.0.1:8090].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
 }
 
 /// `leitstand audit …`.
@@ -60,6 +77,10 @@ pub enum AuditCommand {
         /// The log's verifier key (required with --url; default: the local key).
         #[arg(long)]
         key: Option<String>,
+        /// A witness's cosigner key: the served checkpoint must carry its
+        /// valid cosignature (with --url; repeat for several witnesses).
+        #[arg(long = "witness", value_name = "KEY")]
+        witnesses: Vec<String>,
     },
 }
 

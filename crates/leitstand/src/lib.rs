@@ -10,3 +10,4 @@ pub mod config;
 pub mod logging;
 pub mod policy_cmd;
 pub mod serve;
+pub mod witness_cmd;

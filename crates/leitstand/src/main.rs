@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::Parser;
 use leitstand::cli::{Cli, Command, ConfigCommand, ServeArgs};
 use leitstand::config::{self, Config, ConfigError, DatabaseUrl};
-use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve};
+use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve, witness_cmd};
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -68,6 +68,10 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => {
             let config = load(&cli.config)?;
             audit_cmd::run(&config, command)
+        }
+        Command::Witness(command) => {
+            let config = load(&cli.config)?;
+            witness_cmd::run(&config, command)
         }
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", serde_json::to_string_pretty(&config::reference::schema())?);

@@ -95,6 +95,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     }
     let listener = bind(server.listen).await?;
     let background = spawn_audit_tasks(services.clone(), &config.audit);
+    let witnessing = spawn_witnessing(services.clone());
     let bound = listener.local_addr()?;
 
     let mut state = AppState::new(services, metrics);
@@ -134,6 +135,9 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
     background.abort();
+    if let Some(w) = witnessing {
+        w.abort();
+    }
     // Events that CLI commands parked meanwhile go into the log before it closes.
     if let Err(e) = state.app.relay_audit_outbox().await {
         tracing::error!(error = %e, "audit outbox relay at shutdown failed; the next start appends the events");
@@ -166,7 +170,40 @@ pub fn audit_settings(config: &Config) -> AuditLogSettings {
         checkpoint_interval: config.audit.checkpoint_interval.std(),
         rules,
         retention: config.policy.base.retention.clone(),
+        witnesses: config
+            .audit
+            .witnesses
+            .iter()
+            .filter_map(|w| {
+                let verifier = leitstand_ledger::note::Verifier::parse(&w.key).ok()?;
+                Some(leitstand_app::witnessing::WitnessEndpoint { url: w.url.clone(), verifier })
+            })
+            .collect(),
     }
+}
+
+/// Sends every new checkpoint to the witnesses; after a refusal or outage
+/// it tries again every 15 s even without a new checkpoint.
+fn spawn_witnessing(app: App) -> Option<tokio::task::JoinHandle<()>> {
+    let log = app.audit_sink.log().cloned().filter(|l| !l.witnesses.is_empty())?;
+    Some(tokio::spawn(async move {
+        let http = leitstand_app::witnessing::witness_client();
+        let mut changes = log.ledger.watch();
+        let retry = std::time::Duration::from_secs(15);
+        loop {
+            let complete = match app.witness_round(&http).await {
+                Ok(round) => round.refused.is_empty(),
+                Err(e) => {
+                    tracing::error!(error = %e, "witnessing failed");
+                    false
+                }
+            };
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(retry), if !complete => {}
+            }
+        }
+    }))
 }
 
 /// The audit log's background work: index, outbox, retention, self-check.
@@ -256,7 +293,7 @@ async fn open_store(
     Ok(store)
 }
 
-async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartupError> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartupError> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| StartupError::Listen {
         addr,
         reason: match e.kind() {
@@ -275,7 +312,7 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartupError>
 }
 
 /// SIGTERM and SIGINT, registered up front.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -283,7 +320,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -294,7 +331,7 @@ impl Signals {
     }
 
     /// Waits for one; returns its name.
-    async fn wait(mut self) -> &'static str {
+    pub(crate) async fn wait(mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -116,6 +116,71 @@ pub struct AuditConfig {
     /// Serve the public log (checkpoint and tiles, no personal data) at
     /// `/audit/log/` without sign-in, for third-party verification.
     pub public: bool,
+    /// C2SP tlog-witness endpoints that cosign every new checkpoint
+    /// (`[[audit.witnesses]]` with `url` and `key`). Their cosignatures are
+    /// served with the checkpoint; a refusal raises an alarm.
+    #[serde(default)]
+    pub witnesses: Vec<WitnessEndpointConfig>,
+}
+
+/// A witness the log sends its checkpoints to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessEndpointConfig {
+    /// The witness's submission prefix, e.g. `https://witness.example/`
+    /// (`add-checkpoint` is appended).
+    pub url: String,
+    /// The witness's cosigner key, `name+hash+base64` (algorithm 0x04), as
+    /// `leitstand witness key` prints it.
+    pub key: String,
+}
+
+/// `leitstand witness serve`: Leitstand as a C2SP tlog-witness for other
+/// logs (an authority can run one for a portal's audit log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// The witness's name, a schema-less URL (`witness.behoerde.example/w1`);
+    /// the name of its cosigning key, fixed at first start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Address and port the witness listens on.
+    pub listen: SocketAddr,
+    /// Directory of the witness's state (latest cosigned checkpoint per log,
+    /// evidence of refused requests). Unset: `witness` in `server.data_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Directory of the cosigning key (mode 0600). Unset: `keys` in
+    /// `server.data_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_dir: Option<PathBuf>,
+    /// The logs this witness cosigns (`[[witness.logs]]` with `origin` and
+    /// `keys`); requests for other origins get 404.
+    #[serde(default)]
+    pub logs: Vec<WitnessedLogConfig>,
+}
+
+impl Default for WitnessConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            dir: None,
+            key_dir: None,
+            logs: Vec::new(),
+        }
+    }
+}
+
+/// A log a witness serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessedLogConfig {
+    /// The log's checkpoint origin.
+    pub origin: String,
+    /// The log's verifier keys (`name+hash+base64`), as `leitstand audit key`
+    /// prints them; a checkpoint signed by any of them is accepted.
+    pub keys: Vec<String>,
 }
 
 impl Default for AuditConfig {
@@ -134,6 +199,7 @@ impl Default for AuditConfig {
                 .into_iter()
                 .collect(),
             public: true,
+            witnesses: Vec::new(),
         }
     }
 }
@@ -142,6 +208,18 @@ impl AuditConfig {
     /// The log directory in effect.
     pub fn dir(&self, server: &ServerConfig) -> PathBuf {
         self.dir.clone().unwrap_or_else(|| server.data_dir.join("audit"))
+    }
+
+    /// The key directory in effect.
+    pub fn key_dir(&self, server: &ServerConfig) -> PathBuf {
+        self.key_dir.clone().unwrap_or_else(|| server.data_dir.join("keys"))
+    }
+}
+
+impl WitnessConfig {
+    /// The state directory in effect.
+    pub fn dir(&self, server: &ServerConfig) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| server.data_dir.join("witness"))
     }
 
     /// The key directory in effect.
@@ -326,6 +404,8 @@ pub struct Config {
     pub oidc: Option<OidcConfig>,
     /// The audit log.
     pub audit: AuditConfig,
+    /// Leitstand as a witness for other logs.
+    pub witness: WitnessConfig,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -453,6 +533,43 @@ pub fn load_str(
             ));
         }
     }
+    if let Some(a) = &audit {
+        for (i, w) in a.witnesses.iter().enumerate() {
+            match leitstand_ledger::note::Verifier::parse(&w.key) {
+                Ok(v) if v.is_cosigner() => {}
+                Ok(_) => problems.push(layers.locate(
+                    "audit.witnesses",
+                    format!("witness {}: key is a log key (algorithm 0x01), a witness cosigns with 0x04", i + 1),
+                )),
+                Err(e) => problems.push(layers.locate("audit.witnesses", format!("witness {}: key: {e}", i + 1))),
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                problems.push(layers.locate("audit.witnesses", format!("witness {}: url must be http(s)://…", i + 1)));
+            }
+        }
+    }
+    let witness = take_section::<WitnessConfig>(&mut merged, "witness", &layers, &mut problems);
+    if let Some(w) = &witness {
+        if let Some(Err(e)) = w.name.as_deref().map(|n| leitstand_ledger::note::Signer::from_seed(n, [0; 32])) {
+            problems.push(layers.locate("witness.name", format!("not usable as a key name: {e}")));
+        }
+        for log in &w.logs {
+            for key in &log.keys {
+                match leitstand_ledger::note::Verifier::parse(key) {
+                    Ok(v) if v.name() == log.origin => {}
+                    Ok(v) => problems.push(layers.locate(
+                        "witness.logs",
+                        format!(
+                            "log {:?}: key is named {:?}; a log's key is named after its origin",
+                            log.origin,
+                            v.name()
+                        ),
+                    )),
+                    Err(e) => problems.push(layers.locate("witness.logs", format!("log {:?}: key: {e}", log.origin))),
+                }
+            }
+        }
+    }
     if let Some(Err(e)) = log.as_ref().map(|l| tracing_subscriber::EnvFilter::try_new(&l.level)) {
         problems.push(layers.locate("log.level", format!("invalid log filter: {e}")));
     }
@@ -518,11 +635,12 @@ pub fn load_str(
         }
     }
 
-    match (server, log, audit, base) {
-        (Some(server), Some(log), Some(audit), Some(base)) if problems.is_empty() => Ok(Config {
+    match (server, log, audit, witness, base) {
+        (Some(server), Some(log), Some(audit), Some(witness), Some(base)) if problems.is_empty() => Ok(Config {
             server,
             log,
             audit,
+            witness,
             policy: PolicySet { base, tenants: tenant_policies },
             oidc,
             file: file.map(Path::to_path_buf),
@@ -553,6 +671,9 @@ pub fn defaults_table() -> toml::Table {
     }
     if let Ok(audit) = toml::Table::try_from(AuditConfig::default()) {
         table.insert("audit".into(), toml::Value::Table(audit));
+    }
+    if let Ok(witness) = toml::Table::try_from(WitnessConfig::default()) {
+        table.insert("witness".into(), toml::Value::Table(witness));
     }
     table
 }

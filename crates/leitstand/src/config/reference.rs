@@ -7,7 +7,7 @@ use leitstand_core::policy::Policy;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
-use super::{AuditConfig, LogConfig, OidcConfig, ServerConfig, defaults_table};
+use super::{AuditConfig, LogConfig, OidcConfig, ServerConfig, WitnessConfig, defaults_table};
 
 /// JSON Schema of the whole `leitstand.toml`.
 pub fn schema() -> Value {
@@ -18,6 +18,7 @@ pub fn schema() -> Value {
     let log = serde_json::to_value(generator.subschema_for::<LogConfig>()).unwrap_or_default();
     let oidc = serde_json::to_value(generator.subschema_for::<OidcConfig>()).unwrap_or_default();
     let audit = serde_json::to_value(generator.subschema_for::<AuditConfig>()).unwrap_or_default();
+    let witness = serde_json::to_value(generator.subschema_for::<WitnessConfig>()).unwrap_or_default();
     let defs = generator.take_definitions(true);
     if let Some(obj) = root.as_object_mut() {
         obj.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
@@ -28,6 +29,10 @@ pub fn schema() -> Value {
             all.insert("server".into(), with_description(server, "How the server process runs."));
             all.insert("log".into(), with_description(log, "Logging."));
             all.insert("audit".into(), with_description(audit, "The tamper-evident audit log (C2SP tlog-tiles)."));
+            all.insert(
+                "witness".into(),
+                with_description(witness, "`leitstand witness serve`: a C2SP tlog-witness for other logs."),
+            );
             all.insert(
                 "oidc".into(),
                 with_description(

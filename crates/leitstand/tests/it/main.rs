@@ -7,6 +7,7 @@ mod audit;
 mod policy;
 
 mod serve;
+mod witness;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -42,14 +43,13 @@ impl Server {
     /// Starts `leitstand serve --listen 127.0.0.1:0 ARGS` in `dir` and waits
     /// for its "ready" line.
     pub fn start(dir: &Path, args: &[&str]) -> Server {
-        let mut child = leitstand()
-            .current_dir(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        Self::run(dir, &[&["serve", "--listen", "127.0.0.1:0"], args].concat())
+    }
+
+    /// Starts `leitstand ARGS` (a command that logs "ready" with `listen`).
+    pub fn run(dir: &Path, args: &[&str]) -> Server {
+        let mut child =
+            leitstand().current_dir(dir).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
