@@ -51,6 +51,8 @@ pub struct AuditLog {
     pub verify_runs: AtomicU64,
     /// Witnesses that cosign the log's checkpoints.
     pub witnesses: Vec<crate::witnessing::WitnessState>,
+    /// The SIEM forwarder's figures, once it runs.
+    pub siem: std::sync::OnceLock<Arc<crate::siem::SiemStats>>,
     indexed: AtomicU64,
     index_lock: tokio::sync::Mutex<()>,
 }
@@ -66,6 +68,7 @@ impl AuditLog {
             verify_findings: AtomicU64::new(0),
             verify_runs: AtomicU64::new(0),
             witnesses: Vec::new(),
+            siem: std::sync::OnceLock::new(),
             indexed: AtomicU64::new(0),
             index_lock: tokio::sync::Mutex::new(()),
         }

@@ -13,6 +13,7 @@ mod oidc;
 mod principal;
 mod secrets;
 mod security;
+pub mod siem;
 mod tenants;
 mod totp;
 mod users;

@@ -115,6 +115,9 @@ pub trait AuditLogRepository {
     fn query_audit(&self, query: &AuditQuery) -> impl Future<Output = Result<Vec<IndexedEvent>>> + Send;
     /// One event by index.
     fn audit_event(&self, index: u64) -> impl Future<Output = Result<Option<IndexedEvent>>> + Send;
+    /// Indexed events from log index `from` on, oldest first (for
+    /// forwarders that keep a cursor).
+    fn audit_events_from(&self, from: u64, limit: i64) -> impl Future<Output = Result<Vec<IndexedEvent>>> + Send;
     /// Deletes indexed events of a retention class logged before `before`.
     fn prune_audit_index(&self, retention: &str, before: Timestamp) -> impl Future<Output = Result<u64>> + Send;
     /// Parks a pseudonymised event for the server to append.
@@ -270,6 +273,23 @@ impl AuditLogRepository for Store {
         .await?
         });
         Ok(row.map(Into::into))
+    }
+
+    async fn audit_events_from(&self, from: u64, limit: i64) -> Result<Vec<IndexedEvent>> {
+        self.timed("audit_log.from", async {
+            let rows: Vec<Row> = on_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT idx, logged_at, at, actor, action, tenant, object, outcome, retention, correlation_id, \
+                     event, salt FROM audit_log_events WHERE idx >= $1 ORDER BY idx LIMIT $2",
+                )
+                .bind(from as i64)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+            });
+            Ok(rows.into_iter().map(Into::into).collect())
+        })
+        .await
     }
 
     async fn prune_audit_index(&self, retention: &str, before: Timestamp) -> Result<u64> {

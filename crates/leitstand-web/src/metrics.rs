@@ -62,6 +62,7 @@ pub struct Metrics {
     failed_total: Gauge,
     audit: [Gauge; 5],
     witness: [Family<WitnessLabels, Gauge>; 2],
+    siem: [Gauge; 3],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -148,6 +149,14 @@ impl Metrics {
         ]) {
             log.register(name, help, family.clone());
         }
+        let siem: [Gauge; 3] = Default::default();
+        for (gauge, (name, help)) in siem.iter().zip([
+            ("siem_forwarded_events", "Events confirmed delivered to the SIEM (its cursor; compare with sequenced)"),
+            ("siem_connected", "1 while a connection to the SIEM is open"),
+            ("siem_failures", "SIEM connection or write failures since start"),
+        ]) {
+            log.register(name, help, gauge.clone());
+        }
 
         Self {
             registry: Mutex::new(registry),
@@ -161,6 +170,14 @@ impl Metrics {
             failed_total,
             audit,
             witness,
+            siem,
+        }
+    }
+
+    /// Sets the SIEM gauges: confirmed cursor, connected, failures.
+    pub fn set_siem(&self, values: [u64; 3]) {
+        for (gauge, v) in self.siem.iter().zip(values) {
+            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
         }
     }
 

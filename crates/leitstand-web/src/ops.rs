@@ -63,6 +63,13 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             log.verify_findings.load(Relaxed),
             log.verify_runs.load(Relaxed),
         ]);
+        if let Some(siem) = log.siem.get() {
+            state.metrics.set_siem([
+                siem.confirmed.load(Relaxed),
+                u64::from(siem.connected.load(Relaxed)),
+                siem.failures.load(Relaxed),
+            ]);
+        }
         for w in &log.witnesses {
             let name = w.endpoint.verifier.name();
             state.metrics.set_witness(name, w.cosigned.load(Relaxed), w.refusals.load(Relaxed));

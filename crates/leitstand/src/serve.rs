@@ -96,6 +96,14 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let listener = bind(server.listen).await?;
     let background = spawn_audit_tasks(services.clone(), &config.audit);
     let witnessing = spawn_witnessing(services.clone());
+    let siem = match &config.audit.siem {
+        Some(c) => {
+            let forwarder = leitstand_app::siem::SiemForwarder::new(siem_settings(c))
+                .map_err(|e| anyhow::anyhow!("audit.siem: {e}"))?;
+            spawn_siem(services.clone(), forwarder)
+        }
+        None => None,
+    };
     let bound = listener.local_addr()?;
 
     let mut state = AppState::new(services, metrics);
@@ -135,8 +143,8 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
     background.abort();
-    if let Some(w) = witnessing {
-        w.abort();
+    for task in [witnessing, siem].into_iter().flatten() {
+        task.abort();
     }
     // Events that CLI commands parked meanwhile go into the log before it closes.
     if let Err(e) = state.app.relay_audit_outbox().await {
@@ -180,6 +188,72 @@ pub fn audit_settings(config: &Config) -> AuditLogSettings {
             })
             .collect(),
     }
+}
+
+/// The SIEM forwarder's settings from the config.
+pub fn siem_settings(c: &crate::config::SiemConfig) -> leitstand_app::siem::SiemSettings {
+    let hostname = c.hostname.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+    });
+    leitstand_app::siem::SiemSettings {
+        address: c.address.clone(),
+        tls: c.tls.then(|| leitstand_siem::TlsOptions {
+            ca_file: c.ca_file.clone(),
+            server_name: c.server_name.clone(),
+            client_cert: c.client_cert.clone().zip(c.client_key.clone()),
+        }),
+        syslog: leitstand_siem::SyslogOptions {
+            facility: c.facility,
+            hostname,
+            app_name: "leitstand".into(),
+            sd_id: c.sd_id.clone(),
+            payload: match c.format {
+                crate::config::SiemFormat::Json => leitstand_siem::Payload::Json,
+                crate::config::SiemFormat::Cef => leitstand_siem::Payload::Cef,
+            },
+        },
+        confirm_after: std::time::Duration::from_secs(1),
+    }
+}
+
+/// Forwards the audit trail to the SIEM: at once when events arrive, and
+/// with growing pauses (1 s … 30 s) while the SIEM is unreachable.
+fn spawn_siem(app: App, mut forwarder: leitstand_app::siem::SiemForwarder) -> Option<tokio::task::JoinHandle<()>> {
+    let log = app.audit_sink.log().cloned()?;
+    let _ = log.siem.set(forwarder.stats.clone());
+    Some(tokio::spawn(async move {
+        let mut changes = log.ledger.watch();
+        let mut backoff = std::time::Duration::from_secs(1);
+        let mut failing = false;
+        loop {
+            match forwarder.step(&app).await {
+                Ok(sent) => {
+                    if failing {
+                        tracing::info!("SIEM forwarding resumed");
+                        failing = false;
+                    }
+                    backoff = std::time::Duration::from_secs(1);
+                    if sent > 0 {
+                        continue;
+                    }
+                    // Idle: wake for new events, or to confirm what was sent.
+                    let confirm = std::time::Duration::from_millis(500);
+                    tokio::select! {
+                        changed = changes.changed() => if changed.is_err() { return },
+                        () = tokio::time::sleep(confirm), if forwarder.unconfirmed() => {}
+                    }
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "SIEM forwarding interrupted; retrying");
+                        failing = true;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                }
+            }
+        }
+    }))
 }
 
 /// Sends every new checkpoint to the witnesses; after a refusal or outage

@@ -121,6 +121,72 @@ pub struct AuditConfig {
     /// served with the checkpoint; a refusal raises an alarm.
     #[serde(default)]
     pub witnesses: Vec<WitnessEndpointConfig>,
+    /// Forwarding to a SIEM (`[audit.siem]`); unset: no forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub siem: Option<SiemConfig>,
+}
+
+/// Syslog payload format for the SIEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SiemFormat {
+    /// The stored event as JSON.
+    Json,
+    /// ArcSight Common Event Format.
+    Cef,
+}
+
+/// SIEM forwarding: RFC 5424 syslog over TCP with TLS (RFC 5425), at least
+/// once, resuming from a persisted cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiemConfig {
+    /// The receiver, `host:port` (6514 is the syslog-over-TLS port).
+    pub address: String,
+    /// Use TLS. Plain TCP is for test set-ups only: events would cross the
+    /// network readable.
+    #[serde(default = "yes")]
+    pub tls: bool,
+    /// PEM file with the CA certificate(s) of the receiver. Unset: the
+    /// system's trusted roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Name the receiver's certificate must carry. Unset: the host of
+    /// `address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// PEM client certificate chain for mutual TLS (with `client_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<PathBuf>,
+    /// Payload of each message: `json` or `cef`.
+    #[serde(default = "json_format")]
+    pub format: SiemFormat,
+    /// Syslog facility (0–23); 13 is "log audit".
+    #[serde(default = "audit_facility")]
+    pub facility: u8,
+    /// HOSTNAME in each message. Unset: this machine's host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// SD-ID of the structured data (`name@<IANA private enterprise
+    /// number>`); the default uses the documentation number 32473.
+    #[serde(default = "default_sd_id")]
+    pub sd_id: String,
+}
+
+fn yes() -> bool {
+    true
+}
+fn json_format() -> SiemFormat {
+    SiemFormat::Json
+}
+fn audit_facility() -> u8 {
+    13
+}
+fn default_sd_id() -> String {
+    "leitstand@32473".into()
 }
 
 /// A witness the log sends its checkpoints to.
@@ -200,6 +266,7 @@ impl Default for AuditConfig {
                 .collect(),
             public: true,
             witnesses: Vec::new(),
+            siem: None,
         }
     }
 }
@@ -546,6 +613,17 @@ pub fn load_str(
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                 problems.push(layers.locate("audit.witnesses", format!("witness {}: url must be http(s)://…", i + 1)));
             }
+        }
+    }
+    if let Some(siem) = audit.as_ref().and_then(|a| a.siem.as_ref()) {
+        if !siem.address.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+            problems.push(layers.locate("audit.siem.address", "must be host:port, e.g. siem.example:6514".into()));
+        }
+        if siem.facility > 23 {
+            problems.push(layers.locate("audit.siem.facility", "must be 0–23 (13 is log audit)".into()));
+        }
+        if siem.client_cert.is_some() != siem.client_key.is_some() {
+            problems.push(layers.locate("audit.siem", "client_cert and client_key go together".into()));
         }
     }
     let witness = take_section::<WitnessConfig>(&mut merged, "witness", &layers, &mut problems);

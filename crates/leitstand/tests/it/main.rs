@@ -7,6 +7,7 @@ mod audit;
 mod policy;
 
 mod serve;
+mod siem;
 mod witness;
 
 use std::io::{BufRead, BufReader};
