@@ -156,6 +156,20 @@ test('admin: first login, tenants, tenant viewer, API token — every page acces
   assert.equal(me.status, 200);
   assert.equal((await me.json()).username, 'admin');
 
+  // The audit trail holds what was just done, searchable without JavaScript.
+  await page.getByRole('link', { name: 'Audit-Trail' }).click();
+  await axe(page, 'audit');
+  await page.getByLabel('Aktion', { exact: true }).fill('tenant.');
+  await page.getByRole('button', { name: 'Suchen', exact: true }).click();
+  const rows = await page.locator('tbody tr').allInnerTexts();
+  assert.equal(rows.length, 2, rows.join('\n'));
+  assert.ok(rows.every((r) => r.includes('tenant.create')), rows.join('\n'));
+  await axe(page, 'audit-filtered');
+  const invalid = await page.goto(`${base}/audit?from=gestern`);
+  assert.equal(invalid.status(), 422);
+  assert.match(await page.getByRole('alert').innerText(), /from: "gestern" is not a date/);
+  await axe(page, 'audit-error');
+
   await page.goto(`${base}/barrierefreiheit`);
   await axe(page, 'accessibility-statement');
   await page.goto(`${base}/gibt-es-nicht`);

@@ -110,6 +110,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/profile", get(pages::profile))
         .route("/profile/password", post(pages::change_password))
         .route("/profile/totp", post(pages::change_totp))
+        .route("/audit", get(pages::audit))
         .route("/audit/log/checkpoint", get(auditlog::checkpoint))
         .route("/audit/log/tile/{*rest}", get(auditlog::tile))
         .merge(api_routes)

@@ -63,6 +63,7 @@ impl Page {
                     ("/tenants", "nav-tenants", Action::ReadTenants),
                     ("/users", "nav-users", Action::ReadUsers),
                     ("/tokens", "nav-tokens", Action::ReadOwnTokens),
+                    ("/audit", "nav-audit", Action::ReadAudit),
                     ("/profile", "nav-profile", Action::ViewDashboard),
                 ];
                 let items = nav
@@ -149,6 +150,57 @@ struct UsersPage {
     can_manage: bool,
     roles: Vec<(String, String)>,
     matrix: Vec<(String, Vec<String>)>,
+}
+
+struct AuditRow {
+    index: u64,
+    time: String,
+    action: String,
+    actor: String,
+    tenant: String,
+    object: String,
+    outcome: String,
+}
+
+struct LogStatus {
+    size: u64,
+    key: String,
+    verified: String,
+    witnesses: Vec<String>,
+    siem: String,
+}
+
+/// The audit page's filter, as typed (echoed back into the form).
+#[derive(Deserialize, Default)]
+pub(crate) struct AuditFilter {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    object: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    page: Page,
+    status: Option<LogStatus>,
+    filter: AuditFilter,
+    outcomes: Vec<(&'static str, String)>,
+    rows: Vec<AuditRow>,
+    next_href: Option<String>,
+    csv_href: String,
 }
 
 struct TokenRow {
@@ -816,4 +868,184 @@ pub(crate) async fn stylesheet() -> Response {
         include_str!("../static/app.css"),
     )
         .into_response()
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn some(value: &str) -> Option<String> {
+    Some(value.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+impl AuditFilter {
+    /// The store query, or the fields that are wrong.
+    fn query(&self) -> Result<leitstand_store::AuditQuery, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut day = |field: &str, value: &str, next: bool| -> Option<jiff::Timestamp> {
+            let value = some(value)?;
+            match value.parse::<jiff::civil::Date>() {
+                Ok(d) => {
+                    let d = if next { d.tomorrow().ok()? } else { d };
+                    d.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+                }
+                Err(_) => {
+                    errors.push(format!("{field}: {value:?} is not a date (YYYY-MM-DD)"));
+                    None
+                }
+            }
+        };
+        let from = day("from", &self.from, false);
+        let to = day("to", &self.to, true);
+        let outcome = some(&self.outcome);
+        if let Some(o) = &outcome
+            && !["success", "failure", "denied"].contains(&o.as_str())
+        {
+            errors.push(format!("outcome: {o:?} is not success, failure or denied"));
+        }
+        let before = match some(&self.cursor).map(|c| c.parse::<u64>()) {
+            Some(Ok(c)) => Some(c),
+            Some(Err(_)) => {
+                errors.push("cursor: not a log index".into());
+                None
+            }
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(leitstand_store::AuditQuery {
+            from,
+            to,
+            actor: some(&self.actor),
+            action: some(&self.action),
+            tenant: some(&self.tenant),
+            object: some(&self.object),
+            outcome,
+            scope: None,
+            before,
+            limit: 50,
+        })
+    }
+
+    /// The filter as a query string (without the cursor).
+    fn to_query(&self) -> String {
+        let fields = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("tenant", &self.tenant),
+            ("object", &self.object),
+            ("outcome", &self.outcome),
+        ];
+        fields
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| format!("{k}={}", query_value(v.trim())))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+fn log_status(state: &AppState, tr: Tr) -> Option<LogStatus> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let log = state.app.audit_sink.log()?;
+    let findings = log.verify_findings.load(Relaxed);
+    let verified = if findings == 0 {
+        tr.arg("audit-log-verified", "runs", &log.verify_runs.load(Relaxed).to_string())
+    } else {
+        tr.arg("audit-log-findings", "findings", &findings.to_string())
+    };
+    let witnesses = log
+        .witnesses
+        .iter()
+        .map(|w| {
+            tr.args(
+                "audit-log-witness",
+                &[
+                    ("name", w.endpoint.verifier.name()),
+                    ("size", &w.cosigned.load(Relaxed).to_string()),
+                    ("refusals", &w.refusals.load(Relaxed).to_string()),
+                ],
+            )
+        })
+        .collect();
+    let siem = match log.siem.get() {
+        Some(s) => {
+            let connection =
+                tr.get(if s.connected.load(Relaxed) { "audit-log-siem-up" } else { "audit-log-siem-down" });
+            tr.args(
+                "audit-log-siem-state",
+                &[("forwarded", &s.confirmed.load(Relaxed).to_string()), ("state", &connection)],
+            )
+        }
+        None => tr.get("audit-log-none"),
+    };
+    Some(LogStatus {
+        size: log.ledger.state().published,
+        key: log.ledger.verifier().to_string(),
+        verified,
+        witnesses,
+        siem,
+    })
+}
+
+/// `GET /audit`: the audit trail with filters, pages and CSV export, and
+/// the state of the log (checkpoint, witnesses, SIEM, self-verification).
+pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter): Query<AuditFilter>) -> Response {
+    let session = or_respond!(signed_in(&ctx));
+    let p = &session.principal;
+    if let Err(e) = p.require(Action::ReadAudit) {
+        return error_page(&ctx, &state, &e);
+    }
+    let tr = ctx.tr;
+    let mut page = Page::new(&ctx, &state, "audit-title", "/audit");
+    let (rows, next, status) = match filter.query() {
+        Ok(query) => match state.app.search_audit(p, query).await {
+            Ok(found) => (found.events, found.next, StatusCode::OK),
+            Err(AppError::Invalid { field, message }) => {
+                page.errors.push(format!("{field}: {message}"));
+                (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            Err(e) => return error_page(&ctx, &state, &e),
+        },
+        Err(errors) => {
+            page.errors = errors;
+            (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    };
+    let outcome_label = |o: &str| match o {
+        "success" | "failure" | "denied" => tr.get(&format!("audit-outcome-{o}")),
+        other => other.to_string(),
+    };
+    let rows = rows
+        .into_iter()
+        .map(|e| AuditRow {
+            index: e.index,
+            time: e.time.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            outcome: outcome_label(&e.outcome),
+            action: e.action,
+            actor: e.actor,
+            tenant: e.tenant.unwrap_or_default(),
+            object: e.object.unwrap_or_default(),
+        })
+        .collect();
+    let query = filter.to_query();
+    let join = |extra: String| if query.is_empty() { extra } else { format!("{query}&{extra}") };
+    let next_href = next.map(|c| format!("/audit?{}", join(format!("cursor={c}"))));
+    let csv_href = format!("/api/v1/audit/events?{}", join("format=csv".into()));
+    let outcomes = ["", "success", "failure", "denied"]
+        .into_iter()
+        .map(|o| (o, if o.is_empty() { tr.get("audit-outcome-any") } else { outcome_label(o) }))
+        .collect();
+    let status_panel = log_status(&state, tr);
+    (status, AuditPage { page, status: status_panel, filter, outcomes, rows, next_href, csv_href }).into_response()
 }

@@ -152,3 +152,66 @@ store_test!(submit_search_page_and_export, |store| {
         assert_eq!(app.client.get(app.url(bad)).send().await.unwrap().status(), 404, "{bad}");
     }
 });
+
+store_test!(the_audit_page_filters_pages_and_keeps_tenants_apart, |store| {
+    let app = spawn_app(store.clone()).await;
+    app.user("admin", Role::Admin, &[]).await;
+    let admin = app.state.app.cli_principal("admin").await.unwrap();
+    app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
+    app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
+    let writer = token(&app, "portal", Role::Devops, &[], "write").await;
+    let batch: Vec<Value> = (0..70)
+        .map(|i| {
+            json!({
+                "time": format!("2026-11-23T09:{:02}:00Z", i % 60),
+                "actor": "erika.muster",
+                "action": "order.create",
+                "tenant": if i < 60 { "bank-a" } else { "bank-b" },
+                "object": format!("order:{i}"),
+                "outcome": if i == 7 { "denied" } else { "success" },
+            })
+        })
+        .collect();
+    let res = app.client.post(app.url("/api/v1/audit/events")).bearer_auth(&writer).json(&batch).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+
+    let auditor = app.user("pruefer", Role::Auditor, &[]).await;
+    let (status, html) = app.page(&auditor, "/audit").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Audit-Trail</h1>") && html.contains("aria-current=\"page\">Audit-Trail"), "{html}");
+    assert!(html.contains("Einträge im signierten Checkpoint") && html.contains("localhost/leitstand-audit+"));
+    assert!(html.contains(">order:69<") && !html.contains(">order:5<"), "newest first, 50 a page");
+    assert!(!html.contains("erika"), "pseudonyms only");
+    let next = html.split("href=\"/audit?cursor=").nth(1).expect("a link to older events").split('"').next().unwrap();
+    let (_, older) = app.page(&auditor, &format!("/audit?cursor={next}")).await;
+    assert!(older.contains(">order:5<") && !older.contains(">order:69<"));
+
+    // Filters, with the name in clear turned into its pseudonym.
+    let (_, denied) = app.page(&auditor, "/audit?outcome=denied&actor=erika.muster").await;
+    assert_eq!(denied.matches("<th scope=\"row\">").count(), 1, "{denied}");
+    assert!(denied.contains(">order:7<") && denied.contains("verweigert"));
+    let csv = denied.split("href=\"/api/v1/audit/events?").nth(1).unwrap().split('"').next().unwrap();
+    assert!(
+        csv.contains("actor=erika.muster") && csv.contains("outcome=denied") && csv.contains("format=csv"),
+        "{csv}"
+    );
+    let (_, day) = app.page(&auditor, "/audit?from=2026-11-24").await;
+    assert!(day.contains("Keine Ereignisse für diese Suche."));
+    let (status, bad) = app.page(&auditor, "/audit?from=23.11.2026&outcome=maybe").await;
+    assert_eq!(status, 422);
+    assert!(
+        bad.contains("from: &#34;23.11.2026&#34; is not a date") || bad.contains("from: &quot;23.11.2026&quot;"),
+        "{bad}"
+    );
+    assert!(bad.contains("outcome:"), "{bad}");
+
+    // A tenant viewer sees its tenant's events only.
+    let viewer = app.user("kunde", Role::TenantViewer, &["bank-b"]).await;
+    let (status, html) = app.page(&viewer, "/audit").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches(">order:").count(), 10, "bank-b's ten portal events (and its own tenant event)");
+    assert!(html.contains(">order:65<") && !html.contains(">order:1<"));
+    // Devops may write events but not read the trail.
+    let devops = app.user("ops", Role::Devops, &[]).await;
+    assert_eq!(app.page(&devops, "/audit").await.0, 403);
+});
