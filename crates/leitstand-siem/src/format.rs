@@ -65,14 +65,15 @@ fn header_field(value: &str, max: usize) -> String {
     if cleaned.is_empty() { "-".into() } else { cleaned }
 }
 
-/// An SD-PARAM value with `"`, `\` and `]` escaped (RFC 5424 §6.3.3).
+/// An SD-PARAM value with `"`, `\` and `]` escaped (RFC 5424 §6.3.3) and
+/// control characters blanked, so no value can end the line or the element.
 fn sd_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         if matches!(c, '"' | '\\' | ']') {
             out.push('\\');
         }
-        out.push(c);
+        out.push(if c.is_control() { ' ' } else { c });
     }
     out
 }
@@ -114,14 +115,20 @@ fn json_payload(event: &SiemEvent) -> String {
     Value::Object(object).to_string()
 }
 
-/// CEF header field: `\` and `|` escaped.
+/// CEF header field: `\` and `|` escaped, control characters blanked.
 fn cef_header(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('|', "\\|")
+    value.replace('\\', "\\\\").replace('|', "\\|").replace(char::is_control, " ")
 }
 
-/// CEF extension value: `\`, `=` and line breaks escaped.
+/// CEF extension value: `\`, `=` and line breaks escaped, other control
+/// characters blanked.
 fn cef_value(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('=', "\\=").replace('\r', "\\r").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('=', "\\=")
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
+        .replace(char::is_control, " ")
 }
 
 fn cef_payload(event: &SiemEvent) -> String {
