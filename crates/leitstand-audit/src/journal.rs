@@ -86,6 +86,10 @@ pub enum JournalError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The segment being written was deleted or replaced behind the log's
+    /// back; acknowledging writes to it would lose them.
+    #[error("{0}: the journal segment in use was removed or replaced; appends stop")]
+    Removed(PathBuf),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
@@ -179,6 +183,7 @@ fn decode(bytes: &[u8], class: RetentionClass) -> Result<(Record, usize), &'stat
 
 struct Active {
     file: File,
+    path: PathBuf,
     len: u64,
     day: i64,
 }
@@ -239,14 +244,20 @@ impl Stream {
     fn open_segment(path: &Path, day: i64) -> Result<Active, JournalError> {
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
         let len = file.metadata().map_err(io_err(path))?.len();
-        Ok(Active { file, len, day })
+        Ok(Active { file, path: path.to_path_buf(), len, day })
     }
 
-    /// Makes the writes to the current segment durable.
+    /// Makes the writes to the current segment durable — and checks that
+    /// the file is still the one in the directory, so nothing is
+    /// acknowledged into a deleted or swapped segment.
     fn sync(&self) -> Result<(), JournalError> {
-        match &self.active {
-            Some(active) => active.file.sync_data().map_err(io_err(&self.dir)),
-            None => Ok(()),
+        let Some(active) = &self.active else { return Ok(()) };
+        active.file.sync_data().map_err(io_err(&active.path))?;
+        let open = rustix::fs::fstat(&active.file).map_err(|e| io_err(&active.path)(e.into()))?;
+        let named = rustix::fs::stat(&active.path).ok();
+        match named {
+            Some(n) if open.st_nlink > 0 && n.st_ino == open.st_ino && n.st_dev == open.st_dev => Ok(()),
+            _ => Err(JournalError::Removed(active.path.clone())),
         }
     }
 }
@@ -532,6 +543,27 @@ mod tests {
         let tail: Vec<u64> = j.read_from(7).map(|r| r.unwrap().index).collect();
         assert_eq!(tail, vec![7, 8, 9]);
         assert_eq!(j.segments(RetentionClass::Audit).len(), 2, "one segment per day");
+    }
+
+    #[test]
+    fn a_segment_removed_or_swapped_while_in_use_stops_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(&[rec(0, RetentionClass::Audit, 20_000)]).unwrap();
+        let path = j.segments(RetentionClass::Audit)[0].path.clone();
+        fs::remove_file(&path).unwrap();
+        assert!(
+            matches!(j.append(&[rec(1, RetentionClass::Audit, 20_000)]), Err(JournalError::Removed(p)) if p == path)
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(&[rec(0, RetentionClass::Audit, 20_000)]).unwrap();
+        let path = j.segments(RetentionClass::Audit)[0].path.clone();
+        let copy = path.with_extension("copy");
+        fs::copy(&path, &copy).unwrap();
+        fs::rename(&copy, &path).unwrap();
+        assert!(matches!(j.append(&[rec(1, RetentionClass::Audit, 20_000)]), Err(JournalError::Removed(_))));
     }
 
     #[test]
