@@ -44,6 +44,9 @@ pub enum StartupError {
     /// The audit log or its keys cannot be used.
     #[error("cannot open the audit log: {0}. Another Leitstand may be running with this data directory")]
     AuditLog(#[source] leitstand_app::AuditOpenError),
+    /// The SIEM's certificate or key files cannot be used.
+    #[error("audit.siem: {0}")]
+    Siem(#[source] leitstand_siem::TransportError),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Listen {
@@ -98,8 +101,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let witnessing = spawn_witnessing(services.clone());
     let siem = match &config.audit.siem {
         Some(c) => {
-            let forwarder = leitstand_app::siem::SiemForwarder::new(siem_settings(c))
-                .map_err(|e| anyhow::anyhow!("audit.siem: {e}"))?;
+            let forwarder = leitstand_app::siem::SiemForwarder::new(siem_settings(c)).map_err(StartupError::Siem)?;
             spawn_siem(services.clone(), forwarder)
         }
         None => None,

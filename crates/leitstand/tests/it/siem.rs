@@ -192,3 +192,18 @@ async fn every_event_reaches_rsyslog_over_tls_across_outage_and_restart() {
     assert!(max >= 200 + 300 + 50, "{max}");
     drop(rsyslog);
 }
+
+#[test]
+fn an_unusable_ca_file_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+    std::fs::write(
+        dir.path().join("leitstand.toml"),
+        "[audit.siem]\naddress = \"127.0.0.1:6514\"\nca_file = \"ca.pem\"\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("audit.siem: ca.pem: no certificate in the file"), "{stderr}");
+}
