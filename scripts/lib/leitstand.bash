@@ -3,21 +3,25 @@
 # operator would, with a write token for a `devops` service user.
 #
 #   leitstand_start        sets $bin, $work (the home, removed on exit),
-#                          $url, $token and $server_pid; cds into $work
+#                          $url, $token and $server_pid; cds into $work;
+#                          a second call replaces the first server and home
 #   ingest N [TAG]         posts N events as one NDJSON batch, prints the
 #                          last index
 #   wait_checkpoint SIZE   waits until the published checkpoint covers SIZE
 #   checkpoint_size        prints the published tree size
-# Extra lines for ./leitstand.toml can be given in $LEITSTAND_TOML.
+# Lines for its ./leitstand.toml can be given in the shell variable
+# $leitstand_config (LEITSTAND_* environment variables are all unset).
 
 leitstand_start() {
-  bin=$(realpath "${LEITSTAND_BIN:-target/debug/leitstand}")
+  bin=${bin:-$(realpath "${LEITSTAND_BIN:-target/debug/leitstand}")}
   local v
   for v in $(compgen -e | grep '^LEITSTAND' || true); do unset "$v"; done
+  leitstand_stop
+  [ -z "${work:-}" ] || rm -rf "$work"
   work=$(mktemp -d)
   trap 'leitstand_stop; rm -rf "$work"' EXIT
   cd "$work"
-  printf '%s\n' "${LEITSTAND_TOML:-}" > leitstand.toml
+  printf '%s\n' "${leitstand_config:-}" > leitstand.toml
   "$bin" user add portal --role devops > /dev/null
   token=$("$bin" token create --user portal --scope write)
   "$bin" serve --listen 127.0.0.1:0 > serve.log 2>&1 &
