@@ -73,7 +73,9 @@ pub enum LedgerError {
     #[error(transparent)]
     NotATile(#[from] leitstand_ledger::tiles::TilePathError),
     /// Another process holds the log.
-    #[error("the audit log in {0} is in use by another process (one writer at a time)")]
+    #[error(
+        "the audit log in {0} is in use by another process (one writer at a time; is another Leitstand running with this data directory?)"
+    )]
     Locked(String),
     /// An earlier write failed; appends are refused until a restart.
     #[error("audit log stopped after a write error: {0}")]
@@ -161,14 +163,30 @@ struct Integrator {
     history: File,
     published: Option<(u64, Arc<str>)>,
     file: Arc<Mutex<CheckpointFile>>,
+    /// Tiles that became full since the last checkpoint: their partial
+    /// files go only once a checkpoint past them is published, because
+    /// the checkpoint before names them.
+    filled: Vec<Tile>,
+}
+
+/// A tile's bytes; a partial tile whose file is gone is cut from its full
+/// tile (a partial is a prefix of the full one, and full tiles never
+/// change).
+fn read_tile(storage: &DirStorage, tile: &Tile) -> Result<Option<Vec<u8>>, LedgerError> {
+    let path = tile.path();
+    if let Some(bytes) = storage.read(&path).map_err(io_at(&path))? {
+        return Ok(Some(bytes));
+    }
+    if u64::from(tile.width) == TILE_WIDTH {
+        return Ok(None);
+    }
+    let full = Tile { width: 256, ..*tile };
+    Ok(storage.read(&full.path()).map_err(io_at(&path))?.map(|bytes| cut_partial(tile, &bytes)))
 }
 
 fn read_hashes(storage: &DirStorage, tile: &Tile) -> Result<Vec<Hash>, LedgerError> {
     let path = tile.path();
-    let bytes = storage
-        .read(&path)
-        .map_err(io_at(&path))?
-        .ok_or_else(|| LedgerError::Inconsistent(format!("{path} is missing")))?;
+    let bytes = read_tile(storage, tile)?.ok_or_else(|| LedgerError::Inconsistent(format!("{path} is missing")))?;
     if bytes.len() != 32 * usize::from(tile.width) {
         return Err(LedgerError::Inconsistent(format!(
             "{path} has {} bytes, expected {}",
@@ -190,6 +208,7 @@ impl Integrator {
             history,
             published: None,
             file: Arc::default(),
+            filled: Vec::new(),
         };
         let Some(note) = me.storage.read("checkpoint").map_err(io_at("checkpoint"))? else {
             return Ok(me);
@@ -219,7 +238,7 @@ impl Integrator {
         if width > 0 {
             let tile = Tile { level: None, index: cp.size / TILE_WIDTH, width: width as u16 };
             let path = tile.path();
-            let bytes = me.storage.read(&path).map_err(io_at(&path))?.unwrap_or_default();
+            let bytes = read_tile(&me.storage, &tile)?.unwrap_or_default();
             let entries = decode_bundle(&bytes).unwrap_or_default();
             if entries.len() as u64 != width || entries.iter().any(|e| e.len() != ENTRY_LEN) {
                 return Err(LedgerError::Inconsistent(format!("{path} does not hold {width} entries")));
@@ -261,7 +280,7 @@ impl Integrator {
                 let tile = Tile { level: None, index: self.edge.size() / TILE_WIDTH - 1, width: 256 };
                 self.write(&tile.path(), &Self::bundle_bytes(&self.bundle))?;
                 if was_partial(&tile) {
-                    self.remove_partials(&tile)?;
+                    self.filled.push(tile);
                 }
                 self.bundle.clear();
             }
@@ -270,7 +289,7 @@ impl Integrator {
             let bytes: Vec<u8> = t.hashes.iter().flatten().copied().collect();
             self.write(&t.tile.path(), &bytes)?;
             if was_partial(&t.tile) {
-                self.remove_partials(&t.tile)?;
+                self.filled.push(t.tile);
             }
         }
         for (tile, hashes) in self.edge.partial_tiles() {
@@ -304,6 +323,9 @@ impl Integrator {
         let mut frame = (note.len() as u32).to_le_bytes().to_vec();
         frame.extend_from_slice(note.as_bytes());
         self.history.write_all(&frame).and_then(|()| self.history.sync_data()).map_err(io_at(HISTORY))?;
+        for tile in std::mem::take(&mut self.filled) {
+            self.remove_partials(&tile)?;
+        }
         let note: Arc<str> = note.into();
         self.published = Some((size, note.clone()));
         Ok((size, note))
@@ -329,7 +351,9 @@ impl Integrator {
             }
             let mut batches = vec![first];
             batches.extend(entries.try_iter());
-            let result = batches.iter().try_for_each(|b| self.integrate(b)).and_then(|()| self.publish());
+            // One pass per step: partial tiles are written once, not once
+            // per sequencer group.
+            let result = self.integrate(&batches.concat()).and_then(|()| self.publish());
             last_publish = Instant::now();
             match result {
                 Ok((size, checkpoint)) => state.send_modify(|s| {
@@ -696,15 +720,6 @@ impl Ledger {
             return Ok(Some(self.checkpoint().as_bytes().to_vec()));
         }
         let tile = Tile::parse(path).map_err(LedgerError::NotATile)?;
-        if let Some(bytes) = self.storage.read(path).map_err(io_at(path))? {
-            return Ok(Some(bytes));
-        }
-        if u64::from(tile.width) == TILE_WIDTH {
-            return Ok(None);
-        }
-        let Some(full) = self.storage.read(&Tile { width: 256, ..tile }.path()).map_err(io_at(path))? else {
-            return Ok(None);
-        };
-        Ok(Some(cut_partial(&tile, &full)))
+        read_tile(&self.storage, &tile)
     }
 }

@@ -161,6 +161,27 @@ async fn proofs_come_from_the_tiles_and_cosignatures_attach_to_the_current_check
     assert_eq!(ledger.checkpoint(), state.checkpoint, "a newer checkpoint replaces the cosigned one");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_a_tile_filled_but_before_the_next_checkpoint_reopens() {
+    // The state a kill -9 can leave: the checkpoint still names partial
+    // tiles whose full tiles exist and whose partial files are gone.
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));
+    let ledger = open_ledger(dir.path(), clock.clone());
+    ledger.append(events(250, "audit", clock.as_ref())).await.unwrap();
+    ledger.wait_published(250).await;
+    ledger.append(events(50, "audit", clock.as_ref())).await.unwrap();
+    ledger.wait_published(300).await;
+    ledger.close();
+    assert!(!log_dir(dir.path()).join("tile/0/000.p/250").exists());
+    let old = read_history(dir.path()).unwrap().into_iter().find(|n| n.contains("\n250\n")).unwrap();
+    std::fs::write(log_dir(dir.path()).join("checkpoint"), old).unwrap();
+    let ledger = open_ledger(dir.path(), clock.clone());
+    assert_eq!(ledger.state().published, 300);
+    ledger.close();
+    assert_eq!(check(dir.path(), None).findings, Vec::<String>::new());
+}
+
 async fn filled(n: usize) -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(start()));

@@ -379,9 +379,11 @@ pub(crate) async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Audit search parameters.
+/// Audit search parameters. Unknown ones are refused: a mistyped filter
+/// must not silently return everything.
 #[derive(Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
     /// Events at or after this time (RFC 3339).
     from: Option<String>,
@@ -427,12 +429,14 @@ fn event_json(e: &leitstand_store::IndexedEvent) -> serde_json::Value {
     })
 }
 
+/// A CSV field, quoted when needed. A value a spreadsheet would run as a
+/// formula (`=`, `+`, `-`, `@`, tab, CR first) gets a leading `'` — audit
+/// data comes from portals, and an export must not execute it (OWASP CSV
+/// injection).
 fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
+    let value =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_string() };
+    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value }
 }
 
 /// `GET /api/v1/audit/events`: search the audit trail, newest first, with
@@ -442,8 +446,14 @@ fn csv_field(value: &str) -> String {
 pub(crate) async fn audit_events(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|e| {
+        caller.fail(AppError::Invalid {
+            field: "query",
+            message: e.body_text().replace("Failed to deserialize query string: ", ""),
+        })
+    })?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,

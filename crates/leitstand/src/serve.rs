@@ -42,7 +42,7 @@ pub enum StartupError {
         source: StoreError,
     },
     /// The audit log or its keys cannot be used.
-    #[error("cannot open the audit log: {0}. Another Leitstand may be running with this data directory")]
+    #[error("cannot open the audit log: {0}")]
     AuditLog(#[source] leitstand_app::AuditOpenError),
     /// The SIEM's certificate or key files cannot be used.
     #[error("audit.siem: {0}")]

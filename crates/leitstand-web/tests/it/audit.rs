@@ -129,6 +129,28 @@ store_test!(submit_search_page_and_export, |store| {
         app.client.get(app.url("/api/v1/audit/events?from=yesterday")).bearer_auth(&auditor).send().await.unwrap();
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("from"));
+    // A mistyped filter is refused, not ignored.
+    let res =
+        app.client.get(app.url("/api/v1/audit/events?correlation_id=c-1")).bearer_auth(&auditor).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("unknown field `correlation_id`"));
+
+    // A value a spreadsheet would run as a formula is exported inert.
+    let formula = json!([{"actor": "portal", "action": "order.create", "outcome": "success", "object": "=HYPERLINK(\"http://x\")"}]);
+    let res =
+        app.client.post(app.url("/api/v1/audit/events")).bearer_auth(&writer).json(&formula).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let csv = app
+        .client
+        .get(app.url("/api/v1/audit/events?format=csv&limit=1"))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","), "{csv}");
 
     // The stored event checks against its public log entry.
     let e = &events(&get(auditor.clone(), "outcome=denied").await)[0];
