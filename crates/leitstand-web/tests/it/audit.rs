@@ -14,13 +14,19 @@ async fn token(app: &crate::App, name: &str, role: Role, tenants: &[&str], scope
     app.state.app.create_token(&p, "t", &[scope.to_string()], None).await.unwrap().secret
 }
 
-store_test!(submit_search_page_and_export, |store| {
-    let app = spawn_app(store.clone()).await;
+/// An app with tenants bank-a and bank-b and a portal's write token.
+async fn two_tenants_and_a_writer(store: leitstand_store::Store) -> (crate::App, String) {
+    let app = spawn_app(store).await;
     app.user("admin", Role::Admin, &[]).await;
     let admin = app.state.app.cli_principal("admin").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
     let writer = token(&app, "portal", Role::Devops, &[], "write").await;
+    (app, writer)
+}
+
+store_test!(submit_search_page_and_export, |store| {
+    let (app, writer) = two_tenants_and_a_writer(store.clone()).await;
     let auditor = token(&app, "pruefer", Role::Auditor, &[], "read").await;
     let viewer = token(&app, "kunde", Role::TenantViewer, &["bank-a"], "read").await;
 
@@ -176,12 +182,7 @@ store_test!(submit_search_page_and_export, |store| {
 });
 
 store_test!(the_audit_page_filters_pages_and_keeps_tenants_apart, |store| {
-    let app = spawn_app(store.clone()).await;
-    app.user("admin", Role::Admin, &[]).await;
-    let admin = app.state.app.cli_principal("admin").await.unwrap();
-    app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
-    app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
-    let writer = token(&app, "portal", Role::Devops, &[], "write").await;
+    let (app, writer) = two_tenants_and_a_writer(store.clone()).await;
     let batch: Vec<Value> = (0..70)
         .map(|i| {
             json!({
