@@ -1,6 +1,8 @@
-//! Monitoring signals. This first part reads what scrape targets expose:
-//! the Prometheus text format (0.0.4) and OpenMetrics 1.0, into metric
-//! families and samples, with errors that name line and column — a target
-//! that sends garbage is reported precisely and never stops the others.
+//! Monitoring signals: what scrape targets expose (the Prometheus text
+//! format 0.0.4 and OpenMetrics 1.0, read into metric families with errors
+//! that name line and column — a target that sends garbage is reported
+//! precisely and never stops the others), and the short-term series store
+//! the embedded rule evaluation reads from.
 
 pub mod exposition;
+pub mod series;
