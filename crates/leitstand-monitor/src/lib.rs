@@ -5,4 +5,5 @@
 //! the embedded rule evaluation reads from.
 
 pub mod exposition;
+pub mod promql;
 pub mod series;

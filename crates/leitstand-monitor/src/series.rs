@@ -67,7 +67,8 @@ impl Matcher {
                     name: name.to_string(),
                     op: if op == MatchOp::Regex { "=~" } else { "!~" },
                     value: value.to_string(),
-                    reason: e.to_string(),
+                    // The regex crate's message ends with the one-line cause.
+                    reason: e.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ").to_string(),
                 })?)
             }
             _ => None,
