@@ -4,6 +4,7 @@
 //! precisely and never stops the others), and the short-term series store
 //! the embedded rule evaluation reads from.
 
+pub mod eval;
 pub mod exposition;
 pub mod promql;
 pub mod series;
