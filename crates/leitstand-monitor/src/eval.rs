@@ -36,7 +36,7 @@ pub enum Value {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EvalError {
     /// Two elements on the matching side have the same labels.
-    #[error("many-to-one matching: several series with labels {0} on one side of {1}")]
+    #[error("many-to-one matching: several series with the matching labels {0} on {1}")]
     ManyToOne(String, &'static str),
     /// An aggregation produced two series with the same labels.
     #[error("vector cannot contain metrics with the same labels: {0}")]
@@ -127,12 +127,12 @@ fn extrapolated(points: &[(i64, f64)], at_ms: i64, range_ms: i64, counter: bool,
             }
         }
     }
-    let range_start = (at_ms - range_ms) as f64 / 1000.0;
-    let range_end = at_ms as f64 / 1000.0;
-    let (t_first, t_last) = (first.0 as f64 / 1000.0, last.0 as f64 / 1000.0);
-    let mut to_start = t_first - range_start;
-    let to_end = range_end - t_last;
-    let sampled = t_last - t_first;
+    // Durations from integer milliseconds, in Prometheus's order of
+    // operations, so the floating-point result is the same to the last bit.
+    let range_start = at_ms - range_ms;
+    let mut to_start = (first.0 - range_start) as f64 / 1000.0;
+    let to_end = (at_ms - last.0) as f64 / 1000.0;
+    let sampled = (last.0 - first.0) as f64 / 1000.0;
     let average = sampled / (points.len() - 1) as f64;
     if counter && change > 0.0 && first.1 >= 0.0 {
         let to_zero = sampled * (first.1 / change);
@@ -144,11 +144,11 @@ fn extrapolated(points: &[(i64, f64)], at_ms: i64, range_ms: i64, counter: bool,
     let mut interval = sampled;
     interval += if to_start < threshold { to_start } else { average / 2.0 };
     interval += if to_end < threshold { to_end } else { average / 2.0 };
-    let mut result = change * (interval / sampled);
+    let mut factor = interval / sampled;
     if per_second {
-        result /= range_ms as f64 / 1000.0;
+        factor /= range_ms as f64 / 1000.0;
     }
-    Some(result)
+    Some(change * factor)
 }
 
 fn scalar_arg(arg: &Expr, store: &SeriesStore, at_ms: i64) -> Result<f64, EvalError> {
@@ -184,7 +184,7 @@ fn call(func: Function, args: &[Expr], store: &SeriesStore, at_ms: i64) -> Resul
             let seconds = (b.0 - a.0) as f64 / 1000.0;
             (seconds > 0.0).then(|| change / seconds)
         })?,
-        AvgOverTime => over_range(&|p, _| Some(values(p).iter().sum::<f64>() / p.len() as f64))?,
+        AvgOverTime => over_range(&|p, _| Some(incremental_mean(&values(p))))?,
         MinOverTime => over_range(&|p, _| values(p).into_iter().reduce(f64::min))?,
         MaxOverTime => over_range(&|p, _| values(p).into_iter().reduce(f64::max))?,
         SumOverTime => over_range(&|p, _| Some(values(p).iter().sum()))?,
@@ -236,6 +236,29 @@ fn call(func: Function, args: &[Expr], store: &SeriesStore, at_ms: i64) -> Resul
         Time => Value::Scalar(at_ms as f64 / 1000.0),
         Vector => Value::Vector(vec![Element { labels: Vec::new(), value: scalar_arg(&args[0], store, at_ms)? }]),
     })
+}
+
+/// Prometheus's `avg_over_time`: an incremental mean with Kahan
+/// compensation (robust against overflow, and bit-for-bit what Prometheus
+/// reports).
+fn incremental_mean(values: &[f64]) -> f64 {
+    let (mut mean, mut c, mut count) = (0.0_f64, 0.0_f64, 0.0_f64);
+    for &v in values {
+        count += 1.0;
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        let inc = v / count - mean / count;
+        let t = mean + inc;
+        c += if mean.abs() >= inc.abs() { (mean - t) + inc } else { (inc - t) + mean };
+        mean = t;
+    }
+    if mean.is_infinite() { mean } else { mean + c }
 }
 
 fn map(v: Vec<Element>, f: impl Fn(f64) -> f64) -> Value {
