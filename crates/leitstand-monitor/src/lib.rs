@@ -1,10 +1,12 @@
 //! Monitoring signals: what scrape targets expose (the Prometheus text
 //! format 0.0.4 and OpenMetrics 1.0, read into metric families with errors
 //! that name line and column — a target that sends garbage is reported
-//! precisely and never stops the others), and the short-term series store
-//! the embedded rule evaluation reads from.
+//! precisely and never stops the others), the short-term series store, the
+//! PromQL subset the rules are written in with its evaluator (checked
+//! against Prometheus's own `promtool`), and the rules' alert states.
 
 pub mod eval;
 pub mod exposition;
 pub mod promql;
+pub mod rules;
 pub mod series;

@@ -198,6 +198,11 @@ impl SeriesStore {
         Ok(())
     }
 
+    /// Whether any series has this metric name.
+    pub fn has_metric(&self, name: &str) -> bool {
+        self.series.keys().any(|labels| labels.iter().any(|(k, v)| k == NAME && v == name))
+    }
+
     /// Drops points older than the retention, and series left empty.
     pub fn prune(&mut self, now_ms: i64) {
         let oldest = now_ms - self.retention_ms;
