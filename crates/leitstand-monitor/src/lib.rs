@@ -7,6 +7,7 @@
 
 pub mod eval;
 pub mod exposition;
+pub mod pack;
 pub mod promql;
 pub mod rules;
 pub mod series;

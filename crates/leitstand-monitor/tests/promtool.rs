@@ -126,3 +126,15 @@ fn promtool_confirms_every_value() {
     assert!(out.status.success(), "promtool disagrees:\n{report}\n--- test file ---\n{yaml}");
     assert!(checked > 100, "{checked} values checked");
 }
+
+#[test]
+fn promtool_accepts_the_exported_default_pack() {
+    let rules = leitstand_monitor::pack::default_pack(&leitstand_core::policy::Thresholds::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leitstand.rules.yml");
+    std::fs::write(&file, leitstand_monitor::pack::prometheus_rule_file(&rules)).unwrap();
+    let out = Command::new("promtool").args(["check", "rules"]).arg(&file).output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains(&format!("SUCCESS: {} rules found", rules.len())), "{report}");
+}
