@@ -44,6 +44,31 @@ pub enum Command {
     /// Leitstand as a C2SP tlog-witness for other logs.
     #[command(subcommand)]
     Witness(WitnessCommand),
+    /// The alerting rules made from the policy.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `leitstand rules …`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Print the rules (the default pack from the policy's thresholds) in a
+    /// format another system evaluates.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = RulesFormat::Prometheus)]
+        format: RulesFormat,
+        /// The rules of this tenant's effective policy.
+        #[arg(long, value_name = "SLUG")]
+        tenant: Option<String>,
+    },
+}
+
+/// Rule export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesFormat {
+    /// A Prometheus rule file (`promtool check rules` accepts it).
+    Prometheus,
 }
 
 /// `leitstand witness …`.

@@ -47,6 +47,7 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy(command) => policy_cmd::run(command, &cli.config),
+        Command::Rules(command) => policy_cmd::rules(command, &cli.config),
         Command::Config(ConfigCommand::Reference) => {
             print!("{}", config::reference::markdown());
             Ok(ExitCode::SUCCESS)

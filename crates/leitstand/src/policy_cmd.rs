@@ -1,11 +1,12 @@
-//! `leitstand policy show|check`.
+//! `leitstand policy show|check` and `leitstand rules export`: the policy
+//! as configured, and the alerting rules made from it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use leitstand_core::tenant::TenantSlug;
 
-use crate::cli::{Format, PolicyCommand};
+use crate::cli::{Format, PolicyCommand, RulesCommand, RulesFormat};
 use crate::config;
 
 /// Runs a policy subcommand.
@@ -34,6 +35,22 @@ pub fn run(command: PolicyCommand, config_file: &Option<PathBuf>) -> anyhow::Res
                 config.policy.tenants.len(),
                 if config.policy.tenants.len() == 1 { "" } else { "s" }
             );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs a rules subcommand.
+pub fn rules(command: RulesCommand, config_file: &Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    match command {
+        RulesCommand::Export { format: RulesFormat::Prometheus, tenant } => {
+            let config = config::load(config_file.as_deref(), std::env::vars())?;
+            let policy = match tenant {
+                Some(slug) => config.policy.for_tenant(&TenantSlug::parse(slug)?),
+                None => &config.policy.base,
+            };
+            let rules = leitstand_monitor::pack::default_pack(&policy.thresholds)?;
+            print!("{}", leitstand_monitor::pack::prometheus_rule_file(&rules));
             Ok(ExitCode::SUCCESS)
         }
     }

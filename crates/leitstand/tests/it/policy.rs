@@ -159,3 +159,32 @@ fn config_reference_is_markdown_for_every_section() {
         assert!(text.contains(&format!("## `[{section}]`")), "{section}");
     }
 }
+
+#[test]
+fn rules_export_is_the_policy_as_a_prometheus_rule_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("leitstand.toml"),
+        "[thresholds.infrastructure.cpu]\nwarning = 65\ncritical = 88\ninterval = \"1m\"\n\n\
+         [tenants.bank-a.thresholds.application.queue_depth]\nwarning = 50\ncritical = 200\ninterval = \"30s\"\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["rules", "export", "--format", "prometheus"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = String::from_utf8(out.stdout).unwrap();
+    assert!(file.contains("      - alert: CpuWarning\n        expr: '100 * (1 - avg by (instance)"), "{file}");
+    assert!(file.contains(") > 65'\n        for: 1m\n"), "{file}");
+    std::fs::write(dir.path().join("rules.yml"), &file).unwrap();
+    let check =
+        std::process::Command::new("promtool").current_dir(dir.path()).args(["check", "rules", "rules.yml"]).output();
+    let check = check.expect("promtool is installed (scripts/ensure-tools)");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+
+    let out = run_in(dir.path(), &["rules", "export", "--tenant", "bank-a"]);
+    let tenant = String::from_utf8(out.stdout).unwrap();
+    assert!(tenant.contains("expr: 'max by (service, queue) (queue_depth) > 50'"), "{tenant}");
+    assert!(
+        file.contains("expr: 'max by (service, queue) (queue_depth) > 100'"),
+        "the base policy keeps the seed's 100"
+    );
+}
