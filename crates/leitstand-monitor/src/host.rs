@@ -148,12 +148,15 @@ pub fn filesystem(mountpoint: &Path, fstype: &str) -> Result<Vec<HostSample>, Ho
     ])
 }
 
+/// A `/proc` file's parser.
+type Parser = fn(&str) -> Result<Vec<HostSample>, HostError>;
+
 /// Reads every source once. Sources that fail are reported beside the
 /// samples of those that worked.
 pub fn collect(data_dir: &Path) -> (Vec<HostSample>, Vec<HostError>) {
     let mut samples = Vec::new();
     let mut errors = Vec::new();
-    let sources: [(&str, fn(&str) -> Result<Vec<HostSample>, HostError>); 4] = [
+    let sources: [(&str, Parser); 4] = [
         ("/proc/stat", parse_stat),
         ("/proc/meminfo", parse_meminfo),
         ("/proc/diskstats", parse_diskstats),
