@@ -7,6 +7,7 @@
 //! default rule pack, and the host's own metrics under node_exporter's
 //! names.
 
+pub mod availability;
 pub mod eval;
 pub mod exposition;
 pub mod host;
