@@ -14,4 +14,5 @@ pub mod host;
 pub mod pack;
 pub mod promql;
 pub mod rules;
+pub mod ruletest;
 pub mod series;

@@ -138,3 +138,22 @@ fn promtool_accepts_the_exported_default_pack() {
     assert!(out.status.success(), "{report}");
     assert!(report.contains(&format!("SUCCESS: {} rules found", rules.len())), "{report}");
 }
+
+/// The default pack's unit tests pass in promtool and in Leitstand's own
+/// runner (`leitstand rules test`).
+#[test]
+fn default_pack_tests_pass_in_promtool_and_in_leitstand() {
+    let rules = leitstand_monitor::pack::default_pack(&leitstand_core::policy::Thresholds::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("leitstand.rules.yml"), leitstand_monitor::pack::prometheus_rule_file(&rules))
+        .unwrap();
+    let test = dir.path().join("default-pack.test.yml");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pack/default-pack.test.yml"), &test).unwrap();
+
+    let (failures, checked) = leitstand_monitor::ruletest::run_test_file(&test).unwrap();
+    assert!(failures.is_empty(), "leitstand: {failures:#?}");
+    assert!(checked >= 9, "{checked}");
+    let out = Command::new("promtool").args(["test", "rules"]).arg(&test).output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool: {report}");
+}

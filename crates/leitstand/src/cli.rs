@@ -62,6 +62,14 @@ pub enum RulesCommand {
         #[arg(long, value_name = "SLUG")]
         tenant: Option<String>,
     },
+    /// Run rule unit tests written for `promtool test rules` (input series,
+    /// expected alerts and expression values at given times); exits 1 if
+    /// any expectation fails.
+    Test {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Rule export formats.

@@ -53,5 +53,23 @@ pub fn rules(command: RulesCommand, config_file: &Option<PathBuf>) -> anyhow::Re
             print!("{}", leitstand_monitor::pack::prometheus_rule_file(&rules));
             Ok(ExitCode::SUCCESS)
         }
+        RulesCommand::Test { files } => {
+            let mut failed = false;
+            for file in files {
+                println!("Unit Testing: {}", file.display());
+                let (failures, checked) = leitstand_monitor::ruletest::run_test_file(&file)?;
+                if failures.is_empty() {
+                    println!("  SUCCESS ({checked} expectations)\n");
+                    continue;
+                }
+                failed = true;
+                println!("  FAILED ({} of {checked} expectations):", failures.len());
+                for f in failures {
+                    println!("    {}: {}\n        exp: {}\n        got: {}", f.group, f.what, f.expected, f.got);
+                }
+                println!();
+            }
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
     }
 }
