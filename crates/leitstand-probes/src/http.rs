@@ -1,0 +1,156 @@
+//! HTTP(S) probes: method, custom headers, redirects followed or not,
+//! expected status codes, a keyword the body must contain, and a JSON
+//! value at a path. Every failed expectation is named in the message.
+
+use std::time::{Duration, Instant};
+
+use crate::ProbeResult;
+
+/// What an HTTP probe checks.
+#[derive(Debug, Clone)]
+pub struct HttpProbe {
+    /// The URL.
+    pub url: String,
+    /// Method (`GET`, `HEAD`, `POST`, …).
+    pub method: reqwest::Method,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// Request body (for POST probes such as the cXML interface check).
+    pub body: Option<String>,
+    /// Accepted status codes; empty: 200–399.
+    pub expect_status: Vec<u16>,
+    /// Text the body must contain.
+    pub body_contains: Option<String>,
+    /// JSON pointer (`/status`) and the value expected there.
+    pub json: Option<(String, serde_json::Value)>,
+    /// Whether redirects are followed (up to 10).
+    pub follow_redirects: bool,
+    /// Time limit for the whole exchange.
+    pub timeout: Duration,
+}
+
+impl HttpProbe {
+    /// A GET probe of `url` expecting 200–399 within 10 s.
+    pub fn get(url: &str) -> Self {
+        Self {
+            url: url.into(),
+            method: reqwest::Method::GET,
+            headers: Vec::new(),
+            body: None,
+            expect_status: Vec::new(),
+            body_contains: None,
+            json: None,
+            follow_redirects: true,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// HTTP clients for probes: one that follows redirects, one that does not.
+#[derive(Clone)]
+pub struct Clients {
+    follow: reqwest::Client,
+    stay: reqwest::Client,
+}
+
+impl Clients {
+    /// Clients with connection reuse and no cookies. The TLS crypto
+    /// provider must be installed first.
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let build = |policy| {
+            reqwest::Client::builder()
+                .redirect(policy)
+                .user_agent(concat!("Leitstand/", env!("CARGO_PKG_VERSION"), " probe"))
+                .build()
+        };
+        Ok(Self {
+            follow: build(reqwest::redirect::Policy::limited(10))?,
+            stay: build(reqwest::redirect::Policy::none())?,
+        })
+    }
+}
+
+/// Runs one HTTP probe.
+pub async fn probe(clients: &Clients, p: &HttpProbe) -> ProbeResult {
+    let start = Instant::now();
+    let client = if p.follow_redirects { &clients.follow } else { &clients.stay };
+    let mut request = client.request(p.method.clone(), &p.url).timeout(p.timeout);
+    for (k, v) in &p.headers {
+        request = request.header(k, v);
+    }
+    if let Some(body) = &p.body {
+        request = request.body(body.clone());
+    }
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let why = if e.is_timeout() { format!("no answer within {:?}", p.timeout) } else { error_chain(&e) };
+            return ProbeResult::failed(start.elapsed(), None, why);
+        }
+    };
+    let status = response.status().as_u16();
+    let status_ok =
+        if p.expect_status.is_empty() { (200..400).contains(&status) } else { p.expect_status.contains(&status) };
+    let needs_body = p.body_contains.is_some() || p.json.is_some();
+    let body = if needs_body {
+        match response.text().await {
+            Ok(b) => b,
+            Err(e) => {
+                return ProbeResult::failed(
+                    start.elapsed(),
+                    Some(status),
+                    format!("reading the body: {}", error_chain(&e)),
+                );
+            }
+        }
+    } else {
+        String::new()
+    };
+    let duration = start.elapsed();
+    if !status_ok {
+        return ProbeResult::failed(
+            duration,
+            Some(status),
+            format!("status {status}, expected {}", expected(&p.expect_status)),
+        );
+    }
+    if let Some(keyword) = &p.body_contains
+        && !body.contains(keyword.as_str())
+    {
+        return ProbeResult::failed(duration, Some(status), format!("the body does not contain {keyword:?}"));
+    }
+    if let Some((pointer, want)) = &p.json {
+        let got = serde_json::from_str::<serde_json::Value>(&body).ok();
+        let Some(got) = got else {
+            return ProbeResult::failed(duration, Some(status), "the body is not JSON");
+        };
+        match got.pointer(pointer) {
+            Some(v) if v == want => {}
+            Some(v) => {
+                return ProbeResult::failed(duration, Some(status), format!("JSON {pointer} is {v}, expected {want}"));
+            }
+            None => return ProbeResult::failed(duration, Some(status), format!("JSON {pointer} is missing")),
+        }
+    }
+    ProbeResult::ok(duration, Some(status))
+}
+
+fn expected(codes: &[u16]) -> String {
+    if codes.is_empty() {
+        "200–399".into()
+    } else {
+        codes.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+    }
+}
+
+/// The error with its causes (reqwest's top message alone says little).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
