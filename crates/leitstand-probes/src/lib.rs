@@ -10,6 +10,7 @@
 pub mod http;
 pub mod state;
 pub mod tcp;
+pub mod tls;
 
 use std::time::Duration;
 
