@@ -72,6 +72,12 @@ impl Clients {
 
 /// Runs one HTTP probe.
 pub async fn probe(clients: &Clients, p: &HttpProbe) -> ProbeResult {
+    probe_with_body(clients, p).await.0
+}
+
+/// Runs one HTTP probe and returns the body too (read only when an
+/// expectation or a caller needs it: here always).
+pub(crate) async fn probe_with_body(clients: &Clients, p: &HttpProbe) -> (ProbeResult, String) {
     let start = Instant::now();
     let client = if p.follow_redirects { &clients.follow } else { &clients.stay };
     let mut request = client.request(p.method.clone(), &p.url).timeout(p.timeout);
@@ -85,28 +91,25 @@ pub async fn probe(clients: &Clients, p: &HttpProbe) -> ProbeResult {
         Ok(r) => r,
         Err(e) => {
             let why = if e.is_timeout() { format!("no answer within {:?}", p.timeout) } else { error_chain(&e) };
-            return ProbeResult::failed(start.elapsed(), None, why);
+            return (ProbeResult::failed(start.elapsed(), None, why), String::new());
         }
     };
     let status = response.status().as_u16();
+    let body = match response.text().await {
+        Ok(b) => b,
+        Err(e) => {
+            let why = format!("reading the body: {}", error_chain(&e));
+            return (ProbeResult::failed(start.elapsed(), Some(status), why), String::new());
+        }
+    };
+    let result = judge(p, status, &body, start.elapsed());
+    (result, body)
+}
+
+/// The expectations, checked on an answer.
+fn judge(p: &HttpProbe, status: u16, body: &str, duration: Duration) -> ProbeResult {
     let status_ok =
         if p.expect_status.is_empty() { (200..400).contains(&status) } else { p.expect_status.contains(&status) };
-    let needs_body = p.body_contains.is_some() || p.json.is_some();
-    let body = if needs_body {
-        match response.text().await {
-            Ok(b) => b,
-            Err(e) => {
-                return ProbeResult::failed(
-                    start.elapsed(),
-                    Some(status),
-                    format!("reading the body: {}", error_chain(&e)),
-                );
-            }
-        }
-    } else {
-        String::new()
-    };
-    let duration = start.elapsed();
     if !status_ok {
         return ProbeResult::failed(
             duration,
@@ -120,8 +123,7 @@ pub async fn probe(clients: &Clients, p: &HttpProbe) -> ProbeResult {
         return ProbeResult::failed(duration, Some(status), format!("the body does not contain {keyword:?}"));
     }
     if let Some((pointer, want)) = &p.json {
-        let got = serde_json::from_str::<serde_json::Value>(&body).ok();
-        let Some(got) = got else {
+        let Ok(got) = serde_json::from_str::<serde_json::Value>(body) else {
             return ProbeResult::failed(duration, Some(status), "the body is not JSON");
         };
         match got.pointer(pointer) {

@@ -7,6 +7,7 @@
 //! Every probe has its own timeout, so one slow target never delays the
 //! others; the scheduler runs each probe as its own task.
 
+pub mod cxml;
 pub mod http;
 pub mod state;
 pub mod tcp;

@@ -10,12 +10,29 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use leitstand_probes::http::{Clients, HttpProbe, probe};
 
+/// A cXML endpoint that knows one shared secret.
+async fn cxml(body: String) -> String {
+    let ok = body.contains("<SharedSecret>right</SharedSecret>") && body.contains("<ProfileRequest/>");
+    let (code, profile) = if ok {
+        (
+            "200",
+            r#"<ProfileResponse effectiveDate="2026-01-01T00:00:00Z"><Transaction requestName="OrderRequest"><URL>https://portal.example/cxml</URL></Transaction></ProfileResponse>"#,
+        )
+    } else {
+        ("401", "")
+    };
+    format!(
+        r#"<?xml version="1.0"?><cXML payloadID="x" timestamp="2026-11-23T10:00:00Z"><Response><Status code="{code}" text="x"/>{profile}</Response></cXML>"#
+    )
+}
+
 async fn server() -> String {
     let app = Router::new()
         .route("/ok", get(|| async { "portal ready" }))
         .route("/json", get(|| async { axum::Json(serde_json::json!({"status": "UP", "db": {"ok": true}})) }))
         .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance") }))
         .route("/moved", get(|| async { Redirect::temporary("/ok") }))
+        .route("/cxml", axum::routing::post(cxml))
         .route(
             "/slow",
             get(|| async {
@@ -80,6 +97,30 @@ async fn http_expectations_redirects_and_timeouts() {
     assert!(!slow.success && slow.message.starts_with("no answer within 500ms"), "{slow:?}");
     assert!(fast.success && fast.duration < Duration::from_millis(400), "{fast:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn the_cxml_interface_answers_a_profile_request() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let base = server().await;
+    let clients = Clients::new().unwrap();
+    let mut creds = leitstand_probes::cxml::Credentials {
+        from: ("NetworkID".into(), "AN01".into()),
+        to: ("DUNS".into(), "123456789".into()),
+        sender: ("NetworkID".into(), "AN01".into(), "right".into()),
+    };
+    let url = format!("{base}/cxml");
+    let timeout = Duration::from_secs(5);
+    let ok =
+        leitstand_probes::cxml::probe(&clients, &url, &creds, "1@leitstand", "2026-11-23T10:00:00Z", timeout).await;
+    assert!(ok.success, "{ok:?}");
+    creds.sender.2 = "wrong".into();
+    let denied =
+        leitstand_probes::cxml::probe(&clients, &url, &creds, "2@leitstand", "2026-11-23T10:00:00Z", timeout).await;
+    assert_eq!((denied.success, denied.message.as_str()), (false, "cXML status 401 x"));
+    let html =
+        leitstand_probes::cxml::probe(&clients, &format!("{base}/ok"), &creds, "3@leitstand", "t", timeout).await;
+    assert!(!html.success, "a GET-only page answers 405: {html:?}");
 }
 
 #[tokio::test]
