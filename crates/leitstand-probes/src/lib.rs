@@ -8,6 +8,7 @@
 //! others; the scheduler runs each probe as its own task.
 
 pub mod cxml;
+pub mod dns;
 pub mod http;
 pub mod state;
 pub mod tcp;
