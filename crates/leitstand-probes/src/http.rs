@@ -70,6 +70,13 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// The client that follows redirects (for scraping).
+    pub fn follow(&self) -> &reqwest::Client {
+        &self.follow
+    }
+}
+
 /// Runs one HTTP probe.
 pub async fn probe(clients: &Clients, p: &HttpProbe) -> ProbeResult {
     probe_with_body(clients, p).await.0

@@ -1,5 +1,6 @@
 //! External availability checks ("Uptime" in the seed's observability
-//! table): HTTP(S) and TCP probes that report success, duration and why
+//! table) and scraping of metrics endpoints: HTTP(S), TCP, DNS, TLS and
+//! cXML probes that report success, duration and why
 //! they failed, and the retry rule that turns single failures into an
 //! up/down state with exact transition times — the raw material for
 //! availability per the EVB-IT formula.
@@ -10,6 +11,7 @@
 pub mod cxml;
 pub mod dns;
 pub mod http;
+pub mod scrape;
 pub mod state;
 pub mod tcp;
 pub mod tls;
