@@ -332,14 +332,9 @@ pub fn run_test_file(path: &Path) -> Result<(Vec<Failure>, usize), FileError> {
             checked += 1;
             let got: Vec<String> = firing_at
                 .get(at)
-                .map(|all| {
-                    let mut v: Vec<String> =
-                        all.iter().filter(|(n, _)| *n == test.alertname).map(|(_, text)| text.clone()).collect();
-                    v.sort();
-                    v
-                })
+                .map(|all| all.iter().filter(|(n, _)| *n == test.alertname).map(|(_, text)| text.clone()).collect())
                 .unwrap_or_default();
-            let mut expected: Vec<String> = test
+            let expected: Vec<String> = test
                 .exp_alerts
                 .iter()
                 .map(|e| {
@@ -348,15 +343,8 @@ pub fn run_test_file(path: &Path) -> Result<(Vec<Failure>, usize), FileError> {
                     format!("{} {:?}", show(&normalise(labels)), e.exp_annotations)
                 })
                 .collect();
-            expected.sort();
-            if got != expected {
-                failures.push(Failure {
-                    group: group_name.clone(),
-                    what: format!("alertname: {}, time: {}", test.alertname, test.eval_time),
-                    expected: expected.join("; "),
-                    got: got.join("; "),
-                });
-            }
+            let what = format!("alertname: {}, time: {}", test.alertname, test.eval_time);
+            compare(&mut failures, &group_name, what, expected, got);
         }
         for test in &group.promql_expr_test {
             checked += 1;
@@ -364,10 +352,7 @@ pub fn run_test_file(path: &Path) -> Result<(Vec<Failure>, usize), FileError> {
             let (expr, _) = parse(&test.expr).map_err(|e| fail(format!("expr {:?}: {e}", test.expr)))?;
             let got = match eval(&expr, &store, at) {
                 Ok(Value::Vector(v)) => {
-                    let mut g: Vec<String> =
-                        v.iter().map(|e| format!("{} {}", show(&e.labels), go_float(e.value))).collect();
-                    g.sort();
-                    g
+                    v.iter().map(|e| format!("{} {}", show(&e.labels), go_float(e.value))).collect()
                 }
                 Ok(Value::Scalar(s)) => vec![format!("{{}} {}", go_float(s))],
                 Err(e) => vec![format!("error: {e}")],
@@ -379,18 +364,25 @@ pub fn run_test_file(path: &Path) -> Result<(Vec<Failure>, usize), FileError> {
                 let labels = labels.map_err(|()| fail(format!("labels {:?} are not a series", s.labels)))?;
                 expected.push(format!("{} {}", show(&labels), go_float(s.value)));
             }
-            expected.sort();
-            if got != expected {
-                failures.push(Failure {
-                    group: group_name.clone(),
-                    what: format!("expr: {:?}, time: {}", test.expr, test.eval_time),
-                    expected: expected.join("; "),
-                    got: got.join("; "),
-                });
-            }
+            compare(
+                &mut failures,
+                &group_name,
+                format!("expr: {:?}, time: {}", test.expr, test.eval_time),
+                expected,
+                got,
+            );
         }
     }
     Ok((failures, checked))
+}
+
+/// Records a failure unless both sides hold the same lines (in any order).
+fn compare(failures: &mut Vec<Failure>, group: &str, what: String, mut expected: Vec<String>, mut got: Vec<String>) {
+    expected.sort();
+    got.sort();
+    if got != expected {
+        failures.push(Failure { group: group.to_string(), what, expected: expected.join("; "), got: got.join("; ") });
+    }
 }
 
 #[cfg(test)]
