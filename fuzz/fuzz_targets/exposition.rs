@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(body) = std::str::from_utf8(data) else { return };
-    let limits = Limits { max_samples: 1_000, max_labels: 16 };
+    let limits = Limits { max_samples: 1_000, max_labels: 16, ..Limits::default() };
     for format in [Format::Prometheus, Format::OpenMetrics] {
         match parse(body, format, &limits) {
             Ok(families) => {

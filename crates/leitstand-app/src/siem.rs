@@ -47,6 +47,8 @@ pub struct SiemStats {
     pub connected: AtomicBool,
     /// Connection or write failures since start.
     pub failures: AtomicU64,
+    /// Events that expired by retention before they were forwarded.
+    pub skipped: AtomicU64,
 }
 
 /// The forwarder's state between steps.
@@ -106,7 +108,7 @@ impl SiemForwarder {
                 Err(e) => return Err(self.disconnect(format!("{}: {e}", self.settings.address))),
             }
         }
-        let alive = self.connection.as_ref().is_some_and(Connection::alive);
+        let alive = self.connection.as_mut().is_some_and(Connection::alive);
         if !alive {
             return Err(self.disconnect("the receiver closed the connection; resending from the last confirmed event"));
         }
@@ -121,9 +123,18 @@ impl SiemForwarder {
         app.index_audit_step().await?;
         let events = app.store.audit_events_from(self.sent, BATCH).await?;
         let Some(last) = events.last().map(|e| e.index) else { return Ok(0) };
+        if let Some(first) = events.first().map(|e| e.index)
+            && first > self.sent
+        {
+            // Deleted by retention before they could be forwarded: say so.
+            let skipped = first - self.sent;
+            self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
+            tracing::warn!(from = self.sent, to = first, skipped, "audit events expired before reaching the SIEM");
+        }
         let mut bytes = Vec::new();
         for e in &events {
-            let event = serde_json::from_str(&e.event).unwrap_or_default();
+            let event = serde_json::from_str(&e.event)
+                .map_err(|err| unavailable(format!("stored event {} is not JSON: {err}", e.index)))?;
             let msg = message(&SiemEvent { index: e.index, logged_at: e.logged_at, event }, &self.settings.syslog);
             bytes.extend_from_slice(&frame(&msg));
         }

@@ -161,18 +161,17 @@ async fn submit(
         let url = format!("{}/add-checkpoint", witness.endpoint.url.trim_end_matches('/'));
         let response = http.post(&url).body(body).send().await.map_err(|e| Refusal::Unavailable(e.to_string()))?;
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| Refusal::Unavailable(e.to_string()))?;
+        let text = read_limited(response, 64 * 1024).await.map_err(Refusal::Unavailable)?;
         if status == 200 {
-            // Keep only the lines of this witness that verify.
+            // Keep only lines that verify as this witness's cosignature.
+            let verifier = std::slice::from_ref(&witness.endpoint.verifier);
             let mine: String = text
                 .lines()
-                .filter(|l| l.starts_with(&format!("\u{2014} {} ", witness.name())))
                 .map(|l| format!("{l}\n"))
+                .filter(|l| note::open(&format!("{note}{l}"), verifier).is_ok_and(|o| !o.cosigned_by.is_empty()))
                 .collect();
-            let opened = note::open(&format!("{note}{mine}"), std::slice::from_ref(&witness.endpoint.verifier))
-                .map_err(|e| Refusal::Unavailable(format!("the witness's answer does not verify: {e}")))?;
-            if opened.cosigned_by.is_empty() {
-                return Err(Refusal::Unavailable("the answer carries no cosignature of this witness".into()));
+            if mine.is_empty() {
+                return Err(Refusal::Unavailable("the answer carries no valid cosignature of this witness".into()));
             }
             *lock(&witness.known) = Some(size);
             return Ok(mine);
@@ -187,6 +186,19 @@ async fn submit(
         }
     }
     Err(Refusal::Unavailable("the witness's size keeps changing".into()))
+}
+
+/// A response body of at most `max` bytes (a witness's answer is a few
+/// lines; anything longer is refused rather than read into memory).
+async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<String, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is longer than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "the answer is not UTF-8".into())
 }
 
 /// An HTTP client for witnesses: short timeouts, keep-alive.

@@ -674,11 +674,16 @@ impl Ledger {
     /// The published checkpoint, with the witnesses' cosignatures once they
     /// are attached.
     pub fn checkpoint(&self) -> Arc<str> {
-        let state = self.state.borrow();
+        // Never hold the state's read lock while waiting for `file`:
+        // attach_cosignatures takes them the other way round.
+        let (published, plain) = {
+            let state = self.state.borrow();
+            (state.published, state.checkpoint.clone())
+        };
         let file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match &file.cosigned {
-            Some(note) if file.size == state.published => note.clone(),
-            _ => state.checkpoint.clone(),
+            Some(note) if file.size == published => note.clone(),
+            _ => plain,
         }
     }
 

@@ -22,6 +22,9 @@ use sha2::{Digest, Sha256};
 
 use crate::storage::replace_file;
 
+/// Evidence kept per origin at most (the first contradictions are the proof).
+const EVIDENCE_LIMIT: u64 = 16 << 20;
+
 /// Why the witness cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
@@ -125,7 +128,12 @@ impl Witness {
         let _serial = self.serial.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let latest = self.latest(&checkpoint.origin).map_err(|e| unavailable(&e))?;
         if let Err(refusal) = decide(&request, &checkpoint, latest.as_ref()) {
-            if matches!(refusal, Refusal::Inconsistent { .. } | Refusal::Conflict { .. }) {
+            // Evidence is a validly signed tree that contradicts the one
+            // cosigned: a failed proof, or the same size with another root.
+            // A stale old size is ordinary and anyone can send it.
+            let same_size_other_root =
+                matches!(refusal, Refusal::Conflict { latest } if latest == request.old && latest == checkpoint.size);
+            if matches!(refusal, Refusal::Inconsistent { .. }) || same_size_other_root {
                 self.keep_evidence(&checkpoint.origin, body, &refusal);
             }
             return Err(refusal);
@@ -146,6 +154,10 @@ impl Witness {
         tracing::warn!(origin, %refusal, "refused a validly signed checkpoint");
         let Some(name) = self.state_file(origin).file_name().map(|n| n.to_owned()) else { return };
         let path = self.dir.join("evidence").join(name);
+        if fs::metadata(&path).is_ok_and(|m| m.len() > EVIDENCE_LIMIT) {
+            tracing::warn!(file = %path.display(), "evidence file full; keeping the first records only");
+            return;
+        }
         let record = format!("# {} {}\n{body}\n", self.clock.now(), refusal.status());
         let written = OpenOptions::new()
             .create(true)
@@ -208,7 +220,8 @@ mod tests {
         assert_eq!(witness.latest("example.org/log").unwrap().unwrap().size, 30);
         let evidence = fs::read_dir(dir.path().join("evidence")).unwrap().next().unwrap().unwrap().path();
         let evidence = fs::read_to_string(evidence).unwrap();
-        assert!(evidence.contains(" 409\nold 0\n") && evidence.contains(" 422\nold 30\n"), "{evidence}");
+        assert!(evidence.contains(" 422\nold 30\n"), "{evidence}");
+        assert!(!evidence.contains(" 409\nold 0\n"), "a stale old size is no evidence: {evidence}");
     }
 
     fn witness_text(log: &Signer, leaves: &[Hash], size: usize) -> String {

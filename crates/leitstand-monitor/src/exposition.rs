@@ -128,11 +128,13 @@ pub struct Limits {
     pub max_samples: usize,
     /// Most labels on one sample.
     pub max_labels: usize,
+    /// Largest body read from a target.
+    pub max_body_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_samples: 200_000, max_labels: 64 }
+        Self { max_samples: 200_000, max_labels: 64, max_body_bytes: 32 << 20 }
     }
 }
 
@@ -514,10 +516,15 @@ build_info{version=\"1.2\"} 1
     #[test]
     fn limits_stop_oversized_bodies() {
         let body: String = (0..11).map(|i| format!("x{{i=\"{i}\"}} 1\n")).collect();
-        let e = parse(&body, Format::Prometheus, &Limits { max_samples: 10, max_labels: 4 }).unwrap_err();
-        assert_eq!((e.line, e.message.as_str()), (11, "more than 10 samples"));
-        let e = parse("x{a=\"1\",b=\"2\",c=\"3\"} 1\n", Format::Prometheus, &Limits { max_samples: 10, max_labels: 2 })
+        let e = parse(&body, Format::Prometheus, &Limits { max_samples: 10, max_labels: 4, ..Limits::default() })
             .unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (11, "more than 10 samples"));
+        let e = parse(
+            "x{a=\"1\",b=\"2\",c=\"3\"} 1\n",
+            Format::Prometheus,
+            &Limits { max_samples: 10, max_labels: 2, ..Limits::default() },
+        )
+        .unwrap_err();
         assert_eq!(e.message, "more than 2 labels");
     }
 

@@ -58,7 +58,7 @@ pub fn profile_request(c: &Credentials, payload_id: &str, timestamp: &str) -> St
 /// The value of attribute `name` in a start tag's text.
 fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     let at = tag.find(&format!(" {name}="))? + name.len() + 2;
-    let quote = tag[at..].chars().next()?;
+    let quote = tag[at..].chars().next().filter(|q| matches!(q, '"' | '\''))?;
     let rest = &tag[at + 1..];
     rest.find(quote).map(|end| &rest[..end])
 }
@@ -139,6 +139,8 @@ mod tests {
         let denied = r#"<cXML><Response><Status text="Unauthorized" code='401'/></Response></cXML>"#;
         assert_eq!(check_profile_response(denied), Err("cXML status 401 Unauthorized".into()));
         assert_eq!(check_profile_response("<html>maintenance</html>"), Err("the answer has no cXML Status".into()));
+        // Not a quote: no panic on multi-byte characters, just no code.
+        assert_eq!(check_profile_response("<Status code=é200é>"), Err("the cXML Status has no code".into()));
         let empty = r#"<cXML><Response><Status code="200"/></Response></cXML>"#;
         assert_eq!(check_profile_response(empty), Err("status 200 but no ProfileResponse".into()));
     }

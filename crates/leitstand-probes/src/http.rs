@@ -102,15 +102,31 @@ pub(crate) async fn probe_with_body(clients: &Clients, p: &HttpProbe) -> (ProbeR
         }
     };
     let status = response.status().as_u16();
-    let body = match response.text().await {
+    let body = match read_limited(response, BODY_LIMIT).await {
         Ok(b) => b,
-        Err(e) => {
-            let why = format!("reading the body: {}", error_chain(&e));
-            return (ProbeResult::failed(start.elapsed(), Some(status), why), String::new());
-        }
+        Err(why) => return (ProbeResult::failed(start.elapsed(), Some(status), why), String::new()),
     };
     let result = judge(p, status, &body, start.elapsed());
     (result, body)
+}
+
+/// Most of a probed page that is read (keywords and JSON are near the top
+/// of any health page; a target cannot make the prober hold gigabytes).
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// A response body of at most `max` bytes, as text (invalid UTF-8 replaced).
+pub async fn read_limited(mut response: reqwest::Response, max: usize) -> Result<String, String> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > max => {
+                return Err(format!("the body is longer than {max} bytes"));
+            }
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(String::from_utf8_lossy(&body).into_owned()),
+            Err(e) => return Err(format!("reading the body: {}", error_chain(&e))),
+        }
+    }
 }
 
 /// The expectations, checked on an answer.

@@ -54,9 +54,9 @@ pub async fn scrape(clients: &Clients, target: &Target, limits: &Limits) -> Scra
         return failed(format!("HTTP {}", response.status().as_u16()));
     }
     let format = Format::from_content_type(response.headers().get("content-type").and_then(|v| v.to_str().ok()));
-    let body = match response.text().await {
+    let body = match crate::http::read_limited(response, limits.max_body_bytes).await {
         Ok(b) => b,
-        Err(e) => return failed(format!("reading the body: {e}")),
+        Err(why) => return failed(why),
     };
     match parse(&body, format, limits) {
         Ok(families) => {

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// TLS settings.
@@ -136,15 +139,23 @@ impl Connection {
     }
 
     /// Whether the receiver still has the connection open. A syslog
-    /// receiver never sends data, so anything readable — end of stream, a
-    /// TLS alert, an error — means it is gone.
-    pub fn alive(&self) -> bool {
-        let tcp = match &self.stream {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref().0,
+    /// receiver sends no application data, so end of stream or an error
+    /// means it is gone. The check reads through TLS (one poll, never
+    /// waiting): post-handshake messages such as TLS 1.3 session tickets
+    /// are processed by rustls and do not count as a closed connection.
+    pub fn alive(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut probe);
+        let polled = match &mut self.stream {
+            Stream::Plain(s) => Pin::new(s).poll_read(&mut cx, &mut buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(&mut cx, &mut buf),
         };
-        let mut probe = [0u8; 1];
-        matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        match polled {
+            Poll::Pending => true,
+            Poll::Ready(Ok(())) => !buf.filled().is_empty(),
+            Poll::Ready(Err(_)) => false,
+        }
     }
 
     /// Closes the connection (TLS close_notify first).

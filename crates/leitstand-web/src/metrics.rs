@@ -62,7 +62,7 @@ pub struct Metrics {
     failed_total: Gauge,
     audit: [Gauge; 5],
     witness: [Family<WitnessLabels, Gauge>; 2],
-    siem: [Gauge; 3],
+    siem: [Gauge; 4],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -149,11 +149,12 @@ impl Metrics {
         ]) {
             log.register(name, help, family.clone());
         }
-        let siem: [Gauge; 3] = Default::default();
+        let siem: [Gauge; 4] = Default::default();
         for (gauge, (name, help)) in siem.iter().zip([
             ("siem_forwarded_events", "Events confirmed delivered to the SIEM (its cursor; compare with sequenced)"),
             ("siem_connected", "1 while a connection to the SIEM is open"),
             ("siem_failures", "SIEM connection or write failures since start"),
+            ("siem_skipped_events", "Events deleted by retention before they reached the SIEM (alert on > 0)"),
         ]) {
             log.register(name, help, gauge.clone());
         }
@@ -174,8 +175,8 @@ impl Metrics {
         }
     }
 
-    /// Sets the SIEM gauges: confirmed cursor, connected, failures.
-    pub fn set_siem(&self, values: [u64; 3]) {
+    /// Sets the SIEM gauges: confirmed cursor, connected, failures, skipped.
+    pub fn set_siem(&self, values: [u64; 4]) {
         for (gauge, v) in self.siem.iter().zip(values) {
             gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
         }

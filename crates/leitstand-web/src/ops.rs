@@ -68,6 +68,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
                 siem.confirmed.load(Relaxed),
                 u64::from(siem.connected.load(Relaxed)),
                 siem.failures.load(Relaxed),
+                siem.skipped.load(Relaxed),
             ]);
         }
         for w in &log.witnesses {

@@ -40,15 +40,21 @@ fn key(config: &Config) -> anyhow::Result<Signer> {
 
 async fn serve(config: &Config, listen: std::net::SocketAddr) -> anyhow::Result<()> {
     let signer = key(config)?;
-    let logs: Vec<WitnessedLog> = config
+    // The configuration check already refused unusable keys; parse again
+    // without dropping any, so a key can never silently go missing.
+    let logs = config
         .witness
         .logs
         .iter()
-        .map(|l| WitnessedLog {
-            origin: l.origin.clone(),
-            keys: l.keys.iter().filter_map(|k| Verifier::parse(k).ok()).collect(),
+        .map(|l| {
+            let keys = l
+                .keys
+                .iter()
+                .map(|k| Verifier::parse(k).with_context(|| format!("witness.logs {:?}: key {k:?}", l.origin)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(WitnessedLog { origin: l.origin.clone(), keys })
         })
-        .collect();
+        .collect::<anyhow::Result<Vec<WitnessedLog>>>()?;
     if logs.is_empty() {
         tracing::warn!("no [[witness.logs]] configured: every request will be answered 404");
     }

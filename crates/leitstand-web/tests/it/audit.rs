@@ -218,6 +218,21 @@ store_test!(the_audit_page_filters_pages_and_keeps_tenants_apart, |store| {
         csv.contains("actor=erika.muster") && csv.contains("outcome=denied") && csv.contains("format=csv"),
         "{csv}"
     );
+    // The CSV link carries the same search, dates as times, and works.
+    let (_, dated) = app.page(&auditor, "/audit?from=2026-11-23&to=2026-11-23&outcome=denied").await;
+    let href =
+        dated.split("href=\"/api/v1/audit/events?").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
+    assert!(href.contains("from=2026-11-23T00%3A00%3A00Z") && href.contains("to=2026-11-24T00%3A00%3A00Z"), "{href}");
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/audit/events?{href}")))
+        .header("cookie", &auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "header and the one denied event: {href}\n{csv}");
     let (_, day) = app.page(&auditor, "/audit?from=2026-11-24").await;
     assert!(day.contains("Keine Ereignisse für diese Suche."));
     let (status, bad) = app.page(&auditor, "/audit?from=23.11.2026&outcome=maybe").await;
