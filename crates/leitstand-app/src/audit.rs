@@ -216,6 +216,17 @@ impl App {
         self.audit_sink.log()
     }
 
+    /// Brings the query index up to what the log has acknowledged, if it
+    /// is behind (no database round trip when it is not).
+    pub async fn catch_up_audit_index(&self) -> Result<()> {
+        if let Some(log) = self.audit_log()
+            && log.indexed() < log.ledger.state().sequenced
+        {
+            self.index_audit_step().await?;
+        }
+        Ok(())
+    }
+
     /// Copies journalled events into the query index up to what is durable;
     /// returns how many were added.
     pub async fn index_audit_step(&self) -> Result<u64> {
@@ -519,12 +530,8 @@ impl App {
     /// The scope is the caller's: tenant-bound callers see their tenants only.
     pub async fn search_audit(&self, principal: &crate::Principal, mut query: AuditQuery) -> Result<AuditPage> {
         principal.require(leitstand_core::access::Action::ReadAudit)?;
-        if let Some(log) = self.audit_log()
-            && log.indexed() < log.ledger.state().sequenced
-        {
-            // A search shows everything acknowledged before it.
-            self.index_audit_step().await?;
-        }
+        // A search shows everything acknowledged before it.
+        self.catch_up_audit_index().await?;
         let (pseudonymiser, rules) = self.audit_sink.keys();
         query.actor = query.actor.map(|a| rules.actor(pseudonymiser, &a));
         query.object = query.object.map(|o| rules.object(pseudonymiser, &o));

@@ -120,7 +120,7 @@ impl SiemForwarder {
             self.stats.confirmed.store(upto, Ordering::Relaxed);
             self.mark = (self.sent > upto).then(|| (self.sent, Instant::now()));
         }
-        app.index_audit_step().await?;
+        app.catch_up_audit_index().await?;
         let events = app.store.audit_events_from(self.sent, BATCH).await?;
         let Some(last) = events.last().map(|e| e.index) else { return Ok(0) };
         if let Some(first) = events.first().map(|e| e.index)

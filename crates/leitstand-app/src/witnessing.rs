@@ -91,6 +91,7 @@ impl App {
         let (size, note) = (state.published, state.checkpoint.to_string());
         let mut round = Round { size, ..Round::default() };
         let mut lines = String::new();
+        let mut refused = Vec::new();
         for witness in &log.witnesses {
             match submit(&log.ledger, http, witness, size, &note).await {
                 Ok(line) => {
@@ -102,7 +103,7 @@ impl App {
                 Err(refusal) => {
                     witness.refusals.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(witness = witness.name(), size, %refusal, "witness did not cosign");
-                    round.refused.push((witness.name().to_string(), refusal));
+                    refused.push((witness, refusal));
                 }
             }
         }
@@ -115,13 +116,14 @@ impl App {
                 tracing::debug!(size, "a newer checkpoint was published while witnessing");
             }
         }
-        for (name, refusal) in &round.refused {
-            let misbehaviour = match refusal {
+        round.refused = refused.iter().map(|(w, r)| (w.name().to_string(), r.clone())).collect();
+        for (witness, refusal) in refused {
+            let name = witness.name();
+            let misbehaviour = match &refusal {
                 Refusal::Inconsistent { .. } => true,
                 Refusal::Conflict { latest } => *latest > size,
                 _ => false,
             };
-            let Some(witness) = log.witnesses.iter().find(|w| w.name() == name) else { continue };
             let text = refusal.to_string();
             let first = lock(&witness.alarm).replace(text.clone()).as_deref() != Some(&text);
             if misbehaviour && first {

@@ -69,6 +69,9 @@ pub enum LedgerError {
     /// Stored state that does not fit together.
     #[error("audit log is inconsistent: {0} (run `leitstand audit verify` for details)")]
     Inconsistent(String),
+    /// A proof asked for sizes or an index the tree does not have.
+    #[error("invalid proof request: {0}")]
+    ProofRequest(&'static str),
     /// A path that is not a tlog-tiles path.
     #[error(transparent)]
     NotATile(#[from] leitstand_ledger::tiles::TilePathError),
@@ -499,7 +502,7 @@ pub fn read_history(dir: &Path) -> io::Result<Vec<String>> {
 
 fn proof_error(e: ProveError<TileReadError<LedgerError>>) -> LedgerError {
     match e {
-        ProveError::Invalid(reason) => LedgerError::Inconsistent(reason.to_string()),
+        ProveError::Invalid(reason) => LedgerError::ProofRequest(reason),
         ProveError::Read(TileReadError::Read(e)) => e,
         ProveError::Read(e) => LedgerError::Inconsistent(e.to_string()),
     }

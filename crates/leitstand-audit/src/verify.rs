@@ -157,7 +157,55 @@ pub fn verify_dir(
     let mut src = crate::storage::DirStorage::open(log_dir(dir)).map_err(|e| format!("{}: {e}", dir.display()))?;
     let journal = crate::journal::Journal::open(journal_dir(dir)).map_err(|e| e.to_string())?;
     let history = read_history(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    verify(&mut src, verifier, Extra { journal: Some(journal.read_from(0)), history, retention })
+    let mut report = verify(&mut src, verifier, Extra { journal: Some(journal.read_from(0)), history, retention })?;
+    check_older_partials(&log_dir(dir), &mut report).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(report)
+}
+
+/// Partial tiles narrower than the current one stay on disk and are served
+/// to clients holding older checkpoints; [`verify`] checks only the tiles
+/// of the current tree. Each older partial must be a prefix of its full
+/// tile, or else of the widest partial of that tile (both verified).
+fn check_older_partials(log: &std::path::Path, report: &mut Report) -> std::io::Result<()> {
+    let mut dirs = vec![log.join("tile")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut partials: Vec<(Tile, std::path::PathBuf)> = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(log).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            if let Ok(tile) = Tile::parse(&relative)
+                && u64::from(tile.width) < TILE_WIDTH
+            {
+                partials.push((tile, path));
+            }
+        }
+        let Some(widest) = partials.iter().map(|(t, _)| t.width).max() else { continue };
+        let (first, _) = partials[0];
+        let full = Tile { width: 256, ..first };
+        let reference_tile = if log.join(full.path()).exists() { full } else { Tile { width: widest, ..first } };
+        let reference = std::fs::read(log.join(reference_tile.path()))?;
+        for (tile, path) in &partials {
+            if tile.width == reference_tile.width {
+                continue;
+            }
+            let bytes = std::fs::read(path)?;
+            report.files += 1;
+            report.bytes += bytes.len() as u64;
+            if cut_partial(tile, &reference) != bytes {
+                report.find(format!(
+                    "{}: not a prefix of {} (an older partial tile, served to clients of older checkpoints, differs)",
+                    tile.path(),
+                    reference_tile.path()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Verifies the log served by `src` against the log key `verifier`.

@@ -935,28 +935,9 @@ impl AuditFilter {
         })
     }
 
-    /// The API export of the same search as CSV: dates as the times they
-    /// stand for, up to 10 000 rows.
-    fn csv_href(&self) -> String {
-        let mut params = vec!["format=csv".to_string(), "limit=10000".to_string()];
-        if let Ok(q) = self.query() {
-            let times = [("from", q.from), ("to", q.to)];
-            params.extend(times.iter().filter_map(|(k, t)| t.map(|t| format!("{k}={}", query_value(&t.to_string())))));
-            let texts = [
-                ("actor", q.actor),
-                ("action", q.action),
-                ("tenant", q.tenant),
-                ("object", q.object),
-                ("outcome", q.outcome),
-            ];
-            params.extend(texts.into_iter().filter_map(|(k, v)| v.map(|v| format!("{k}={}", query_value(&v)))));
-        }
-        format!("/api/v1/audit/events?{}", params.join("&"))
-    }
-
-    /// The filter as a query string (without the cursor).
-    fn to_query(&self) -> String {
-        let fields = [
+    /// The filter as typed, for the next page's link (without the cursor).
+    fn typed(&self) -> Vec<(&'static str, String)> {
+        [
             ("from", &self.from),
             ("to", &self.to),
             ("actor", &self.actor),
@@ -964,14 +945,32 @@ impl AuditFilter {
             ("tenant", &self.tenant),
             ("object", &self.object),
             ("outcome", &self.outcome),
-        ];
-        fields
-            .iter()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| format!("{k}={}", query_value(v.trim())))
-            .collect::<Vec<_>>()
-            .join("&")
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| some(v).map(|v| (k, v)))
+        .collect()
     }
+}
+
+/// `k=v&…` with the values percent-encoded.
+fn query_string(pairs: &[(&str, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", query_value(v))).collect::<Vec<_>>().join("&")
+}
+
+/// The API export of a search as CSV: dates as the times they stand for,
+/// up to 10 000 rows.
+fn export_href(q: &leitstand_store::AuditQuery) -> String {
+    let mut pairs = vec![("format", "csv".to_string()), ("limit", "10000".to_string())];
+    pairs.extend([("from", q.from), ("to", q.to)].into_iter().filter_map(|(k, t)| t.map(|t| (k, t.to_string()))));
+    let texts = [
+        ("actor", &q.actor),
+        ("action", &q.action),
+        ("tenant", &q.tenant),
+        ("object", &q.object),
+        ("outcome", &q.outcome),
+    ];
+    pairs.extend(texts.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    format!("/api/v1/audit/events?{}", query_string(&pairs))
 }
 
 fn log_status(state: &AppState, tr: Tr) -> Option<LogStatus> {
@@ -1027,15 +1026,19 @@ pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter)
     }
     let tr = ctx.tr;
     let mut page = Page::new(&ctx, &state, "audit-title", "/audit");
+    let mut csv = None;
     let (rows, next, status) = match filter.query() {
-        Ok(query) => match state.app.search_audit(p, query).await {
-            Ok(found) => (found.events, found.next, StatusCode::OK),
-            Err(AppError::Invalid { field, message }) => {
-                page.errors.push(format!("{field}: {message}"));
-                (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
+        Ok(query) => {
+            csv = Some(export_href(&query));
+            match state.app.search_audit(p, query).await {
+                Ok(found) => (found.events, found.next, StatusCode::OK),
+                Err(AppError::Invalid { field, message }) => {
+                    page.errors.push(format!("{field}: {message}"));
+                    (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
+                }
+                Err(e) => return error_page(&ctx, &state, &e),
             }
-            Err(e) => return error_page(&ctx, &state, &e),
-        },
+        }
         Err(errors) => {
             page.errors = errors;
             (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
@@ -1057,10 +1060,12 @@ pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter)
             object: e.object.unwrap_or_default(),
         })
         .collect();
-    let query = filter.to_query();
-    let join = |extra: String| if query.is_empty() { extra } else { format!("{query}&{extra}") };
-    let next_href = next.map(|c| format!("/audit?{}", join(format!("cursor={c}"))));
-    let csv_href = filter.csv_href();
+    let next_href = next.map(|c| {
+        let mut pairs = filter.typed();
+        pairs.push(("cursor", c.to_string()));
+        format!("/audit?{}", query_string(&pairs))
+    });
+    let csv_href = csv.unwrap_or_else(|| export_href(&leitstand_store::AuditQuery::default()));
     let outcomes = ["", "success", "failure", "denied"]
         .into_iter()
         .map(|o| (o, if o.is_empty() { tr.get("audit-outcome-any") } else { outcome_label(o) }))
