@@ -9,6 +9,7 @@
 mod audit;
 mod error;
 mod identity;
+pub mod monitoring;
 mod oidc;
 mod principal;
 mod secrets;
@@ -62,6 +63,8 @@ pub struct App {
     pub oidc: Option<Arc<Oidc>>,
     /// Where audit events go.
     pub audit_sink: AuditSink,
+    /// Probes, scrapes, rules and their state.
+    pub monitoring: Arc<monitoring::Monitoring>,
 }
 
 impl App {
@@ -77,6 +80,7 @@ impl App {
             used_totp_steps: Arc::default(),
             oidc: None,
             audit_sink,
+            monitoring: Arc::new(monitoring::Monitoring::disabled()),
         }
     }
 

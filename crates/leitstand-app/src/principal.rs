@@ -47,6 +47,7 @@ fn is_read(action: Action) -> bool {
             | Action::ReadOwnTokens
             | Action::ReadAudit
             | Action::ReadPolicy
+            | Action::ReadMonitoring
     )
 }
 

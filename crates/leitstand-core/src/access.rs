@@ -98,13 +98,23 @@ pub enum Action {
     WriteAudit,
     /// Read the effective policy.
     ReadPolicy,
+    /// See probes, scrape targets, rules and their alert states (scoped for
+    /// tenant viewers).
+    ReadMonitoring,
 }
 
 impl Action {
     /// Whether the action concerns tenant data (limited to a tenant-bound
     /// role's own tenants).
     pub fn is_tenant_scoped(self) -> bool {
-        matches!(self, Action::ViewDashboard | Action::ReadTenants | Action::ReadAudit | Action::ReadPolicy)
+        matches!(
+            self,
+            Action::ViewDashboard
+                | Action::ReadTenants
+                | Action::ReadAudit
+                | Action::ReadPolicy
+                | Action::ReadMonitoring
+        )
     }
 
     /// Stable name, used in audit events and documentation.
@@ -120,6 +130,7 @@ impl Action {
             Action::ReadAudit => "audit.read",
             Action::WriteAudit => "audit.write",
             Action::ReadPolicy => "policy.read",
+            Action::ReadMonitoring => "monitoring.read",
         }
     }
 }
@@ -138,6 +149,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ReadAudit, &[Admin, Compliance, Security, Auditor, TenantViewer]),
     (Action::WriteAudit, &[Admin, Devops, Security]),
     (Action::ReadPolicy, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ReadMonitoring, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
 ];
 
 /// Which tenants' data a principal may see.

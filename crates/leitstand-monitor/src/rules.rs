@@ -230,6 +230,34 @@ impl RuleState {
     }
 }
 
+/// Formats a float as Go's `%v` does (how Prometheus templates print `$value`).
+pub fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let abs = v.abs();
+    if v != 0.0 && !(1e-4..1e21).contains(&abs) {
+        let s = format!("{v:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        return format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    }
+    format!("{v}")
+}
+
+/// Expands `{{ $value }}` and `{{ $labels.NAME }}` in an annotation, as
+/// Prometheus's templates print them.
+pub fn expand_template(text: &str, labels: &Labels, value: f64) -> String {
+    let mut out = text.replace("{{ $value }}", &go_float(value)).replace("{{$value}}", &go_float(value));
+    for (k, v) in labels {
+        out = out.replace(&format!("{{{{ $labels.{k} }}}}"), v).replace(&format!("{{{{$labels.{k}}}}}"), v);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

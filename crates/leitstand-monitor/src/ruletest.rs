@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::eval::{Value, eval};
 use crate::promql::{parse, parse_duration};
-use crate::rules::{AlertState, Rule, RuleError, RuleState};
+use crate::rules::{AlertState, Rule, RuleError, RuleState, expand_template, go_float};
 use crate::series::{Labels, NAME, SeriesStore, normalise};
 
 /// Why a file cannot be used.
@@ -212,32 +212,6 @@ fn parse_series(text: &str) -> Result<Labels, String> {
     let (expr, _) = parse(text).map_err(|e| format!("series {text:?}: {e}"))?;
     let crate::promql::Expr::Selector(sel) = expr else { return Err(format!("series {text:?} is not a selector")) };
     Ok(normalise(sel.matchers.iter().map(|m| (m.name.clone(), m.value.clone())).collect()))
-}
-
-/// Formats a float as Go's `%v` does (how Prometheus templates print `$value`).
-fn go_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
-    }
-    let abs = v.abs();
-    if v != 0.0 && !(1e-4..1e21).contains(&abs) {
-        let s = format!("{v:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        return format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
-    }
-    format!("{v}")
-}
-
-fn expand_template(text: &str, labels: &Labels, value: f64) -> String {
-    let mut out = text.replace("{{ $value }}", &go_float(value)).replace("{{$value}}", &go_float(value));
-    for (k, v) in labels {
-        out = out.replace(&format!("{{{{ $labels.{k} }}}}"), v).replace(&format!("{{{{$labels.{k}}}}}"), v);
-    }
-    out
 }
 
 fn show(labels: &Labels) -> String {

@@ -6,11 +6,15 @@
 //! availability per the EVB-IT formula.
 //!
 //! Every probe has its own timeout, so one slow target never delays the
-//! others; the scheduler runs each probe as its own task.
+//! others: [`schedule`] keeps one timer for all jobs and the runtime runs
+//! each due check as its own task; [`check::Checker`] is the one entry
+//! point for every kind of check.
 
+pub mod check;
 pub mod cxml;
 pub mod dns;
 pub mod http;
+pub mod schedule;
 pub mod scrape;
 pub mod state;
 pub mod tcp;

@@ -25,6 +25,8 @@ use crate::TraceContext;
 use crate::ctx::{SESSION_COOKIE, cookie};
 use crate::problem::problem;
 
+mod monitoring;
+
 /// An API failure.
 pub struct ApiError {
     error: AppError,
@@ -687,4 +689,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
         .routes(routes!(audit_events, submit_audit_events))
+        .routes(routes!(monitoring::list_probes))
+        .routes(routes!(monitoring::get_probe))
+        .routes(routes!(monitoring::probe_availability))
+        .routes(routes!(monitoring::list_targets))
+        .routes(routes!(monitoring::list_rules))
+        .routes(routes!(monitoring::alert_changes))
 }

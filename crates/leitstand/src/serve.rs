@@ -96,8 +96,19 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
              Bei der ersten Anmeldung ändern. Change it at the first login.\n"
         );
     }
+    let monitoring = config.monitoring.settings(&config.policy, &server.data_dir).map_err(|p| {
+        anyhow::anyhow!(
+            "monitoring: {}",
+            p.into_iter().map(|(k, m)| format!("{k}: {m}")).collect::<Vec<_>>().join("; ")
+        )
+    })?;
+    services.monitoring = Arc::new(leitstand_app::monitoring::Monitoring::new(monitoring));
     let listener = bind(server.listen).await?;
     let background = spawn_audit_tasks(services.clone(), &config.audit);
+    let holder = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
+    let roots = config.monitoring.roots().map_err(|(k, m)| anyhow::anyhow!("{k}: {m}"))?;
+    let checker = leitstand_probes::check::Checker::new(roots)?;
+    let monitor = leitstand_app::monitoring::runtime::spawn(services.clone(), holder.clone(), checker);
     let witnessing = spawn_witnessing(services.clone());
     let siem = match &config.audit.siem {
         Some(c) => {
@@ -144,6 +155,8 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         result = serve => result?,
         () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
+    monitor.shutdown().await;
+    leitstand_app::monitoring::runtime::stop_recording(&state.app, &holder).await;
     background.abort();
     for task in [witnessing, siem].into_iter().flatten() {
         task.abort();
@@ -194,9 +207,7 @@ pub fn audit_settings(config: &Config) -> AuditLogSettings {
 
 /// The SIEM forwarder's settings from the config.
 pub fn siem_settings(c: &crate::config::SiemConfig) -> leitstand_app::siem::SiemSettings {
-    let hostname = c.hostname.clone().unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
-    });
+    let hostname = c.hostname.clone().unwrap_or_else(hostname);
     leitstand_app::siem::SiemSettings {
         address: c.address.clone(),
         tls: c.tls.then(|| leitstand_siem::TlsOptions {
@@ -216,6 +227,11 @@ pub fn siem_settings(c: &crate::config::SiemConfig) -> leitstand_app::siem::Siem
         },
         confirm_after: std::time::Duration::from_secs(1),
     }
+}
+
+/// This machine's host name (empty if unknown).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
 /// Forwards the audit trail to the SIEM: at once when events arrive, and

@@ -15,6 +15,7 @@ mod changes;
 mod escalation;
 mod gates;
 mod incidents;
+mod maintenance;
 mod regulatory;
 mod retention;
 mod thresholds;
@@ -30,6 +31,7 @@ pub use changes::*;
 pub use escalation::*;
 pub use gates::*;
 pub use incidents::*;
+pub use maintenance::*;
 pub use regulatory::*;
 pub use retention::*;
 pub use thresholds::*;
@@ -58,6 +60,8 @@ pub struct Policy {
     pub retention: Retention,
     /// CI quality-gate thresholds.
     pub gates: Gates,
+    /// Agreed recurring maintenance windows.
+    pub maintenance: Maintenance,
 }
 
 /// The platform policy and each tenant's effective policy.
@@ -81,7 +85,7 @@ impl PolicySet {
 /// others (change process, CI gates, deployment) are the platform's, not a
 /// tenant's.
 pub const TENANT_OVERRIDABLE: &[&str] =
-    &["calendar", "thresholds", "escalation", "incidents", "regulatory", "backup", "retention"];
+    &["calendar", "thresholds", "escalation", "incidents", "regulatory", "backup", "retention", "maintenance"];
 
 impl Policy {
     /// Checks the policy as a whole; returns every violation, not just the
@@ -98,6 +102,7 @@ impl Policy {
         self.deployment.validate("deployment", &mut v);
         self.retention.validate("retention", &mut v);
         self.gates.validate("gates", &mut v);
+        self.maintenance.validate("maintenance", &mut v);
         v.into_result()
     }
 }

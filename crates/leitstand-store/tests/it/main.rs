@@ -5,5 +5,6 @@
 mod audit_log;
 mod identity;
 mod leases;
+mod probes;
 mod schema;
 mod tenants;

@@ -10,6 +10,7 @@
 //! layer that wrote it: file, line and column, or the environment variable.
 
 mod layers;
+pub mod monitoring;
 pub mod reference;
 
 use std::collections::BTreeMap;
@@ -473,6 +474,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Leitstand as a witness for other logs.
     pub witness: WitnessConfig,
+    /// Probes, scrape targets and rule files.
+    pub monitoring: monitoring::MonitoringConfig,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -627,6 +630,7 @@ pub fn load_str(
         }
     }
     let witness = take_section::<WitnessConfig>(&mut merged, "witness", &layers, &mut problems);
+    let monitoring = take_section::<monitoring::MonitoringConfig>(&mut merged, "monitoring", &layers, &mut problems);
     if let Some(w) = &witness {
         if let Some(Err(e)) = w.name.as_deref().map(|n| leitstand_ledger::note::Signer::from_seed(n, [0; 32])) {
             problems.push(layers.locate("witness.name", format!("not usable as a key name: {e}")));
@@ -713,16 +717,19 @@ pub fn load_str(
         }
     }
 
-    match (server, log, audit, witness, base) {
-        (Some(server), Some(log), Some(audit), Some(witness), Some(base)) if problems.is_empty() => Ok(Config {
-            server,
-            log,
-            audit,
-            witness,
-            policy: PolicySet { base, tenants: tenant_policies },
-            oidc,
-            file: file.map(Path::to_path_buf),
-        }),
+    let policy = base.map(|base| PolicySet { base, tenants: tenant_policies });
+    if let (Some(m), Some(p), Some(s)) = (&monitoring, &policy, &server)
+        && problems.is_empty()
+        && let Err(list) = m.settings(p, &s.data_dir)
+    {
+        problems.extend(list.into_iter().map(|(path, message)| layers.locate(&path, message)));
+    }
+    match (server, log, audit, witness, monitoring, policy) {
+        (Some(server), Some(log), Some(audit), Some(witness), Some(monitoring), Some(policy))
+            if problems.is_empty() =>
+        {
+            Ok(Config { server, log, audit, witness, monitoring, policy, oidc, file: file.map(Path::to_path_buf) })
+        }
         _ => Err(ConfigError::Invalid(problems)),
     }
 }
@@ -752,6 +759,9 @@ pub fn defaults_table() -> toml::Table {
     }
     if let Ok(witness) = toml::Table::try_from(WitnessConfig::default()) {
         table.insert("witness".into(), toml::Value::Table(witness));
+    }
+    if let Ok(monitoring) = toml::Table::try_from(monitoring::MonitoringConfig::default()) {
+        table.insert("monitoring".into(), toml::Value::Table(monitoring));
     }
     table
 }

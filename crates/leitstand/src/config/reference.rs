@@ -7,6 +7,7 @@ use leitstand_core::policy::Policy;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
+use super::monitoring::MonitoringConfig;
 use super::{AuditConfig, LogConfig, OidcConfig, ServerConfig, WitnessConfig, defaults_table};
 
 /// JSON Schema of the whole `leitstand.toml`.
@@ -19,6 +20,7 @@ pub fn schema() -> Value {
     let oidc = serde_json::to_value(generator.subschema_for::<OidcConfig>()).unwrap_or_default();
     let audit = serde_json::to_value(generator.subschema_for::<AuditConfig>()).unwrap_or_default();
     let witness = serde_json::to_value(generator.subschema_for::<WitnessConfig>()).unwrap_or_default();
+    let monitoring = serde_json::to_value(generator.subschema_for::<MonitoringConfig>()).unwrap_or_default();
     let defs = generator.take_definitions(true);
     if let Some(obj) = root.as_object_mut() {
         obj.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
@@ -29,6 +31,13 @@ pub fn schema() -> Value {
             all.insert("server".into(), with_description(server, "How the server process runs."));
             all.insert("log".into(), with_description(log, "Logging."));
             all.insert("audit".into(), with_description(audit, "The tamper-evident audit log (C2SP tlog-tiles)."));
+            all.insert(
+                "monitoring".into(),
+                with_description(
+                    monitoring,
+                    "Monitoring in the embedded mode: probes, scrape targets, host metrics, rule files.",
+                ),
+            );
             all.insert(
                 "witness".into(),
                 with_description(witness, "`leitstand witness serve`: a C2SP tlog-witness for other logs."),
@@ -45,7 +54,7 @@ pub fn schema() -> Value {
                 "tenants".into(),
                 serde_json::json!({
                     "type": "object",
-                    "description": "Per-tenant overrides: `[tenants.<slug>.<section>]` with the sections calendar, thresholds, escalation, incidents, regulatory, backup, retention.",
+                    "description": "Per-tenant overrides: `[tenants.<slug>.<section>]` with the sections calendar, thresholds, escalation, incidents, regulatory, backup, retention, maintenance.",
                     "additionalProperties": { "type": "object" }
                 }),
             );

@@ -1,0 +1,414 @@
+//! The monitoring loops: one timer for every probe, scrape and host
+//! collection ([`leitstand_probes::schedule`]), each due job run as its own
+//! task (bounded by a semaphore, each with its own timeout, so a slow
+//! target never delays the others), and the rules evaluated per interval
+//! group over the series store.
+//!
+//! Only the holder of the `monitoring` lease runs the checks, so replicas
+//! on one PostgreSQL neither probe twice nor write the history twice. When
+//! an instance takes over, the time since the last holder was last known
+//! alive is recorded as unknown for every probe — availability never
+//! guesses what happened while nobody looked. A graceful stop records
+//! unknown from the moment of stopping.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use leitstand_ledger::event::SubmittedEvent;
+use leitstand_monitor::rules::{Transition, expand_template};
+use leitstand_monitor::series::{NAME, normalise};
+use leitstand_probes::check::Checker;
+use leitstand_probes::schedule::{Schedule, offset};
+use leitstand_store::{LeaseRepository, ProbeHistoryRepository, ProbeTransition};
+use serde_json::json;
+use tokio::sync::{Semaphore, watch};
+
+use super::{AlertEvent, LastRun, LastScrape, Monitoring, ts};
+use crate::App;
+
+/// The lease that decides which replica runs the checks.
+pub const LEASE: &str = "monitoring";
+/// How long a holder's lease lasts without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// A running monitoring loop.
+pub struct Runtime {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the loops for `app.monitoring` as replica `holder`.
+pub fn spawn(app: App, holder: String, checker: Checker) -> Runtime {
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(run(app, holder, checker, stopped));
+    Runtime { stop, task }
+}
+
+impl Runtime {
+    /// Stops the loops; the caller then calls [`stop_recording`].
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Job {
+    Probe(usize),
+    Target(usize),
+    Host,
+    Prune,
+}
+
+fn jobs(m: &Monitoring) -> Vec<(Job, String, Duration)> {
+    let mut jobs: Vec<(Job, String, Duration)> = Vec::new();
+    jobs.extend(
+        m.probes.iter().enumerate().map(|(i, p)| (Job::Probe(i), format!("probe/{}", p.def.id), p.def.interval)),
+    );
+    jobs.extend(
+        m.targets.iter().enumerate().map(|(i, t)| (Job::Target(i), format!("target/{}", t.def.id), t.def.interval)),
+    );
+    if let Some(every) = m.settings.host_interval {
+        jobs.push((Job::Host, "host".into(), every));
+    }
+    jobs.push((Job::Prune, "prune".into(), Duration::from_secs(60)));
+    jobs
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn run(app: App, holder: String, checker: Checker, mut stop: watch::Receiver<bool>) {
+    let m = app.monitoring.clone();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let previous = app.store.lease(LEASE).await.ok().flatten();
+        let now = app.clock.now();
+        match app.store.try_acquire_lease(LEASE, &holder, now, LEASE_TTL).await {
+            Ok(Some(_)) => {
+                let last_alive = previous
+                    .filter(|p| p.holder != holder)
+                    .map(|p| p.expires_at.checked_sub(jiff::SignedDuration::try_from(LEASE_TTL).unwrap_or_default()))
+                    .and_then(Result::ok)
+                    .map(|t| t.min(now));
+                mark_unknown_since(&app, last_alive.unwrap_or(now)).await;
+                tracing::info!(
+                    probes = m.probes.len(),
+                    targets = m.targets.len(),
+                    rules = m.rules.len(),
+                    "monitoring started"
+                );
+                m.active.store(true, Ordering::Relaxed);
+                run_jobs(&app, &holder, &checker, &mut stop).await;
+                m.active.store(false, Ordering::Relaxed);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "monitoring lease unavailable; retrying"),
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(LEASE_TTL / 3) => {}
+        }
+    }
+}
+
+/// Records "unknown" at `at` for every probe whose last stored state is
+/// known and older (nobody was probing from then on).
+async fn mark_unknown_since(app: &App, at: Timestamp) {
+    let latest = match app.store.latest_probe_transitions().await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the probe history; the gap before this start stays unmarked");
+            return;
+        }
+    };
+    for (probe, last) in latest {
+        if last.up.is_some() && last.at < at {
+            let gap = ProbeTransition { at, up: None, message: "no Leitstand instance was probing".into() };
+            if let Err(e) = app.store.record_probe_transition(&probe, &gap).await {
+                tracing::error!(probe, error = %e, "cannot record the unknown period");
+            }
+        }
+    }
+}
+
+/// After a graceful stop: "unknown" from now on for every probe, and the
+/// lease released so another replica takes over at once.
+pub async fn stop_recording(app: &App, holder: &str) {
+    let now = app.clock.now();
+    for p in &app.monitoring.probes {
+        let known = p.live.lock().unwrap_or_else(|e| e.into_inner()).state.up().is_some();
+        if known {
+            let t = ProbeTransition { at: now, up: None, message: "Leitstand stopped".into() };
+            if let Err(e) = app.store.record_probe_transition(&p.def.id, &t).await {
+                tracing::error!(probe = %p.def.id, error = %e, "cannot record the stop");
+            }
+        }
+    }
+    if let Ok(Some(lease)) = app.store.lease(LEASE).await
+        && lease.holder == holder
+    {
+        let _ = app.store.release_lease(&lease).await;
+    }
+}
+
+async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::Receiver<bool>) {
+    let m = app.monitoring.clone();
+    let jobs = jobs(&m);
+    let base = tokio::time::Instant::now();
+    let mut schedule = Schedule::new(jobs.iter().map(|(_, name, every)| (name.as_str(), ms(*every))), 0);
+    // Rules are evaluated per interval group, the first time once every
+    // job has had its first run (or after one interval, if sooner).
+    let first_round = jobs
+        .iter()
+        .map(|(job, name, every)| {
+            let timeout = match job {
+                Job::Probe(i) => m.probes[*i].def.timeout,
+                Job::Target(i) => m.targets[*i].def.timeout,
+                _ => Duration::from_secs(1),
+            };
+            offset(name, ms(*every)) + ms(timeout)
+        })
+        .max()
+        .unwrap_or(0)
+        + 500;
+    let mut groups: Vec<i64> = m.rules.iter().map(|r| r.rule.interval_ms).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut evaluations = Schedule::default();
+    for &interval in &groups {
+        evaluations.add(first_round.min(interval), interval);
+    }
+    let permits = Arc::new(Semaphore::new(m.settings.max_concurrent.max(1)));
+    let renew_every = ms(LEASE_TTL / 3);
+    let mut renew_at = renew_every;
+    loop {
+        let next = [schedule.next_due(), evaluations.next_due(), Some(renew_at)].into_iter().flatten().min();
+        let next = next.unwrap_or(renew_at);
+        let wake = base + Duration::from_millis(u64::try_from(next).unwrap_or(0));
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep_until(wake) => {}
+        }
+        let now_ms = ms(base.elapsed());
+        for job in schedule.take_due(now_ms).into_iter().map(|i| jobs[i].0) {
+            let (app, checker, permits) = (app.clone(), checker.clone(), permits.clone());
+            tokio::spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else { return };
+                match job {
+                    Job::Probe(i) => run_probe(&app, i, &checker).await,
+                    Job::Target(i) => run_scrape(&app, i, &checker).await,
+                    Job::Host => run_host(&app).await,
+                    Job::Prune => {
+                        let now = app.clock.now().as_millisecond();
+                        app.monitoring.series.lock().unwrap_or_else(|e| e.into_inner()).prune(now);
+                    }
+                }
+            });
+        }
+        for group in evaluations.take_due(now_ms) {
+            let interval = groups[group];
+            let app = app.clone();
+            tokio::task::spawn_blocking(move || {
+                let at = app.clock.now();
+                for event in evaluate_group(&app.monitoring, interval, at) {
+                    app.monitoring.publish(event);
+                }
+            });
+        }
+        if now_ms >= renew_at {
+            renew_at = now_ms + renew_every;
+            match app.store.try_acquire_lease(LEASE, holder, app.clock.now(), LEASE_TTL).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::warn!("monitoring lease taken over by another replica; this one stops probing");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "monitoring lease not renewed; retrying"),
+            }
+        }
+    }
+}
+
+/// Evaluates the rules of one interval group at `at`; returns the changes.
+pub fn evaluate_group(m: &Monitoring, interval_ms: i64, at: Timestamp) -> Vec<AlertEvent> {
+    let at_ms = at.as_millisecond();
+    let series = m.series.lock().unwrap_or_else(|e| e.into_inner());
+    let mut events = Vec::new();
+    for entry in m.rules.iter().filter(|r| r.rule.interval_ms == interval_ms) {
+        let mut state = entry.state.lock().unwrap_or_else(|e| e.into_inner());
+        let transitions = match state.evaluate(&entry.rule, &series, at_ms) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(rule = %entry.rule.name, error = %e, "rule evaluation failed");
+                continue;
+            }
+        };
+        for t in transitions {
+            let (alert, name, when) = match t {
+                Transition::Pending(a) => (a, "pending", at_ms),
+                Transition::Firing(a) => (a, "firing", at_ms),
+                Transition::Resolved(a, when) => (a, "resolved", when),
+            };
+            events.push(AlertEvent {
+                rule: entry.rule.name.clone(),
+                state: name,
+                annotations: entry
+                    .rule
+                    .annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), expand_template(v, &alert.labels, alert.value)))
+                    .collect(),
+                labels: alert.labels,
+                value: alert.value,
+                active_at: ts(alert.active_at_ms),
+                at: ts(when),
+            });
+        }
+    }
+    events
+}
+
+/// One run of probe `i`: series, live state, history, audit.
+pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
+    let m = &app.monitoring;
+    let entry = &m.probes[i];
+    if entry.running.swap(true, Ordering::AcqRel) {
+        return; // the previous run has not finished (timeout longer than interval)
+    }
+    let started = app.clock.now();
+    let run_id = format!("{}-{}", entry.def.id, started.as_millisecond());
+    let outcome = checker.run(&entry.def.check, entry.def.timeout, &run_id, &started.to_string()).await;
+    let at_ms = started.as_millisecond();
+    {
+        let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, value) in outcome.samples() {
+            let mut labels = entry.labels.clone();
+            labels.push((NAME.to_string(), name.to_string()));
+            if let Err(e) = series.append(normalise(labels), at_ms, value) {
+                tracing::warn!(probe = %entry.def.id, metric = name, error = %e, "probe sample not stored");
+            }
+        }
+    }
+    let result = &outcome.result;
+    let (change, unsaved) = {
+        let mut live = entry.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.last = Some(LastRun {
+            at: started,
+            success: result.success,
+            duration: result.duration,
+            status: result.status,
+            message: result.message.clone(),
+        });
+        if outcome.cert_not_after.is_some() {
+            live.cert_not_after = outcome.cert_not_after;
+            live.cert_subject = outcome.cert_subject.clone();
+        }
+        let change = live.state.record(result.success, at_ms, entry.def.retries);
+        if let Some(c) = change {
+            live.since = Some(ts(c.at_ms));
+            let message = if c.up { String::new() } else { result.message.clone() };
+            live.unsaved.push(ProbeTransition { at: ts(c.at_ms), up: Some(c.up), message });
+        }
+        (change, std::mem::take(&mut live.unsaved))
+    };
+    let mut failed = Vec::new();
+    for t in unsaved {
+        if let Err(e) = app.store.record_probe_transition(&entry.def.id, &t).await {
+            tracing::error!(probe = %entry.def.id, error = %e, "probe state change not stored; retried at the next run");
+            failed.push(t);
+        }
+    }
+    if !failed.is_empty() {
+        let mut live = entry.live.lock().unwrap_or_else(|e| e.into_inner());
+        failed.append(&mut live.unsaved);
+        live.unsaved = failed;
+    }
+    if let Some(c) = change {
+        let action = if c.up { "probe.up" } else { "probe.down" };
+        let event = SubmittedEvent {
+            time: Some(ts(c.at_ms).to_string()),
+            actor: "system".into(),
+            action: action.into(),
+            tenant: entry.def.tenant.as_ref().map(|t| t.to_string()),
+            object: Some(format!("probe:{}", entry.def.id)),
+            outcome: "success".into(),
+            retention: Some("performance".into()),
+            details: Some(
+                json!({
+                    "kind": entry.def.check.kind(),
+                    "target": entry.def.check.target(),
+                    "service": entry.def.service,
+                    "message": if c.up { "" } else { result.message.as_str() },
+                })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            ),
+            ..Default::default()
+        };
+        if let Err(e) = app.audit().submit(vec![event]).await {
+            tracing::error!(probe = %entry.def.id, error = %e, "probe state change not in the audit log");
+        }
+        tracing::info!(probe = %entry.def.id, up = c.up, message = %result.message, "probe state changed");
+    }
+    entry.running.store(false, Ordering::Release);
+}
+
+/// One scrape of target `i`.
+pub async fn run_scrape(app: &App, i: usize, checker: &Checker) {
+    let m = &app.monitoring;
+    let entry = &m.targets[i];
+    if entry.running.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let started = app.clock.now();
+    let scrape = leitstand_probes::scrape::scrape(checker.clients(), &entry.target, &m.settings.scrape_limits).await;
+    let refused = {
+        let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
+        leitstand_probes::scrape::store(&mut series, &entry.target, &scrape, started.as_millisecond())
+    };
+    let error = scrape.error.clone().or_else(|| {
+        refused.first().map(|first| format!("{} samples not stored, the first because: {first}", refused.len()))
+    });
+    if let Some(e) = &error {
+        tracing::debug!(target = %entry.def.id, error = %e, "scrape failed");
+    }
+    *entry.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastScrape {
+        at: started,
+        up: scrape.up,
+        duration: scrape.duration,
+        samples: scrape.samples.len(),
+        error,
+    });
+    entry.running.store(false, Ordering::Release);
+}
+
+/// One collection of this host's metrics.
+pub async fn run_host(app: &App) {
+    let m = app.monitoring.clone();
+    let at = app.clock.now();
+    let dir = m.settings.data_dir.clone();
+    let Ok((samples, errors)) = tokio::task::spawn_blocking(move || leitstand_monitor::host::collect(&dir)).await
+    else {
+        return;
+    };
+    let instance =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    {
+        let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
+        for s in samples {
+            let mut labels = s.labels;
+            labels.push(("job".into(), "leitstand-host".into()));
+            labels.push(("instance".into(), instance.clone()));
+            let _ = series.append(normalise(labels), at.as_millisecond(), s.value);
+        }
+    }
+    let failed: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.source_name, e.message)).collect();
+    *m.host_last.lock().unwrap_or_else(|e| e.into_inner()) = Some((at, failed));
+}
