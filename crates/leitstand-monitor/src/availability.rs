@@ -53,7 +53,8 @@ fn minus(start: i64, end: i64, holes: &[(i64, i64)]) -> Vec<(i64, i64)> {
 }
 
 fn minutes(pieces: &[(i64, i64)]) -> f64 {
-    pieces.iter().map(|(s, e)| (e - s) as f64 / 60_000.0).sum()
+    // From 0.0, not the empty sum's -0.0 (which prints as "-0").
+    pieces.iter().fold(0.0, |sum, (s, e)| sum + (e - s) as f64 / 60_000.0)
 }
 
 /// Availability over `[from_ms, to_ms)` from `history` (sorted by time; a
@@ -152,6 +153,7 @@ mod tests {
         // Before the first result everything is unknown; nothing counted → no ratio.
         let none = availability(&[], &[], 0, 60 * MIN);
         assert_eq!((none.unknown_minutes, none.ratio), (60.0, None));
+        assert!(none.maintenance_minutes.is_sign_positive(), "no \"-0\" minutes of maintenance");
         // A state from before the period carries in; an outage spanning the
         // end is clipped.
         let a = availability(&[t(-5, Some(false))], &[], 0, 10 * MIN);

@@ -31,6 +31,9 @@ macro_rules! or_respond {
     };
 }
 
+mod monitoring;
+pub(crate) use monitoring::{probe, probes, rules, targets};
+
 /// One navigation entry.
 pub struct NavItem {
     href: &'static str,
@@ -63,6 +66,9 @@ impl Page {
                     ("/tenants", "nav-tenants", Action::ReadTenants),
                     ("/users", "nav-users", Action::ReadUsers),
                     ("/tokens", "nav-tokens", Action::ReadOwnTokens),
+                    ("/probes", "nav-probes", Action::ReadMonitoring),
+                    ("/targets", "nav-targets", Action::ReadMonitoring),
+                    ("/rules", "nav-rules", Action::ReadMonitoring),
                     ("/audit", "nav-audit", Action::ReadAudit),
                     ("/profile", "nav-profile", Action::ViewDashboard),
                 ];
