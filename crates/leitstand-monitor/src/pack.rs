@@ -11,7 +11,7 @@
 //! metrics a deployment does not have reports them as missing instead of
 //! silently never firing.
 
-use leitstand_core::policy::{AlertLevel, Direction, MetricInfo, Threshold, Thresholds, Unit};
+use leitstand_core::policy::{AlertLevel, BatchJobThreshold, Direction, MetricInfo, Threshold, Thresholds, Unit};
 
 use crate::rules::{Rule, RuleError};
 
@@ -130,6 +130,74 @@ fn availability(for_ms: i64) -> Result<Rule, RuleError> {
     )
 }
 
+/// The batch-job rules. The naming contract, gauges per job with the label
+/// `job_name` and otherwise the same labels on all of a job's series:
+///
+/// - `batch_job_running_seconds`: how long the current run has been
+///   running, 0 while the job is idle;
+/// - `batch_job_normal_duration_seconds`: the job's normal run time;
+/// - `batch_job_scheduled_timestamp_seconds`: the due time (Unix seconds)
+///   of the run that should start next — the latest due time while that
+///   run has not started, the next one after it has;
+/// - `batch_job_last_start_timestamp_seconds`: when the last run started.
+///
+/// Warning: the current run takes longer than `warning_runtime_factor` ×
+/// the normal duration. Critical: a due time lies more than
+/// `critical_not_started_after` in the past and no run has started since
+/// (the last start is before it).
+fn batch_jobs(batch: &BatchJobThreshold) -> Result<Vec<Rule>, RuleError> {
+    let interval_ms = batch.interval.std().as_millis() as i64;
+    let labels = |severity: &str| vec![("severity".into(), severity.into()), ("table".into(), "business".into())];
+    let factor = number(batch.warning_runtime_factor);
+    let late = number(batch.critical_not_started_after.std().as_secs_f64());
+    Ok(vec![
+        Rule::new(
+            "BatchJobsLateWarning",
+            &format!("batch_job_running_seconds > {factor} * batch_job_normal_duration_seconds"),
+            interval_ms,
+            interval_ms,
+            labels("warning"),
+            vec![
+                (
+                    "summary_de".into(),
+                    format!(
+                        "Batch-Job {{{{ $labels.job_name }}}} läuft länger als {factor}× Normalzeit: {{{{ $value }}}}s"
+                    ),
+                ),
+                (
+                    "summary_en".into(),
+                    format!(
+                        "Batch job {{{{ $labels.job_name }}}} running longer than {factor}× its normal duration: {{{{ $value }}}}s"
+                    ),
+                ),
+            ],
+        )?,
+        Rule::new(
+            "BatchJobsNotStartedCritical",
+            &format!(
+                "time() - batch_job_scheduled_timestamp_seconds > {late} and batch_job_last_start_timestamp_seconds < batch_job_scheduled_timestamp_seconds"
+            ),
+            interval_ms,
+            interval_ms,
+            labels("critical"),
+            vec![
+                (
+                    "summary_de".into(),
+                    format!(
+                        "Batch-Job {{{{ $labels.job_name }}}} nicht gestartet, über {late}s nach geplanter Zeit: {{{{ $value }}}}s"
+                    ),
+                ),
+                (
+                    "summary_en".into(),
+                    format!(
+                        "Batch job {{{{ $labels.job_name }}}} not started, more than {late}s after its scheduled time: {{{{ $value }}}}s"
+                    ),
+                ),
+            ],
+        )?,
+    ])
+}
+
 /// The default rules for the policy's thresholds.
 pub fn default_pack(thresholds: &Thresholds) -> Result<Vec<Rule>, RuleError> {
     let mut rules = vec![availability(60_000)?];
@@ -144,6 +212,7 @@ pub fn default_pack(thresholds: &Thresholds) -> Result<Vec<Rule>, RuleError> {
             rules.extend(rules_for(info, threshold, table)?);
         }
     }
+    rules.extend(batch_jobs(&thresholds.business.batch_jobs)?);
     Ok(rules)
 }
 
@@ -212,7 +281,7 @@ mod tests {
         ] {
             assert!(names.contains(&name), "{name} in {names:?}");
         }
-        assert_eq!(rules.len(), 1 + 2 * 16);
+        assert_eq!(rules.len(), 1 + 2 * 16 + 2);
         let cpu = rules.iter().find(|r| r.name == "CpuCritical").unwrap();
         assert!(cpu.expr_text.ends_with(") > 90"), "{}", cpu.expr_text);
         assert_eq!((cpu.interval_ms, cpu.for_ms), (30_000, 30_000));
@@ -221,6 +290,33 @@ mod tests {
         let contract = rules.iter().find(|r| r.name == "ContractProcessingSuccessWarning").unwrap();
         assert!(contract.expr_text.ends_with(" < 90"));
         assert!(contract.annotations[0].1.starts_with("Vertragsverarbeitung unter 90%"), "{:?}", contract.annotations);
+    }
+
+    #[test]
+    fn batch_job_rules_come_from_the_policy() {
+        let rules = default_pack(&Thresholds::default()).unwrap();
+        let late = rules.iter().find(|r| r.name == "BatchJobsLateWarning").unwrap();
+        assert_eq!(late.expr_text, "batch_job_running_seconds > 2 * batch_job_normal_duration_seconds");
+        assert_eq!((late.interval_ms, late.for_ms), (300_000, 300_000));
+        assert_eq!(late.labels, [("severity".into(), "warning".into()), ("table".into(), "business".into())]);
+        assert!(late.annotations[0].1.contains("läuft länger als 2× Normalzeit"), "{:?}", late.annotations);
+        let missing = rules.iter().find(|r| r.name == "BatchJobsNotStartedCritical").unwrap();
+        assert!(missing.expr_text.starts_with("time() - batch_job_scheduled_timestamp_seconds > 300 and "));
+        assert_eq!(missing.labels[0], ("severity".into(), "critical".into()));
+        assert_eq!(
+            missing.metric_names(),
+            ["batch_job_scheduled_timestamp_seconds", "batch_job_last_start_timestamp_seconds"]
+        );
+
+        let mut t = Thresholds::default();
+        t.business.batch_jobs.warning_runtime_factor = 1.5;
+        t.business.batch_jobs.critical_not_started_after = leitstand_core::time_limit::Duration::from_mins(10);
+        t.business.batch_jobs.interval = leitstand_core::time_limit::Duration::from_mins(2);
+        let rules = default_pack(&t).unwrap();
+        let late = rules.iter().find(|r| r.name == "BatchJobsLateWarning").unwrap();
+        assert!(late.expr_text.contains(" > 1.5 * ") && late.interval_ms == 120_000 && late.for_ms == 120_000);
+        let missing = rules.iter().find(|r| r.name == "BatchJobsNotStartedCritical").unwrap();
+        assert!(missing.expr_text.contains(" > 600 and ") && missing.annotations[1].1.contains("more than 600s"));
     }
 
     #[test]
