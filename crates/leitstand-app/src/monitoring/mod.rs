@@ -327,6 +327,11 @@ impl Monitoring {
         self.active.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Works on the series store (bulk loads, benchmarks, tests).
+    pub fn with_series<R>(&self, f: impl FnOnce(&mut SeriesStore) -> R) -> R {
+        f(&mut self.series.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Number of series in memory.
     pub fn series_count(&self) -> usize {
         self.series.lock().map(|s| s.len()).unwrap_or(0)

@@ -215,10 +215,7 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
             let interval = groups[group];
             let app = app.clone();
             tokio::task::spawn_blocking(move || {
-                let at = app.clock.now();
-                for event in evaluate_group(&app.monitoring, interval, at) {
-                    app.monitoring.publish(event);
-                }
+                evaluate_group(&app.monitoring, interval, app.clock.now());
             });
         }
         if now_ms >= renew_at {
@@ -235,7 +232,8 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
     }
 }
 
-/// Evaluates the rules of one interval group at `at`; returns the changes.
+/// Evaluates the rules of one interval group at `at`, publishes the
+/// changes (to subscribers and the recent list) and returns them.
 pub fn evaluate_group(m: &Monitoring, interval_ms: i64, at: Timestamp) -> Vec<AlertEvent> {
     let at_ms = at.as_millisecond();
     let series = m.series.lock().unwrap_or_else(|e| e.into_inner());
@@ -270,6 +268,10 @@ pub fn evaluate_group(m: &Monitoring, interval_ms: i64, at: Timestamp) -> Vec<Al
                 at: ts(when),
             });
         }
+    }
+    drop(series);
+    for event in &events {
+        m.publish(event.clone());
     }
     events
 }

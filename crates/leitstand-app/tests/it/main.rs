@@ -3,6 +3,7 @@
 
 mod audit;
 mod identity;
+mod monitoring;
 mod tenants;
 
 use std::sync::Arc;

@@ -159,12 +159,20 @@ mod tests {
     fn sundays_at_two_local_time_across_the_clock_change() {
         let berlin = TimeZone::get("Europe/Berlin").unwrap();
         let m = Maintenance { windows: vec![sunday_patch()] };
-        // October 2026: summer time ends on Sunday the 25th.
-        let periods = m.periods(Some("portal"), ts("2026-10-01T00:00:00Z"), ts("2026-11-01T00:00:00Z"), &berlin);
+        // Summer time ends on Sunday 25 October 2026 at 03:00, so 02:00 comes
+        // twice that night; the window starts at the first. From November on
+        // 02:00 is 01:00 UTC.
+        let periods = m.periods(Some("portal"), ts("2026-10-01T00:00:00Z"), ts("2026-11-02T00:00:00Z"), &berlin);
         let starts: Vec<String> = periods.iter().map(|(s, _)| s.to_string()).collect();
         assert_eq!(
             starts,
-            ["2026-10-04T00:00:00Z", "2026-10-11T00:00:00Z", "2026-10-18T00:00:00Z", "2026-10-25T01:00:00Z"]
+            [
+                "2026-10-04T00:00:00Z",
+                "2026-10-11T00:00:00Z",
+                "2026-10-18T00:00:00Z",
+                "2026-10-25T00:00:00Z",
+                "2026-11-01T01:00:00Z"
+            ]
         );
         assert!(periods.iter().all(|(s, e)| e.duration_since(*s) == jiff::SignedDuration::from_hours(2)));
         assert!(m.periods(Some("api"), ts("2026-10-01T00:00:00Z"), ts("2026-11-01T00:00:00Z"), &berlin).is_empty());

@@ -1,0 +1,222 @@
+//! Monitoring services over a real web server on loopback, with a manual
+//! clock: probe runs turn into up/down history (dated from the first
+//! failure), audit events, availability per EVB-IT with maintenance
+//! windows, rule alerts — and tenant viewers see only their tenant's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use leitstand_app::AppError;
+use leitstand_app::monitoring::runtime::{evaluate_group, run_probe, stop_recording};
+use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef};
+use leitstand_core::Clock;
+use leitstand_core::access::Role;
+use leitstand_core::policy::MaintenanceWindow;
+use leitstand_core::tenant::TenantSlug;
+use leitstand_monitor::rules::Rule;
+use leitstand_probes::check::{Check, Checker};
+use leitstand_probes::http::HttpProbe;
+use leitstand_store::{ProbeHistoryRepository, ProbeTransition, store_test};
+
+use crate::{add, admin, app, audit};
+
+/// A web server whose health page answers 200 or 503 as `healthy` says.
+async fn portal(healthy: Arc<AtomicBool>) -> String {
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let ok = healthy.load(Ordering::SeqCst);
+            async move {
+                if ok {
+                    (axum::http::StatusCode::OK, "ready")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/health")
+}
+
+fn probe(id: &str, tenant: Option<&str>, check: Check) -> ProbeDef {
+    ProbeDef {
+        id: id.into(),
+        name: id.into(),
+        tenant: tenant.map(|t| TenantSlug::parse(t.to_string()).unwrap()),
+        service: Some("portal".into()),
+        labels: vec![],
+        check,
+        interval: Duration::from_secs(30),
+        timeout: Duration::from_secs(2),
+        retries: 1,
+    }
+}
+
+fn at(t0: Timestamp, secs: i64) -> Timestamp {
+    t0 + SignedDuration::from_secs(secs)
+}
+
+store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
+    leitstand_app::install_crypto_provider();
+    let healthy = Arc::new(AtomicBool::new(true));
+    let url = portal(healthy.clone()).await;
+    let (mut app, clock) = app(store);
+    let t0 = clock.now();
+    let mut settings = MonitoringSettings::default();
+    settings.probes = vec![
+        probe(
+            "portal-web",
+            Some("bank-a"),
+            Check::Http(HttpProbe { body_contains: Some("ready".into()), ..HttpProbe::get(&url) }),
+        ),
+        probe(
+            "intern-tcp",
+            None,
+            Check::Tcp { address: url.trim_start_matches("http://").trim_end_matches("/health").into() },
+        ),
+    ];
+    settings.rules = vec![
+        Rule::new(
+            "ProbeDown",
+            "probe_success == 0",
+            0,
+            30_000,
+            vec![("severity".into(), "critical".into())],
+            vec![("summary_de".into(), "{{ $labels.instance }} ist nicht erreichbar".into())],
+        )
+        .unwrap(),
+    ];
+    // A maintenance window 10:01:00–10:01:30 (UTC) daily for the portal.
+    settings.policy.base.calendar.time_zone = "UTC".into();
+    settings.policy.base.maintenance.windows = vec![MaintenanceWindow {
+        name: "Wartung".into(),
+        start: "1 10 * * *".into(),
+        duration: leitstand_core::time_limit::Duration::from_secs(30),
+        time_zone: None,
+        services: vec!["portal".into()],
+    }];
+    app.monitoring = Arc::new(Monitoring::new(settings));
+    let checker = Checker::new(leitstand_probes::tls::system_roots()).unwrap();
+    let admin = admin(&app).await;
+    app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
+
+    // Up at 10:00; failing at 10:00:30 (tolerated once) and 10:01 (down since 10:00:30); up at 10:02.
+    for (secs, ok) in [(0, true), (30, false), (60, false), (120, true)] {
+        clock.set(at(t0, secs));
+        healthy.store(ok, Ordering::SeqCst);
+        run_probe(&app, 0, &checker).await;
+        if secs == 60 {
+            let events = evaluate_group(&app.monitoring, 30_000, clock.now());
+            let firing: Vec<_> = events.iter().filter(|e| e.state == "firing").collect();
+            assert_eq!(firing.len(), 1, "{events:?}");
+            assert_eq!(firing[0].label("tenant"), Some("bank-a"));
+            assert_eq!(firing[0].annotations, [("summary_de".to_string(), format!("{url} ist nicht erreichbar"))]);
+        }
+    }
+    let history = store.probe_history("portal-web", t0, at(t0, 600)).await.unwrap();
+    let states: Vec<(Timestamp, Option<bool>)> = history.iter().map(|t| (t.at, t.up)).collect();
+    assert_eq!(states, [(t0, Some(true)), (at(t0, 30), Some(false)), (at(t0, 120), Some(true))]);
+    assert_eq!(history[1].message, "status 503, expected 200–399");
+
+    let events = audit(&app).await;
+    let down = events.iter().find(|e| e.action == "probe.down").expect("probe.down audited");
+    assert_eq!((down.object.as_deref(), down.tenant.as_deref()), (Some("probe:portal-web"), Some("bank-a")));
+    assert_eq!(down.time, at(t0, 30), "the audit event is dated when the outage began");
+    assert!(events.iter().any(|e| e.action == "probe.up"));
+
+    // 3 minutes, 90 s down, 30 s of it in the maintenance window: (150 − 60) / 150.
+    clock.set(at(t0, 180));
+    let a = app.probe_availability(&admin, "portal-web", t0, at(t0, 180)).await.unwrap();
+    assert_eq!((a.figures.total_minutes, a.figures.outage_minutes, a.figures.maintenance_minutes), (2.5, 1.0, 0.5));
+    assert!((a.figures.ratio.unwrap() - 0.6).abs() < 1e-9);
+    // A period reaching into the future is measured up to now.
+    let month = app.probe_availability(&admin, "portal-web", t0, at(t0, 86_400)).await.unwrap();
+    assert_eq!(month.measured_until, at(t0, 180));
+    assert!(matches!(app.probe_availability(&admin, "portal-web", t0, t0).await, Err(AppError::Invalid { .. })));
+
+    // The tenant viewer of bank-a sees the portal's probe and alert, not the platform's probe.
+    clock.set(at(t0, 200));
+    let viewer = add(&app, &admin, "viewer", Role::TenantViewer, &["bank-a"]).await;
+    let ids: Vec<String> = app.probes(&viewer).await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, ["portal-web"]);
+    assert!(matches!(app.probe(&viewer, "intern-tcp").await, Err(AppError::NotFound { .. })));
+    assert!(matches!(
+        app.probe_availability(&viewer, "intern-tcp", t0, at(t0, 60)).await,
+        Err(AppError::NotFound { .. })
+    ));
+    assert_eq!(app.probes(&admin).await.unwrap().len(), 2);
+    let (view, points) = app.probe(&viewer, "portal-web").await.unwrap();
+    assert_eq!((view.up, view.since), (Some(true), Some(at(t0, 120))));
+    assert_eq!(points.iter().map(|p| p.success).collect::<Vec<_>>(), [true, false, false, true]);
+    assert_eq!(app.alert_changes(&viewer).await.unwrap().len(), 1);
+    assert!(app.host_metrics_status(&viewer).await.unwrap().is_none(), "the platform host is not a tenant's");
+
+    // A graceful stop: from now on the state is unknown, not up.
+    stop_recording(&app, "replica-test").await;
+    let latest = store.latest_probe_transitions().await.unwrap();
+    let portal = latest.iter().find(|(p, _)| p == "portal-web").unwrap();
+    assert_eq!(portal.1, ProbeTransition { at: at(t0, 200), up: None, message: "Leitstand stopped".into() });
+});
+
+store_test!(rule_alerts_are_scoped_to_the_viewers_tenants, |store| {
+    let (mut app, clock) = app(store);
+    let mut settings = MonitoringSettings::default();
+    settings.rules = vec![Rule::new("QueueDeep", "queue_depth > 500", 0, 30_000, vec![], vec![]).unwrap()];
+    app.monitoring = Arc::new(Monitoring::new(settings));
+    let admin = admin(&app).await;
+    app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
+    app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
+    let viewer = add(&app, &admin, "viewer", Role::TenantViewer, &["bank-b"]).await;
+    let now = clock.now();
+    let rules = app.rules(&viewer).await.unwrap();
+    assert_eq!(rules[0].last_eval, None);
+    // Fill the store through the public scrape path's labels: one deep queue per tenant.
+    {
+        let text = "queue_depth{queue=\"orders\"} 700\n";
+        let families = leitstand_monitor::exposition::parse(
+            text,
+            leitstand_monitor::exposition::Format::Prometheus,
+            &Default::default(),
+        )
+        .unwrap();
+        for tenant in ["bank-a", "bank-b"] {
+            let target = leitstand_probes::scrape::Target {
+                url: String::new(),
+                labels: vec![("job".into(), "portal".into()), ("tenant".into(), tenant.into())],
+                timeout: Duration::from_secs(1),
+            };
+            let scrape = leitstand_probes::scrape::Scrape {
+                up: true,
+                duration: Duration::from_millis(3),
+                samples: families[0]
+                    .samples
+                    .iter()
+                    .map(|s| (leitstand_monitor::series::scraped_labels(s, &target.labels), s.value))
+                    .collect(),
+                error: None,
+            };
+            let refused = app
+                .monitoring
+                .with_series(|s| leitstand_probes::scrape::store(s, &target, &scrape, now.as_millisecond()));
+            assert!(refused.is_empty());
+        }
+    }
+    let events = evaluate_group(&app.monitoring, 30_000, now);
+    assert_eq!(events.len(), 2);
+    let seen = app.rules(&viewer).await.unwrap();
+    let tenants: Vec<&str> = seen[0]
+        .alerts
+        .iter()
+        .flat_map(|a| a.labels.iter().filter(|(k, _)| k == "tenant").map(|(_, v)| v.as_str()))
+        .collect();
+    assert_eq!(tenants, ["bank-b"]);
+    assert_eq!(seen[0].state(), "firing");
+    assert_eq!(app.rules(&admin).await.unwrap()[0].alerts.len(), 2);
+    let auditor = add(&app, &admin, "pruefer", Role::Auditor, &[]).await;
+    assert_eq!(app.alert_changes(&auditor).await.unwrap().len(), 2);
+});
