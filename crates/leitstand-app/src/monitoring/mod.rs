@@ -544,16 +544,28 @@ impl App {
         }
     }
 
-    /// The probes the principal may see, with their live state.
+    /// The probes the principal may see, with their live state. On a
+    /// replica that does not run the checks, the state comes from the
+    /// history the running one writes.
     pub async fn probes(&self, principal: &Principal) -> Result<Vec<ProbeView>> {
         let vis = self.monitoring_visibility(principal).await?;
-        Ok(self
+        let mut views: Vec<ProbeView> = self
             .monitoring
             .probes
             .iter()
             .filter(|p| vis.allows(p.def.tenant.as_ref().map(TenantSlug::as_str)))
             .map(Self::probe_view)
-            .collect())
+            .collect();
+        if !self.monitoring.is_active() && !views.is_empty() {
+            let latest = self.store.latest_probe_transitions().await?;
+            for view in &mut views {
+                if let Some((_, t)) = latest.iter().find(|(id, _)| *id == view.id) {
+                    view.up = t.up;
+                    view.since = Some(t.at);
+                }
+            }
+        }
+        Ok(views)
     }
 
     fn visible_probe<'a>(&'a self, vis: &Visibility, id: &str) -> Result<&'a ProbeEntry> {

@@ -110,6 +110,9 @@ async fn run(app: App, holder: String, checker: Checker, mut stop: watch::Receiv
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "monitoring lease unavailable; retrying"),
         }
+        if *stop.borrow() {
+            return; // the stop was seen inside the loop already
+        }
         tokio::select! {
             _ = stop.changed() => return,
             () = tokio::time::sleep(LEASE_TTL / 3) => {}
@@ -163,16 +166,17 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
     let base = tokio::time::Instant::now();
     let mut schedule = Schedule::new(jobs.iter().map(|(_, name, every)| (name.as_str(), ms(*every))), 0);
     // Rules are evaluated per interval group, the first time once every
-    // job has had its first run (or after one interval, if sooner).
+    // probe and scrape has had its first run (or after one interval, if
+    // sooner): a daily rule must not wait a day for its first verdict.
     let first_round = jobs
         .iter()
-        .map(|(job, name, every)| {
+        .filter_map(|(job, name, every)| {
             let timeout = match job {
                 Job::Probe(i) => m.probes[*i].def.timeout,
                 Job::Target(i) => m.targets[*i].def.timeout,
-                _ => Duration::from_secs(1),
+                Job::Host | Job::Prune => return None,
             };
-            offset(name, ms(*every)) + ms(timeout)
+            Some(offset(name, ms(*every)) + ms(timeout))
         })
         .max()
         .unwrap_or(0)

@@ -132,7 +132,7 @@ impl Maintenance {
 
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         for (i, w) in self.windows.iter().enumerate() {
-            w.validate(&join(path, &format!("windows.{i}")), v);
+            w.validate(&format!("{}[{i}]", join(path, "windows")), v);
         }
     }
 }
@@ -205,7 +205,7 @@ mod tests {
         let paths: Vec<&str> = v.0.iter().map(|v| v.path.as_str()).collect();
         assert_eq!(
             paths,
-            ["maintenance.windows.0.start", "maintenance.windows.0.duration", "maintenance.windows.0.time_zone"]
+            ["maintenance.windows[0].start", "maintenance.windows[0].duration", "maintenance.windows[0].time_zone"]
         );
     }
 }

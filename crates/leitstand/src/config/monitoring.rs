@@ -123,10 +123,10 @@ pub struct ProbeConfig {
     /// How often; unset: 30s, for tls the policy's certificate interval (24h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,
-    /// Time limit of one check.
+    /// Time limit of one check; unset: 10s.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
-    /// Failed checks in a row tolerated before the target counts as down.
+    /// Failed checks in a row tolerated before the target counts as down; unset: 1.
     #[serde(default = "default_retries")]
     pub retries: u32,
     /// The tenant the probe belongs to (tenant viewers of it see it); unset: the platform's.
@@ -190,10 +190,10 @@ pub struct TargetConfig {
     pub id: String,
     /// The metrics URL (`http://127.0.0.1:9100/metrics`).
     pub url: String,
-    /// How often.
+    /// How often; unset: 30s.
     #[serde(default = "default_scrape_interval")]
     pub interval: Duration,
-    /// Time limit of one scrape.
+    /// Time limit of one scrape; unset: 10s.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
     /// The tenant the target belongs to; its samples get `tenant` (a
@@ -254,9 +254,9 @@ impl MonitoringConfig {
                 Ok(def) => probes.push(def),
                 Err(list) => problems.extend(list.into_iter().map(|(field, msg)| {
                     let path = if field.is_empty() {
-                        format!("monitoring.probes.{i}")
+                        format!("monitoring.probes[{i}]")
                     } else {
-                        format!("monitoring.probes.{i}.{field}")
+                        format!("monitoring.probes[{i}].{field}")
                     };
                     (path, format!("probe {:?}: {msg}", p.id))
                 })),
@@ -264,12 +264,13 @@ impl MonitoringConfig {
         }
         for (i, a) in self.probes.iter().enumerate() {
             if self.probes[..i].iter().any(|b| b.id == a.id) {
-                problems.push((format!("monitoring.probes.{i}.id"), format!("probe {:?}: the id is used twice", a.id)));
+                problems
+                    .push((format!("monitoring.probes[{i}].id"), format!("probe {:?}: the id is used twice", a.id)));
             }
         }
         let mut targets = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
-            let at = |field: &str| format!("monitoring.targets.{i}.{field}");
+            let at = |field: &str| format!("monitoring.targets[{i}].{field}");
             let before = problems.len();
             if !valid_id(&t.id) {
                 problems.push((at("id"), format!("target {:?}: use lower-case letters, digits and -", t.id)));
@@ -345,7 +346,7 @@ impl MonitoringConfig {
         use rustls::pki_types::pem::PemObject;
         let mut roots = leitstand_probes::tls::system_roots();
         for (i, path) in self.ca_files.iter().enumerate() {
-            let fail = |e: String| (format!("monitoring.ca_files.{i}"), format!("{}: {e}", path.display()));
+            let fail = |e: String| (format!("monitoring.ca_files[{i}]"), format!("{}: {e}", path.display()));
             let mut found = 0;
             for cert in CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))? {
                 roots.add(cert.map_err(|e| fail(e.to_string()))?).map_err(|e| fail(e.to_string()))?;
@@ -374,7 +375,7 @@ impl MonitoringConfig {
             rule.interval_ms = self.probe_down_interval.std().as_millis() as i64;
         }
         for (i, path) in self.rule_files.iter().enumerate() {
-            let key = format!("monitoring.rule_files.{i}");
+            let key = format!("monitoring.rule_files[{i}]");
             match std::fs::read_to_string(path) {
                 Ok(text) => {
                     match leitstand_monitor::ruletest::parse_rule_file(&path.display().to_string(), &text, 60_000) {

@@ -216,6 +216,10 @@ fn walk(schema: &Value, defs: &Map<String, Value>, path: &str, default: Option<&
                 for (i, item) in list.iter().enumerate() {
                     walk(items, defs, &format!("{sub_path}[{i}]"), Some(item), rows);
                 }
+                if list.is_empty() {
+                    // No default entries: document the keys of one entry.
+                    walk(items, defs, &format!("{sub_path}[]"), None, rows);
+                }
             } else {
                 rows.push(format!(
                     "| `{sub_path}` | {} | {} | {} |\n",

@@ -183,3 +183,77 @@ fn session_idle_timeout_cannot_exceed_the_absolute_one() {
         ]
     );
 }
+
+#[test]
+fn probes_and_targets_are_checked_per_kind_with_file_line_probe_and_field() {
+    let errs = errors(
+        r#"
+[[monitoring.probes]]
+id = "portal"
+kind = "http"
+target = "portal.example/health"
+server_name = "portal.example"
+
+[[monitoring.probes]]
+id = "Zert"
+kind = "tls"
+target = "portal.example"
+interval = "500ms"
+
+[[monitoring.probes]]
+id = "dns"
+kind = "dns"
+target = "portal.example"
+expect_addresses = ["not-an-ip"]
+labels = { tenant = "bank-b" }
+
+[[monitoring.targets]]
+id = "app"
+url = "ftp://app/metrics"
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "leitstand.toml:6:1: monitoring.probes[0].server_name: probe \"portal\": does not apply to a http probe",
+            "leitstand.toml:5:1: monitoring.probes[0].target: probe \"portal\": \"portal.example/health\" is not an http(s):// URL",
+            "leitstand.toml:9:1: monitoring.probes[1].id: probe \"Zert\": use lower-case letters, digits and - (at most 63)",
+            "leitstand.toml:11:1: monitoring.probes[1].target: probe \"Zert\": \"portal.example\" is not host:port",
+            "leitstand.toml:12:1: monitoring.probes[1].interval: probe \"Zert\": must be at least 1s",
+            "leitstand.toml:18:1: monitoring.probes[2].expect_addresses: probe \"dns\": \"not-an-ip\" is not an IP address",
+            "leitstand.toml:19:1: monitoring.probes[2].labels: probe \"dns\": \"tenant\" is set by Leitstand; use the tenant key where there is one",
+            "leitstand.toml:23:1: monitoring.targets[0].url: target \"app\": must be an http(s):// URL",
+        ]
+    );
+}
+
+#[test]
+fn a_valid_probe_config_becomes_runtime_settings() {
+    let config = load_text(
+        r#"
+[[monitoring.probes]]
+id = "portal-cert"
+kind = "tls"
+target = "portal.example:443"
+tenant = "bank-a"
+
+[[monitoring.probes]]
+id = "vergabe"
+kind = "http"
+target = "https://vergabe.example/health"
+json_pointer = "/status"
+json_value = "UP"
+"#,
+    )
+    .unwrap();
+    let settings = config.monitoring.settings(&config.policy, Path::new("data")).unwrap();
+    let tls = &settings.probes[0];
+    assert_eq!(tls.interval, std::time::Duration::from_secs(86_400), "the policy's certificate interval");
+    assert!(
+        matches!(&tls.check, leitstand_probes::check::Check::Tls { server_name, .. } if server_name == "portal.example")
+    );
+    assert_eq!(tls.tenant.as_ref().map(|t| t.as_str()), Some("bank-a"));
+    assert_eq!((settings.probes[1].retries, settings.probes[1].interval.as_secs()), (1, 30));
+    let probe_down = settings.rules.iter().find(|r| r.name == "ProbeDown").unwrap();
+    assert_eq!((probe_down.for_ms, probe_down.interval_ms), (60_000, 30_000));
+}

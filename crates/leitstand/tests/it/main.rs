@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod monitoring;
 mod policy;
 
 mod serve;

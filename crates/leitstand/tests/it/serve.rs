@@ -129,12 +129,12 @@ fn database_from_a_newer_release_is_refused_untouched() {
 }
 
 /// Blocking wrappers over the async test kit.
-fn postgres_empty() -> (String, sqlx::postgres::PgConnectOptions, String) {
+pub(crate) fn postgres_empty() -> (String, sqlx::postgres::PgConnectOptions, String) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(leitstand_store::testing::postgres_empty())
 }
 
-fn drop_postgres(admin: &sqlx::postgres::PgConnectOptions, database: &str) {
+pub(crate) fn drop_postgres(admin: &sqlx::postgres::PgConnectOptions, database: &str) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(leitstand_store::testing::drop_postgres(admin, database));
 }
