@@ -16,7 +16,8 @@ use leitstand_core::policy::{AlertLevel, BatchJobThreshold, Direction, MetricInf
 use crate::rules::{Rule, RuleError};
 
 /// The expression of a threshold's metric, in the threshold's unit, and
-/// the labels its alerts are grouped by.
+/// the labels its alerts are grouped by — `tenant` wherever a series can
+/// belong to one, so a tenant's alert reaches that tenant's people.
 fn expression(key: &str) -> Option<&'static str> {
     Some(match key {
         // Infrastructure (node_exporter names).
@@ -40,15 +41,15 @@ fn expression(key: &str) -> Option<&'static str> {
             "100 * (1 - sum by (service, tenant) (rate(http_requests_total[5m])) / sum by (service, tenant) (rate(http_requests_total[1h])))"
         }
         "db_connections" => {
-            "100 * sum by (service) (db_pool_connections_active) / sum by (service) (db_pool_connections_max)"
+            "100 * sum by (service, tenant) (db_pool_connections_active) / sum by (service, tenant) (db_pool_connections_max)"
         }
-        "queue_depth" => "max by (service, queue) (queue_depth)",
+        "queue_depth" => "max by (service, tenant, queue) (queue_depth)",
         // Security.
-        "failed_logins_per_ip" => "max by (service) (increase(auth_login_failures_total[1m]))",
+        "failed_logins_per_ip" => "max by (service, tenant) (increase(auth_login_failures_total[1m]))",
         "failed_api_auth" => {
             "100 * sum by (service, tenant) (rate(api_auth_failures_total[5m])) / sum by (service, tenant) (rate(api_requests_total[5m]))"
         }
-        "rate_limit_hits" => "sum by (service) (increase(rate_limit_hits_total[1m]))",
+        "rate_limit_hits" => "sum by (service, tenant) (increase(rate_limit_hits_total[1m]))",
         "certificate_expiry" => "(probe_ssl_earliest_cert_expiry - time()) / 86400",
         // Business.
         "contract_processing_success" => {

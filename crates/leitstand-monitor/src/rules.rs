@@ -28,6 +28,9 @@ pub struct Rule {
     pub labels: Vec<(String, String)>,
     /// Annotations (summary_de, summary_en, …).
     pub annotations: Vec<(String, String)>,
+    /// Which series the rule is limited to beyond its expression (a
+    /// tenant's own thresholds), in words; `None`: all.
+    pub scope: Option<String>,
 }
 
 /// Why a rule is not accepted: which rule, which field, what is wrong.
@@ -77,7 +80,44 @@ impl Rule {
                 return Err(fail(&format!("labels.{key}"), "is not a valid label name".into()));
             }
         }
-        Ok(Rule { name: name.into(), expr_text: expr.into(), expr: parsed, for_ms, interval_ms, labels, annotations })
+        Ok(Rule {
+            name: name.into(),
+            expr_text: expr.into(),
+            expr: parsed,
+            for_ms,
+            interval_ms,
+            labels,
+            annotations,
+            scope: None,
+        })
+    }
+
+    /// The same rule limited to series that `matcher` matches: the matcher
+    /// is added to every selector of the expression. `scope` says so in
+    /// words (`tenant="bank-a"`).
+    pub fn scoped(&self, matcher: &crate::series::Matcher, scope: String) -> Rule {
+        fn walk(e: &mut Expr, m: &crate::series::Matcher) {
+            match e {
+                Expr::Selector(s) => s.matchers.push(m.clone()),
+                Expr::Call { args, .. } => args.iter_mut().for_each(|a| walk(a, m)),
+                Expr::Aggregate { param, expr, .. } => {
+                    if let Some(p) = param {
+                        walk(p, m);
+                    }
+                    walk(expr, m);
+                }
+                Expr::Binary { lhs, rhs, .. } => {
+                    walk(lhs, m);
+                    walk(rhs, m);
+                }
+                Expr::Negate(inner) => walk(inner, m),
+                Expr::Number(_) => {}
+            }
+        }
+        let mut rule = self.clone();
+        walk(&mut rule.expr, matcher);
+        rule.scope = Some(scope);
+        rule
     }
 
     /// Metric names the expression reads.
@@ -328,6 +368,26 @@ mod tests {
         assert_eq!(err.field, "labels.bad-label");
         let err = Rule::new("not valid", "x > 1", 0, 30_000, vec![], vec![]).unwrap_err();
         assert_eq!(err.field, "name");
+    }
+
+    #[test]
+    fn a_scoped_rule_sees_only_the_matching_series() {
+        let mut store = SeriesStore::new(3_600_000, 100);
+        for (tenant, depth) in [("bank-a", 700.0), ("bank-b", 800.0), ("", 900.0)] {
+            store.append(l(&[(NAME, "queue_depth"), ("tenant", tenant)]), 0, depth).unwrap();
+        }
+        let base = rule("queue_depth > 500", 0);
+        let only_a = base.scoped(&crate::series::Matcher::new("tenant", MatchOp::Equal, "bank-a").unwrap(), "a".into());
+        let not_a =
+            base.scoped(&crate::series::Matcher::new("tenant", MatchOp::NotRegex, "bank-a").unwrap(), "¬a".into());
+        let values = |r: &Rule| -> Vec<f64> {
+            let mut state = RuleState::default();
+            let t = state.evaluate(r, &store, 0).unwrap();
+            t.iter().map(|t| if let Transition::Firing(a) = t { a.value } else { f64::NAN }).collect()
+        };
+        assert_eq!(values(&only_a), [700.0]);
+        assert_eq!(values(&not_a), [900.0, 800.0], "the platform's series and the other tenant's");
+        assert_eq!((only_a.expr_text.as_str(), only_a.scope.as_deref()), ("queue_depth > 500", Some("a")));
     }
 
     #[test]

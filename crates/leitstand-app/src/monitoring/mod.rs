@@ -469,6 +469,8 @@ pub struct RuleView {
     pub missing_metrics: Vec<String>,
     /// Pending and firing alerts the caller may see.
     pub alerts: Vec<AlertView>,
+    /// The series the rule is limited to (a tenant's own thresholds).
+    pub scope: Option<String>,
 }
 
 impl RuleView {
@@ -706,6 +708,7 @@ impl App {
                     last_error: state.last_error.clone(),
                     missing_metrics: state.missing_metrics.clone(),
                     alerts,
+                    scope: rule.scope.clone(),
                 }
             })
             .collect())

@@ -275,3 +275,4 @@ rules-missing = Kann nicht auslösen – es fehlen die Metriken { $metrics }
 rules-not-yet = noch nicht ausgewertet
 rules-value = Wert
 rules-since = seit
+rules-scope = nur für { $scope }

@@ -275,3 +275,4 @@ rules-missing = Cannot fire – the metrics { $metrics } are missing
 rules-not-yet = not evaluated yet
 rules-value = value
 rules-since = since
+rules-scope = only for { $scope }

@@ -292,6 +292,9 @@ pub(crate) struct RuleJson {
     /// `inactive`, `pending` or `firing`.
     state: &'static str,
     expr: String,
+    /// Series the rule is limited to beyond its expression (a tenant's own
+    /// thresholds: `tenant="bank-a"`; the platform's rules then `tenant!~"…"`).
+    scope: Option<String>,
     #[schema(value_type = Object)]
     labels: serde_json::Map<String, serde_json::Value>,
     #[schema(value_type = Object)]
@@ -311,6 +314,7 @@ impl From<RuleView> for RuleJson {
             state: r.state(),
             name: r.name,
             expr: r.expr,
+            scope: r.scope,
             labels: map(r.labels),
             annotations: map(r.annotations),
             interval_seconds: r.interval.as_secs_f64(),

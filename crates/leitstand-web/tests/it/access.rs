@@ -52,11 +52,42 @@ fn cases() -> Vec<Case> {
             [201, 201, 403, 201, 403, 403],
             401,
         ),
+        (Method::GET, "/api/v1/probes", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/probes/probe-a", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/probes/probe-b", None, [200, 200, 200, 200, 200, 404], 401),
+        (Method::GET, "/api/v1/probes/platform", None, [200, 200, 200, 200, 200, 404], 401),
+        (Method::GET, "/api/v1/probes/probe-a/availability", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/probes/probe-b/availability", None, [200, 200, 200, 200, 200, 404], 401),
+        (Method::GET, "/api/v1/probes/probe-a/availability?from=gestern", None, [422, 422, 422, 422, 422, 422], 401),
+        (Method::GET, "/api/v1/targets", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/rules", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/rules/changes", None, [200, 200, 200, 200, 200, 200], 401),
     ]
 }
 
+/// Three probes: one of bank-a, one of bank-b, one of the platform.
+fn with_probes(app: &mut leitstand_app::App) {
+    use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef};
+    let probe = |id: &str, tenant: Option<&str>| ProbeDef {
+        id: id.into(),
+        name: id.into(),
+        tenant: tenant.map(|t| leitstand_core::tenant::TenantSlug::parse(t.to_string()).unwrap()),
+        service: None,
+        labels: vec![],
+        check: leitstand_probes::check::Check::Tcp { address: "127.0.0.1:9".into() },
+        interval: std::time::Duration::from_secs(30),
+        timeout: std::time::Duration::from_secs(1),
+        retries: 0,
+    };
+    let settings = MonitoringSettings {
+        probes: vec![probe("probe-a", Some("bank-a")), probe("probe-b", Some("bank-b")), probe("platform", None)],
+        ..Default::default()
+    };
+    app.monitoring = std::sync::Arc::new(Monitoring::new(settings));
+}
+
 store_test!(every_api_route_with_every_role, |store| {
-    let app = spawn_app(store.clone()).await;
+    let app = crate::spawn_app_with(store.clone(), with_probes).await;
     app.user("admin", Role::Admin, &[]).await;
     let admin = app.state.app.login("admin", crate::PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();

@@ -374,6 +374,38 @@ impl MonitoringConfig {
             rule.for_ms = self.probe_down_for.std().as_millis() as i64;
             rule.interval_ms = self.probe_down_interval.std().as_millis() as i64;
         }
+        // Tenants with thresholds of their own get the pack from their
+        // policy, limited to their series; the platform's pack then covers
+        // every other series.
+        let own: Vec<(&TenantSlug, &leitstand_core::policy::Policy)> =
+            policy.tenants.iter().filter(|(_, p)| p.thresholds != policy.base.thresholds).collect();
+        if !own.is_empty() {
+            use leitstand_monitor::series::{MatchOp, Matcher};
+            let names: Vec<&str> = own.iter().map(|(slug, _)| slug.as_str()).collect();
+            let others = Matcher::new("tenant", MatchOp::NotRegex, &names.join("|"));
+            let mut scoped = Vec::new();
+            for rule in &rules {
+                match (&others, rule.name == "ProbeDown") {
+                    (_, true) => scoped.push(rule.clone()),
+                    (Ok(m), false) => scoped.push(rule.scoped(m, format!("tenant!~\"{}\"", names.join("|")))),
+                    (Err(e), false) => problems.push(("tenants".into(), e.to_string())),
+                }
+            }
+            for (slug, tenant_policy) in own {
+                let pack = leitstand_monitor::pack::default_pack(&tenant_policy.thresholds);
+                let matcher = Matcher::new("tenant", MatchOp::Equal, slug.as_str());
+                match (pack, matcher) {
+                    (Ok(pack), Ok(m)) => scoped.extend(
+                        pack.iter()
+                            .filter(|r| r.name != "ProbeDown")
+                            .map(|r| r.scoped(&m, format!("tenant=\"{slug}\""))),
+                    ),
+                    (Err(e), _) => problems.push((format!("tenants.{slug}.thresholds"), e.to_string())),
+                    (_, Err(e)) => problems.push((format!("tenants.{slug}"), e.to_string())),
+                }
+            }
+            rules = scoped;
+        }
         for (i, path) in self.rule_files.iter().enumerate() {
             let key = format!("monitoring.rule_files[{i}]");
             match std::fs::read_to_string(path) {

@@ -257,3 +257,27 @@ json_value = "UP"
     let probe_down = settings.rules.iter().find(|r| r.name == "ProbeDown").unwrap();
     assert_eq!((probe_down.for_ms, probe_down.interval_ms), (60_000, 30_000));
 }
+
+#[test]
+fn a_tenant_with_its_own_thresholds_gets_its_own_rules_and_the_platform_the_rest() {
+    let config = load_text("[tenants.bank-a.thresholds.application.queue_depth]\ncritical = 200\n").unwrap();
+    let settings = config.monitoring.settings(&config.policy, Path::new("data")).unwrap();
+    let queue: Vec<(&str, Option<&str>)> = settings
+        .rules
+        .iter()
+        .filter(|r| r.name == "QueueDepthCritical")
+        .map(|r| (r.expr_text.as_str(), r.scope.as_deref()))
+        .collect();
+    assert_eq!(
+        queue,
+        [
+            ("max by (service, tenant, queue) (queue_depth) > 500", Some("tenant!~\"bank-a\"")),
+            ("max by (service, tenant, queue) (queue_depth) > 200", Some("tenant=\"bank-a\""))
+        ]
+    );
+    assert_eq!(settings.rules.iter().filter(|r| r.name == "ProbeDown").count(), 1);
+    // Without tenant thresholds, the platform's pack alone, unscoped.
+    let plain = load_text("").unwrap();
+    let rules = plain.monitoring.settings(&plain.policy, Path::new("data")).unwrap().rules;
+    assert!(rules.iter().all(|r| r.scope.is_none()));
+}
