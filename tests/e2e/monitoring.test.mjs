@@ -175,6 +175,11 @@ test('probes, targets and rules: up, then down with ProbeDown firing — every p
   const rules = await until(page, '/rules', /ProbeDown\s+ausgelöst/);
   assert.match(rules, /127\.0\.0\.1:\d+\/? ist nicht erreichbar/);
   await axe(page, 'rules-firing');
+  await page.goto(`${base}/`);
+  const overview = await page.locator('main').innerText();
+  assert.match(overview, /critical .*ist nicht erreichbar/);
+  assert.match(overview, /2 Prüfungen, davon 1 ausgefallen|2 Prüfungen, davon 2 ausgefallen/);
+  await axe(page, 'dashboard-alerts');
 });
 
 test('a tenant viewer sees only its tenant’s probes', async () => {

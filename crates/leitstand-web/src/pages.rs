@@ -117,8 +117,11 @@ struct LoginPage {
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     page: Page,
-    must_change: bool,
     tenants_line: String,
+    must_change: bool,
+    /// Firing alerts: severity, summary.
+    alerts: Vec<(String, String)>,
+    probes_line: Option<String>,
 }
 
 struct TenantRow {
@@ -291,11 +294,34 @@ fn session_cookie(value: &str, tls: bool, max_age: Option<i64>) -> String {
 /// `GET /`.
 pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = or_respond!(signed_in(&ctx));
-    let count = state.app.tenants(&session.principal).await.map(|t| t.len()).unwrap_or(0);
+    let p = &session.principal;
+    let count = state.app.tenants(p).await.map(|t| t.len()).unwrap_or(0);
+    let summary_key = if ctx.tr.code() == "en" { "summary_en" } else { "summary_de" };
+    let alerts = state
+        .app
+        .rules(p)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|r| r.alerts.into_iter().filter(|a| a.state == "firing"))
+        .map(|a| {
+            let severity = a.labels.iter().find(|(k, _)| k == "severity").map(|(_, v)| v.clone()).unwrap_or_default();
+            let summary = a.annotations.iter().find(|(k, _)| k == summary_key).map(|(_, v)| v.clone());
+            let name = a.labels.iter().find(|(k, _)| k == "alertname").map(|(_, v)| v.clone()).unwrap_or_default();
+            (severity, summary.unwrap_or(name))
+        })
+        .collect();
+    let probes = state.app.probes(p).await.unwrap_or_default();
+    let probes_line = (!probes.is_empty()).then(|| {
+        let down = probes.iter().filter(|p| p.up == Some(false)).count();
+        ctx.tr.args("probes-summary", &[("count", &probes.len().to_string()), ("down", &down.to_string())])
+    });
     let page = Page::new(&ctx, &state, "dashboard-title", "/");
     DashboardPage {
         tenants_line: ctx.tr.arg("dashboard-tenants", "count", &count.to_string()),
         must_change: session.must_change_password,
+        alerts,
+        probes_line,
         page,
     }
     .into_response()

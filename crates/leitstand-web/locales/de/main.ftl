@@ -33,7 +33,7 @@ logged-out = Sie wurden abgemeldet.
 
 dashboard-title = Übersicht
 dashboard-intro = Hier erscheinen der Zustand der überwachten Portale, offene Alarme, laufende Incidents, Meldefristen und anstehende Changes.
-dashboard-empty-alerts = Noch keine Alarme. Sobald Proben und Regeln eingerichtet sind, erscheinen hier ausgelöste Alarme mit ihrer Eskalationsstufe.
+dashboard-empty-alerts = Keine ausgelösten Alarme.
 dashboard-empty-incidents = Keine laufenden Incidents. Incidents entstehen aus Alarmen der Stufe 3 oder werden manuell eröffnet; ihre DORA-, NIS2- und DSGVO-Fristen werden hier angezeigt.
 dashboard-tenants = Sichtbare Mandanten: { $count }
 dashboard-must-change = Ihr Passwort wurde vergeben und muss geändert werden.
@@ -276,3 +276,4 @@ rules-not-yet = noch nicht ausgewertet
 rules-value = Wert
 rules-since = seit
 rules-scope = nur für { $scope }
+dashboard-all-alerts = Alle Alarmregeln und ihre Alarme

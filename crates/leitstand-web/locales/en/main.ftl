@@ -33,7 +33,7 @@ logged-out = You have been signed out.
 
 dashboard-title = Overview
 dashboard-intro = The health of the monitored portals, open alerts, running incidents, reporting deadlines and upcoming changes will appear here.
-dashboard-empty-alerts = No alerts yet. Once probes and rules are set up, firing alerts appear here with their escalation level.
+dashboard-empty-alerts = No firing alerts.
 dashboard-empty-incidents = No running incidents. Incidents open from level-3 alerts or by hand; their DORA, NIS2 and GDPR deadlines are shown here.
 dashboard-tenants = Visible tenants: { $count }
 dashboard-must-change = Your password was assigned to you and must be changed.
@@ -276,3 +276,4 @@ rules-not-yet = not evaluated yet
 rules-value = value
 rules-since = since
 rules-scope = only for { $scope }
+dashboard-all-alerts = All alert rules and their alerts

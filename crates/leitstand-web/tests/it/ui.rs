@@ -25,7 +25,7 @@ store_test!(login_sets_a_hardened_cookie_and_shows_the_dashboard, |store| {
     let session = cookie.split(';').next().unwrap();
     let (status, html) = app.page(session, "/").await;
     assert_eq!(status, 200);
-    assert!(html.contains("Noch keine Alarme"), "empty states explain what will appear");
+    assert!(html.contains("Keine ausgelösten Alarme"), "the empty state says there is no alert");
     assert!(html.contains("href=\"#main\""), "skip link");
 });
 
