@@ -4,20 +4,12 @@
 // every page visited (WCAG 2.1 A/AA): 0 violations.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve as resolvePath } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import * as browsers from './browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
-const BIN = resolvePath(process.env.LEITSTAND_BIN ?? join(here, '../../target/debug/leitstand'));
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const NEW_PASSWORD = 'ein sehr gutes Passwort 42';
 
 let server, base, oneTimePassword, browser, dataDir;
@@ -27,30 +19,12 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'leitstand-e2e-'));
   const env = { ...process.env };
   delete env.LEITSTAND_ADMIN_PASSWORD;
-  server = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data')], { env, cwd: dataDir });
-  let stderr = '';
-  server.stderr.on('data', (d) => { stderr += d; });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    server.on('error', reject);
-    const timer = setTimeout(() => reject(new Error(`no ready line; stderr: ${stderr}`)), 30000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      for (const line of out.split('\n')) {
-        try {
-          const event = JSON.parse(line);
-          if (event.message === 'ready') { clearTimeout(timer); resolve(`http://${event.listen}`); }
-        } catch { /* partial line */ }
-      }
-    });
-  });
-  oneTimePassword = /one-time password: (\S+)/.exec(stderr)?.[1];
-  assert.ok(oneTimePassword, `one-time password printed on stderr: ${stderr}`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  let stderr;
+  ({ server, base, stderr } = await browsers.startLeitstand(
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data')], { env, cwd: dataDir }));
+  oneTimePassword = /one-time password: (\S+)/.exec(stderr())?.[1];
+  assert.ok(oneTimePassword, `one-time password printed on stderr: ${stderr()}`);
+  browser = await browsers.launchChromium();
 });
 
 after(async () => {
@@ -60,19 +34,12 @@ after(async () => {
   assert.ok(checked.size >= 8, `axe ran on ${checked.size} pages`);
 });
 
-async function newPage(locale = 'de-DE') {
-  // The CSP forbids scripts; the test injects axe-core, so it bypasses CSP.
-  const context = await browser.newContext({ locale, bypassCSP: true, javaScriptEnabled: true });
-  return context.newPage();
+function newPage(locale = 'de-DE') {
+  return browsers.newPage(browser, locale);
 }
 
 async function axe(page, label) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async () =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }));
-  const summary = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  assert.deepEqual(summary, [], `axe violations on ${label} (${page.url()})`);
+  await browsers.axe(page, label);
   checked.add(label);
 }
 
@@ -89,12 +56,8 @@ function totp(secret, at = Date.now()) {
   return ((h.readUInt32BE(o) & 0x7fffffff) % 1e6).toString().padStart(6, '0');
 }
 
-async function login(page, user, password, code) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel(/Benutzername|User name/).fill(user);
-  await page.getByLabel(/^(Passwort|Password)$/).fill(password);
-  if (code) await page.getByLabel(/Einmalcode|One-time code/).fill(code);
-  await page.getByRole('button', { name: /Anmelden|Sign in/ }).click();
+function login(page, user, password, code) {
+  return browsers.login(page, base, user, password, code);
 }
 
 async function changePassword(page, current, next) {

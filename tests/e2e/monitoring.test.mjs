@@ -5,20 +5,12 @@
 // fires ProbeDown; a tenant viewer sees only its tenant's probe.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve as resolvePath } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const AXE = require.resolve('axe-core/axe.min.js');
-const BIN = resolvePath(process.env.LEITSTAND_BIN ?? join(here, '../../target/debug/leitstand'));
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+import { join } from 'node:path';
+import { BIN, axe, launchChromium, newPage as openPage, login as signIn, startLeitstand } from './browser.mjs';
 const ADMIN_PASSWORD = 'ein gutes Betriebspasswort 7';
 
 let server, base, browser, dataDir, portal, portalPort, token;
@@ -74,24 +66,7 @@ tenant = "bank-a"
 `);
   const env = { ...process.env, LEITSTAND_ADMIN_PASSWORD: ADMIN_PASSWORD };
   const args = ['--config', config];
-  server = spawn(BIN, [...args, 'serve', '--listen', '127.0.0.1:0'], { env, cwd: dataDir });
-  let stderr = '';
-  server.stderr.on('data', (d) => { stderr += d; });
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    server.on('error', reject);
-    server.on('exit', (code) => reject(new Error(`leitstand exited with ${code}: ${stderr}`)));
-    const timer = setTimeout(() => reject(new Error(`no ready line; stderr: ${stderr}`)), 30000);
-    server.stdout.on('data', (d) => {
-      out += d;
-      for (const line of out.split('\n')) {
-        try {
-          const event = JSON.parse(line);
-          if (event.message === 'ready') { clearTimeout(timer); resolve(`http://${event.listen}`); }
-        } catch { /* partial line */ }
-      }
-    });
-  });
+  ({ server, base } = await startLeitstand([...args, 'serve', '--listen', '127.0.0.1:0'], { env, cwd: dataDir }));
   const created = spawnSync(BIN, [...args, 'token', 'create', '--user', 'admin', '--scope', 'write'], { cwd: dataDir, encoding: 'utf8' });
   token = created.stdout.trim().split('\n').pop();
   assert.match(token, /^lst_/, `token: ${created.stderr}`);
@@ -105,11 +80,7 @@ tenant = "bank-a"
   };
   await api('/api/v1/tenants', { slug: 'bank-a', name: 'Bank A' });
   await api('/api/v1/users', { username: 'viewer-a', role: 'tenant_viewer', password: 'Anfangspasswort 123', tenants: ['bank-a'] });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -119,25 +90,12 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function newPage() {
-  const context = await browser.newContext({ locale: 'de-DE', bypassCSP: true, javaScriptEnabled: true });
-  return context.newPage();
+function newPage() {
+  return openPage(browser);
 }
 
-async function axe(page, label) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(async () =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }));
-  const summary = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  assert.deepEqual(summary, [], `axe violations on ${label} (${page.url()})`);
-}
-
-async function login(page, user, password) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel(/Benutzername|User name/).fill(user);
-  await page.getByLabel(/^(Passwort|Password)$/).fill(password);
-  await page.getByRole('button', { name: /Anmelden|Sign in/ }).click();
+function login(page, user, password) {
+  return signIn(page, base, user, password);
 }
 
 /** Reloads `path` until `pattern` appears in the main landmark (at most `ms`). */
