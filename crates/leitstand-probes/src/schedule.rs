@@ -97,7 +97,7 @@ mod tests {
         let mut s = Schedule::new([("a", 1_000), ("b", 3_000)], 0);
         let (oa, ob) = (offset("a", 1_000), offset("b", 3_000));
         assert!(oa < 1_000 && ob < 3_000);
-        let mut runs = vec![Vec::new(), Vec::new()];
+        let mut runs = [Vec::new(), Vec::new()];
         let mut now = 0;
         while now < 10_000 {
             for job in s.take_due(now) {

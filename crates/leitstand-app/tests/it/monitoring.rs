@@ -67,8 +67,7 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
     let url = portal(healthy.clone()).await;
     let (mut app, clock) = app(store);
     let t0 = clock.now();
-    let mut settings = MonitoringSettings::default();
-    settings.probes = vec![
+    let probes = vec![
         probe(
             "portal-web",
             Some("bank-a"),
@@ -80,7 +79,7 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
             Check::Tcp { address: url.trim_start_matches("http://").trim_end_matches("/health").into() },
         ),
     ];
-    settings.rules = vec![
+    let rules = vec![
         Rule::new(
             "ProbeDown",
             "probe_success == 0",
@@ -91,6 +90,7 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
         )
         .unwrap(),
     ];
+    let mut settings = MonitoringSettings { probes, rules, ..Default::default() };
     // A maintenance window 10:01:00–10:01:30 (UTC) daily for the portal.
     settings.policy.base.calendar.time_zone = "UTC".into();
     settings.policy.base.maintenance.windows = vec![MaintenanceWindow {
@@ -165,9 +165,8 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
 
 store_test!(rule_alerts_are_scoped_to_the_viewers_tenants, |store| {
     let (mut app, clock) = app(store);
-    let mut settings = MonitoringSettings::default();
-    settings.rules = vec![Rule::new("QueueDeep", "queue_depth > 500", 0, 30_000, vec![], vec![]).unwrap()];
-    app.monitoring = Arc::new(Monitoring::new(settings));
+    let rules = vec![Rule::new("QueueDeep", "queue_depth > 500", 0, 30_000, vec![], vec![]).unwrap()];
+    app.monitoring = Arc::new(Monitoring::new(MonitoringSettings { rules, ..Default::default() }));
     let admin = admin(&app).await;
     app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
