@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::ProbeResult;
 
-/// What an HTTP probe checks.
-#[derive(Debug, Clone)]
+/// What an HTTP probe checks. Its `Debug` output names the headers but
+/// not their values, which often carry credentials.
+#[derive(Clone)]
 pub struct HttpProbe {
     /// The URL.
     pub url: String,
@@ -27,6 +28,23 @@ pub struct HttpProbe {
     pub follow_redirects: bool,
     /// Time limit for the whole exchange.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("HttpProbe")
+            .field("url", &self.url)
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("body", &self.body.as_ref().map(|b| b.len()))
+            .field("expect_status", &self.expect_status)
+            .field("body_contains", &self.body_contains)
+            .field("json", &self.json)
+            .field("follow_redirects", &self.follow_redirects)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl HttpProbe {

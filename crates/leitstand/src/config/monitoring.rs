@@ -141,9 +141,10 @@ pub struct ProbeConfig {
     /// http: request method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    /// http: request headers.
+    /// http: request headers. The values are treated as secrets (an
+    /// `Authorization` header is common): never printed or logged.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, SecretString>,
     /// http: request body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -502,7 +503,7 @@ impl MonitoringConfig {
                 };
                 Some(Check::Http(HttpProbe {
                     method,
-                    headers: p.headers.clone().into_iter().collect(),
+                    headers: p.headers.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect(),
                     body: p.body.clone(),
                     expect_status: p.expect_status.clone(),
                     body_contains: p.body_contains.clone(),

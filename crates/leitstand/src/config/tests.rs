@@ -243,9 +243,11 @@ kind = "http"
 target = "https://vergabe.example/health"
 json_pointer = "/status"
 json_value = "UP"
+headers = { Authorization = "Bearer geheim-123" }
 "#,
     )
     .unwrap();
+    assert!(!format!("{config:?}").contains("geheim-123"), "header values never print");
     let settings = config.monitoring.settings(&config.policy, Path::new("data")).unwrap();
     let tls = &settings.probes[0];
     assert_eq!(tls.interval, std::time::Duration::from_secs(86_400), "the policy's certificate interval");
@@ -254,6 +256,9 @@ json_value = "UP"
     );
     assert_eq!(tls.tenant.as_ref().map(|t| t.as_str()), Some("bank-a"));
     assert_eq!((settings.probes[1].retries, settings.probes[1].interval.as_secs()), (1, 30));
+    assert!(!format!("{settings:?}").contains("geheim-123"));
+    let leitstand_probes::check::Check::Http(http) = &settings.probes[1].check else { panic!() };
+    assert_eq!(http.headers, [("Authorization".to_string(), "Bearer geheim-123".to_string())]);
     let probe_down = settings.rules.iter().find(|r| r.name == "ProbeDown").unwrap();
     assert_eq!((probe_down.for_ms, probe_down.interval_ms), (60_000, 30_000));
 }
