@@ -47,6 +47,52 @@ pub enum Command {
     /// The alerting rules made from the policy.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Measure the monitoring engine on this machine: probe throughput,
+    /// memory per idle probe, rule evaluation (docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `leitstand bench …`: figures for docs/benchmarks.md, with the code the
+/// server runs. Nothing is stored; only the given URL is contacted.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// HTTP checks per second against one URL: CONCURRENCY probes, each
+    /// checking again as soon as its last check is done, each result
+    /// recorded in a series store as in the server.
+    Probes {
+        /// The URL checked (GET, 200–399 expected).
+        #[arg(long)]
+        url: String,
+        /// Checks running at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// How long to run.
+        #[arg(long, default_value = "10s")]
+        duration: leitstand_core::time_limit::Duration,
+        /// Time limit of one check.
+        #[arg(long, default_value = "5s")]
+        timeout: leitstand_core::time_limit::Duration,
+    },
+    /// Memory per configured, idle HTTP probe (RSS before and after), and
+    /// what the series store adds once every probe has results.
+    IdleProbes {
+        /// Probes configured.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Results per probe stored afterwards (one minute apart).
+        #[arg(long, default_value_t = 120)]
+        results: usize,
+    },
+    /// The default rule pack evaluated over a synthetic series store.
+    Rules {
+        /// Series in the store (hosts, services, probes).
+        #[arg(long, default_value_t = 10_000)]
+        series: usize,
+        /// How long to evaluate (at least one round of all rules).
+        #[arg(long, default_value = "10s")]
+        duration: leitstand_core::time_limit::Duration,
+    },
 }
 
 /// `leitstand rules …`.

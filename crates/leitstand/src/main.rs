@@ -12,6 +12,8 @@ use leitstand::cli::{Cli, Command, ConfigCommand, ServeArgs};
 use leitstand::config::{self, Config, ConfigError, DatabaseUrl};
 use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve, witness_cmd};
 
+mod bench_cmd;
+
 fn main() -> ExitCode {
     let started = Instant::now();
     leitstand_app::install_crypto_provider();
@@ -74,6 +76,7 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
             let config = load(&cli.config)?;
             witness_cmd::run(&config, command)
         }
+        Command::Bench(command) => bench_cmd::run(command),
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", serde_json::to_string_pretty(&config::reference::schema())?);
             Ok(ExitCode::SUCCESS)
