@@ -453,23 +453,28 @@ fn binary(
                     lv.into_iter().zip(&keys).filter(|(_, k)| !right.contains_key(*k)).map(|(e, _)| e).collect(),
                 ),
                 BinaryOp::Or => {
-                    let mut out = lv;
-                    out.extend(right.into_iter().filter(|(k, _)| !keys.contains(k)).map(|(_, e)| e));
+                    let left: std::collections::BTreeSet<&Labels> = keys.iter().collect();
+                    let mut out = lv.clone();
+                    out.extend(right.into_iter().filter(|(k, _)| !left.contains(k)).map(|(_, e)| e));
                     Value::Vector(out)
                 }
                 _ => {
-                    let mut seen: Vec<&Labels> = Vec::new();
+                    let mut seen: std::collections::BTreeSet<&Labels> = std::collections::BTreeSet::new();
                     let mut out = Vec::new();
                     for (e, key) in lv.iter().zip(&keys) {
                         let Some(r) = right.get(key) else { continue };
-                        if seen.contains(&key) {
+                        if !seen.insert(key) {
                             return Err(EvalError::ManyToOne(show(key), "the left-hand side"));
                         }
-                        seen.push(key);
                         if let Some(value) = result(e.value, r.value, e.value) {
+                            // As Prometheus: `on` keeps only the matching labels,
+                            // `ignoring` drops the ignored ones — comparisons too.
                             let labels = match matching {
-                                Some((true, _)) if !name_kept => key.clone(),
-                                _ => relabel(&e.labels),
+                                Some((true, _)) => key.clone(),
+                                Some((false, ignoring)) => {
+                                    relabel(&e.labels).into_iter().filter(|(k, _)| !ignoring.contains(k)).collect()
+                                }
+                                None => relabel(&e.labels),
                             };
                             out.push(Element { labels, value });
                         }

@@ -115,12 +115,18 @@ struct Series {
     points: VecDeque<(i64, f64)>,
 }
 
-/// The in-memory store.
+/// The in-memory store. Series are kept by metric name first, so a
+/// selector with a name (every rule's) looks only at that metric's series.
 #[derive(Debug)]
 pub struct SeriesStore {
-    series: HashMap<Labels, Series>,
+    by_name: HashMap<String, HashMap<Labels, Series>>,
+    count: usize,
     retention_ms: i64,
     max_series: usize,
+}
+
+fn name_of(labels: &Labels) -> &str {
+    labels.iter().find(|(k, _)| k == NAME).map_or("", |(_, v)| v.as_str())
 }
 
 /// A selected series: its labels and its points in the range.
@@ -162,28 +168,34 @@ pub fn scraped_labels(sample: &crate::exposition::Sample, target: &[(String, Str
 impl SeriesStore {
     /// A store keeping `retention_ms` of history and at most `max_series`.
     pub fn new(retention_ms: i64, max_series: usize) -> Self {
-        Self { series: HashMap::new(), retention_ms, max_series }
+        Self { by_name: HashMap::new(), count: 0, retention_ms, max_series }
     }
 
     /// Number of series.
     pub fn len(&self) -> usize {
-        self.series.len()
+        self.count
     }
 
     /// Whether there is no series.
     pub fn is_empty(&self) -> bool {
-        self.series.is_empty()
+        self.count == 0
     }
 
     /// Appends one point (labels are normalised).
     pub fn append(&mut self, labels: Labels, at_ms: i64, value: f64) -> Result<(), AppendError> {
         let labels = normalise(labels);
-        let limit = self.max_series;
-        let count = self.series.len();
-        let series = match self.series.get_mut(&labels) {
+        let (limit, count) = (self.max_series, self.count);
+        let family = match self.by_name.get_mut(name_of(&labels)) {
+            Some(f) => f,
+            None => self.by_name.entry(name_of(&labels).to_string()).or_default(),
+        };
+        let series = match family.get_mut(&labels) {
             Some(s) => s,
             None if count >= limit => return Err(AppendError::TooManySeries(limit)),
-            None => self.series.entry(labels).or_default(),
+            None => {
+                self.count += 1;
+                family.entry(labels).or_default()
+            }
         };
         if let Some(&(last_ms, _)) = series.points.back() {
             if at_ms < last_ms {
@@ -200,26 +212,35 @@ impl SeriesStore {
 
     /// Whether any series has this metric name.
     pub fn has_metric(&self, name: &str) -> bool {
-        self.series.keys().any(|labels| labels.iter().any(|(k, v)| k == NAME && v == name))
+        self.by_name.get(name).is_some_and(|f| !f.is_empty())
     }
 
     /// Drops points older than the retention, and series left empty.
     pub fn prune(&mut self, now_ms: i64) {
         let oldest = now_ms - self.retention_ms;
-        self.series.retain(|_, s| {
-            while s.points.front().is_some_and(|&(t, _)| t < oldest) {
-                s.points.pop_front();
-            }
-            !s.points.is_empty()
-        });
+        for family in self.by_name.values_mut() {
+            family.retain(|_, s| {
+                while s.points.front().is_some_and(|&(t, _)| t < oldest) {
+                    s.points.pop_front();
+                }
+                !s.points.is_empty()
+            });
+        }
+        self.by_name.retain(|_, f| !f.is_empty());
+        self.count = self.by_name.values().map(HashMap::len).sum();
     }
 
     /// Series matching all `matchers`, with their points in `from_ms..=to_ms`
     /// (series without points there are left out), sorted by labels.
     pub fn select(&self, matchers: &[Matcher], from_ms: i64, to_ms: i64) -> Vec<Selected> {
-        let mut out: Vec<Selected> = self
-            .series
-            .iter()
+        let named = matchers.iter().find(|m| m.name == NAME && m.op == MatchOp::Equal);
+        let families: Vec<&HashMap<Labels, Series>> = match named {
+            Some(m) => self.by_name.get(&m.value).into_iter().collect(),
+            None => self.by_name.values().collect(),
+        };
+        let mut out: Vec<Selected> = families
+            .into_iter()
+            .flat_map(|f| f.iter())
             .filter(|(labels, _)| matchers.iter().all(|m| m.matches_labels(labels)))
             .filter_map(|(labels, s)| {
                 let start = s.points.partition_point(|&(t, _)| t < from_ms);

@@ -77,6 +77,11 @@ const EXPRESSIONS: &[&str] = &[
     "temp unless on (host) temp{host=\"h2\"}",
     "clamp_min(temp, 24) - on (host) temp",
     "abs(temp - 24) / on (host) (temp * 0 + 2)",
+    // Result labels of matched operations: `on` keeps only the matching
+    // labels and `ignoring` drops the ignored ones, filtering comparisons too.
+    "req_total > on (code, svc) (req_total * 0 + 100)",
+    "req_total{svc=\"b\"} + ignoring (code) (req_total{svc=\"b\"} * 0 + 1)",
+    "req_total{svc=\"b\"} > ignoring (code) (req_total{svc=\"b\"} * 0 + 100)",
 ];
 
 #[test]

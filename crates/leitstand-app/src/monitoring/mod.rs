@@ -140,10 +140,11 @@ pub(crate) struct ProbeLive {
     pub(crate) unsaved: Vec<leitstand_store::ProbeTransition>,
 }
 
+/// A probe in the runtime. Kept small: an idle probe costs its definition,
+/// this entry and one slot in the schedule; its series labels are made at
+/// each run rather than held.
 pub(crate) struct ProbeEntry {
     pub(crate) def: ProbeDef,
-    /// Labels of its series, without `__name__`.
-    pub(crate) labels: Labels,
     pub(crate) live: Mutex<ProbeLive>,
     pub(crate) running: std::sync::atomic::AtomicBool,
 }
@@ -264,28 +265,22 @@ impl Monitoring {
         Self::new(MonitoringSettings::default())
     }
 
-    /// The state for `settings`; nothing runs until [`runtime::run`].
-    pub fn new(settings: MonitoringSettings) -> Self {
-        let probes = settings
-            .probes
-            .iter()
-            .map(|def| ProbeEntry {
-                labels: probe_labels(def),
-                def: def.clone(),
-                live: Mutex::default(),
-                running: Default::default(),
-            })
+    /// The state for `settings` (its probes and targets move into the
+    /// runtime's entries); nothing runs until [`runtime::spawn`].
+    pub fn new(mut settings: MonitoringSettings) -> Self {
+        let probes = std::mem::take(&mut settings.probes)
+            .into_iter()
+            .map(|def| ProbeEntry { def, live: Mutex::default(), running: Default::default() })
             .collect();
-        let targets = settings
-            .targets
-            .iter()
+        let targets = std::mem::take(&mut settings.targets)
+            .into_iter()
             .map(|def| TargetEntry {
                 target: leitstand_probes::scrape::Target {
                     url: def.url.clone(),
-                    labels: target_labels(def),
+                    labels: target_labels(&def),
                     timeout: def.timeout,
                 },
-                def: def.clone(),
+                def,
                 last: Mutex::new(None),
                 running: Default::default(),
             })

@@ -292,9 +292,10 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
     let outcome = checker.run(&entry.def.check, entry.def.timeout, &run_id, &started.to_string()).await;
     let at_ms = started.as_millisecond();
     {
+        let base = super::probe_labels(&entry.def);
         let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
         for (name, value) in outcome.samples() {
-            let mut labels = entry.labels.clone();
+            let mut labels = base.clone();
             labels.push((NAME.to_string(), name.to_string()));
             if let Err(e) = series.append(normalise(labels), at_ms, value) {
                 tracing::warn!(probe = %entry.def.id, metric = name, error = %e, "probe sample not stored");
