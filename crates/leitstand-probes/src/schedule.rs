@@ -33,12 +33,12 @@ pub struct Schedule {
 impl Schedule {
     /// Jobs by index with `(name, interval_ms)`; the first runs fall in
     /// `[start_ms, start_ms + min(interval, 1 min))`.
-    pub fn new<'a>(jobs: impl IntoIterator<Item = (&'a str, i64)>, start_ms: i64) -> Self {
+    pub fn new<S: AsRef<str>>(jobs: impl IntoIterator<Item = (S, i64)>, start_ms: i64) -> Self {
         let mut s = Schedule::default();
         for (i, (name, interval)) in jobs.into_iter().enumerate() {
             let interval = interval.max(1);
             s.intervals.push(interval);
-            s.heap.push(Reverse((start_ms + offset(name, interval), i)));
+            s.heap.push(Reverse((start_ms + offset(name.as_ref(), interval), i)));
         }
         s
     }

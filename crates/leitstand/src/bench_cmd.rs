@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use leitstand::cli::BenchCommand;
-use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef};
+use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef, probe_labels};
 use leitstand_core::Clock;
 use leitstand_core::clock::SystemClock;
 use leitstand_core::policy::Thresholds;
@@ -26,7 +26,6 @@ use leitstand_monitor::rules::RuleState;
 use leitstand_monitor::series::{Labels, NAME, SeriesStore, normalise};
 use leitstand_probes::check::{Check, Checker};
 use leitstand_probes::http::HttpProbe;
-use leitstand_probes::schedule::Schedule;
 
 /// Runs a bench subcommand.
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -76,28 +75,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The labels a probe's series carry, as the server builds them
-/// (`probe_labels` in leitstand-app is crate-private): `job`, `instance`,
-/// `probe`, `probe_id`, `tenant`, `service`, the probe's own labels.
-fn probe_labels(def: &ProbeDef) -> Labels {
-    let mut labels: Labels = def.labels.clone();
-    let own = [
-        ("job", Some("probe")),
-        ("instance", Some(def.check.target())),
-        ("probe", Some(def.check.kind())),
-        ("probe_id", Some(def.id.as_str())),
-        ("tenant", def.tenant.as_ref().map(TenantSlug::as_str)),
-        ("service", def.service.as_deref()),
-    ];
-    for (name, value) in own {
-        if let Some(v) = value {
-            labels.retain(|(k, _)| k != name);
-            labels.push((name.to_string(), v.to_string()));
-        }
-    }
-    normalise(labels)
-}
-
 /// Appends one run's samples as the server's `run_probe` does.
 fn record(store: &mut SeriesStore, labels: &Labels, samples: &[(&'static str, f64)], at_ms: i64) -> usize {
     let mut refused = 0;
@@ -136,7 +113,7 @@ async fn probes(url: String, concurrency: usize, duration: Duration, timeout: Du
         // probes of the same target would be.
         let def = ProbeDef {
             id: format!("bench-{worker}"),
-            name: format!("bench {worker}"),
+            name: Some(format!("bench {worker}")),
             tenant: None,
             service: Some("bench".into()),
             labels: Vec::new(),
@@ -205,13 +182,6 @@ async fn probes(url: String, concurrency: usize, duration: Duration, timeout: Du
     Ok(())
 }
 
-/// What the runtime keeps per job (`runtime::jobs` is crate-private; this
-/// has its shape: job kind and index, `probe/<id>`, interval).
-enum Job {
-    Probe(usize),
-    Prune,
-}
-
 fn idle_id(i: usize) -> String {
     format!("portal-{i:06}")
 }
@@ -220,7 +190,7 @@ fn idle_def(i: usize) -> anyhow::Result<ProbeDef> {
     let url = format!("https://portal-{i}.kunde.example/health");
     Ok(ProbeDef {
         id: idle_id(i),
-        name: format!("Portal {i} health"),
+        name: Some(format!("Portal {i} health")),
         tenant: Some(TenantSlug::parse(format!("tenant-{}", i % 100))?),
         service: Some(format!("portal-{}", i % 50)),
         labels: Vec::new(),
@@ -250,10 +220,8 @@ fn idle_probes(count: usize, results: usize) -> anyhow::Result<()> {
     let settings = MonitoringSettings { probes: defs, ..MonitoringSettings::default() };
     let monitoring = Monitoring::new(settings);
     let after_monitoring = rss_kib()?;
-    let mut jobs: Vec<(Job, String, Duration)> =
-        (0..count).map(|i| (Job::Probe(i), format!("probe/{}", idle_id(i)), Duration::from_secs(3600))).collect();
-    jobs.push((Job::Prune, "prune".into(), Duration::from_secs(60)));
-    let schedule = Schedule::new(jobs.iter().map(|(_, name, every)| (name.as_str(), every.as_millis() as i64)), 0);
+    // The runtime's own job list and schedule over the probes.
+    let (jobs, schedule) = leitstand_app::monitoring::runtime::jobs(&monitoring);
     let after = rss_kib()?;
     let per = |from: u64, to: u64| (to - from) as f64 * 1024.0 / count as f64;
     println!(
@@ -262,13 +230,13 @@ fn idle_probes(count: usize, results: usize) -> anyhow::Result<()> {
         per(before, after)
     );
     println!(
-        "  of which: ProbeDefs as configured {:.0} B, Monitoring's entries (a copy of the def, series labels, \
-         live state) {:.0} B, runtime job and schedule slot {:.0} B",
+        "  of which: ProbeDefs as configured {:.0} B, Monitoring's entries (live state; the defs move in) {:.0} B, runtime job and schedule slot {:.0} B",
         per(before, after_defs),
         per(after_defs, after_monitoring),
         per(after_monitoring, after),
     );
-    let probe_jobs = jobs.iter().filter(|(job, _, _)| matches!(job, Job::Probe(i) if *i < count)).count();
+    let probe_jobs =
+        jobs.iter().filter(|(job, _)| matches!(job, leitstand_app::monitoring::runtime::Job::Probe(_))).count();
     println!("  ({} probes in Monitoring, {probe_jobs} probe jobs, {} scheduled)", count, schedule.len());
 
     // What the series store adds once each probe has results: three series

@@ -34,8 +34,8 @@ use crate::{App, AppError, Principal, Result};
 pub struct ProbeDef {
     /// Stable id (URL path, history key): `[a-z0-9-]`.
     pub id: String,
-    /// Display name.
-    pub name: String,
+    /// Display name (`None`: the id).
+    pub name: Option<String>,
     /// The tenant it belongs to (`None`: the platform's).
     pub tenant: Option<TenantSlug>,
     /// The service it checks (`service` label).
@@ -238,7 +238,7 @@ fn push_label(labels: &mut Labels, name: &str, value: Option<&str>) {
 
 /// `job`, `instance`, `probe` (kind), `probe_id`, `tenant`, `service` and
 /// the probe's own labels (which cannot replace the first six).
-pub(crate) fn probe_labels(def: &ProbeDef) -> Labels {
+pub fn probe_labels(def: &ProbeDef) -> Labels {
     let mut labels: Labels = def.labels.clone();
     push_label(&mut labels, "job", Some("probe"));
     push_label(&mut labels, "instance", Some(def.check.target()));
@@ -525,7 +525,7 @@ impl App {
         let d = &entry.def;
         ProbeView {
             id: d.id.clone(),
-            name: d.name.clone(),
+            name: d.name.clone().unwrap_or_else(|| d.id.clone()),
             kind: d.check.kind(),
             target: d.check.target().to_string(),
             tenant: d.tenant.as_ref().map(|t| t.to_string()),

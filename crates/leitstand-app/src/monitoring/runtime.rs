@@ -54,27 +54,43 @@ impl Runtime {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Job {
+/// One scheduled job of the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Probe by index.
     Probe(usize),
+    /// Scrape target by index.
     Target(usize),
+    /// The host collector.
     Host,
+    /// Dropping samples past the retention.
     Prune,
 }
 
-fn jobs(m: &Monitoring) -> Vec<(Job, String, Duration)> {
-    let mut jobs: Vec<(Job, String, Duration)> = Vec::new();
-    jobs.extend(
-        m.probes.iter().enumerate().map(|(i, p)| (Job::Probe(i), format!("probe/{}", p.def.id), p.def.interval)),
-    );
-    jobs.extend(
-        m.targets.iter().enumerate().map(|(i, t)| (Job::Target(i), format!("target/{}", t.def.id), t.def.interval)),
-    );
-    if let Some(every) = m.settings.host_interval {
-        jobs.push((Job::Host, "host".into(), every));
+impl Job {
+    /// The name its first run is spread by (stable across restarts).
+    pub fn name(self, m: &Monitoring) -> String {
+        match self {
+            Job::Probe(i) => format!("probe/{}", m.probes[i].def.id),
+            Job::Target(i) => format!("target/{}", m.targets[i].def.id),
+            Job::Host => "host".into(),
+            Job::Prune => "prune".into(),
+        }
     }
-    jobs.push((Job::Prune, "prune".into(), Duration::from_secs(60)));
-    jobs
+}
+
+/// Every job with its interval, and the schedule over them: what the
+/// runtime holds per probe besides its entry.
+pub fn jobs(m: &Monitoring) -> (Vec<(Job, Duration)>, Schedule) {
+    let mut jobs: Vec<(Job, Duration)> = Vec::with_capacity(m.probes.len() + m.targets.len() + 2);
+    jobs.extend(m.probes.iter().enumerate().map(|(i, p)| (Job::Probe(i), p.def.interval)));
+    jobs.extend(m.targets.iter().enumerate().map(|(i, t)| (Job::Target(i), t.def.interval)));
+    if let Some(every) = m.settings.host_interval {
+        jobs.push((Job::Host, every));
+    }
+    jobs.push((Job::Prune, Duration::from_secs(60)));
+    let schedule = Schedule::new(jobs.iter().map(|(job, every)| (job.name(m), ms(*every))), 0);
+    (jobs, schedule)
 }
 
 fn ms(d: Duration) -> i64 {
@@ -162,21 +178,20 @@ pub async fn stop_recording(app: &App, holder: &str) {
 
 async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::Receiver<bool>) {
     let m = app.monitoring.clone();
-    let jobs = jobs(&m);
+    let (jobs, mut schedule) = jobs(&m);
     let base = tokio::time::Instant::now();
-    let mut schedule = Schedule::new(jobs.iter().map(|(_, name, every)| (name.as_str(), ms(*every))), 0);
     // Rules are evaluated per interval group, the first time once every
     // probe and scrape has had its first run (or after one interval, if
     // sooner): a daily rule must not wait a day for its first verdict.
     let first_round = jobs
         .iter()
-        .filter_map(|(job, name, every)| {
+        .filter_map(|&(job, every)| {
             let timeout = match job {
-                Job::Probe(i) => m.probes[*i].def.timeout,
-                Job::Target(i) => m.targets[*i].def.timeout,
+                Job::Probe(i) => m.probes[i].def.timeout,
+                Job::Target(i) => m.targets[i].def.timeout,
                 Job::Host | Job::Prune => return None,
             };
-            Some(offset(name, ms(*every)) + ms(timeout))
+            Some(offset(&job.name(&m), ms(every)) + ms(timeout))
         })
         .max()
         .unwrap_or(0)

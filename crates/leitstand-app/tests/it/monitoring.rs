@@ -46,7 +46,7 @@ async fn portal(healthy: Arc<AtomicBool>) -> String {
 fn probe(id: &str, tenant: Option<&str>, check: Check) -> ProbeDef {
     ProbeDef {
         id: id.into(),
-        name: id.into(),
+        name: None,
         tenant: tenant.map(|t| TenantSlug::parse(t.to_string()).unwrap()),
         service: Some("portal".into()),
         labels: vec![],

@@ -70,7 +70,7 @@ fn with_probes(app: &mut leitstand_app::App) {
     use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef};
     let probe = |id: &str, tenant: Option<&str>| ProbeDef {
         id: id.into(),
-        name: id.into(),
+        name: None,
         tenant: tenant.map(|t| leitstand_core::tenant::TenantSlug::parse(t.to_string()).unwrap()),
         service: None,
         labels: vec![],

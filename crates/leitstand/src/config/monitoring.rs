@@ -566,7 +566,7 @@ impl MonitoringConfig {
         match check {
             Some(check) if bad.is_empty() => Ok(ProbeDef {
                 id: p.id.clone(),
-                name: p.name.clone().unwrap_or_else(|| p.id.clone()),
+                name: p.name.clone(),
                 tenant: p.tenant.clone().and_then(|s| TenantSlug::parse(s).ok()),
                 service: p.service.clone(),
                 labels: p.labels.clone().into_iter().collect(),
