@@ -28,9 +28,47 @@ pub struct Rule {
     pub labels: Vec<(String, String)>,
     /// Annotations (summary_de, summary_en, …).
     pub annotations: Vec<(String, String)>,
-    /// Which series the rule is limited to beyond its expression (a
-    /// tenant's own thresholds), in words; `None`: all.
-    pub scope: Option<String>,
+    /// Which tenants' series the rule is limited to beyond its expression
+    /// (tenants with thresholds of their own); `None`: all.
+    pub scope: Option<Scope>,
+}
+
+/// The tenants a scoped rule covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Only this tenant's series (its own thresholds).
+    Tenant(String),
+    /// Every series but those of these tenants (the platform's thresholds
+    /// beside tenants with their own).
+    OtherTenants(Vec<String>),
+}
+
+impl Scope {
+    /// Whether the rule can raise alerts for `tenant`.
+    pub fn covers(&self, tenant: &str) -> bool {
+        match self {
+            Scope::Tenant(t) => t == tenant,
+            Scope::OtherTenants(list) => !list.iter().any(|t| t == tenant),
+        }
+    }
+
+    /// The matcher that limits a rule's selectors to this scope.
+    pub fn matcher(&self) -> Result<crate::series::Matcher, crate::series::MatcherError> {
+        use crate::series::{MatchOp, Matcher};
+        match self {
+            Scope::Tenant(t) => Matcher::new("tenant", MatchOp::Equal, t),
+            Scope::OtherTenants(list) => Matcher::new("tenant", MatchOp::NotRegex, &list.join("|")),
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Tenant(t) => write!(f, "tenant=\"{t}\""),
+            Scope::OtherTenants(list) => write!(f, "tenant!~\"{}\"", list.join("|")),
+        }
+    }
 }
 
 /// Why a rule is not accepted: which rule, which field, what is wrong.
@@ -92,10 +130,10 @@ impl Rule {
         })
     }
 
-    /// The same rule limited to series that `matcher` matches: the matcher
-    /// is added to every selector of the expression. `scope` says so in
-    /// words (`tenant="bank-a"`).
-    pub fn scoped(&self, matcher: &crate::series::Matcher, scope: String) -> Rule {
+    /// The same rule limited to `scope`: its matcher is added to every
+    /// selector of the expression.
+    pub fn scoped(&self, scope: Scope) -> Result<Rule, crate::series::MatcherError> {
+        let matcher = scope.matcher()?;
         fn walk(e: &mut Expr, m: &crate::series::Matcher) {
             match e {
                 Expr::Selector(s) => s.matchers.push(m.clone()),
@@ -115,9 +153,9 @@ impl Rule {
             }
         }
         let mut rule = self.clone();
-        walk(&mut rule.expr, matcher);
+        walk(&mut rule.expr, &matcher);
         rule.scope = Some(scope);
-        rule
+        Ok(rule)
     }
 
     /// Metric names the expression reads.
@@ -377,9 +415,8 @@ mod tests {
             store.append(l(&[(NAME, "queue_depth"), ("tenant", tenant)]), 0, depth).unwrap();
         }
         let base = rule("queue_depth > 500", 0);
-        let only_a = base.scoped(&crate::series::Matcher::new("tenant", MatchOp::Equal, "bank-a").unwrap(), "a".into());
-        let not_a =
-            base.scoped(&crate::series::Matcher::new("tenant", MatchOp::NotRegex, "bank-a").unwrap(), "¬a".into());
+        let only_a = base.scoped(Scope::Tenant("bank-a".into())).unwrap();
+        let not_a = base.scoped(Scope::OtherTenants(vec!["bank-a".into()])).unwrap();
         let values = |r: &Rule| -> Vec<f64> {
             let mut state = RuleState::default();
             let t = state.evaluate(r, &store, 0).unwrap();
@@ -387,7 +424,9 @@ mod tests {
         };
         assert_eq!(values(&only_a), [700.0]);
         assert_eq!(values(&not_a), [900.0, 800.0], "the platform's series and the other tenant's");
-        assert_eq!((only_a.expr_text.as_str(), only_a.scope.as_deref()), ("queue_depth > 500", Some("a")));
+        assert_eq!(only_a.expr_text, "queue_depth > 500", "the expression as written stays");
+        assert_eq!(only_a.scope.as_ref().map(ToString::to_string).as_deref(), Some("tenant=\"bank-a\""));
+        assert!(not_a.scope.as_ref().is_some_and(|s| s.covers("bank-c") && !s.covers("bank-a")));
     }
 
     #[test]

@@ -15,15 +15,30 @@ use crate::http::Clients;
 /// Prometheus's Accept header: OpenMetrics preferred, text 0.0.4 accepted.
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-/// A scrape target.
-#[derive(Debug, Clone)]
+/// A scrape target. Its `Debug` output names the headers but not their
+/// values (credentials).
+#[derive(Clone)]
 pub struct Target {
     /// The metrics URL.
     pub url: String,
+    /// Extra request headers (e.g. `Authorization` for a protected endpoint).
+    pub headers: Vec<(String, String)>,
     /// Labels for every series of the target (`job`, `instance`, `tenant`, `service`).
     pub labels: Vec<(String, String)>,
     /// Time limit.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Target")
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("labels", &self.labels)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// What a scrape brought.
@@ -44,8 +59,11 @@ pub async fn scrape(clients: &Clients, target: &Target, limits: &Limits) -> Scra
     let start = Instant::now();
     let failed =
         |error: String| Scrape { up: false, duration: start.elapsed(), samples: Vec::new(), error: Some(error) };
-    let response = match clients.follow().get(&target.url).header("accept", ACCEPT).timeout(target.timeout).send().await
-    {
+    let mut request = clients.follow().get(&target.url).header("accept", ACCEPT).timeout(target.timeout);
+    for (name, value) in &target.headers {
+        request = request.header(name, value);
+    }
+    let response = match request.send().await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => return failed(format!("no answer within {:?}", target.timeout)),
         Err(e) => return failed(e.to_string()),

@@ -31,6 +31,7 @@ async fn server() -> String {
 
 fn target(url: String) -> Target {
     Target {
+        headers: Vec::new(),
         url,
         labels: vec![("job".into(), "portal".into()), ("tenant".into(), "bank-a".into())],
         timeout: Duration::from_secs(5),

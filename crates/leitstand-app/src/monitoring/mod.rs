@@ -53,12 +53,14 @@ pub struct ProbeDef {
 }
 
 /// A configured scrape target.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TargetDef {
     /// Stable id (`job` label).
     pub id: String,
     /// The metrics URL.
     pub url: String,
+    /// Extra request headers (values are credentials: never shown).
+    pub headers: Vec<(String, String)>,
     /// The tenant it belongs to.
     pub tenant: Option<TenantSlug>,
     /// The service (`service` label).
@@ -69,6 +71,20 @@ pub struct TargetDef {
     pub interval: Duration,
     /// Time limit of one scrape.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for TargetDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("TargetDef")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("tenant", &self.tenant)
+            .field("service", &self.service)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything the monitoring runtime is configured with.
@@ -277,6 +293,7 @@ impl Monitoring {
             .map(|def| TargetEntry {
                 target: leitstand_probes::scrape::Target {
                     url: def.url.clone(),
+                    headers: def.headers.clone(),
                     labels: target_labels(&def),
                     timeout: def.timeout,
                 },
@@ -339,6 +356,14 @@ pub(crate) struct Visibility {
 }
 
 impl Visibility {
+    /// The tenants of a tenant-bound principal (`None`: all and the platform).
+    fn tenants(&self) -> Option<&[String]> {
+        match &self.scope {
+            TenantScope::All => None,
+            TenantScope::Only(list) => Some(list),
+        }
+    }
+
     fn allows(&self, tenant: Option<&str>) -> bool {
         match (&self.scope, tenant) {
             (TenantScope::All, _) => true,
@@ -554,15 +579,22 @@ impl App {
             .map(Self::probe_view)
             .collect();
         if !self.monitoring.is_active() && !views.is_empty() {
-            let latest = self.store.latest_probe_transitions().await?;
-            for view in &mut views {
-                if let Some((_, t)) = latest.iter().find(|(id, _)| *id == view.id) {
-                    view.up = t.up;
-                    view.since = Some(t.at);
-                }
-            }
+            self.standby_state(&mut views).await?;
         }
         Ok(views)
+    }
+
+    /// On a replica that does not run the checks: the state the running one
+    /// recorded.
+    async fn standby_state(&self, views: &mut [ProbeView]) -> Result<()> {
+        let latest = self.store.latest_probe_transitions().await?;
+        for view in views {
+            if let Some((_, t)) = latest.iter().find(|(id, _)| *id == view.id) {
+                view.up = t.up;
+                view.since = Some(t.at);
+            }
+        }
+        Ok(())
     }
 
     fn visible_probe<'a>(&'a self, vis: &Visibility, id: &str) -> Result<&'a ProbeEntry> {
@@ -577,13 +609,18 @@ impl App {
     pub async fn probe(&self, principal: &Principal, id: &str) -> Result<(ProbeView, Vec<ProbePoint>)> {
         let vis = self.monitoring_visibility(principal).await?;
         let entry = self.visible_probe(&vis, id)?;
-        let id_matcher =
-            Matcher::new("probe_id", MatchOp::Equal, id).map_err(|e| AppError::invalid("id", e.to_string()))?;
+        // Only the probe runtime's own series (`job="probe"`): a scraped
+        // target's samples carry its job, so none can pose as a probe.
+        let invalid = |e: leitstand_monitor::series::MatcherError| AppError::invalid("id", e.to_string());
+        let own = [
+            Matcher::new("probe_id", MatchOp::Equal, id).map_err(invalid)?,
+            Matcher::new("job", MatchOp::Equal, "probe").map_err(invalid)?,
+        ];
         let select = |name: &str| -> Vec<(i64, f64)> {
             let Ok(name) = Matcher::new(NAME, MatchOp::Equal, name) else { return Vec::new() };
             let series = self.monitoring.series.lock().unwrap_or_else(|e| e.into_inner());
             series
-                .select(&[name, id_matcher.clone()], i64::MIN, i64::MAX)
+                .select(&[name, own[0].clone(), own[1].clone()], i64::MIN, i64::MAX)
                 .into_iter()
                 .next()
                 .map(|s| s.points)
@@ -599,7 +636,11 @@ impl App {
                 duration_seconds: d,
             })
             .collect();
-        Ok((Self::probe_view(entry), points))
+        let mut view = Self::probe_view(entry);
+        if !self.monitoring.is_active() {
+            self.standby_state(std::slice::from_mut(&mut view)).await?;
+        }
+        Ok((view, points))
     }
 
     /// Availability of a probe over `[from, to)` per the EVB-IT formula,
@@ -668,10 +709,17 @@ impl App {
     /// The rules with their state and the alerts the principal may see.
     pub async fn rules(&self, principal: &Principal) -> Result<Vec<RuleView>> {
         let vis = self.monitoring_visibility(principal).await?;
+        let bound = vis.tenants();
         Ok(self
             .monitoring
             .rules
             .iter()
+            // A tenant viewer sees the rules that can fire for its tenants,
+            // never another tenant's own rules or which tenants have them.
+            .filter(|entry| match (&entry.rule.scope, bound) {
+                (Some(scope), Some(mine)) => mine.iter().any(|t| scope.covers(t)),
+                _ => true,
+            })
             .map(|entry| {
                 let state = entry.state.lock().unwrap_or_else(|e| e.into_inner());
                 let rule = &entry.rule;
@@ -700,10 +748,15 @@ impl App {
                     interval: Duration::from_millis(rule.interval_ms as u64),
                     for_duration: Duration::from_millis(rule.for_ms as u64),
                     last_eval: state.last_eval_ms.map(ts),
-                    last_error: state.last_error.clone(),
-                    missing_metrics: state.missing_metrics.clone(),
+                    // What the store holds is the platform's business.
+                    last_error: state.last_error.clone().filter(|_| bound.is_none()),
+                    missing_metrics: if bound.is_none() { state.missing_metrics.clone() } else { Vec::new() },
                     alerts,
-                    scope: rule.scope.clone(),
+                    scope: match (&rule.scope, bound) {
+                        (Some(scope), None) => Some(scope.to_string()),
+                        (Some(scope @ leitstand_monitor::rules::Scope::Tenant(_)), Some(_)) => Some(scope.to_string()),
+                        _ => None,
+                    },
                 }
             })
             .collect())

@@ -113,6 +113,15 @@ async fn run(app: App, holder: String, checker: Checker, mut stop: watch::Receiv
                     .and_then(Result::ok)
                     .map(|t| t.min(now));
                 mark_unknown_since(&app, last_alive.unwrap_or(now)).await;
+                // A new term starts from nothing: what this replica knew from an
+                // earlier term is stale (another one may have probed meanwhile).
+                for p in &m.probes {
+                    let mut live = p.live.lock().unwrap_or_else(|e| e.into_inner());
+                    if !live.unsaved.is_empty() {
+                        tracing::warn!(probe = %p.def.id, changes = live.unsaved.len(), "state changes of an earlier term were never stored; dropped");
+                    }
+                    *live = super::ProbeLive::default();
+                }
                 tracing::info!(
                     probes = m.probes.len(),
                     targets = m.targets.len(),
@@ -147,8 +156,11 @@ async fn mark_unknown_since(app: &App, at: Timestamp) {
         }
     };
     for (probe, last) in latest {
-        if last.up.is_some() && last.at < at {
-            let gap = ProbeTransition { at, up: None, message: "no Leitstand instance was probing".into() };
+        if last.up.is_some() {
+            // From the last sign of life on — but never before the last
+            // recorded change, which would otherwise be overwritten.
+            let from = at.max(last.at + jiff::SignedDuration::from_millis(1));
+            let gap = ProbeTransition { at: from, up: None, message: "no Leitstand instance was probing".into() };
             if let Err(e) = app.store.record_probe_transition(&probe, &gap).await {
                 tracing::error!(probe, error = %e, "cannot record the unknown period");
             }
@@ -159,21 +171,25 @@ async fn mark_unknown_since(app: &App, at: Timestamp) {
 /// After a graceful stop: "unknown" from now on for every probe, and the
 /// lease released so another replica takes over at once.
 pub async fn stop_recording(app: &App, holder: &str) {
+    // Only the replica that probes speaks for the probes.
+    let lease = match app.store.lease(LEASE).await {
+        Ok(Some(lease)) if lease.holder == holder => lease,
+        _ => return,
+    };
     let now = app.clock.now();
     for p in &app.monitoring.probes {
-        let known = p.live.lock().unwrap_or_else(|e| e.into_inner()).state.up().is_some();
-        if known {
-            let t = ProbeTransition { at: now, up: None, message: "Leitstand stopped".into() };
-            if let Err(e) = app.store.record_probe_transition(&p.def.id, &t).await {
-                tracing::error!(probe = %p.def.id, error = %e, "cannot record the stop");
+        let (known, unsaved) = {
+            let mut live = p.live.lock().unwrap_or_else(|e| e.into_inner());
+            (live.state.up().is_some(), std::mem::take(&mut live.unsaved))
+        };
+        let stop = ProbeTransition { at: now, up: None, message: "Leitstand stopped".into() };
+        for t in unsaved.iter().chain(known.then_some(&stop)) {
+            if let Err(e) = app.store.record_probe_transition(&p.def.id, t).await {
+                tracing::error!(probe = %p.def.id, error = %e, "cannot record a state change at the stop");
             }
         }
     }
-    if let Ok(Some(lease)) = app.store.lease(LEASE).await
-        && lease.holder == holder
-    {
-        let _ = app.store.release_lease(&lease).await;
-    }
+    let _ = app.store.release_lease(&lease).await;
 }
 
 async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::Receiver<bool>) {
@@ -206,6 +222,7 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
     let permits = Arc::new(Semaphore::new(m.settings.max_concurrent.max(1)));
     let renew_every = ms(LEASE_TTL / 3);
     let mut renew_at = renew_every;
+    let mut renewed_at = 0;
     loop {
         let next = [schedule.next_due(), evaluations.next_due(), Some(renew_at)].into_iter().flatten().min();
         let next = next.unwrap_or(renew_at);
@@ -240,9 +257,14 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
         if now_ms >= renew_at {
             renew_at = now_ms + renew_every;
             match app.store.try_acquire_lease(LEASE, holder, app.clock.now(), LEASE_TTL).await {
-                Ok(Some(_)) => {}
+                Ok(Some(_)) => renewed_at = now_ms,
                 Ok(None) => {
                     tracing::warn!("monitoring lease taken over by another replica; this one stops probing");
+                    return;
+                }
+                // Before the lease can lapse, stop: another replica may take it.
+                Err(e) if now_ms - renewed_at >= ms(LEASE_TTL) - renew_every => {
+                    tracing::error!(error = %e, "monitoring lease could not be renewed in time; this one stops probing");
                     return;
                 }
                 Err(e) => tracing::warn!(error = %e, "monitoring lease not renewed; retrying"),
@@ -255,11 +277,15 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
 /// changes (to subscribers and the recent list) and returns them.
 pub fn evaluate_group(m: &Monitoring, interval_ms: i64, at: Timestamp) -> Vec<AlertEvent> {
     let at_ms = at.as_millisecond();
-    let series = m.series.lock().unwrap_or_else(|e| e.into_inner());
     let mut events = Vec::new();
     for entry in m.rules.iter().filter(|r| r.rule.interval_ms == interval_ms) {
         let mut state = entry.state.lock().unwrap_or_else(|e| e.into_inner());
-        let transitions = match state.evaluate(&entry.rule, &series, at_ms) {
+        // The store is locked per rule, so probes and pages wait for one
+        // rule at most, not for the whole group.
+        let series = m.series.lock().unwrap_or_else(|e| e.into_inner());
+        let evaluated = state.evaluate(&entry.rule, &series, at_ms);
+        drop(series);
+        let transitions = match evaluated {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(rule = %entry.rule.name, error = %e, "rule evaluation failed");
@@ -288,7 +314,6 @@ pub fn evaluate_group(m: &Monitoring, interval_ms: i64, at: Timestamp) -> Vec<Al
             });
         }
     }
-    drop(series);
     for event in &events {
         m.publish(event.clone());
     }

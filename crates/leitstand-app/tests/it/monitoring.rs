@@ -18,7 +18,7 @@ use leitstand_core::tenant::TenantSlug;
 use leitstand_monitor::rules::Rule;
 use leitstand_probes::check::{Check, Checker};
 use leitstand_probes::http::HttpProbe;
-use leitstand_store::{ProbeHistoryRepository, ProbeTransition, store_test};
+use leitstand_store::{LeaseRepository, ProbeHistoryRepository, ProbeTransition, store_test};
 
 use crate::{add, admin, app, audit};
 
@@ -156,7 +156,14 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
     assert_eq!(app.alert_changes(&viewer).await.unwrap().len(), 1);
     assert!(app.host_metrics_status(&viewer).await.unwrap().is_none(), "the platform host is not a tenant's");
 
-    // A graceful stop: from now on the state is unknown, not up.
+    // A graceful stop: from now on the state is unknown, not up — written
+    // only by the replica holding the lease.
+    stop_recording(&app, "another-replica").await;
+    assert_eq!(
+        store.latest_probe_transitions().await.unwrap().iter().find(|(p, _)| p == "portal-web").unwrap().1.up,
+        Some(true)
+    );
+    store.try_acquire_lease("monitoring", "replica-test", clock.now(), Duration::from_secs(30)).await.unwrap().unwrap();
     stop_recording(&app, "replica-test").await;
     let latest = store.latest_probe_transitions().await.unwrap();
     let portal = latest.iter().find(|(p, _)| p == "portal-web").unwrap();
@@ -185,6 +192,7 @@ store_test!(rule_alerts_are_scoped_to_the_viewers_tenants, |store| {
         .unwrap();
         for tenant in ["bank-a", "bank-b"] {
             let target = leitstand_probes::scrape::Target {
+                headers: Vec::new(),
                 url: String::new(),
                 labels: vec![("job".into(), "portal".into()), ("tenant".into(), tenant.into())],
                 timeout: Duration::from_secs(1),

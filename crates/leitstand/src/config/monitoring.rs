@@ -189,8 +189,13 @@ fn default_retries() -> u32 {
 pub struct TargetConfig {
     /// Stable id, the `job` label.
     pub id: String,
-    /// The metrics URL (`http://127.0.0.1:9100/metrics`).
+    /// The metrics URL (`http://127.0.0.1:9100/metrics`); credentials go in
+    /// `headers`, not into the URL.
     pub url: String,
+    /// Request headers, e.g. `Authorization = "Bearer …"` for a protected
+    /// endpoint. The values are treated as secrets: never printed or logged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, SecretString>,
     /// How often; unset: 30s.
     #[serde(default = "default_scrape_interval")]
     pub interval: Duration,
@@ -279,8 +284,21 @@ impl MonitoringConfig {
             if self.targets[..i].iter().any(|o| o.id == t.id) {
                 problems.push((at("id"), format!("target {:?}: the id is used twice", t.id)));
             }
-            if reqwest::Url::parse(&t.url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
-                problems.push((at("url"), format!("target {:?}: must be an http(s):// URL", t.id)));
+            if ["probe", "leitstand-host"].contains(&t.id.as_str()) {
+                problems.push((at("id"), format!("target {:?}: the job name is Leitstand's own", t.id)));
+            }
+            match reqwest::Url::parse(&t.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                    if let Some(why) = credentials_in(&u) {
+                        problems.push((at("url"), format!("target {:?}: {why}", t.id)));
+                    }
+                }
+                _ => problems.push((at("url"), format!("target {:?}: must be an http(s):// URL", t.id))),
+            }
+            for (name, value) in &t.headers {
+                if let Some(why) = bad_header(name, value.expose()) {
+                    problems.push((at("headers"), format!("target {:?}: {why}", t.id)));
+                }
             }
             check_common(
                 &mut problems,
@@ -295,6 +313,7 @@ impl MonitoringConfig {
                 targets.push(TargetDef {
                     id: t.id.clone(),
                     url: t.url.clone(),
+                    headers: t.headers.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect(),
                     tenant: t.tenant.clone().and_then(|s| TenantSlug::parse(s).ok()),
                     service: t.service.clone(),
                     labels: t.labels.clone().into_iter().collect(),
@@ -381,28 +400,29 @@ impl MonitoringConfig {
         let own: Vec<(&TenantSlug, &leitstand_core::policy::Policy)> =
             policy.tenants.iter().filter(|(_, p)| p.thresholds != policy.base.thresholds).collect();
         if !own.is_empty() {
-            use leitstand_monitor::series::{MatchOp, Matcher};
-            let names: Vec<&str> = own.iter().map(|(slug, _)| slug.as_str()).collect();
-            let others = Matcher::new("tenant", MatchOp::NotRegex, &names.join("|"));
+            use leitstand_monitor::rules::Scope;
+            let others = Scope::OtherTenants(own.iter().map(|(slug, _)| slug.to_string()).collect());
             let mut scoped = Vec::new();
             for rule in &rules {
-                match (&others, rule.name == "ProbeDown") {
-                    (_, true) => scoped.push(rule.clone()),
-                    (Ok(m), false) => scoped.push(rule.scoped(m, format!("tenant!~\"{}\"", names.join("|")))),
-                    (Err(e), false) => problems.push(("tenants".into(), e.to_string())),
+                match rule.name == "ProbeDown" {
+                    true => scoped.push(rule.clone()),
+                    false => match rule.scoped(others.clone()) {
+                        Ok(r) => scoped.push(r),
+                        Err(e) => problems.push(("tenants".into(), e.to_string())),
+                    },
                 }
             }
             for (slug, tenant_policy) in own {
-                let pack = leitstand_monitor::pack::default_pack(&tenant_policy.thresholds);
-                let matcher = Matcher::new("tenant", MatchOp::Equal, slug.as_str());
-                match (pack, matcher) {
-                    (Ok(pack), Ok(m)) => scoped.extend(
-                        pack.iter()
-                            .filter(|r| r.name != "ProbeDown")
-                            .map(|r| r.scoped(&m, format!("tenant=\"{slug}\""))),
-                    ),
-                    (Err(e), _) => problems.push((format!("tenants.{slug}.thresholds"), e.to_string())),
-                    (_, Err(e)) => problems.push((format!("tenants.{slug}"), e.to_string())),
+                match leitstand_monitor::pack::default_pack(&tenant_policy.thresholds) {
+                    Ok(pack) => {
+                        for rule in pack.iter().filter(|r| r.name != "ProbeDown") {
+                            match rule.scoped(Scope::Tenant(slug.to_string())) {
+                                Ok(r) => scoped.push(r),
+                                Err(e) => problems.push((format!("tenants.{slug}"), e.to_string())),
+                            }
+                        }
+                    }
+                    Err(e) => problems.push((format!("tenants.{slug}.thresholds"), e.to_string())),
                 }
             }
             rules = scoped;
@@ -447,6 +467,9 @@ impl MonitoringConfig {
         only("server_name", p.server_name.is_some(), &[Tls], &mut fail);
         only("cxml", p.cxml.is_some(), &[Cxml], &mut fail);
         let url_ok = || reqwest::Url::parse(&p.target).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if let Some(why) = reqwest::Url::parse(&p.target).ok().as_ref().and_then(credentials_in) {
+            fail("target", why);
+        }
         let check = match kind {
             Http | Cxml if !url_ok() => {
                 fail("target", format!("{:?} is not an http(s):// URL", p.target));
@@ -478,9 +501,9 @@ impl MonitoringConfig {
                         fail("expect_status", format!("{code} is not an HTTP status"));
                     }
                 }
-                for name in p.headers.keys() {
-                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                        fail("headers", format!("{name:?} is not a header name"));
+                for (name, value) in &p.headers {
+                    if let Some(why) = bad_header(name, value.expose()) {
+                        fail("headers", why);
                     }
                 }
                 let json = match (&p.json_pointer, &p.json_value) {
@@ -577,6 +600,24 @@ impl MonitoringConfig {
             }),
             _ => Err(bad),
         }
+    }
+}
+
+/// Why a URL must not be used: credentials in it would be shown, logged
+/// and become a label.
+fn credentials_in(url: &reqwest::Url) -> Option<String> {
+    (!url.username().is_empty() || url.password().is_some())
+        .then(|| "the URL carries credentials, which would be shown and logged; put them in headers".to_string())
+}
+
+/// Why a header cannot be sent (the value itself is never quoted).
+fn bad_header(name: &str, value: &str) -> Option<String> {
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        Some(format!("{name:?} is not a header name"))
+    } else if reqwest::header::HeaderValue::from_str(value).is_err() {
+        Some(format!("the value of {name:?} is not a valid header value"))
+    } else {
+        None
     }
 }
 

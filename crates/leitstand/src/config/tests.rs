@@ -267,17 +267,17 @@ headers = { Authorization = "Bearer geheim-123" }
 fn a_tenant_with_its_own_thresholds_gets_its_own_rules_and_the_platform_the_rest() {
     let config = load_text("[tenants.bank-a.thresholds.application.queue_depth]\ncritical = 200\n").unwrap();
     let settings = config.monitoring.settings(&config.policy, Path::new("data")).unwrap();
-    let queue: Vec<(&str, Option<&str>)> = settings
+    let queue: Vec<(&str, Option<String>)> = settings
         .rules
         .iter()
         .filter(|r| r.name == "QueueDepthCritical")
-        .map(|r| (r.expr_text.as_str(), r.scope.as_deref()))
+        .map(|r| (r.expr_text.as_str(), r.scope.as_ref().map(ToString::to_string)))
         .collect();
     assert_eq!(
         queue,
         [
-            ("max by (service, tenant, queue) (queue_depth) > 500", Some("tenant!~\"bank-a\"")),
-            ("max by (service, tenant, queue) (queue_depth) > 200", Some("tenant=\"bank-a\""))
+            ("max by (service, tenant, queue) (queue_depth) > 500", Some("tenant!~\"bank-a\"".to_string())),
+            ("max by (service, tenant, queue) (queue_depth) > 200", Some("tenant=\"bank-a\"".to_string()))
         ]
     );
     assert_eq!(settings.rules.iter().filter(|r| r.name == "ProbeDown").count(), 1);
@@ -285,4 +285,20 @@ fn a_tenant_with_its_own_thresholds_gets_its_own_rules_and_the_platform_the_rest
     let plain = load_text("").unwrap();
     let rules = plain.monitoring.settings(&plain.policy, Path::new("data")).unwrap().rules;
     assert!(rules.iter().all(|r| r.scope.is_none()));
+}
+
+#[test]
+fn credentials_belong_in_headers_not_in_urls_and_never_in_messages() {
+    let errs = errors(
+        "[[monitoring.targets]]\nid = \"app\"\nurl = \"https://scraper:geheim@app.example/metrics\"\nheaders = { Authorization = \"Bearer a\\nb\" }\n\n[[monitoring.targets]]\nid = \"probe\"\nurl = \"http://x/metrics\"\n",
+    );
+    assert_eq!(
+        errs,
+        [
+            "leitstand.toml:3:1: monitoring.targets[0].url: target \"app\": the URL carries credentials, which would be shown and logged; put them in headers",
+            "leitstand.toml:4:1: monitoring.targets[0].headers: target \"app\": the value of \"Authorization\" is not a valid header value",
+            "leitstand.toml:7:1: monitoring.targets[1].id: target \"probe\": the job name is Leitstand's own",
+        ]
+    );
+    assert!(errs.iter().all(|e| !e.contains("geheim") && !e.contains("Bearer")));
 }

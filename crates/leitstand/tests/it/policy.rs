@@ -182,9 +182,9 @@ fn rules_export_is_the_policy_as_a_prometheus_rule_file() {
 
     let out = run_in(dir.path(), &["rules", "export", "--tenant", "bank-a"]);
     let tenant = String::from_utf8(out.stdout).unwrap();
-    assert!(tenant.contains("expr: 'max by (service, queue) (queue_depth) > 50'"), "{tenant}");
+    assert!(tenant.contains("expr: 'max by (service, tenant, queue) (queue_depth) > 50'"), "{tenant}");
     assert!(
-        file.contains("expr: 'max by (service, queue) (queue_depth) > 100'"),
+        file.contains("expr: 'max by (service, tenant, queue) (queue_depth) > 100'"),
         "the base policy keeps the seed's 100"
     );
 }
@@ -203,14 +203,14 @@ fn rules_test_runs_promtool_unit_tests_of_the_exported_pack() {
     let out = run_in(dir.path(), &["rules", "test", "pack.test.yml"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("SUCCESS (9 expectations)"), "{stdout}");
+    assert!(stdout.contains("SUCCESS (15 expectations)"), "{stdout}");
 
     // A wrong expectation fails, naming the test, the alert and the time.
     std::fs::write(dir.path().join("wrong.test.yml"), tests.replace("eval_time: 4m", "eval_time: 3m")).unwrap();
     let out = run_in(dir.path(), &["rules", "test", "wrong.test.yml"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAILED (1 of 9 expectations)"), "{stdout}");
+    assert!(stdout.contains("FAILED (1 of 15 expectations)"), "{stdout}");
     assert!(
         stdout.contains("a probe down for a minute fires ProbeDown, and resolves: alertname: ProbeDown, time: 3m"),
         "{stdout}"
