@@ -520,11 +520,9 @@ fn label<'a>(labels: &'a Labels, name: &str) -> Option<&'a str> {
 }
 
 impl App {
-    /// The current calendar month `[start, start of next)` in the
-    /// platform's time zone (the period availability is reported for).
-    pub fn current_month(&self) -> (Timestamp, Timestamp) {
-        let zone = jiff::tz::TimeZone::get(&self.monitoring.settings.policy.base.calendar.time_zone)
-            .unwrap_or(jiff::tz::TimeZone::UTC);
+    /// The current calendar month `[start, start of next)` in `zone`
+    /// (the period availability is reported for).
+    fn current_month(&self, zone: &jiff::tz::TimeZone) -> (Timestamp, Timestamp) {
         let now = self.clock.now().to_zoned(zone.clone());
         let first = now.date().first_of_month();
         let next = first.checked_add(jiff::Span::new().months(1)).unwrap_or(first);
@@ -645,16 +643,24 @@ impl App {
 
     /// Availability of a probe over `[from, to)` per the EVB-IT formula,
     /// with the maintenance windows of the probe's tenant (and service)
-    /// left out; measured up to now at most.
+    /// left out; measured up to now at most. Without `from`/`to`: the
+    /// current calendar month in the time zone of the probe's tenant.
     pub async fn probe_availability(
         &self,
         principal: &Principal,
         id: &str,
-        from: Timestamp,
-        to: Timestamp,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
     ) -> Result<AvailabilityView> {
         let vis = self.monitoring_visibility(principal).await?;
         let entry = self.visible_probe(&vis, id)?;
+        let policy = match &entry.def.tenant {
+            Some(t) => self.monitoring.settings.policy.for_tenant(t),
+            None => &self.monitoring.settings.policy.base,
+        };
+        let zone = jiff::tz::TimeZone::get(&policy.calendar.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let (month_start, month_end) = self.current_month(&zone);
+        let (from, to) = (from.unwrap_or(month_start), to.unwrap_or(month_end));
         if to <= from {
             return Err(AppError::invalid("to", "must be after from"));
         }
@@ -662,11 +668,6 @@ impl App {
         let history = self.store.probe_history(id, from, measured_until).await?;
         let transitions: Vec<AvailTransition> =
             history.iter().map(|t| AvailTransition { at_ms: t.at.as_millisecond(), up: t.up }).collect();
-        let policy = match &entry.def.tenant {
-            Some(t) => self.monitoring.settings.policy.for_tenant(t),
-            None => &self.monitoring.settings.policy.base,
-        };
-        let zone = jiff::tz::TimeZone::get(&policy.calendar.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
         let maintenance: Vec<(i64, i64)> = policy
             .maintenance
             .periods(entry.def.service.as_deref(), from, measured_until, &zone)

@@ -131,13 +131,21 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
 
     // 3 minutes, 90 s down, 30 s of it in the maintenance window: (150 − 60) / 150.
     clock.set(at(t0, 180));
-    let a = app.probe_availability(&admin, "portal-web", t0, at(t0, 180)).await.unwrap();
+    let a = app.probe_availability(&admin, "portal-web", Some(t0), Some(at(t0, 180))).await.unwrap();
     assert_eq!((a.figures.total_minutes, a.figures.outage_minutes, a.figures.maintenance_minutes), (2.5, 1.0, 0.5));
     assert!((a.figures.ratio.unwrap() - 0.6).abs() < 1e-9);
     // A period reaching into the future is measured up to now.
-    let month = app.probe_availability(&admin, "portal-web", t0, at(t0, 86_400)).await.unwrap();
+    let month = app.probe_availability(&admin, "portal-web", Some(t0), None).await.unwrap();
     assert_eq!(month.measured_until, at(t0, 180));
-    assert!(matches!(app.probe_availability(&admin, "portal-web", t0, t0).await, Err(AppError::Invalid { .. })));
+    assert_eq!(
+        month.to,
+        "2026-12-01T00:00:00Z".parse::<Timestamp>().unwrap(),
+        "to the end of the month in the policy's zone"
+    );
+    assert!(matches!(
+        app.probe_availability(&admin, "portal-web", Some(t0), Some(t0)).await,
+        Err(AppError::Invalid { .. })
+    ));
 
     // The tenant viewer of bank-a sees the portal's probe and alert, not the platform's probe.
     clock.set(at(t0, 200));
@@ -146,7 +154,7 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
     assert_eq!(ids, ["portal-web"]);
     assert!(matches!(app.probe(&viewer, "intern-tcp").await, Err(AppError::NotFound { .. })));
     assert!(matches!(
-        app.probe_availability(&viewer, "intern-tcp", t0, at(t0, 60)).await,
+        app.probe_availability(&viewer, "intern-tcp", Some(t0), Some(at(t0, 60))).await,
         Err(AppError::NotFound { .. })
     ));
     assert_eq!(app.probes(&admin).await.unwrap().len(), 2);

@@ -134,7 +134,8 @@ pub(crate) async fn get_probe(
 /// The period of an availability query.
 #[derive(Deserialize, IntoParams)]
 pub(crate) struct PeriodQuery {
-    /// Start (RFC 3339), inclusive; unset: the start of this calendar month.
+    /// Start (RFC 3339), inclusive; unset: the start of this calendar month
+    /// in the time zone of the probe's tenant.
     from: Option<String>,
     /// End (RFC 3339), exclusive; unset: the start of next month.
     to: Option<String>,
@@ -189,10 +190,10 @@ impl From<AvailabilityView> for AvailabilityJson {
     }
 }
 
-fn timestamp(field: &'static str, text: Option<&str>, default: Timestamp) -> Result<Timestamp, AppError> {
+fn timestamp(field: &'static str, text: Option<&str>) -> Result<Option<Timestamp>, AppError> {
     match text {
-        None | Some("") => Ok(default),
-        Some(t) => t.parse().map_err(|e| AppError::Invalid {
+        None | Some("") => Ok(None),
+        Some(t) => t.parse().map(Some).map_err(|e| AppError::Invalid {
             field,
             message: format!("{t:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"),
         }),
@@ -207,9 +208,8 @@ pub(crate) async fn probe_availability(
     Path(id): Path<String>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Json<AvailabilityJson>> {
-    let (month_start, month_end) = state.app.current_month();
-    let from = timestamp("from", q.from.as_deref(), month_start).map_err(|e| caller.fail(e))?;
-    let to = timestamp("to", q.to.as_deref(), month_end).map_err(|e| caller.fail(e))?;
+    let from = timestamp("from", q.from.as_deref()).map_err(|e| caller.fail(e))?;
+    let to = timestamp("to", q.to.as_deref()).map_err(|e| caller.fail(e))?;
     let view = state.app.probe_availability(caller.principal(), &id, from, to).await.map_err(|e| caller.fail(e))?;
     Ok(Json(view.into()))
 }

@@ -179,8 +179,7 @@ pub(crate) async fn probe(State(state): State<AppState>, ctx: Ctx, Path(id): Pat
         Ok(v) => v,
         Err(e) => return error_page(&ctx, &state, &e),
     };
-    let (from, to) = state.app.current_month();
-    let availability = match state.app.probe_availability(p, &id, from, to).await {
+    let availability = match state.app.probe_availability(p, &id, None, None).await {
         Ok(a) => a,
         Err(e) => return error_page(&ctx, &state, &e),
     };
