@@ -63,6 +63,7 @@ pub struct Metrics {
     audit: [Gauge; 5],
     witness: [Family<WitnessLabels, Gauge>; 2],
     siem: [Gauge; 4],
+    monitoring: [Gauge; 7],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -159,6 +160,20 @@ impl Metrics {
             log.register(name, help, gauge.clone());
         }
 
+        let mon = registry.sub_registry_with_prefix("monitoring");
+        let monitoring: [Gauge; 7] = Default::default();
+        for (gauge, (name, help)) in monitoring.iter().zip([
+            ("active", "1 while this replica runs the probes, scrapes and rules (holds the monitoring lease)"),
+            ("series", "Series in the embedded store"),
+            ("probes_down", "Probes whose target is down"),
+            ("alerts_firing", "Alerts firing"),
+            ("probe_runs", "Probe checks run since start"),
+            ("scrapes", "Scrapes run since start"),
+            ("refused_samples", "Samples not stored since start (series limit, out of order; alert on growth)"),
+        ]) {
+            mon.register(name, help, gauge.clone());
+        }
+
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -172,6 +187,7 @@ impl Metrics {
             audit,
             witness,
             siem,
+            monitoring,
         }
     }
 
@@ -186,6 +202,14 @@ impl Metrics {
     pub fn set_witness(&self, witness: &str, cosigned: u64, refusals: u64) {
         for (family, v) in self.witness.iter().zip([cosigned, refusals]) {
             family.get_or_create(&WitnessLabels { witness: witness.into() }).set(i64::try_from(v).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Sets the monitoring gauges: active, series, probes down, alerts
+    /// firing, probe runs, scrapes, refused samples.
+    pub fn set_monitoring(&self, values: [u64; 7]) {
+        for (gauge, v) in self.monitoring.iter().zip(values) {
+            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
         }
     }
 

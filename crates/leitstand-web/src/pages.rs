@@ -38,7 +38,9 @@ pub(crate) use monitoring::{probe, probes, rules, targets};
 pub struct NavItem {
     href: &'static str,
     label: String,
-    current: bool,
+    /// `aria-current`: `page` on the page itself, `true` on the section a
+    /// page below it belongs to.
+    current: Option<&'static str>,
 }
 
 /// What the layout needs.
@@ -75,7 +77,7 @@ impl Page {
                 let items = nav
                     .into_iter()
                     .filter(|(_, _, a)| p.role.may(*a))
-                    .map(|(href, key, _)| NavItem { href, label: tr.get(key), current: href == here })
+                    .map(|(href, key, _)| NavItem { href, label: tr.get(key), current: (href == here).then_some("page") })
                     .collect();
                 let role = tr.get(&format!("role-{}", p.role.as_str()));
                 let who = tr.args("signed-in-as", &[("name", &p.username), ("role", &role)]);

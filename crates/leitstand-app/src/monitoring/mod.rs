@@ -233,6 +233,8 @@ pub struct Monitoring {
     events: tokio::sync::broadcast::Sender<AlertEvent>,
     /// Whether this instance runs the checks (holds the lease).
     pub(crate) active: std::sync::atomic::AtomicBool,
+    /// Probe runs, scrapes and refused samples since start.
+    pub(crate) counts: [std::sync::atomic::AtomicU64; 3],
 }
 
 impl std::fmt::Debug for Monitoring {
@@ -314,6 +316,7 @@ impl Monitoring {
             host_last: Mutex::new(None),
             events: tokio::sync::broadcast::channel(4096).0,
             active: Default::default(),
+            counts: Default::default(),
             settings,
         }
     }
@@ -337,6 +340,30 @@ impl Monitoring {
     /// replica does; the others show its results from the database).
     pub fn is_active(&self) -> bool {
         self.active.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// For `/metrics`: active (0/1), series, probes down, alerts firing,
+    /// probe runs, scrapes and refused samples since start.
+    pub fn stats(&self) -> [u64; 7] {
+        use std::sync::atomic::Ordering::Relaxed;
+        let down =
+            self.probes.iter().filter(|p| p.live.lock().map(|l| l.state.up() == Some(false)).unwrap_or(false)).count();
+        let firing: usize = self
+            .rules
+            .iter()
+            .map(|r| {
+                r.state.lock().map(|s| s.alerts.values().filter(|a| a.state == AlertState::Firing).count()).unwrap_or(0)
+            })
+            .sum();
+        [
+            u64::from(self.is_active()),
+            self.series_count() as u64,
+            down as u64,
+            firing as u64,
+            self.counts[0].load(Relaxed),
+            self.counts[1].load(Relaxed),
+            self.counts[2].load(Relaxed),
+        ]
     }
 
     /// Works on the series store (bulk loads, benchmarks, tests).

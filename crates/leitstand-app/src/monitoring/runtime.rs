@@ -331,6 +331,7 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
     let run_id = format!("{}-{}", entry.def.id, started.as_millisecond());
     let outcome = checker.run(&entry.def.check, entry.def.timeout, &run_id, &started.to_string()).await;
     let at_ms = started.as_millisecond();
+    m.counts[0].fetch_add(1, Ordering::Relaxed);
     {
         let base = super::probe_labels(&entry.def);
         let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
@@ -338,6 +339,7 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
             let mut labels = base.clone();
             labels.push((NAME.to_string(), name.to_string()));
             if let Err(e) = series.append(normalise(labels), at_ms, value) {
+                m.counts[2].fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(probe = %entry.def.id, metric = name, error = %e, "probe sample not stored");
             }
         }
@@ -420,6 +422,8 @@ pub async fn run_scrape(app: &App, i: usize, checker: &Checker) {
         let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
         leitstand_probes::scrape::store(&mut series, &entry.target, &scrape, started.as_millisecond())
     };
+    m.counts[1].fetch_add(1, Ordering::Relaxed);
+    m.counts[2].fetch_add(refused.len() as u64, Ordering::Relaxed);
     let error = scrape.error.clone().or_else(|| {
         refused.first().map(|first| format!("{} samples not stored, the first because: {first}", refused.len()))
     });

@@ -189,6 +189,9 @@ pub(crate) async fn probe(State(state): State<AppState>, ctx: Ctx, Path(id): Pat
     if let Some(last) = page.crumbs.last_mut() {
         *last = (format!("/probes/{}", view.id), view.name.clone());
     }
+    for item in page.nav.iter_mut().filter(|i| i.current.is_some()) {
+        item.current = Some("true"); // the section; the breadcrumb names the page
+    }
     let fact = |key: &str, value: String| Facts { label: tr.get(key), value };
     let mut facts = vec![
         fact("probe-kind", view.kind.to_string()),

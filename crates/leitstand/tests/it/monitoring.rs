@@ -214,6 +214,12 @@ service = "portal"
         .map(|c| c["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["firing", "pending"], "newest first");
+    let metrics =
+        api.rt.block_on(async { reqwest::get(format!("{}/metrics", api.base)).await.unwrap().text().await.unwrap() });
+    for line in ["leitstand_monitoring_active 1", "leitstand_monitoring_probes_down 1"] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in /metrics:\n{metrics}");
+    }
+    assert!(!metrics.lines().any(|l| l == "leitstand_monitoring_alerts_firing 0"), "{metrics}");
     let availability = api.get("/api/v1/probes/portal/availability");
     assert!(availability["outage_minutes"].as_f64().unwrap() > 0.0, "{availability}");
     assert!(availability["availability"].as_f64().unwrap() < 1.0);
