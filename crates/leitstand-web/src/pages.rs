@@ -77,7 +77,11 @@ impl Page {
                 let items = nav
                     .into_iter()
                     .filter(|(_, _, a)| p.role.may(*a))
-                    .map(|(href, key, _)| NavItem { href, label: tr.get(key), current: (href == here).then_some("page") })
+                    .map(|(href, key, _)| NavItem {
+                        href,
+                        label: tr.get(key),
+                        current: (href == here).then_some("page"),
+                    })
                     .collect();
                 let role = tr.get(&format!("role-{}", p.role.as_str()));
                 let who = tr.args("signed-in-as", &[("name", &p.username), ("role", &role)]);
