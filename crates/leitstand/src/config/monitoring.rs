@@ -429,7 +429,7 @@ impl MonitoringConfig {
         }
         for (i, path) in self.rule_files.iter().enumerate() {
             let key = format!("monitoring.rule_files[{i}]");
-            match std::fs::read_to_string(path) {
+            match read_limited(path, RULE_FILE_LIMIT) {
                 Ok(text) => {
                     match leitstand_monitor::ruletest::parse_rule_file(&path.display().to_string(), &text, 60_000) {
                         Ok(more) => rules.extend(more),
@@ -601,6 +601,21 @@ impl MonitoringConfig {
             _ => Err(bad),
         }
     }
+}
+
+/// The largest rule file read (a rule file is a few kilobytes; a path to
+/// a device or a huge file must not stall the start).
+const RULE_FILE_LIMIT: u64 = 16 << 20;
+
+/// A text file of at most `limit` bytes.
+fn read_limited(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {} MiB", limit >> 20)));
+    }
+    Ok(text)
 }
 
 /// Why a URL must not be used: credentials in it would be shown, logged

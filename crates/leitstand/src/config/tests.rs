@@ -302,3 +302,11 @@ fn credentials_belong_in_headers_not_in_urls_and_never_in_messages() {
     );
     assert!(errs.iter().all(|e| !e.contains("geheim") && !e.contains("Bearer")));
 }
+
+#[test]
+fn a_rule_file_that_is_no_file_is_named_and_does_not_stall_the_start() {
+    let errs = errors("[monitoring]\nrule_files = [\"/dev/zero\", \"/nicht/da.yml\"]\n");
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].contains("monitoring.rule_files[0]: cannot read /dev/zero: larger than 16 MiB"), "{errs:?}");
+    assert!(errs[1].contains("monitoring.rule_files[1]: cannot read /nicht/da.yml: "), "{errs:?}");
+}
