@@ -187,7 +187,7 @@ fn expected(codes: &[u16]) -> String {
 }
 
 /// The error with its causes (reqwest's top message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -66,7 +66,8 @@ pub async fn scrape(clients: &Clients, target: &Target, limits: &Limits) -> Scra
     let response = match request.send().await {
         Ok(r) => r,
         Err(e) if e.is_timeout() => return failed(format!("no answer within {:?}", target.timeout)),
-        Err(e) => return failed(e.to_string()),
+        // reqwest's own message ("error sending request") says nothing of why.
+        Err(e) => return failed(crate::http::error_chain(&e)),
     };
     if !response.status().is_success() {
         return failed(format!("HTTP {}", response.status().as_u16()));

@@ -96,18 +96,15 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
              Bei der ersten Anmeldung ändern. Change it at the first login.\n"
         );
     }
-    let monitoring = config.monitoring.settings(&config.policy, &server.data_dir).map_err(|p| {
-        anyhow::anyhow!(
-            "monitoring: {}",
-            p.into_iter().map(|(k, m)| format!("{k}: {m}")).collect::<Vec<_>>().join("; ")
-        )
-    })?;
+    let mut monitoring = config.monitoring_settings.clone();
+    let host = hostname();
+    monitoring.host_instance = host.clone();
+    monitoring.data_dir = server.data_dir.clone(); // after --data-dir
+    let checker = leitstand_probes::check::Checker::new(monitoring.roots.clone())?;
     services.monitoring = Arc::new(leitstand_app::monitoring::Monitoring::new(monitoring));
     let listener = bind(server.listen).await?;
     let background = spawn_audit_tasks(services.clone(), &config.audit);
-    let holder = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
-    let roots = config.monitoring.roots().map_err(|(k, m)| anyhow::anyhow!("{k}: {m}"))?;
-    let checker = leitstand_probes::check::Checker::new(roots)?;
+    let holder = format!("{host}-{}", uuid::Uuid::new_v4().simple());
     let monitor = leitstand_app::monitoring::runtime::spawn(services.clone(), holder.clone(), checker);
     let witnessing = spawn_witnessing(services.clone());
     let siem = match &config.audit.siem {

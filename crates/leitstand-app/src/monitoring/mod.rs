@@ -98,6 +98,10 @@ pub struct MonitoringSettings {
     pub host_interval: Option<Duration>,
     /// The data directory (its file system is reported with the host metrics).
     pub data_dir: std::path::PathBuf,
+    /// The `instance` label of the host metrics (this machine's name).
+    pub host_instance: String,
+    /// The roots TLS and HTTPS probes trust.
+    pub roots: rustls::RootCertStore,
     /// The rules evaluated.
     pub rules: Vec<Rule>,
     /// How long samples are kept in memory.
@@ -119,6 +123,8 @@ impl Default for MonitoringSettings {
             targets: Vec::new(),
             host_interval: None,
             data_dir: std::path::PathBuf::from("."),
+            host_instance: String::new(),
+            roots: rustls::RootCertStore::empty(),
             rules: Vec::new(),
             retention: Duration::from_secs(2 * 3600),
             max_series: 1_000_000,
@@ -653,11 +659,12 @@ impl App {
         };
         let success = select("probe_success");
         let durations = select("probe_duration_seconds");
+        // Both series are written at the same times, in time order.
         let points = durations
             .iter()
             .map(|&(t, d)| ProbePoint {
                 at: ts(t),
-                success: success.iter().find(|(st, _)| *st == t).is_some_and(|(_, v)| *v == 1.0),
+                success: success.binary_search_by_key(&t, |&(st, _)| st).is_ok_and(|i| success[i].1 == 1.0),
                 duration_seconds: d,
             })
             .collect();

@@ -449,14 +449,12 @@ pub async fn run_host(app: &App) {
     else {
         return;
     };
-    let instance =
-        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
     {
         let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
         for s in samples {
             let mut labels = s.labels;
             labels.push(("job".into(), "leitstand-host".into()));
-            labels.push(("instance".into(), instance.clone()));
+            labels.push(("instance".into(), m.settings.host_instance.clone()));
             let _ = series.append(normalise(labels), at.as_millisecond(), s.value);
         }
     }

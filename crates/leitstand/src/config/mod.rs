@@ -476,6 +476,9 @@ pub struct Config {
     pub witness: WitnessConfig,
     /// Probes, scrape targets and rule files.
     pub monitoring: monitoring::MonitoringConfig,
+    /// The same, checked and resolved for the runtime (rule files read,
+    /// trusted roots loaded) — once, while loading.
+    pub monitoring_settings: leitstand_app::monitoring::MonitoringSettings,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -718,18 +721,35 @@ pub fn load_str(
     }
 
     let policy = base.map(|base| PolicySet { base, tenants: tenant_policies });
+    let mut monitoring_settings = None;
     if let (Some(m), Some(p), Some(s)) = (&monitoring, &policy, &server)
         && problems.is_empty()
-        && let Err(list) = m.settings(p, &s.data_dir)
     {
-        problems.extend(list.into_iter().map(|(path, message)| layers.locate(&path, message)));
-    }
-    match (server, log, audit, witness, monitoring, policy) {
-        (Some(server), Some(log), Some(audit), Some(witness), Some(monitoring), Some(policy))
-            if problems.is_empty() =>
-        {
-            Ok(Config { server, log, audit, witness, monitoring, policy, oidc, file: file.map(Path::to_path_buf) })
+        match m.settings(p, &s.data_dir) {
+            Ok(settings) => monitoring_settings = Some(settings),
+            Err(list) => problems.extend(list.into_iter().map(|(path, message)| layers.locate(&path, message))),
         }
+    }
+    match (server, log, audit, witness, monitoring, policy, monitoring_settings) {
+        (
+            Some(server),
+            Some(log),
+            Some(audit),
+            Some(witness),
+            Some(monitoring),
+            Some(policy),
+            Some(monitoring_settings),
+        ) if problems.is_empty() => Ok(Config {
+            server,
+            log,
+            audit,
+            witness,
+            monitoring,
+            monitoring_settings,
+            policy,
+            oidc,
+            file: file.map(Path::to_path_buf),
+        }),
         _ => Err(ConfigError::Invalid(problems)),
     }
 }

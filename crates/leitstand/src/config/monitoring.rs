@@ -126,9 +126,10 @@ pub struct ProbeConfig {
     /// Time limit of one check; unset: 10s.
     #[serde(default = "default_timeout")]
     pub timeout: Duration,
-    /// Failed checks in a row tolerated before the target counts as down; unset: 1.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
+    /// Failed checks in a row tolerated before the target counts as down;
+    /// unset: 1, for tls 0 (at a daily interval a retry would come a day late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
     /// The tenant the probe belongs to (tenant viewers of it see it); unset: the platform's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
@@ -177,10 +178,6 @@ pub struct ProbeConfig {
 
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
-}
-
-fn default_retries() -> u32 {
-    1
 }
 
 /// One scrape target.
@@ -330,9 +327,7 @@ impl MonitoringConfig {
                 problems.push((format!("monitoring.{key}"), "must be longer than 0s".into()));
             }
         }
-        if let Err(p) = self.roots() {
-            problems.push(p);
-        }
+        let roots = self.roots().map_err(|p| problems.push(p)).ok();
         if self.max_concurrent == 0 {
             problems.push(("monitoring.max_concurrent".into(), "must be at least 1".into()));
         }
@@ -351,6 +346,8 @@ impl MonitoringConfig {
             targets,
             host_interval: self.host.then(|| self.host_interval.std()),
             data_dir: data_dir.to_path_buf(),
+            host_instance: String::new(),
+            roots: roots.unwrap_or_else(rustls::RootCertStore::empty),
             rules,
             retention: self.retention.std(),
             max_series: self.max_series,
@@ -596,7 +593,7 @@ impl MonitoringConfig {
                 check,
                 interval: interval.std(),
                 timeout: p.timeout.std(),
-                retries: p.retries,
+                retries: p.retries.unwrap_or(if kind == Tls { 0 } else { 1 }),
             }),
             _ => Err(bad),
         }

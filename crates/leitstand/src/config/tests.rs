@@ -255,6 +255,7 @@ headers = { Authorization = "Bearer geheim-123" }
         matches!(&tls.check, leitstand_probes::check::Check::Tls { server_name, .. } if server_name == "portal.example")
     );
     assert_eq!(tls.tenant.as_ref().map(|t| t.as_str()), Some("bank-a"));
+    assert_eq!(tls.retries, 0, "a daily check does not wait a day to retry");
     assert_eq!((settings.probes[1].retries, settings.probes[1].interval.as_secs()), (1, 30));
     assert!(!format!("{settings:?}").contains("geheim-123"));
     let leitstand_probes::check::Check::Http(http) = &settings.probes[1].check else { panic!() };
