@@ -106,7 +106,7 @@ fn own_class(action: &str) -> &'static str {
 
 /// One of Leitstand's own events in the submitted form: `user:NAME token:ID`
 /// becomes actor `NAME` (pseudonymised later) with `via` in the details.
-fn own_event(
+pub(crate) fn own_event(
     actor: &str,
     action: &str,
     tenant: Option<String>,

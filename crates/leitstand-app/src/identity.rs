@@ -300,15 +300,18 @@ impl App {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AppError::invalid("name", "give the token a name of 1 to 100 characters"));
         }
-        if scopes.is_empty() || scopes.iter().any(|s| s != "read" && s != "write") {
-            return Err(AppError::invalid("scopes", "scopes are \"read\" and \"write\" (at least one)"));
+        if scopes.is_empty() || scopes.iter().any(|s| !matches!(s.as_str(), "read" | "write" | "ingest")) {
+            return Err(AppError::invalid(
+                "scopes",
+                "scopes are \"read\", \"write\" and \"ingest\" (sending alerts only); at least one",
+            ));
         }
         let now = self.clock.now();
         if expires_at.is_some_and(|e| e <= now) {
             return Err(AppError::invalid("expires", "the expiry must be in the future"));
         }
         // A tenant viewer can never hand out more than reading.
-        if principal.role.is_tenant_bound() && scopes.iter().any(|s| s == "write") {
+        if principal.role.is_tenant_bound() && scopes.iter().any(|s| s != "read") {
             return Err(AppError::invalid("scopes", "a tenant viewer's token can only read"));
         }
         if let Via::Token { scopes: own, .. } = &principal.via

@@ -6,6 +6,7 @@
 //!
 //! Must not depend on HTTP or the command line.
 
+pub mod alerting;
 mod audit;
 mod error;
 mod identity;
@@ -65,6 +66,8 @@ pub struct App {
     pub audit_sink: AuditSink,
     /// Probes, scrapes, rules and their state.
     pub monitoring: Arc<monitoring::Monitoring>,
+    /// Alerts, escalation, on-call and notifications.
+    pub alerting: Arc<alerting::Alerting>,
 }
 
 impl App {
@@ -81,6 +84,7 @@ impl App {
             oidc: None,
             audit_sink,
             monitoring: Arc::new(monitoring::Monitoring::disabled()),
+            alerting: Arc::new(alerting::Alerting::disabled()),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::{AppError, Result};
 pub enum Via {
     /// A browser session.
     Session,
-    /// An API token with its scopes (`read`, `write`).
+    /// An API token with its scopes (`read`, `write`, `ingest`).
     Token {
         /// Token id.
         id: Uuid,
@@ -48,6 +48,7 @@ fn is_read(action: Action) -> bool {
             | Action::ReadAudit
             | Action::ReadPolicy
             | Action::ReadMonitoring
+            | Action::ReadAlerts
     )
 }
 
@@ -57,8 +58,14 @@ impl Principal {
     pub fn require(&self, action: Action) -> Result<()> {
         let scoped = match &self.via {
             Via::Token { scopes, .. } => {
+                // `ingest` is the least a sender of alerts needs: it can
+                // do nothing else, not even read.
                 let needed = if is_read(action) { "read" } else { "write" };
-                scopes.iter().any(|s| s == needed || (needed == "read" && s == "write"))
+                scopes.iter().any(|s| {
+                    s == needed
+                        || (needed == "read" && s == "write")
+                        || (action == Action::IngestAlerts && s == "ingest")
+                })
             }
             Via::Session | Via::Cli => true,
         };

@@ -101,6 +101,20 @@ pub enum Action {
     /// See probes, scrape targets, rules and their alert states (scoped for
     /// tenant viewers).
     ReadMonitoring,
+    /// See alerts, their history and notifications, silences, on-call
+    /// schedules and channels (scoped for tenant viewers).
+    ReadAlerts,
+    /// Acknowledge, unacknowledge, resolve and annotate alerts.
+    RespondToAlerts,
+    /// Send alerts in (Prometheus, Alertmanager; a service account's token
+    /// with the `ingest` scope).
+    IngestAlerts,
+    /// Create and expire silences.
+    ManageSilences,
+    /// Add and remove on-call overrides.
+    ManageOnCall,
+    /// Send a test message through a channel.
+    TestChannels,
 }
 
 impl Action {
@@ -114,6 +128,7 @@ impl Action {
                 | Action::ReadAudit
                 | Action::ReadPolicy
                 | Action::ReadMonitoring
+                | Action::ReadAlerts
         )
     }
 
@@ -131,6 +146,12 @@ impl Action {
             Action::WriteAudit => "audit.write",
             Action::ReadPolicy => "policy.read",
             Action::ReadMonitoring => "monitoring.read",
+            Action::ReadAlerts => "alert.read",
+            Action::RespondToAlerts => "alert.respond",
+            Action::IngestAlerts => "alert.ingest",
+            Action::ManageSilences => "silence.manage",
+            Action::ManageOnCall => "oncall.manage",
+            Action::TestChannels => "channel.test",
         }
     }
 }
@@ -150,6 +171,12 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::WriteAudit, &[Admin, Devops, Security]),
     (Action::ReadPolicy, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ReadMonitoring, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ReadAlerts, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::RespondToAlerts, &[Admin, Devops]),
+    (Action::IngestAlerts, &[Admin, Devops]),
+    (Action::ManageSilences, &[Admin, Devops]),
+    (Action::ManageOnCall, &[Admin, Devops]),
+    (Action::TestChannels, &[Admin, Devops]),
 ];
 
 /// Which tenants' data a principal may see.

@@ -54,6 +54,21 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A fenced write was refused: the writer no longer holds the lease
+    /// (it expired, or another replica took over). Nothing was written; the
+    /// caller must stop acting as the holder.
+    #[error(
+        "lease {lease:?} is no longer held by {holder:?} with fencing token {token}; \
+         another replica may have taken over, so the change was not written"
+    )]
+    LeaseLost {
+        /// Lease name.
+        lease: String,
+        /// The holder the write was fenced with.
+        holder: String,
+        /// The fencing token the write was fenced with.
+        token: i64,
+    },
     /// Any other database error.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

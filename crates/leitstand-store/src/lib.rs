@@ -9,6 +9,7 @@
 //! Schema changes are versioned migrations under `migrations/{sqlite,postgres}`;
 //! a database written by a newer Leitstand is refused, never modified.
 
+mod alerts;
 mod audit;
 mod audit_log;
 mod error;
@@ -33,6 +34,10 @@ use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use alerts::{
+    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, InboxRow, NotificationOutcome,
+    NotificationRow, OverrideRow, SilenceRow,
+};
 pub use audit::{AuditEvent, AuditRepository};
 pub use audit_log::{AuditLogRepository, AuditQuery, IndexedEvent};
 pub use error::StoreError;

@@ -105,7 +105,15 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let listener = bind(server.listen).await?;
     let background = spawn_audit_tasks(services.clone(), &config.audit);
     let holder = format!("{host}-{}", uuid::Uuid::new_v4().simple());
+    let link_key = config.alerting.link_key(&server.data_dir).map_err(|e| {
+        anyhow::anyhow!("alerting: the key of the signed links in {} cannot be used: {e}", server.data_dir.display())
+    })?;
+    let public_url = config.alerting.public_url(listener.local_addr()?);
+    services.alerting =
+        Arc::new(leitstand_app::alerting::Alerting::new(config.alerting_settings.clone(), link_key, public_url));
     let monitor = leitstand_app::monitoring::runtime::spawn(services.clone(), holder.clone(), checker);
+    let alerting = leitstand_app::alerting::runtime::spawn(services.clone(), holder.clone());
+    let rule_alerts = leitstand_app::alerting::runtime::forward_rule_alerts(services.clone());
     let witnessing = spawn_witnessing(services.clone());
     let siem = match &config.audit.siem {
         Some(c) => {
@@ -153,6 +161,8 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
     monitor.shutdown().await;
+    rule_alerts.abort();
+    alerting.shutdown().await;
     leitstand_app::monitoring::runtime::stop_recording(&state.app, &holder).await;
     background.abort();
     for task in [witnessing, siem].into_iter().flatten() {

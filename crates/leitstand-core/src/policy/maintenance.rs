@@ -130,6 +130,37 @@ impl Maintenance {
         !self.periods(service, at, next, default_zone).is_empty()
     }
 
+    /// The window open at `at` for `service` (its name and end), and when
+    /// that answer changes next (a window's start or end within the next
+    /// `look_ahead`), so a caller can cache it until then.
+    pub fn window_at(
+        &self,
+        service: Option<&str>,
+        at: Timestamp,
+        look_ahead: jiff::SignedDuration,
+        default_zone: &TimeZone,
+    ) -> (Option<(&str, Timestamp)>, Option<Timestamp>) {
+        let horizon = at.checked_add(look_ahead).unwrap_or(Timestamp::MAX);
+        let mut open: Option<(&str, Timestamp)> = None;
+        let mut next_start: Option<Timestamp> = None;
+        for w in self.windows.iter().filter(|w| w.applies_to(service)) {
+            for (start, end) in w.occurrences(at, horizon, default_zone) {
+                if start <= at && at < end {
+                    if open.is_none_or(|(_, e)| end > e) {
+                        open = Some((w.name.as_str(), end));
+                    }
+                } else if start > at {
+                    next_start = Some(next_start.map_or(start, |n: Timestamp| n.min(start)));
+                }
+            }
+        }
+        let changes = match open {
+            Some((_, end)) => Some(end),
+            None => next_start,
+        };
+        (open, changes)
+    }
+
     pub(crate) fn validate(&self, path: &str, v: &mut Violations) {
         for (i, w) in self.windows.iter().enumerate() {
             w.validate(&format!("{}[{i}]", join(path, "windows")), v);
@@ -153,6 +184,20 @@ mod tests {
             time_zone: None,
             services: vec!["portal".into()],
         }
+    }
+
+    #[test]
+    fn window_at_names_the_open_window_and_the_next_change() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let m = Maintenance { windows: vec![sunday_patch()] };
+        let week = jiff::SignedDuration::from_hours(24 * 7);
+        // Sunday 6 December 2026, 02:30 Berlin = 01:30 UTC: open until 04:00 local.
+        let (open, changes) = m.window_at(Some("portal"), ts("2026-12-06T01:30:00Z"), week, &berlin);
+        assert_eq!(open, Some(("Patch-Sonntag", ts("2026-12-06T03:00:00Z"))));
+        assert_eq!(changes, Some(ts("2026-12-06T03:00:00Z")));
+        let (open, changes) = m.window_at(Some("portal"), ts("2026-12-06T03:00:00Z"), week, &berlin);
+        assert_eq!((open, changes), (None, Some(ts("2026-12-13T01:00:00Z"))));
+        assert_eq!(m.window_at(Some("shop"), ts("2026-12-06T01:30:00Z"), week, &berlin), (None, None));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 //! through `store_test!`.
 
+mod alerts;
 mod audit_log;
 mod identity;
 mod leases;

@@ -10,6 +10,7 @@
 //! layer that wrote it: file, line and column, or the environment variable.
 
 mod layers;
+pub mod alerting;
 pub mod monitoring;
 pub mod reference;
 
@@ -479,6 +480,10 @@ pub struct Config {
     /// The same, checked and resolved for the runtime (rule files read,
     /// trusted roots loaded) — once, while loading.
     pub monitoring_settings: leitstand_app::monitoring::MonitoringSettings,
+    /// Channels, audiences, people, schedules, inhibition.
+    pub alerting: alerting::AlertingConfig,
+    /// The same, checked and resolved (channels built, schedules validated).
+    pub alerting_settings: std::sync::Arc<leitstand_app::alerting::AlertingSettings>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -634,6 +639,7 @@ pub fn load_str(
     }
     let witness = take_section::<WitnessConfig>(&mut merged, "witness", &layers, &mut problems);
     let monitoring = take_section::<monitoring::MonitoringConfig>(&mut merged, "monitoring", &layers, &mut problems);
+    let alerting = take_section::<alerting::AlertingConfig>(&mut merged, "alerting", &layers, &mut problems);
     if let Some(w) = &witness {
         if let Some(Err(e)) = w.name.as_deref().map(|n| leitstand_ledger::note::Signer::from_seed(n, [0; 32])) {
             problems.push(layers.locate("witness.name", format!("not usable as a key name: {e}")));
@@ -730,7 +736,16 @@ pub fn load_str(
             Err(list) => problems.extend(list.into_iter().map(|(path, message)| layers.locate(&path, message))),
         }
     }
-    match (server, log, audit, witness, monitoring, policy, monitoring_settings) {
+    let mut alerting_settings = None;
+    if let (Some(a), Some(p)) = (&alerting, &policy)
+        && problems.is_empty()
+    {
+        match a.settings(p) {
+            Ok(settings) => alerting_settings = Some(std::sync::Arc::new(settings)),
+            Err(list) => problems.extend(list.into_iter().map(|(path, message)| layers.locate(&path, message))),
+        }
+    }
+    match (server, log, audit, witness, monitoring, policy, monitoring_settings, alerting, alerting_settings) {
         (
             Some(server),
             Some(log),
@@ -739,6 +754,8 @@ pub fn load_str(
             Some(monitoring),
             Some(policy),
             Some(monitoring_settings),
+            Some(alerting),
+            Some(alerting_settings),
         ) if problems.is_empty() => Ok(Config {
             server,
             log,
@@ -746,6 +763,8 @@ pub fn load_str(
             witness,
             monitoring,
             monitoring_settings,
+            alerting,
+            alerting_settings,
             policy,
             oidc,
             file: file.map(Path::to_path_buf),
@@ -782,6 +801,9 @@ pub fn defaults_table() -> toml::Table {
     }
     if let Ok(monitoring) = toml::Table::try_from(monitoring::MonitoringConfig::default()) {
         table.insert("monitoring".into(), toml::Value::Table(monitoring));
+    }
+    if let Ok(alerting) = toml::Table::try_from(alerting::AlertingConfig::default()) {
+        table.insert("alerting".into(), toml::Value::Table(alerting));
     }
     table
 }

@@ -1,0 +1,736 @@
+//! The alert engine: one per deployment (the holder of the `alerting`
+//! lease). It keeps every open alert's lifecycle state in memory — a map
+//! by fingerprint, so deduplication is a lookup — and a min-heap of due
+//! times, applies [`leitstand_alerting::lifecycle`] to each report, action
+//! and due timer, and writes what changed as one transaction per batch:
+//! alert rows (with their next due time: the persisted timer), history,
+//! notification rows. Audit events follow once the batch is durable.
+//!
+//! Batches are group commits: whatever arrived while the previous batch was
+//! being written goes into the next, so one fsync carries many alerts and
+//! the ingest rate is bound by CPU, not by the disk.
+//!
+//! Labels are kept per alert (silences, inhibition and grouping match on
+//! them); annotations only as the JSON text the row needs.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+use jiff::{SignedDuration, Timestamp};
+use leitstand_alerting::group::group_key;
+use leitstand_alerting::inhibit::InhibitionIndex;
+use leitstand_alerting::labels::{Fingerprint, LabelSet, fingerprint};
+use leitstand_alerting::lifecycle::{
+    AlertState, Context, Effect, HistoryKind, Input, NotifyKind, Refused, Status, Suppression, base_level, continues,
+};
+use leitstand_alerting::link::{LinkAction, LinkClaims};
+use leitstand_alerting::oncall::Override;
+use leitstand_alerting::silence::{Silence, muting, next_change};
+use leitstand_core::policy::{ChannelKind, Policy};
+use leitstand_core::tenant::TenantSlug;
+use leitstand_ledger::event::SubmittedEvent;
+use leitstand_notify::{AlertSummary, Links, Message, MessageKind};
+use leitstand_store::{
+    AlertChanges, AlertRepository, AlertRow, Fence, HistoryRow, NotificationRow, TenantRepository,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Observation, Source, label};
+use crate::{App, AppError, Result};
+
+/// One open alert.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub state: AlertState,
+    pub labels: LabelSet,
+    pub annotations: Box<str>,
+    pub generator_url: Option<Box<str>>,
+    pub tenant_id: Option<Uuid>,
+    pub source: Source,
+    pub group_key: Box<str>,
+}
+
+impl Entry {
+    fn tenant(&self) -> Option<&str> {
+        label(&self.labels, "tenant")
+    }
+    fn service(&self) -> Option<&str> {
+        label(&self.labels, "service")
+    }
+    fn severity(&self) -> Option<&str> {
+        label(&self.labels, "severity")
+    }
+}
+
+/// A user's action on an alert.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Acknowledge.
+    Ack,
+    /// Take the acknowledgement back.
+    Unack,
+    /// Resolve by hand.
+    Resolve,
+    /// Add a note.
+    Note(String),
+}
+
+impl Action {
+    fn input(self, by: String) -> Input {
+        match self {
+            Action::Ack => Input::Ack { by },
+            Action::Unack => Input::Unack { by },
+            Action::Resolve => Input::Resolve { by },
+            Action::Note(text) => Input::Note { by, text },
+        }
+    }
+}
+
+/// What one batch changes, collected before it is written.
+#[derive(Default)]
+struct Pending {
+    dirty: BTreeSet<Fingerprint>,
+    history: Vec<HistoryRow>,
+    notifications: Vec<NotificationRow>,
+    audit: Vec<SubmittedEvent>,
+}
+
+/// The engine's state over one term of the lease.
+pub struct Engine {
+    app: App,
+    fence: Option<Fence>,
+    alerts: HashMap<Fingerprint, Entry>,
+    by_id: HashMap<Uuid, Fingerprint>,
+    timers: BinaryHeap<Reverse<(Timestamp, Fingerprint)>>,
+    inhibition: InhibitionIndex,
+    silences: Vec<Silence>,
+    overrides: BTreeMap<String, Vec<Override>>,
+    tenants: HashMap<String, Uuid>,
+    maintenance: HashMap<(Option<String>, Option<String>), (Option<(String, Timestamp)>, Timestamp)>,
+    pending: Pending,
+}
+
+/// How far ahead maintenance windows are looked up (and cached).
+const WINDOW_LOOK_AHEAD: SignedDuration = SignedDuration::from_hours(24);
+
+impl Engine {
+    /// Loads the open alerts, silences and overrides; `fence` (the lease
+    /// held) guards every write.
+    pub async fn load(app: App, fence: Option<Fence>) -> Result<Self> {
+        let now = app.clock.now();
+        let inhibition = InhibitionIndex::new(app.alerting.settings.inhibit.clone());
+        let mut engine = Engine {
+            app,
+            fence,
+            alerts: HashMap::new(),
+            by_id: HashMap::new(),
+            timers: BinaryHeap::new(),
+            inhibition,
+            silences: Vec::new(),
+            overrides: BTreeMap::new(),
+            tenants: HashMap::new(),
+            maintenance: HashMap::new(),
+            pending: Pending::default(),
+        };
+        engine.reload().await?;
+        let window = engine.longest_dedup_window();
+        let since = now.checked_sub(window).unwrap_or(Timestamp::MIN);
+        for row in engine.app.store.open_alerts(since).await? {
+            match entry_from_row(&row) {
+                Some(entry) => engine.insert(entry),
+                None => tracing::error!(alert = %row.id, "stored alert cannot be read; left as it is"),
+            }
+        }
+        engine.app.alerting.counts.firing.store(engine.firing(), std::sync::atomic::Ordering::Relaxed);
+        Ok(engine)
+    }
+
+    /// Re-reads silences, overrides and tenants (after a change).
+    pub async fn reload(&mut self) -> Result<()> {
+        let now = self.app.clock.now();
+        let rows = self.app.store.silences(None, Some(now)).await?;
+        self.silences = rows.iter().filter_map(super::services::silence_from_row).collect();
+        let from = now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(now);
+        let to = now.checked_add(SignedDuration::from_hours(24 * 400)).unwrap_or(now);
+        self.overrides.clear();
+        for o in self.app.store.overrides(None, from, to).await? {
+            self.overrides.entry(o.schedule.clone()).or_default().push(Override {
+                id: o.id,
+                person: o.person,
+                starts_at: o.starts_at,
+                ends_at: o.ends_at,
+                reason: o.reason,
+            });
+        }
+        self.tenants = self.app.store.tenants(None).await?.into_iter().map(|t| (t.slug.as_str().to_string(), t.id)).collect();
+        Ok(())
+    }
+
+    /// Alerts in memory that fire.
+    pub fn firing(&self) -> u64 {
+        self.alerts.values().filter(|e| e.state.status == Status::Firing).count() as u64
+    }
+
+    /// Alerts in memory (firing, and resolved within the dedup window).
+    pub fn len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// Whether no alert is open.
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    /// The earliest due time.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    fn longest_dedup_window(&self) -> SignedDuration {
+        let set = &self.app.alerting.settings.policy;
+        std::iter::once(&set.base)
+            .chain(set.tenants.values())
+            .map(|p| p.escalation.dedup_window.signed())
+            .max()
+            .unwrap_or(SignedDuration::from_mins(5))
+    }
+
+    fn policy(&self, tenant: Option<&str>) -> &Policy {
+        let set = &self.app.alerting.settings.policy;
+        match tenant.and_then(|t| TenantSlug::parse(t.to_string()).ok()) {
+            Some(slug) => set.for_tenant(&slug),
+            None => &set.base,
+        }
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        let fp = entry.state.fingerprint;
+        if entry.state.status == Status::Firing && self.inhibition.is_source(&entry.labels) {
+            self.inhibition.insert(fp, &entry.labels);
+        }
+        self.schedule(fp, &entry.state);
+        self.by_id.insert(entry.state.id, fp);
+        if let Some(old) = self.alerts.insert(fp, entry) {
+            self.by_id.remove(&old.state.id);
+            // The entry replaced is an older episode; its id now points nowhere.
+            self.by_id.insert(self.alerts[&fp].state.id, fp);
+        }
+    }
+
+    /// Puts the alert's next due time on the heap: its next step while it
+    /// fires, the end of its dedup window (when it is forgotten) once resolved.
+    fn schedule(&mut self, fp: Fingerprint, state: &AlertState) {
+        let at = match state.status {
+            Status::Firing => state.next_step,
+            Status::Resolved => state.resolved_at.and_then(|r| r.checked_add(self.longest_dedup_window()).ok()),
+        };
+        if let Some(at) = at {
+            self.timers.push(Reverse((at, fp)));
+        }
+    }
+
+    /// What holds back an alert with these labels now, and when that may
+    /// change.
+    fn suppression(&mut self, fp: Fingerprint, labels: &LabelSet, now: Timestamp) -> (Option<Suppression>, Option<Timestamp>) {
+        let tenant = label(labels, "tenant").map(str::to_string);
+        let service = label(labels, "service").map(str::to_string);
+        let silence_change = next_change(&self.silences, now);
+        if let Some(s) = muting(&self.silences, labels, tenant.as_deref(), now) {
+            return (Some(Suppression::Silence(s.id)), Some(s.ends_at));
+        }
+        if let Some(source) = self.inhibition.inhibitor(labels, fp) {
+            return (Some(Suppression::Inhibited(source)), silence_change);
+        }
+        let key = (tenant, service);
+        let cached = self.maintenance.get(&key).filter(|(_, valid)| now < *valid).map(|(open, _)| open.clone());
+        let open = match cached {
+            Some(open) => open,
+            None => {
+                let policy = self.policy(key.0.as_deref());
+                let zone = jiff::tz::TimeZone::get(&policy.calendar.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+                let (open, changes) = policy.maintenance.window_at(key.1.as_deref(), now, WINDOW_LOOK_AHEAD, &zone);
+                let open = open.map(|(name, end)| (name.to_string(), end));
+                let valid = changes.unwrap_or(now.checked_add(WINDOW_LOOK_AHEAD).unwrap_or(Timestamp::MAX));
+                self.maintenance.insert(key, (open.clone(), valid));
+                open
+            }
+        };
+        match open {
+            Some((name, end)) => {
+                (Some(Suppression::Maintenance(name)), Some(silence_change.map_or(end, |s| s.min(end))))
+            }
+            None => (None, silence_change),
+        }
+    }
+
+    /// Applies reports from sources; durable when it returns.
+    pub async fn observe(&mut self, mut observations: Vec<Observation>) -> Result<()> {
+        // Sources of inhibition first, so a host's and its services' alerts
+        // arriving together yield one notification.
+        observations.sort_by_key(|o| !self.inhibition.is_source(&o.alert.labels));
+        for o in observations {
+            self.observe_one(o);
+        }
+        self.commit().await
+    }
+
+    fn observe_one(&mut self, o: Observation) {
+        let now = self.app.clock.now();
+        let fp = fingerprint(&o.alert.labels);
+        let resolved = o.resolved || o.alert.ends_at.is_some_and(|e| e <= now);
+        let existing = self.alerts.get(&fp).map(|e| e.state.clone());
+        let policy = self.policy(label(&o.alert.labels, "tenant")).escalation.clone();
+        match existing {
+            Some(state) if continues(&state, &policy, now) => {
+                let input = if resolved {
+                    Input::Resolved { at: o.alert.ends_at.unwrap_or(now).min(now) }
+                } else {
+                    Input::Firing { ends_at: o.alert.ends_at }
+                };
+                let entry = self.alerts.get_mut(&fp).expect("looked up above");
+                let annotations = annotations_json(&o.alert.annotations);
+                let mut changed = *entry.annotations != *annotations;
+                entry.annotations = annotations.into();
+                let before = entry.state.clone();
+                changed |= self.apply(fp, input, now);
+                let after = &self.alerts[&fp].state;
+                if changed || before != *after {
+                    self.pending.dirty.insert(fp);
+                }
+            }
+            _ if resolved => {} // resolved and never seen open: nothing to do
+            _ => {
+                let level = base_level(label(&o.alert.labels, "severity"), &policy);
+                let starts = o.alert.starts_at.unwrap_or(now).min(now);
+                let id = Uuid::now_v7();
+                let mut state = AlertState::new(id, fp, starts, level, now);
+                state.ends_at = o.alert.ends_at;
+                let tenant_id = label(&o.alert.labels, "tenant").and_then(|t| self.tenants.get(t).copied());
+                let (group, _) = group_key(&self.app.alerting.settings.group_by, &o.alert.labels);
+                let entry = Entry {
+                    state,
+                    annotations: annotations_json(&o.alert.annotations).into(),
+                    generator_url: o.alert.generator_url.map(Into::into),
+                    labels: o.alert.labels,
+                    tenant_id,
+                    source: o.source,
+                    group_key: group.into(),
+                };
+                let (suppression, changes) = self.suppression(fp, &entry.labels, now);
+                self.insert(entry);
+                let ctx = Context {
+                    policy: &policy,
+                    now,
+                    suppression: suppression.as_ref(),
+                    suppression_changes_at: changes,
+                };
+                let entry = self.alerts.get_mut(&fp).expect("inserted above");
+                let effects = entry.state.start(&ctx);
+                let state = entry.state.clone();
+                self.schedule(fp, &state);
+                self.carry_out(fp, effects, now);
+                self.pending.dirty.insert(fp);
+                self.after_change(fp, None, now);
+            }
+        }
+    }
+
+    /// Steps one alert; whether it changed. Carries the effects out.
+    fn apply(&mut self, fp: Fingerprint, input: Input, now: Timestamp) -> bool {
+        self.try_apply(fp, input, now).unwrap_or(false)
+    }
+
+    fn try_apply(&mut self, fp: Fingerprint, input: Input, now: Timestamp) -> std::result::Result<bool, Refused> {
+        let Some(entry) = self.alerts.get(&fp) else { return Ok(false) };
+        let labels = entry.labels.clone();
+        let policy = self.policy(entry.tenant()).escalation.clone();
+        let (suppression, changes) = self.suppression(fp, &labels, now);
+        let ctx = Context { policy: &policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
+        let entry = self.alerts.get_mut(&fp).expect("looked up above");
+        let before = entry.state.clone();
+        let effects = entry.state.step(input, &ctx)?;
+        let after = entry.state.clone();
+        if after.next_step != before.next_step || after.status != before.status {
+            self.schedule(fp, &after);
+        }
+        let changed = before != after || !effects.is_empty();
+        self.carry_out(fp, effects, now);
+        if changed {
+            self.pending.dirty.insert(fp);
+            self.after_change(fp, Some(&before), now);
+        }
+        Ok(changed)
+    }
+
+    /// Keeps the inhibition index in step and re-examines the alerts a
+    /// change of a source affects.
+    fn after_change(&mut self, fp: Fingerprint, before: Option<&AlertState>, now: Timestamp) {
+        let Some(entry) = self.alerts.get(&fp) else { return };
+        if !self.inhibition.is_source(&entry.labels) {
+            return;
+        }
+        let was = before.is_some_and(|b| b.status == Status::Firing);
+        let is = entry.state.status == Status::Firing;
+        if was == is && before.is_some() {
+            return;
+        }
+        if is {
+            self.inhibition.insert(fp, &entry.labels);
+        } else {
+            self.inhibition.remove(fp);
+        }
+        // Targets: on a new source, the firing alerts it now inhibits; on a
+        // resolved source, the alerts it held back.
+        let targets: Vec<Fingerprint> = self
+            .alerts
+            .iter()
+            .filter(|(other, e)| {
+                **other != fp
+                    && e.state.status == Status::Firing
+                    && if is {
+                        e.state.suppressed.is_none()
+                    } else {
+                        e.state.suppressed == Some(Suppression::Inhibited(fp))
+                    }
+            })
+            .map(|(other, _)| *other)
+            .collect();
+        for target in targets {
+            self.apply(target, Input::Tick, now);
+        }
+    }
+
+    /// Takes every step that is due at `now`.
+    pub async fn tick(&mut self) -> Result<()> {
+        let now = self.app.clock.now();
+        let mut any = false;
+        while let Some(Reverse((at, fp))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(entry) = self.alerts.get(&fp) else { continue };
+            match entry.state.status {
+                Status::Firing if entry.state.next_step == Some(at) => {
+                    self.apply(fp, Input::Tick, now);
+                    any = true;
+                }
+                Status::Resolved => {
+                    let policy = self.policy(entry.tenant()).escalation.clone();
+                    if !continues(&entry.state, &policy, now) {
+                        let entry = self.alerts.remove(&fp).expect("looked up above");
+                        self.by_id.remove(&entry.state.id);
+                    }
+                }
+                Status::Firing => {} // superseded timer
+            }
+        }
+        if any { self.commit().await } else { Ok(()) }
+    }
+
+    /// Looks at every firing alert again (silences or windows changed).
+    pub async fn reexamine(&mut self) -> Result<()> {
+        self.reload().await?;
+        self.maintenance.clear();
+        let now = self.app.clock.now();
+        let firing: Vec<Fingerprint> =
+            self.alerts.iter().filter(|(_, e)| e.state.status == Status::Firing).map(|(fp, _)| *fp).collect();
+        for fp in firing {
+            self.apply(fp, Input::Tick, now);
+        }
+        self.commit().await
+    }
+
+    /// A person's action on alert `id`.
+    pub async fn act(&mut self, id: Uuid, actor: &str, action: Action) -> Result<()> {
+        let now = self.app.clock.now();
+        let Some(fp) = self.by_id.get(&id).copied() else {
+            return Err(AppError::Invalid {
+                field: "alert",
+                message: "the alert is closed (resolved longer than the dedup window ago)".into(),
+            });
+        };
+        match self.try_apply(fp, action.input(actor.to_string()), now) {
+            Ok(_) => self.commit().await,
+            Err(Refused::NotApplicable(why)) => Err(AppError::invalid("alert", format!("not possible: the alert is {why}"))),
+        }
+    }
+
+    /// Whether alert `id` is open in the engine.
+    pub fn is_open(&self, id: Uuid) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// Records effects: history and audit entries, notification rows.
+    fn carry_out(&mut self, fp: Fingerprint, effects: Vec<Effect>, now: Timestamp) {
+        let Some(entry) = self.alerts.get(&fp) else { return };
+        let entry = entry.clone();
+        for effect in effects {
+            match effect {
+                Effect::History { kind, actor, detail } => self.record(&entry, kind, &actor, detail, now),
+                Effect::Notify { kind, level } => {
+                    let rows = self.notifications(&entry, kind, level, now);
+                    self.pending.notifications.extend(rows);
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, entry: &Entry, kind: HistoryKind, actor: &str, detail: serde_json::Value, now: Timestamp) {
+        let id = entry.state.id;
+        self.pending.history.push(HistoryRow {
+            alert_id: id,
+            at: now,
+            kind: kind.as_str().to_string(),
+            actor: actor.to_string(),
+            detail: detail.to_string(),
+        });
+        let mut details = match detail {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        details.insert("fingerprint".into(), json!(entry.state.fingerprint.to_string()));
+        details.insert("alertname".into(), json!(label(&entry.labels, "alertname").unwrap_or("")));
+        if let Some(s) = entry.severity() {
+            details.insert("severity".into(), json!(s));
+        }
+        if let Some(s) = entry.service() {
+            details.insert("service".into(), json!(s));
+        }
+        let mut event = crate::audit::own_event(
+            actor,
+            &kind.audit_action(),
+            entry.tenant().map(str::to_string),
+            &format!("alert:{id}"),
+            "success",
+            serde_json::Value::Object(details),
+        );
+        event.time = Some(now.to_string());
+        self.pending.audit.push(event);
+    }
+
+    /// The notification rows for `kind` at `level`: one per channel that
+    /// reaches the level's audiences, with the person on call now added.
+    fn notifications(&self, entry: &Entry, kind: NotifyKind, level: u8, now: Timestamp) -> Vec<NotificationRow> {
+        let settings = &self.app.alerting.settings;
+        let policy = &self.policy(entry.tenant()).escalation;
+        let levels: Vec<u8> = match kind {
+            // Whoever was told about it hears that it ended.
+            NotifyKind::Resolved => (base_level(entry.severity(), policy).max(1)..=level).collect(),
+            _ => vec![level],
+        };
+        let mut per_channel: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for l in &levels {
+            let Some(lvl) = policy.level(*l) else { continue };
+            for audience in &lvl.notify {
+                let Some(route) = settings.audiences.get(audience) else { continue };
+                let on_call = route.schedule.as_deref().and_then(|s| {
+                    let schedule = self.app.alerting.schedule(s)?;
+                    let overrides = self.overrides.get(s).map(Vec::as_slice).unwrap_or(&[]);
+                    schedule.on_call(now, overrides).and_then(|o| settings.people.get(&o.person))
+                });
+                for channel_id in &route.channels {
+                    let Some(channel) = self.app.alerting.channel(channel_id) else { continue };
+                    if !lvl.channels.contains(&channel.kind) {
+                        continue;
+                    }
+                    let recipients = per_channel.entry(channel.id.as_str()).or_default();
+                    if let Some(person) = on_call {
+                        let address = match channel.kind {
+                            ChannelKind::Email => person.email.clone(),
+                            ChannelKind::Chat => person.chat.clone(),
+                            _ => None,
+                        };
+                        recipients.extend(address);
+                    }
+                }
+            }
+        }
+        let message_kind = match kind {
+            NotifyKind::Firing => MessageKind::Firing,
+            NotifyKind::Escalated => MessageKind::Escalated,
+            NotifyKind::Resolved => MessageKind::Resolved,
+        };
+        let not_before = match kind {
+            NotifyKind::Firing => now.checked_add(settings.group_wait).unwrap_or(now),
+            _ => now,
+        };
+        let level_name = policy.level(level).map(|l| l.name.clone()).unwrap_or_default();
+        let summary = self.summary(entry);
+        let links = self.links(entry.state.id, now);
+        per_channel
+            .into_iter()
+            .filter_map(|(channel_id, recipients)| {
+                let channel = self.app.alerting.channel(channel_id)?;
+                let message = Message {
+                    id: Uuid::now_v7(),
+                    kind: message_kind,
+                    locale: channel.locale,
+                    level,
+                    level_name: level_name.clone(),
+                    group_key: entry.group_key.to_string(),
+                    alerts: vec![summary.clone()],
+                    links: links.clone(),
+                    recipients: recipients.into_iter().collect(),
+                    created_at: now,
+                };
+                Some(NotificationRow {
+                    id: message.id,
+                    alert_id: entry.state.id,
+                    group_key: entry.group_key.to_string(),
+                    channel: channel_id.to_string(),
+                    kind: kind_str(message_kind).to_string(),
+                    level: i16::from(level),
+                    recipients: serde_json::to_string(&message.recipients).unwrap_or_else(|_| "[]".into()),
+                    payload: serde_json::to_string(&message).unwrap_or_default(),
+                    status: "pending".into(),
+                    attempts: 0,
+                    not_before,
+                    created_at: now,
+                    delivered_at: None,
+                    last_error: None,
+                    fallback_of: None,
+                    claimed_by: None,
+                })
+            })
+            .collect()
+    }
+
+    fn summary(&self, entry: &Entry) -> AlertSummary {
+        AlertSummary {
+            id: entry.state.id,
+            fingerprint: entry.state.fingerprint.to_string(),
+            status: entry.state.status.as_str().to_string(),
+            labels: entry.labels.clone(),
+            annotations: serde_json::from_str(&entry.annotations).unwrap_or_default(),
+            starts_at: entry.state.starts_at,
+            ends_at: entry.state.resolved_at,
+            generator_url: entry.generator_url.as_deref().map(str::to_string),
+            url: Some(self.app.alerting.alert_url(entry.state.id)),
+        }
+    }
+
+    fn links(&self, id: Uuid, now: Timestamp) -> Links {
+        let settings = &self.app.alerting.settings;
+        let expires_at = now.checked_add(settings.link_ttl).unwrap_or(now);
+        let link = |action| {
+            let token = self.app.alerting.link_key.sign(&LinkClaims { alert: id, action, expires_at });
+            format!("{}/alerts/act/{token}", self.app.alerting.public_url)
+        };
+        Links {
+            ack: Some(link(LinkAction::Ack)),
+            resolve: Some(link(LinkAction::Resolve)),
+            view: Some(self.app.alerting.alert_url(id)),
+        }
+    }
+
+    /// Writes the batch: alert rows, history and notifications in one
+    /// transaction (fenced), then the audit events; wakes the dispatcher.
+    async fn commit(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.dirty.is_empty() && pending.history.is_empty() && pending.notifications.is_empty() {
+            return Ok(());
+        }
+        let now = self.app.clock.now();
+        let alerts: Vec<AlertRow> =
+            pending.dirty.iter().filter_map(|fp| self.alerts.get(fp)).map(|e| row_from_entry(e, now)).collect();
+        let notify = !pending.notifications.is_empty();
+        let changes =
+            AlertChanges { alerts, history: pending.history, notifications: pending.notifications, inbox_done: None };
+        self.app.store.apply_alert_changes(self.fence.as_ref(), now, &changes).await?;
+        if !pending.audit.is_empty()
+            && let Err(e) = self.app.audit().submit(pending.audit).await
+        {
+            // The change is stored and in the alert history; the audit log
+            // is behind and says so in the server log.
+            tracing::error!(error = %e, "alert audit events not recorded");
+        }
+        self.app.alerting.counts.firing.store(self.firing(), std::sync::atomic::Ordering::Relaxed);
+        if notify {
+            self.app.alerting.wake_dispatch.notify_one();
+        }
+        Ok(())
+    }
+}
+
+fn kind_str(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Firing => "firing",
+        MessageKind::Escalated => "escalated",
+        MessageKind::Resolved => "resolved",
+        MessageKind::Test => "test",
+    }
+}
+
+fn annotations_json(annotations: &LabelSet) -> String {
+    serde_json::to_string(annotations).unwrap_or_else(|_| "{}".into())
+}
+
+/// The stored row of an entry.
+pub(crate) fn row_from_entry(e: &Entry, now: Timestamp) -> AlertRow {
+    let s = &e.state;
+    AlertRow {
+        id: s.id,
+        fingerprint: s.fingerprint.to_string(),
+        tenant_id: e.tenant_id,
+        source: e.source.as_str().to_string(),
+        labels: serde_json::to_string(&e.labels).unwrap_or_else(|_| "{}".into()),
+        annotations: e.annotations.to_string(),
+        generator_url: e.generator_url.as_deref().map(str::to_string),
+        alertname: label(&e.labels, "alertname").unwrap_or("").to_string(),
+        severity: e.severity().unwrap_or("").to_string(),
+        service: e.service().map(str::to_string),
+        group_key: e.group_key.to_string(),
+        status: s.status.as_str().to_string(),
+        starts_at: s.starts_at,
+        ends_at: s.ends_at,
+        resolved_at: s.resolved_at,
+        last_seen_at: s.last_seen,
+        level: i16::from(s.level),
+        level_since: s.level_since,
+        acked_by: s.acked.as_ref().map(|a| a.by.clone()),
+        acked_at: s.acked.as_ref().map(|a| a.at),
+        suppressed: s.suppressed.as_ref().map(Suppression::encode),
+        notified_level: i16::from(s.notified_level),
+        next_step_at: s.next_step,
+        updated_at: now,
+    }
+}
+
+/// An entry from its stored row.
+pub(crate) fn entry_from_row(r: &AlertRow) -> Option<Entry> {
+    let labels: LabelSet = serde_json::from_str(&r.labels).ok()?;
+    let state = AlertState {
+        id: r.id,
+        fingerprint: r.fingerprint.parse().ok()?,
+        status: Status::parse(&r.status)?,
+        starts_at: r.starts_at,
+        ends_at: r.ends_at,
+        resolved_at: r.resolved_at,
+        last_seen: r.last_seen_at,
+        level: u8::try_from(r.level).ok()?,
+        level_since: r.level_since,
+        acked: match (&r.acked_by, r.acked_at) {
+            (Some(by), Some(at)) => Some(leitstand_alerting::lifecycle::Ack { by: by.clone(), at }),
+            _ => None,
+        },
+        suppressed: r.suppressed.as_deref().and_then(Suppression::decode),
+        notified_level: u8::try_from(r.notified_level).ok()?,
+        next_step: r.next_step_at,
+    };
+    // A resolved episode is kept until its dedup window passes.
+    let mut state = state;
+    if state.status == Status::Resolved {
+        state.next_step = None;
+    }
+    Some(Entry {
+        state,
+        labels,
+        annotations: r.annotations.clone().into(),
+        generator_url: r.generator_url.clone().map(Into::into),
+        tenant_id: r.tenant_id,
+        source: Source::parse(&r.source),
+        group_key: r.group_key.clone().into(),
+    })
+}

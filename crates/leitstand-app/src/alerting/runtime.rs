@@ -1,0 +1,374 @@
+//! The alerting loops of one replica: whoever holds the `alerting` lease
+//! runs the engine (intake, timers, re-examination after silence changes,
+//! the inbox other replicas write to) and the dispatcher; the others only
+//! forward what they receive into the inbox. The engine's writes are
+//! fenced by the lease's token, so a replica that lost the lease without
+//! noticing cannot write stale state.
+
+use std::time::Duration;
+
+use leitstand_alerting::LabelSet;
+use leitstand_alerting::wire::IncomingAlert;
+use leitstand_store::{AlertRepository, Fence, LeaseRepository};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use super::engine::{Action, Engine};
+use super::{Batch, Observation, Source};
+use crate::{App, AppError, Result};
+
+/// The lease that decides which replica runs the engine.
+pub const LEASE: &str = "alerting";
+/// How long a holder's lease lasts without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// Most observations the engine takes into one transaction.
+const MAX_BATCH: usize = 20_000;
+
+/// What goes into the engine.
+pub(crate) enum Command {
+    /// Reports from sources.
+    Observe(Batch),
+    /// A person's action, answered with the outcome.
+    Act { alert: Uuid, actor: String, action: Action, done: oneshot::Sender<Result<()>> },
+}
+
+/// A running alerting loop.
+pub struct Runtime {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Runtime {
+    /// Stops the loops after the batch in progress.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the loops as replica `holder`.
+pub fn spawn(app: App, holder: String) -> Runtime {
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(run(app, holder, stopped));
+    Runtime { stop, task }
+}
+
+/// The inbox's stored form of an observation.
+#[derive(Serialize, Deserialize)]
+struct StoredObservation {
+    source: String,
+    labels: LabelSet,
+    annotations: LabelSet,
+    starts_at: Option<jiff::Timestamp>,
+    ends_at: Option<jiff::Timestamp>,
+    generator_url: Option<String>,
+    resolved: bool,
+}
+
+/// An inbox entry.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum InboxEntry {
+    Observe(Vec<StoredObservation>),
+    Act { alert: Uuid, actor: String, action: String, note: Option<String> },
+}
+
+/// Hands observations to the engine; returns once they are durable (in
+/// the engine's state, or in the inbox when another replica runs it).
+pub async fn submit(app: &App, observations: Vec<Observation>) -> Result<()> {
+    if observations.is_empty() {
+        return Ok(());
+    }
+    app.alerting.counts.received.fetch_add(observations.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let intake = app.alerting.intake.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(intake) = intake {
+        let (done, wait) = oneshot::channel();
+        let batch = Batch { observations, done: Some(done) };
+        match intake.send(Command::Observe(batch)).await {
+            Ok(()) => {
+                return wait.await.map_err(|_| AppError::invalid("alerts", "the alert engine stopped; send again"));
+            }
+            Err(mpsc::error::SendError(Command::Observe(batch))) => return to_inbox_observe(app, batch.observations).await,
+            Err(_) => unreachable!("only observations are sent here"),
+        }
+    }
+    to_inbox_observe(app, observations).await
+}
+
+async fn to_inbox_observe(app: &App, observations: Vec<Observation>) -> Result<()> {
+    let stored: Vec<StoredObservation> = observations
+        .into_iter()
+        .map(|o| StoredObservation {
+            source: o.source.as_str().into(),
+            labels: o.alert.labels,
+            annotations: o.alert.annotations,
+            starts_at: o.alert.starts_at,
+            ends_at: o.alert.ends_at,
+            generator_url: o.alert.generator_url,
+            resolved: o.resolved,
+        })
+        .collect();
+    let body = serde_json::to_string(&InboxEntry::Observe(stored)).unwrap_or_default();
+    app.store.push_alert_inbox(app.clock.now(), "observe", &body).await?;
+    Ok(())
+}
+
+/// Hands a person's action to the engine. `Ok(true)`: done; `Ok(false)`:
+/// queued for the replica that runs the engine.
+pub async fn act(app: &App, alert: Uuid, actor: &str, action: Action) -> Result<bool> {
+    let intake = app.alerting.intake.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(intake) = intake {
+        let (done, wait) = oneshot::channel();
+        let cmd = Command::Act { alert, actor: actor.to_string(), action: action.clone(), done };
+        if intake.send(cmd).await.is_ok() {
+            return wait.await.map_err(|_| AppError::invalid("alert", "the alert engine stopped; try again"))?.map(|()| true);
+        }
+    }
+    let (name, note) = match action {
+        Action::Ack => ("ack", None),
+        Action::Unack => ("unack", None),
+        Action::Resolve => ("resolve", None),
+        Action::Note(text) => ("note", Some(text)),
+    };
+    let body = serde_json::to_string(&InboxEntry::Act { alert, actor: actor.to_string(), action: name.into(), note })
+        .unwrap_or_default();
+    app.store.push_alert_inbox(app.clock.now(), "act", &body).await?;
+    Ok(false)
+}
+
+async fn run(app: App, holder: String, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match app.store.try_acquire_lease(LEASE, &holder, app.clock.now(), LEASE_TTL).await {
+            Ok(Some(lease)) => {
+                let fence = Fence { lease: LEASE.into(), holder: holder.clone(), token: lease.token };
+                match Engine::load(app.clone(), Some(fence)).await {
+                    Ok(engine) => term(&app, &holder, engine, &mut stop).await,
+                    Err(e) => tracing::error!(error = %e, "alert engine cannot load its state; retrying"),
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "alerting lease unavailable; retrying"),
+        }
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LEASE_TTL / 3) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One term as the lease holder.
+async fn term(app: &App, holder: &str, mut engine: Engine, stop: &mut watch::Receiver<bool>) {
+    let (tx, mut rx) = mpsc::channel::<Command>(1024);
+    *app.alerting.intake.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+    app.alerting.set_active(true);
+    tracing::info!(open_alerts = engine.len(), "alert engine started");
+    let (dispatch_stop, dispatch_stopped) = watch::channel(false);
+    let dispatcher = tokio::spawn(dispatch_loop(app.clone(), holder.to_string(), dispatch_stopped));
+    let mut renew = tokio::time::interval(LEASE_TTL / 3);
+    renew.tick().await;
+    let mut inbox_after = 0i64;
+    let mut inbox = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let due = engine.next_due().map(|t| {
+            let wait = t.as_millisecond().saturating_sub(app.clock.now().as_millisecond()).max(0);
+            Duration::from_millis(u64::try_from(wait).unwrap_or(0).min(60_000))
+        });
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            _ = renew.tick() => {
+                match app.store.try_acquire_lease(LEASE, holder, app.clock.now(), LEASE_TTL).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => { tracing::warn!("alerting lease lost to another replica"); break; }
+                    Err(e) => { tracing::error!(error = %e, "alerting lease not renewed; stopping the engine"); break; }
+                }
+            }
+            cmd = rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                if let Err(e) = handle(&mut engine, cmd, &mut rx).await {
+                    tracing::error!(error = %e, "alert batch not stored");
+                    if matches!(e, AppError::Internal(leitstand_store::StoreError::LeaseLost { .. })) { break; }
+                }
+            }
+            _ = tokio::time::sleep(due.unwrap_or(Duration::from_secs(60))) => {
+                if let Err(e) = engine.tick().await { tracing::error!(error = %e, "alert timers not stored"); }
+            }
+            _ = app.alerting.wake_engine.notified() => {
+                if let Err(e) = engine.reexamine().await { tracing::error!(error = %e, "alerts not re-examined"); }
+            }
+            _ = inbox.tick() => {
+                match drain_inbox(app, &mut engine, inbox_after).await {
+                    Ok(last) => inbox_after = last,
+                    Err(e) => tracing::error!(error = %e, "alert inbox not read"),
+                }
+            }
+        }
+    }
+    *app.alerting.intake.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    // Whatever was queued but not taken goes to the inbox for the next term.
+    rx.close();
+    while let Ok(cmd) = rx.try_recv() {
+        match cmd {
+            Command::Observe(batch) => {
+                let _ = to_inbox_observe(app, batch.observations).await;
+                if let Some(done) = batch.done {
+                    let _ = done.send(());
+                }
+            }
+            Command::Act { alert, actor, action, done } => {
+                let _ = done.send(act(app, alert, &actor, action).await.map(|_| ()));
+            }
+        }
+    }
+    app.alerting.set_active(false);
+    let _ = dispatch_stop.send(true);
+    let _ = dispatcher.await;
+    tracing::info!("alert engine stopped");
+}
+
+/// Takes `first` and whatever else is queued (one group commit).
+async fn handle(engine: &mut Engine, first: Command, rx: &mut mpsc::Receiver<Command>) -> Result<()> {
+    let mut observations = Vec::new();
+    let mut waiting = Vec::new();
+    let mut next = Some(first);
+    while let Some(cmd) = next.take() {
+        match cmd {
+            Command::Observe(batch) => {
+                observations.extend(batch.observations);
+                waiting.extend(batch.done);
+            }
+            Command::Act { alert, actor, action, done } => {
+                // Actions run in order with the reports before them.
+                if !observations.is_empty() {
+                    engine.observe(std::mem::take(&mut observations)).await?;
+                    for w in waiting.drain(..) {
+                        let _ = w.send(());
+                    }
+                }
+                let _ = done.send(engine.act(alert, &actor, action).await);
+            }
+        }
+        if observations.len() < MAX_BATCH {
+            next = rx.try_recv().ok();
+        }
+    }
+    if !observations.is_empty() {
+        engine.observe(observations).await?;
+    }
+    for w in waiting {
+        let _ = w.send(());
+    }
+    Ok(())
+}
+
+async fn drain_inbox(app: &App, engine: &mut Engine, after: i64) -> Result<i64> {
+    let rows = app.store.alert_inbox(after, 100).await?;
+    let mut last = after;
+    for row in rows {
+        last = row.id;
+        match serde_json::from_str::<InboxEntry>(&row.body) {
+            Ok(InboxEntry::Observe(stored)) => {
+                let observations = stored
+                    .into_iter()
+                    .map(|s| Observation {
+                        source: Source::parse(&s.source),
+                        alert: IncomingAlert {
+                            labels: s.labels,
+                            annotations: s.annotations,
+                            starts_at: s.starts_at,
+                            ends_at: s.ends_at,
+                            generator_url: s.generator_url,
+                        },
+                        resolved: s.resolved,
+                    })
+                    .collect();
+                engine.observe(observations).await?;
+            }
+            Ok(InboxEntry::Act { alert, actor, action, note }) => {
+                let action = match (action.as_str(), note) {
+                    ("ack", _) => Action::Ack,
+                    ("unack", _) => Action::Unack,
+                    ("resolve", _) => Action::Resolve,
+                    (_, Some(text)) => Action::Note(text),
+                    _ => continue,
+                };
+                if let Err(e) = engine.act(alert, &actor, action).await {
+                    tracing::warn!(%alert, error = %e, "queued alert action not applicable");
+                }
+            }
+            Err(e) => tracing::error!(id = row.id, error = %e, "alert inbox entry unreadable; skipped"),
+        }
+    }
+    if last > after {
+        let done = leitstand_store::AlertChanges { inbox_done: Some(last), ..Default::default() };
+        app.store.apply_alert_changes(None, app.clock.now(), &done).await?;
+    }
+    Ok(last)
+}
+
+async fn dispatch_loop(app: App, holder: String, mut stop: watch::Receiver<bool>) {
+    loop {
+        let handled = match super::dispatch::dispatch_once(&app, &holder).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "notifications not dispatched");
+                0
+            }
+        };
+        if handled > 0 {
+            continue; // more may be due
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = app.alerting.wake_dispatch.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Feeds the alerts of Leitstand's own rules (firing, resolved) into the
+/// engine as they change.
+pub fn forward_rule_alerts(app: App) -> tokio::task::JoinHandle<()> {
+    let mut events = app.monitoring.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let first = match events.recv().await {
+                Ok(e) => e,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::error!(missed = n, "rule alert changes were dropped before the engine took them");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let mut batch = vec![first];
+            while let Ok(more) = events.try_recv() {
+                batch.push(more);
+            }
+            let observations: Vec<Observation> = batch
+                .into_iter()
+                .filter(|e| e.state != "pending")
+                .map(|e| Observation {
+                    source: Source::Rule,
+                    resolved: e.state == "resolved",
+                    alert: IncomingAlert {
+                        labels: e.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+                        annotations: e.annotations.into_iter().collect(),
+                        starts_at: Some(e.active_at),
+                        ends_at: (e.state == "resolved").then_some(e.at),
+                        generator_url: Some(format!("{}/rules", app.alerting.public_url)),
+                    },
+                })
+                .collect();
+            if let Err(e) = submit(&app, observations).await {
+                tracing::error!(error = %e, "rule alerts not taken by the alert engine");
+            }
+        }
+    })
+}
