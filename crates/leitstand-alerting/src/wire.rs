@@ -53,11 +53,40 @@ impl WireError {
 
 const ROOT: &str = "(body)";
 
+/// `[3].labels.alertname`; a key that is not a plain name is quoted,
+/// `groupLabels["a.b"]`, so an empty or dotted key cannot blur the path.
+fn render_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } if valid_label_name(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push('[');
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(']');
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    if out.is_empty() { ROOT.to_string() } else { out }
+}
+
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { ROOT.to_string() } else { path };
+        let path = render_path(e.path());
         let inner = e.into_inner();
         let mut reason = inner.to_string();
         // The path says where a value is wrong; the position is kept only
@@ -696,6 +725,8 @@ mod tests {
         );
         let e = err(json!({"labels": {"a": "b"}}));
         assert!(e.starts_with("(body): invalid type: map, expected an array of alerts"), "{e}");
+        assert!(err(json!([{"labels": {"": 1}}])).starts_with(r#"[0].labels[""]: invalid type"#));
+        assert!(err(json!([{"labels": {"a.b": 1}}])).starts_with(r#"[0].labels["a.b"]: invalid type"#));
         let e = parse_postable_alerts(b"[{\"labels\": {\"a\": \"b\"}").unwrap_err();
         assert!(e.reason.contains("EOF"), "{e}");
         assert!(parse_postable_alerts(b"[{\"labels\": {\"a\": \"\xff\"}}]").is_err(), "not UTF-8");
@@ -813,6 +844,15 @@ mod tests {
         assert_eq!(webhook_err(v.clone()), "alerts: required");
         v["alerts"] = json!([{"labels": {"a": "b"}}]);
         assert_eq!(webhook_err(v), r#"alerts[0].status: required ("firing" or "resolved")"#);
+    }
+
+    #[test]
+    fn fuzz_empty_key_at_the_top_still_has_a_path() {
+        // Found by the `alertmanager_payload` fuzz target: an empty key
+        // used to give an empty path.
+        let e = parse_webhook(b"{\"\": e\":F\x7flnsDisk]\n").unwrap_err();
+        assert_eq!(e.path, r#"[""]"#, "{e}");
+        assert!(!parse_postable_alerts(b"{\"\": e").unwrap_err().path.is_empty());
     }
 
     #[test]

@@ -11,18 +11,19 @@
 //! rows it consumed — as one [`AlertChanges`]. [`AlertRepository::apply_alert_changes`]
 //! writes it in one transaction, so a crash never leaves an alert whose
 //! notification was lost, nor a notification for a state that was never
-//! stored, nor an inbox row taken twice. It writes with multi-row statements
-//! chunked below each engine's bind limit: per-row round trips would cap
-//! throughput far below what a storm of alerts needs.
+//! stored, nor an inbox row taken twice. It writes a few statements per
+//! table, never one per row: per-row round trips would cap throughput far
+//! below what a storm of alerts needs (see `BulkWrite`).
 //!
 //! **Fencing.** Only the holder of the engine lease may write alert state.
-//! A holder that stalled (GC pause, network partition) may still believe it
-//! holds the lease after another replica took over, so the batch transaction
-//! first re-checks the lease row (holder, fencing token, unexpired) and takes
-//! its row lock; a lost lease rolls the batch back as [`StoreError::LeaseLost`].
-//! The check is a no-op `UPDATE`, the same on both engines: on PostgreSQL it
-//! locks the lease row until commit (a takeover waits and then sees the
-//! batch), on SQLite it takes the write lock before anything is read.
+//! A holder that stalled (an overloaded host, a network partition) may still
+//! believe it holds the lease after another replica took over, so the batch
+//! transaction first re-checks the lease row (holder, fencing token,
+//! unexpired at `now`); a lost lease rolls the batch back as
+//! [`StoreError::LeaseLost`]. The check is a no-op `UPDATE`, the same on both
+//! engines, because an update locks: on PostgreSQL the lease row stays locked
+//! until the batch commits, so a takeover waits for the batch rather than
+//! overtaking it; on SQLite it takes the write lock before anything is read.
 //!
 //! **Outbox semantics.** Notifications are rows written with the state that
 //! caused them. Dispatchers (on any replica) claim due rows for a while,
@@ -39,12 +40,10 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use crate::{Backend, Pool, Result, Store, StoreError, execute, from_db, on_pool, tenant_filter, to_db};
+use crate::{Pool, Result, Store, StoreError, execute, from_db, on_pool, tenant_filter, to_db};
 
 /// Bind parameters one SQLite statement may carry (`SQLITE_MAX_VARIABLE_NUMBER`).
 const SQLITE_MAX_BINDS: usize = 32_766;
-/// Bind parameters one PostgreSQL statement may carry.
-const POSTGRES_MAX_BINDS: usize = 65_535;
 /// Largest page of any listing.
 const MAX_LIMIT: u32 = 10_000;
 
@@ -427,53 +426,214 @@ fn column_count(columns: &str) -> usize {
     columns.split(',').count()
 }
 
-/// `INSERT INTO alerts (…) ` — the `VALUES` follow.
-static ALERT_INSERT: LazyLock<String> = LazyLock::new(|| format!("INSERT INTO alerts ({ALERT_COLUMNS}) "));
+/// Rows per PostgreSQL bulk statement: one array per column, so the bind
+/// limit does not apply; the cap only bounds the size of one message.
+const POSTGRES_ROWS_PER_STATEMENT: usize = 10_000;
+
 /// Replaces the whole row of an existing id.
 static ALERT_UPSERT: LazyLock<String> = LazyLock::new(|| {
     let set: Vec<String> =
         ALERT_COLUMNS.split(", ").skip(1).map(|column| format!("{column} = excluded.{column}")).collect();
     format!(" ON CONFLICT (id) DO UPDATE SET {}", set.join(", "))
 });
-static HISTORY_INSERT: LazyLock<String> = LazyLock::new(|| format!("INSERT INTO alert_history ({HISTORY_COLUMNS}) "));
-static NOTIFICATION_INSERT: LazyLock<String> =
-    LazyLock::new(|| format!("INSERT INTO notifications ({NOTIFICATION_COLUMNS}) "));
 
-/// Writes `rows` into the transaction `$tx` with multi-row `INSERT`s of at
-/// most `$per_statement` rows, `$bind` pushing one row's values. A macro
-/// rather than a function so that it compiles once per engine inside
-/// `on_pool!`.
-macro_rules! insert_rows {
-    ($tx:ident, $rows:expr, $per_statement:expr, $head:expr, $tail:expr, |$b:ident, $row:ident| $bind:block) => {
-        for chunk in $rows.chunks($per_statement) {
-            let mut query = sqlx::QueryBuilder::new($head);
-            query.push_values(chunk, |mut $b, $row| $bind);
-            query.push($tail);
-            query.build().execute(&mut *$tx).await?;
-        }
-    };
+/// PostgreSQL's `INSERT … SELECT * FROM UNNEST($1::type[], …)` into `table`,
+/// one array parameter per column.
+fn unnest_insert(table: &str, columns: &str, types: &[&str]) -> String {
+    debug_assert_eq!(column_count(columns), types.len(), "a type for every column of {table}");
+    let arrays: Vec<String> = types.iter().enumerate().map(|(i, ty)| format!("${}::{ty}[]", i + 1)).collect();
+    format!("INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({})", arrays.join(", "))
 }
 
-/// Pushes one notification's values (in [`NOTIFICATION_COLUMNS`] order).
-macro_rules! bind_notification {
-    ($b:ident, $n:ident) => {
-        $b.push_bind($n.id)
-            .push_bind($n.alert_id)
-            .push_bind($n.group_key.as_str())
-            .push_bind($n.channel.as_str())
-            .push_bind($n.kind.as_str())
-            .push_bind($n.level)
-            .push_bind($n.recipients.as_str())
-            .push_bind($n.payload.as_str())
-            .push_bind($n.status.as_str())
-            .push_bind($n.attempts)
-            .push_bind(to_db($n.not_before))
-            .push_bind(to_db($n.created_at))
-            .push_bind($n.delivered_at.map(to_db))
-            .push_bind($n.last_error.as_deref())
-            .push_bind($n.fallback_of)
-            .push_bind($n.claimed_by.as_deref())
-    };
+static PG_ALERT_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    let types = [
+        "uuid", "text", "uuid", "text", "text", "text", "text", "text", "text", "text", "text", "text", "int8", "int8",
+        "int8", "int8", "int2", "int8", "text", "int8", "text", "int2", "int8", "int8",
+    ];
+    unnest_insert("alerts", ALERT_COLUMNS, &types) + &ALERT_UPSERT
+});
+static PG_HISTORY_INSERT: LazyLock<String> =
+    LazyLock::new(|| unnest_insert("alert_history", HISTORY_COLUMNS, &["uuid", "int8", "text", "text", "text"]));
+static PG_NOTIFICATION_INSERT: LazyLock<String> = LazyLock::new(|| {
+    let types = [
+        "uuid", "uuid", "text", "text", "text", "int2", "text", "text", "text", "int4", "int8", "int8", "int8", "text",
+        "uuid", "text",
+    ];
+    unnest_insert("notifications", NOTIFICATION_COLUMNS, &types)
+});
+
+/// One column of `rows` as an array parameter.
+fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(value).collect()
+}
+
+/// Multi-row writes inside a transaction, one implementation per engine,
+/// never a round trip per row. SQLite gets multi-row `VALUES` lists
+/// chunked below its bind limit (it runs in-process, a statement costs no
+/// round trip). PostgreSQL gets one array per column, `UNNEST`ed: a
+/// constant statement with a few parameters, prepared once per connection,
+/// where a `VALUES` list of tens of thousands of placeholders would be
+/// parsed and planned anew each time (measured several times slower).
+trait BulkWrite {
+    /// Inserts or replaces alerts (ids unique).
+    async fn upsert_alerts(&mut self, rows: &[&AlertRow]) -> Result<()>;
+    /// Inserts history entries in order.
+    async fn insert_history(&mut self, rows: &[HistoryRow]) -> Result<()>;
+    /// Inserts notifications.
+    async fn insert_notifications(&mut self, rows: &[NotificationRow]) -> Result<()>;
+}
+
+impl BulkWrite for sqlx::SqliteConnection {
+    async fn upsert_alerts(&mut self, rows: &[&AlertRow]) -> Result<()> {
+        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(ALERT_COLUMNS)) {
+            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO alerts ({ALERT_COLUMNS}) "));
+            query.push_values(chunk, |mut b, a| {
+                b.push_bind(a.id)
+                    .push_bind(a.fingerprint.as_str())
+                    .push_bind(a.tenant_id)
+                    .push_bind(a.source.as_str())
+                    .push_bind(a.labels.as_str())
+                    .push_bind(a.annotations.as_str())
+                    .push_bind(a.generator_url.as_deref())
+                    .push_bind(a.alertname.as_str())
+                    .push_bind(a.severity.as_str())
+                    .push_bind(a.service.as_deref())
+                    .push_bind(a.group_key.as_str())
+                    .push_bind(a.status.as_str())
+                    .push_bind(to_db(a.starts_at))
+                    .push_bind(a.ends_at.map(to_db))
+                    .push_bind(a.resolved_at.map(to_db))
+                    .push_bind(to_db(a.last_seen_at))
+                    .push_bind(a.level)
+                    .push_bind(to_db(a.level_since))
+                    .push_bind(a.acked_by.as_deref())
+                    .push_bind(a.acked_at.map(to_db))
+                    .push_bind(a.suppressed.as_deref())
+                    .push_bind(a.notified_level)
+                    .push_bind(a.next_step_at.map(to_db))
+                    .push_bind(to_db(a.updated_at));
+            });
+            query.push(ALERT_UPSERT.as_str());
+            query.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_history(&mut self, rows: &[HistoryRow]) -> Result<()> {
+        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(HISTORY_COLUMNS)) {
+            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO alert_history ({HISTORY_COLUMNS}) "));
+            query.push_values(chunk, |mut b, h| {
+                b.push_bind(h.alert_id)
+                    .push_bind(to_db(h.at))
+                    .push_bind(h.kind.as_str())
+                    .push_bind(h.actor.as_str())
+                    .push_bind(h.detail.as_str());
+            });
+            query.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_notifications(&mut self, rows: &[NotificationRow]) -> Result<()> {
+        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(NOTIFICATION_COLUMNS)) {
+            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO notifications ({NOTIFICATION_COLUMNS}) "));
+            query.push_values(chunk, |mut b, n| {
+                b.push_bind(n.id)
+                    .push_bind(n.alert_id)
+                    .push_bind(n.group_key.as_str())
+                    .push_bind(n.channel.as_str())
+                    .push_bind(n.kind.as_str())
+                    .push_bind(n.level)
+                    .push_bind(n.recipients.as_str())
+                    .push_bind(n.payload.as_str())
+                    .push_bind(n.status.as_str())
+                    .push_bind(n.attempts)
+                    .push_bind(to_db(n.not_before))
+                    .push_bind(to_db(n.created_at))
+                    .push_bind(n.delivered_at.map(to_db))
+                    .push_bind(n.last_error.as_deref())
+                    .push_bind(n.fallback_of)
+                    .push_bind(n.claimed_by.as_deref());
+            });
+            query.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+}
+
+impl BulkWrite for sqlx::PgConnection {
+    async fn upsert_alerts(&mut self, rows: &[&AlertRow]) -> Result<()> {
+        for c in rows.chunks(POSTGRES_ROWS_PER_STATEMENT) {
+            sqlx::query(sqlx::AssertSqlSafe(PG_ALERT_UPSERT.as_str()))
+                .bind(column(c, |a| a.id))
+                .bind(column(c, |a| a.fingerprint.as_str()))
+                .bind(column(c, |a| a.tenant_id))
+                .bind(column(c, |a| a.source.as_str()))
+                .bind(column(c, |a| a.labels.as_str()))
+                .bind(column(c, |a| a.annotations.as_str()))
+                .bind(column(c, |a| a.generator_url.as_deref()))
+                .bind(column(c, |a| a.alertname.as_str()))
+                .bind(column(c, |a| a.severity.as_str()))
+                .bind(column(c, |a| a.service.as_deref()))
+                .bind(column(c, |a| a.group_key.as_str()))
+                .bind(column(c, |a| a.status.as_str()))
+                .bind(column(c, |a| to_db(a.starts_at)))
+                .bind(column(c, |a| a.ends_at.map(to_db)))
+                .bind(column(c, |a| a.resolved_at.map(to_db)))
+                .bind(column(c, |a| to_db(a.last_seen_at)))
+                .bind(column(c, |a| a.level))
+                .bind(column(c, |a| to_db(a.level_since)))
+                .bind(column(c, |a| a.acked_by.as_deref()))
+                .bind(column(c, |a| a.acked_at.map(to_db)))
+                .bind(column(c, |a| a.suppressed.as_deref()))
+                .bind(column(c, |a| a.notified_level))
+                .bind(column(c, |a| a.next_step_at.map(to_db)))
+                .bind(column(c, |a| to_db(a.updated_at)))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_history(&mut self, rows: &[HistoryRow]) -> Result<()> {
+        for c in rows.chunks(POSTGRES_ROWS_PER_STATEMENT) {
+            // UNNEST yields the rows in array order, so the ids follow the order written.
+            sqlx::query(sqlx::AssertSqlSafe(PG_HISTORY_INSERT.as_str()))
+                .bind(column(c, |h| h.alert_id))
+                .bind(column(c, |h| to_db(h.at)))
+                .bind(column(c, |h| h.kind.as_str()))
+                .bind(column(c, |h| h.actor.as_str()))
+                .bind(column(c, |h| h.detail.as_str()))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_notifications(&mut self, rows: &[NotificationRow]) -> Result<()> {
+        for c in rows.chunks(POSTGRES_ROWS_PER_STATEMENT) {
+            sqlx::query(sqlx::AssertSqlSafe(PG_NOTIFICATION_INSERT.as_str()))
+                .bind(column(c, |n| n.id))
+                .bind(column(c, |n| n.alert_id))
+                .bind(column(c, |n| n.group_key.as_str()))
+                .bind(column(c, |n| n.channel.as_str()))
+                .bind(column(c, |n| n.kind.as_str()))
+                .bind(column(c, |n| n.level))
+                .bind(column(c, |n| n.recipients.as_str()))
+                .bind(column(c, |n| n.payload.as_str()))
+                .bind(column(c, |n| n.status.as_str()))
+                .bind(column(c, |n| n.attempts))
+                .bind(column(c, |n| to_db(n.not_before)))
+                .bind(column(c, |n| to_db(n.created_at)))
+                .bind(column(c, |n| n.delivered_at.map(to_db)))
+                .bind(column(c, |n| n.last_error.as_deref()))
+                .bind(column(c, |n| n.fallback_of))
+                .bind(column(c, |n| n.claimed_by.as_deref()))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// A bind value of a query assembled at run time.
@@ -745,15 +905,6 @@ impl From<InboxDb> for InboxRow {
 }
 
 impl Store {
-    /// How many rows of `columns` values fit in one statement on this engine.
-    fn rows_per_statement(&self, columns: &str) -> usize {
-        let max = match self.backend() {
-            Backend::Sqlite => SQLITE_MAX_BINDS,
-            Backend::Postgres => POSTGRES_MAX_BINDS,
-        };
-        max / column_count(columns)
-    }
-
     /// Alerts matching `conditions`, newest first, at most `limit`.
     async fn fetch_alerts(
         &self,
@@ -789,13 +940,9 @@ fn add_duration(at: Timestamp, by: Duration) -> Timestamp {
 impl AlertRepository for Store {
     async fn apply_alert_changes(&self, fence: Option<&Fence>, now: Timestamp, changes: &AlertChanges) -> Result<()> {
         let alerts = last_row_per_id(&changes.alerts);
-        let alerts_per_statement = self.rows_per_statement(ALERT_COLUMNS);
-        let history_per_statement = self.rows_per_statement(HISTORY_COLUMNS);
-        let notifications_per_statement = self.rows_per_statement(NOTIFICATION_COLUMNS);
         self.timed("alert.apply", async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
-                let __t = std::time::Instant::now();
                 if let Some(fence) = fence {
                     // Writes (a no-op) so that it locks: see the module doc.
                     let held = sqlx::query(
@@ -818,57 +965,13 @@ impl AlertRepository for Store {
                         });
                     }
                 }
-                insert_rows!(tx, alerts, alerts_per_statement, ALERT_INSERT.as_str(), ALERT_UPSERT.as_str(), |b, a| {
-                    b.push_bind(a.id)
-                        .push_bind(a.fingerprint.as_str())
-                        .push_bind(a.tenant_id)
-                        .push_bind(a.source.as_str())
-                        .push_bind(a.labels.as_str())
-                        .push_bind(a.annotations.as_str())
-                        .push_bind(a.generator_url.as_deref())
-                        .push_bind(a.alertname.as_str())
-                        .push_bind(a.severity.as_str())
-                        .push_bind(a.service.as_deref())
-                        .push_bind(a.group_key.as_str())
-                        .push_bind(a.status.as_str())
-                        .push_bind(to_db(a.starts_at))
-                        .push_bind(a.ends_at.map(to_db))
-                        .push_bind(a.resolved_at.map(to_db))
-                        .push_bind(to_db(a.last_seen_at))
-                        .push_bind(a.level)
-                        .push_bind(to_db(a.level_since))
-                        .push_bind(a.acked_by.as_deref())
-                        .push_bind(a.acked_at.map(to_db))
-                        .push_bind(a.suppressed.as_deref())
-                        .push_bind(a.notified_level)
-                        .push_bind(a.next_step_at.map(to_db))
-                        .push_bind(to_db(a.updated_at));
-                });
-                eprintln!("PROF alerts {:?}", __t.elapsed());
-                insert_rows!(tx, changes.history, history_per_statement, HISTORY_INSERT.as_str(), "", |b, h| {
-                    b.push_bind(h.alert_id)
-                        .push_bind(to_db(h.at))
-                        .push_bind(h.kind.as_str())
-                        .push_bind(h.actor.as_str())
-                        .push_bind(h.detail.as_str());
-                });
-                eprintln!("PROF history {:?}", __t.elapsed());
-                insert_rows!(
-                    tx,
-                    changes.notifications,
-                    notifications_per_statement,
-                    NOTIFICATION_INSERT.as_str(),
-                    "",
-                    |b, n| {
-                        bind_notification!(b, n);
-                    }
-                );
-                eprintln!("PROF notif {:?}", __t.elapsed());
+                tx.upsert_alerts(&alerts).await?;
+                tx.insert_history(&changes.history).await?;
+                tx.insert_notifications(&changes.notifications).await?;
                 if let Some(done) = changes.inbox_done {
                     sqlx::query("DELETE FROM alert_inbox WHERE id <= $1").bind(done).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                eprintln!("PROF commit {:?}", __t.elapsed());
             });
             Ok(())
         })
@@ -991,13 +1094,10 @@ impl AlertRepository for Store {
     }
 
     async fn insert_notifications(&self, rows: &[NotificationRow]) -> Result<()> {
-        let per_statement = self.rows_per_statement(NOTIFICATION_COLUMNS);
         self.timed("alert.insert_notifications", async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
-                insert_rows!(tx, rows, per_statement, NOTIFICATION_INSERT.as_str(), "", |b, n| {
-                    bind_notification!(b, n);
-                });
+                tx.insert_notifications(rows).await?;
                 tx.commit().await?;
             });
             Ok(())

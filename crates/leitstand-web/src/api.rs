@@ -25,6 +25,7 @@ use crate::TraceContext;
 use crate::ctx::{SESSION_COOKIE, cookie};
 use crate::problem::problem;
 
+pub(crate) mod alerting;
 mod monitoring;
 
 /// An API failure.
@@ -695,4 +696,22 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(monitoring::list_targets))
         .routes(routes!(monitoring::list_rules))
         .routes(routes!(monitoring::alert_changes))
+        .routes(routes!(alerting::post_alerts_v2, alerting::get_alerts_v2))
+        .routes(routes!(alerting::status_v2))
+        .routes(routes!(alerting::alertmanager_webhook))
+        .routes(routes!(alerting::list_alerts))
+        .routes(routes!(alerting::get_alert))
+        .routes(routes!(alerting::ack_alert))
+        .routes(routes!(alerting::unack_alert))
+        .routes(routes!(alerting::resolve_alert))
+        .routes(routes!(alerting::note_alert))
+        .routes(routes!(alerting::list_silences, alerting::create_silence))
+        .routes(routes!(alerting::expire_silence))
+        .routes(routes!(alerting::list_schedules))
+        .routes(routes!(alerting::on_call_now))
+        .routes(routes!(alerting::schedule_calendar))
+        .routes(routes!(alerting::create_override))
+        .routes(routes!(alerting::delete_override))
+        .routes(routes!(alerting::list_channels))
+        .routes(routes!(alerting::test_channel))
 }

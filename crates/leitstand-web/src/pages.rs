@@ -31,7 +31,12 @@ macro_rules! or_respond {
     };
 }
 
+mod alerting;
 mod monitoring;
+pub(crate) use alerting::{
+    act_by_link, alert, alerts, channels, create_override, create_silence, delete_override, expire_silence, link,
+    respond, schedules, silences, test_channel,
+};
 pub(crate) use monitoring::{probe, probes, rules, targets};
 
 /// One navigation entry.
@@ -71,6 +76,7 @@ impl Page {
                     ("/probes", "nav-probes", Action::ReadMonitoring),
                     ("/targets", "nav-targets", Action::ReadMonitoring),
                     ("/rules", "nav-rules", Action::ReadMonitoring),
+                    ("/alerts", "nav-alerts", Action::ReadAlerts),
                     ("/audit", "nav-audit", Action::ReadAudit),
                     ("/profile", "nav-profile", Action::ViewDashboard),
                 ];

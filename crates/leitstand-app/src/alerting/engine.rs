@@ -30,9 +30,7 @@ use leitstand_core::policy::{ChannelKind, Policy};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_ledger::event::SubmittedEvent;
 use leitstand_notify::{AlertSummary, Links, Message, MessageKind};
-use leitstand_store::{
-    AlertChanges, AlertRepository, AlertRow, Fence, HistoryRow, NotificationRow, TenantRepository,
-};
+use leitstand_store::{AlertChanges, AlertRepository, AlertRow, Fence, HistoryRow, NotificationRow, TenantRepository};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -163,7 +161,8 @@ impl Engine {
                 reason: o.reason,
             });
         }
-        self.tenants = self.app.store.tenants(None).await?.into_iter().map(|t| (t.slug.as_str().to_string(), t.id)).collect();
+        self.tenants =
+            self.app.store.tenants(None).await?.into_iter().map(|t| (t.slug.as_str().to_string(), t.id)).collect();
         Ok(())
     }
 
@@ -232,7 +231,12 @@ impl Engine {
 
     /// What holds back an alert with these labels now, and when that may
     /// change.
-    fn suppression(&mut self, fp: Fingerprint, labels: &LabelSet, now: Timestamp) -> (Option<Suppression>, Option<Timestamp>) {
+    fn suppression(
+        &mut self,
+        fp: Fingerprint,
+        labels: &LabelSet,
+        now: Timestamp,
+    ) -> (Option<Suppression>, Option<Timestamp>) {
         let tenant = label(labels, "tenant").map(str::to_string);
         let service = label(labels, "service").map(str::to_string);
         let silence_change = next_change(&self.silences, now);
@@ -453,7 +457,9 @@ impl Engine {
         };
         match self.try_apply(fp, action.input(actor.to_string()), now) {
             Ok(_) => self.commit().await,
-            Err(Refused::NotApplicable(why)) => Err(AppError::invalid("alert", format!("not possible: the alert is {why}"))),
+            Err(Refused::NotApplicable(why)) => {
+                Err(AppError::invalid("alert", format!("not possible: the alert is {why}")))
+            }
         }
     }
 

@@ -239,7 +239,11 @@ impl Alerting {
 
     /// Nothing configured (tests, CLI commands).
     pub fn disabled() -> Self {
-        Self::new(AlertingSettings::default(), LinkKey::derive(b"unconfigured", "alert-links"), "http://127.0.0.1:8080".into())
+        Self::new(
+            AlertingSettings::default(),
+            LinkKey::derive(b"unconfigured", "alert-links"),
+            "http://127.0.0.1:8080".into(),
+        )
     }
 
     /// Whether this replica runs the engine and the dispatcher.

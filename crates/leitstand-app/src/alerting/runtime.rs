@@ -89,7 +89,9 @@ pub async fn submit(app: &App, observations: Vec<Observation>) -> Result<()> {
             Ok(()) => {
                 return wait.await.map_err(|_| AppError::invalid("alerts", "the alert engine stopped; send again"));
             }
-            Err(mpsc::error::SendError(Command::Observe(batch))) => return to_inbox_observe(app, batch.observations).await,
+            Err(mpsc::error::SendError(Command::Observe(batch))) => {
+                return to_inbox_observe(app, batch.observations).await;
+            }
             Err(_) => unreachable!("only observations are sent here"),
         }
     }
@@ -122,7 +124,10 @@ pub async fn act(app: &App, alert: Uuid, actor: &str, action: Action) -> Result<
         let (done, wait) = oneshot::channel();
         let cmd = Command::Act { alert, actor: actor.to_string(), action: action.clone(), done };
         if intake.send(cmd).await.is_ok() {
-            return wait.await.map_err(|_| AppError::invalid("alert", "the alert engine stopped; try again"))?.map(|()| true);
+            return wait
+                .await
+                .map_err(|_| AppError::invalid("alert", "the alert engine stopped; try again"))?
+                .map(|()| true);
         }
     }
     let (name, note) = match action {

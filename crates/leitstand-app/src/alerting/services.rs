@@ -236,7 +236,11 @@ impl App {
     pub async fn alerts(&self, principal: &Principal, q: &AlertListQuery) -> Result<Vec<AlertView>> {
         principal.require(Perm::ReadAlerts)?;
         let tenant_id = match &q.tenant {
-            Some(slug) => Some(self.tenant_id(slug).await?.ok_or_else(|| AppError::invalid("tenant", format!("unknown tenant {slug:?}")))?),
+            Some(slug) => Some(
+                self.tenant_id(slug)
+                    .await?
+                    .ok_or_else(|| AppError::invalid("tenant", format!("unknown tenant {slug:?}")))?,
+            ),
             None => None,
         };
         let filter = AlertFilter {
@@ -298,10 +302,7 @@ impl App {
 
     /// Verifies a signed link (for the confirmation page).
     pub fn verify_alert_link(&self, token: &str) -> Result<LinkClaims> {
-        self.alerting
-            .link_key
-            .verify(token, self.clock.now())
-            .map_err(|e| AppError::invalid("link", e.to_string()))
+        self.alerting.link_key.verify(token, self.clock.now()).map_err(|e| AppError::invalid("link", e.to_string()))
     }
 
     /// Acts on a signed link from a notification: no session needed — the
@@ -384,7 +385,10 @@ impl App {
         let mut matchers = new.matchers.clone();
         let tenant_id = match &new.tenant {
             Some(slug) => {
-                let id = self.tenant_id(slug).await?.ok_or_else(|| AppError::invalid("tenant", format!("unknown tenant {slug:?}")))?;
+                let id = self
+                    .tenant_id(slug)
+                    .await?
+                    .ok_or_else(|| AppError::invalid("tenant", format!("unknown tenant {slug:?}")))?;
                 // A tenant's silence only ever matches that tenant's alerts.
                 matchers.push(format!("tenant={}", json!(slug)));
                 Some(id)
@@ -436,12 +440,19 @@ impl App {
         if !self.store.expire_silence(id, self.clock.now()).await? {
             return Err(AppError::invalid("silence", "the silence has already ended"));
         }
-        self.audit().record(&principal.actor(), "silence.expire", row.tenant_id, &format!("silence:{id}"), "success", json!({})).await?;
+        self.audit()
+            .record(&principal.actor(), "silence.expire", row.tenant_id, &format!("silence:{id}"), "success", json!({}))
+            .await?;
         self.alerting.wake_engine.notify_one();
         Ok(())
     }
 
-    async fn overrides_of(&self, schedule: &str, from: Timestamp, to: Timestamp) -> Result<(Vec<OverrideRow>, Vec<Override>)> {
+    async fn overrides_of(
+        &self,
+        schedule: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<(Vec<OverrideRow>, Vec<Override>)> {
         let rows = self.store.overrides(Some(schedule), from, to).await?;
         let list = rows
             .iter()
@@ -468,7 +479,8 @@ impl App {
 
     /// One schedule.
     pub async fn schedule_view(&self, id: &str) -> Result<ScheduleView> {
-        let schedule = self.alerting.schedule(id).ok_or_else(|| AppError::NotFound { entity: "schedule", key: id.into() })?;
+        let schedule =
+            self.alerting.schedule(id).ok_or_else(|| AppError::NotFound { entity: "schedule", key: id.into() })?;
         let now = self.clock.now();
         let to = now.checked_add(SignedDuration::from_hours(24 * 14)).unwrap_or(now);
         let (rows, overrides) = self.overrides_of(id, now, to).await?;
@@ -499,7 +511,8 @@ impl App {
     /// The iCalendar of schedule `id`: 7 days back, 90 days ahead.
     pub async fn schedule_ical(&self, principal: &Principal, id: &str, host: &str) -> Result<String> {
         principal.require(Perm::ReadAlerts)?;
-        let schedule = self.alerting.schedule(id).ok_or_else(|| AppError::NotFound { entity: "schedule", key: id.into() })?;
+        let schedule =
+            self.alerting.schedule(id).ok_or_else(|| AppError::NotFound { entity: "schedule", key: id.into() })?;
         let now = self.clock.now();
         let from = now.checked_sub(SignedDuration::from_hours(24 * 7)).unwrap_or(now);
         let to = now.checked_add(SignedDuration::from_hours(24 * 90)).unwrap_or(now);
@@ -568,7 +581,9 @@ impl App {
         if !self.store.delete_override(id, self.clock.now()).await? {
             return Err(AppError::NotFound { entity: "override", key: id.to_string() });
         }
-        self.audit().record(&principal.actor(), "oncall.override_delete", None, &format!("override:{id}"), "success", json!({})).await?;
+        self.audit()
+            .record(&principal.actor(), "oncall.override_delete", None, &format!("override:{id}"), "success", json!({}))
+            .await?;
         self.alerting.wake_engine.notify_one();
         Ok(())
     }
@@ -596,14 +611,20 @@ impl App {
                     .audiences
                     .iter()
                     .filter(|(_, r)| r.channels.contains(&c.id))
-                    .map(|(a, _)| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+                    .map(|(a, _)| {
+                        serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+                    })
                     .collect(),
             })
             .collect())
     }
 
     /// Sends a test message through channel `id` now.
-    pub async fn test_channel(&self, principal: &Principal, id: &str) -> Result<std::result::Result<Option<u16>, String>> {
+    pub async fn test_channel(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<std::result::Result<Option<u16>, String>> {
         principal.require(Perm::TestChannels)?;
         if self.alerting.channel(id).is_none() {
             return Err(AppError::NotFound { entity: "channel", key: id.into() });
@@ -613,7 +634,9 @@ impl App {
             Ok(status) => ("success", json!({ "status": status })),
             Err(e) => ("failure", json!({ "error": e })),
         };
-        self.audit().record(&principal.actor(), "channel.test", None, &format!("channel:{id}"), result, details).await?;
+        self.audit()
+            .record(&principal.actor(), "channel.test", None, &format!("channel:{id}"), result, details)
+            .await?;
         Ok(outcome)
     }
 }

@@ -1,6 +1,7 @@
 //! Application services against SQLite and PostgreSQL, with a manual clock.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod alerting;
 mod audit;
 mod identity;
 mod monitoring;

@@ -83,7 +83,9 @@ impl Default for Escalation {
                 EscalationLevel {
                     name: "Warnung".into(),
                     notify: vec![Devops],
-                    channels: vec![Chat, Email],
+                    // The webhook is the seed's "automatic documentation"
+                    // (ticket system, incident log).
+                    channels: vec![Chat, Email, Webhook],
                     act_within: None,
                     ack_deadline: None,
                     opens_incident: false,
@@ -91,7 +93,7 @@ impl Default for Escalation {
                 EscalationLevel {
                     name: "Kritisch".into(),
                     notify: vec![Devops, OnCall],
-                    channels: vec![Chat, Email, Phone],
+                    channels: vec![Chat, Email, Phone, Webhook],
                     act_within: Some(Duration::from_mins(15)),
                     ack_deadline: Some(Duration::from_mins(15)),
                     opens_incident: false,
@@ -99,7 +101,7 @@ impl Default for Escalation {
                 EscalationLevel {
                     name: "Ausfall".into(),
                     notify: vec![Devops, Development, Management],
-                    channels: vec![Chat, Email, Phone],
+                    channels: vec![Chat, Email, Phone, Webhook],
                     act_within: Some(Duration::from_secs(0)),
                     ack_deadline: None,
                     opens_incident: true,

@@ -30,9 +30,11 @@ mod text;
 pub mod webhook;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use leitstand_core::clock::{Clock, SystemClock};
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
@@ -187,8 +189,8 @@ fn join_fields(errors: &[FieldError]) -> String {
 }
 
 /// Checks that a URL is absolute http(s) with a host and without
-/// credentials in it. `secret` hides the value from the reason (Slack and
-/// Teams URLs carry their token in the path).
+/// credentials in it. The reasons never repeat the value: Slack and Teams
+/// URLs carry their token in the path.
 pub(crate) fn check_url(path: &str, value: &str, errors: &mut Vec<FieldError>) -> Option<reqwest::Url> {
     let url = match reqwest::Url::parse(value) {
         Ok(url) => url,
@@ -355,6 +357,18 @@ impl Channel {
         })
     }
 
+    /// Uses `clock` instead of the system clock (for the webhook
+    /// signature's timestamp and `Retry-After` dates).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        match self {
+            Self::Email(c) => Self::Email(c),
+            Self::Webhook(c) => Self::Webhook(c.with_clock(clock)),
+            Self::Slack(c) => Self::Slack(c.with_clock(clock)),
+            Self::Teams(c) => Self::Teams(c.with_clock(clock)),
+            Self::Matrix(c) => Self::Matrix(c.with_clock(clock)),
+        }
+    }
+
     /// The channel's id.
     pub fn id(&self) -> &str {
         match self {
@@ -429,6 +443,20 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ChannelE
         .map_err(|e| ChannelError::Setup(error_chain(&e.without_url())))
 }
 
+/// The clock a channel starts with.
+pub(crate) fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+/// A clock in a channel's `Debug` output.
+pub(crate) struct ClockName;
+
+impl fmt::Debug for ClockName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<clock>")
+    }
+}
+
 /// A response as far as a channel needs it.
 pub(crate) struct HttpAnswer {
     pub(crate) status: u16,
@@ -442,6 +470,7 @@ pub(crate) async fn execute(
     request: reqwest::RequestBuilder,
     timeout: Duration,
     secrets: &[&str],
+    clock: &dyn Clock,
 ) -> Result<HttpAnswer, SendError> {
     let mut response = request.send().await.map_err(|e| transport_error(e, timeout, secrets))?;
     let status = response.status().as_u16();
@@ -449,7 +478,7 @@ pub(crate) async fn execute(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, Timestamp::now()));
+        .and_then(|v| parse_retry_after(v, clock.now()));
     let mut body = Vec::new();
     loop {
         match response.chunk().await {

@@ -51,21 +51,3 @@ pub(crate) fn message(locale: Locale, kind: MessageKind) -> Message {
         created_at: "2026-12-01T10:15:30Z".parse().unwrap_or_default(),
     }
 }
-
-#[test]
-fn zz_print() {
-    use crate::channels::*;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let e = email::Email::new("m", email::Config { smtp: email::SmtpConfig { host: "localhost".into(), port: None, tls: email::Tls::None, username: None, password: None, from: "a@b.de".into(), timeout: std::time::Duration::from_secs(1) }, to: vec!["x@y.de".into()] }).unwrap();
-    for (l, k) in [(Locale::De, MessageKind::Firing), (Locale::En, MessageKind::Escalated), (Locale::De, MessageKind::Resolved), (Locale::En, MessageKind::Test)] {
-        let mut m = message(l, k);
-        m.recipients = vec!["@erika:example.org".into()];
-        let r = e.render(&m);
-        println!("=== {l:?} {k:?}\n{}\n---TEXT\n{}\n---HTML\n{}", r.subject, r.text, r.html);
-        println!("---WEBHOOK\n{}", webhook::payload("r", &m)["leitstand"]["text"].as_str().unwrap());
-        println!("---SLACK\n{}", slack::payload(slack::Flavour::Slack, &m)["text"].as_str().unwrap());
-        println!("---TEAMS\n{}", serde_json::to_string_pretty(&teams::card(&m)["body"]).unwrap());
-        let c = matrix::content(&m);
-        println!("---MATRIX\n{}\n---MATRIXHTML\n{}", c["body"].as_str().unwrap(), c["formatted_body"].as_str().unwrap());
-    }
-}

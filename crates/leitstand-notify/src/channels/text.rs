@@ -182,13 +182,18 @@ impl<'a> View<'a> {
             ),
             MessageKind::Escalated => {
                 let esc = escalated(msg.level, locale);
-                (format!("[{}] {group} ({n}) – {esc}", level_name.to_uppercase()), format!("{level_name}: {group} ({n}) {esc}"))
+                (
+                    format!("[{}] {group} ({n}) – {esc}", level_name.to_uppercase()),
+                    format!("{level_name}: {group} ({n}) {esc}"),
+                )
             }
             MessageKind::Resolved => (
                 format!("[{}] {group} ({n})", w.resolved_title.to_uppercase()),
-                format!("{}: {group} ({n}) {}", w.resolved_title, w.resolved),
+                format!("{}: {group} ({n})", w.resolved_title),
             ),
-            MessageKind::Test => (format!("[TEST] Leitstand: {}", w.test_title), format!("Leitstand: {}", w.test_title)),
+            MessageKind::Test => {
+                (format!("[TEST] Leitstand: {}", w.test_title), format!("Leitstand: {}", w.test_title))
+            }
         };
         let alerts = msg
             .alerts
@@ -241,7 +246,12 @@ impl<'a> View<'a> {
             (MessageKind::Resolved, _) => format!("{n} {}.", self.w.resolved),
             (MessageKind::Firing, _) => format!("{n} {} ({}).", self.w.firing, self.level_name),
             (MessageKind::Escalated, Locale::De) => {
-                format!("{n} seit {} unbestätigt, {} ({}).", self.first_start(), escalated(self.msg.level, locale), self.level_name)
+                format!(
+                    "{n} seit {} unbestätigt, {} ({}).",
+                    self.first_start(),
+                    escalated(self.msg.level, locale),
+                    self.level_name
+                )
             }
             (MessageKind::Escalated, Locale::En) => format!(
                 "{n} unacknowledged since {}, {} ({}).",
@@ -259,7 +269,11 @@ impl<'a> View<'a> {
 
     /// "… und 3 weitere" / "… and 3 more", or "" when all are shown.
     pub(crate) fn more_line(&self) -> String {
-        if self.more == 0 { String::new() } else { format!("… {} {} {}", if self.msg.locale == Locale::De { "und" } else { "and" }, self.more, self.w.more) }
+        if self.more == 0 {
+            String::new()
+        } else {
+            format!("… {} {} {}", if self.msg.locale == Locale::De { "und" } else { "and" }, self.more, self.w.more)
+        }
     }
 
     /// The message's accent colour (contrast ≥ 4.5:1 on white): red from

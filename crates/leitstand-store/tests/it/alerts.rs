@@ -537,7 +537,7 @@ store_test!(overrides_overlapping_a_period_by_creation_order, |store| {
     assert_eq!(list(Some("ops"), 0, 1000).await, [late.id, early.id]);
     assert_eq!(list(Some("ops"), 200, 300).await, Vec::<Uuid>::new(), "the period is half-open on both sides");
     assert_eq!(list(Some("ops"), 199, 301).await, [late.id, early.id]);
-    assert_eq!(store.overrides(Some("dev"), t(0), t(1000)).await.unwrap(), [other.clone()]);
+    assert_eq!(store.overrides(Some("dev"), t(0), t(1000)).await.unwrap(), std::slice::from_ref(&other));
 
     assert!(store.delete_override(early.id, t(50)).await.unwrap());
     assert!(!store.delete_override(early.id, t(51)).await.unwrap());

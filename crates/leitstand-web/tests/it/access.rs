@@ -10,6 +10,10 @@ use crate::spawn_app;
 /// (method, path, body, expected status per role in `Role::ALL` order, without credentials).
 type Case = (Method, &'static str, Option<serde_json::Value>, [u16; 6], u16);
 
+/// An alerting action on something that does not exist: admin and devops
+/// may act (and learn it is not there), the others are refused first.
+const ACT: [u16; 6] = [404, 404, 403, 403, 403, 403];
+
 fn cases() -> Vec<Case> {
     use serde_json::json;
     //                                                      admin devops compl secur audit viewer   none
@@ -62,6 +66,52 @@ fn cases() -> Vec<Case> {
         (Method::GET, "/api/v1/targets", None, [200, 200, 200, 200, 200, 200], 401),
         (Method::GET, "/api/v1/rules", None, [200, 200, 200, 200, 200, 200], 401),
         (Method::GET, "/api/v1/rules/changes", None, [200, 200, 200, 200, 200, 200], 401),
+        // Alerting: reading for everyone (tenant-scoped), acting for admin and devops.
+        (Method::POST, "/api/v2/alerts", Some(json!([])), [200, 200, 403, 403, 403, 403], 401),
+        (Method::GET, "/api/v2/alerts", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v2/status", None, [200, 200, 200, 200, 200, 200], 401),
+        (
+            Method::POST,
+            "/api/v1/alerts/alertmanager",
+            Some(json!({"version": "4", "alerts": []})),
+            [200, 200, 403, 403, 403, 403],
+            401,
+        ),
+        (Method::GET, "/api/v1/alerts", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/alerts?status=open", None, [422, 422, 422, 422, 422, 422], 401),
+        (Method::GET, "/api/v1/alerts/0190f0c0-0000-7000-8000-000000000001", None, [404; 6], 401),
+        (Method::POST, "/api/v1/alerts/0190f0c0-0000-7000-8000-000000000001/ack", None, ACT, 401),
+        (Method::POST, "/api/v1/alerts/0190f0c0-0000-7000-8000-000000000001/unack", None, ACT, 401),
+        (Method::POST, "/api/v1/alerts/0190f0c0-0000-7000-8000-000000000001/resolve", None, ACT, 401),
+        (
+            Method::POST,
+            "/api/v1/alerts/0190f0c0-0000-7000-8000-000000000001/notes",
+            Some(json!({"text": "x"})),
+            ACT,
+            401,
+        ),
+        (Method::GET, "/api/v1/silences", None, [200, 200, 200, 200, 200, 200], 401),
+        (
+            Method::POST,
+            "/api/v1/silences",
+            Some(json!({"matchers": ["alertname=\"X\""], "ends_at": "2026-11-24T10:00:00Z", "comment": "c"})),
+            [201, 201, 403, 403, 403, 403],
+            401,
+        ),
+        (Method::DELETE, "/api/v1/silences/0190f0c0-0000-7000-8000-000000000001", None, ACT, 401),
+        (Method::GET, "/api/v1/schedules", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/schedules/none/oncall", None, [404; 6], 401),
+        (Method::GET, "/api/v1/schedules/none/calendar.ics", None, [404; 6], 401),
+        (
+            Method::POST,
+            "/api/v1/schedules/none/overrides",
+            Some(json!({"person": "p", "starts_at": "2026-11-23T10:00:00Z", "ends_at": "2026-11-23T12:00:00Z"})),
+            ACT,
+            401,
+        ),
+        (Method::DELETE, "/api/v1/overrides/0190f0c0-0000-7000-8000-000000000001", None, ACT, 401),
+        (Method::GET, "/api/v1/channels", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::POST, "/api/v1/channels/none/test", None, ACT, 401),
     ]
 }
 
@@ -175,12 +225,17 @@ store_test!(tenant_viewer_never_sees_another_tenant, |store| {
 store_test!(pages_by_role, |store| {
     let app = spawn_app(store.clone()).await;
     //                      admin devops compl secur audit viewer
-    let expected: [(&str, [u16; 6]); 5] = [
+    let expected: [(&str, [u16; 6]); 10] = [
         ("/", [200; 6]),
         ("/tenants", [200; 6]),
         ("/users", [200, 403, 403, 200, 200, 403]),
         ("/tokens", [200; 6]),
         ("/profile", [200; 6]),
+        ("/alerts", [200; 6]),
+        ("/alerts/0190f0c0-0000-7000-8000-000000000001", [404; 6]),
+        ("/alerts/silences", [200; 6]),
+        ("/alerts/schedules", [200; 6]),
+        ("/alerts/channels", [200; 6]),
     ];
     app.user("admin", Role::Admin, &[]).await;
     let admin = app.state.app.login("admin", crate::PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;

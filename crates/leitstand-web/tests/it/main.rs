@@ -2,6 +2,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod access;
+mod alerting;
 mod audit;
 mod oidc;
 mod ops;

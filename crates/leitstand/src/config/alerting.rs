@@ -163,10 +163,7 @@ fn policy_kind(kind: &str) -> ChannelKind {
 
 impl AlertingConfig {
     /// Checks everything; the settings for the runtime, or every problem.
-    pub fn settings(
-        &self,
-        policy: &PolicySet,
-    ) -> Result<AlertingSettings, Vec<AlertingProblem>> {
+    pub fn settings(&self, policy: &PolicySet) -> Result<AlertingSettings, Vec<AlertingProblem>> {
         let mut problems: Vec<AlertingProblem> = Vec::new();
         let group_by = GroupBy::parse(&self.group_by).unwrap_or_else(|errors| {
             problems.extend(errors.into_iter().map(|e| (format!("alerting.{}", e.field), e.reason)));
@@ -196,7 +193,8 @@ impl AlertingConfig {
                 Some(_) => Err((at(key), "must be a string".to_string())),
                 None => Ok(None),
             };
-            let (id, name, locale, fallback) = (take_str("id"), take_str("name"), take_str("locale"), take_str("fallback"));
+            let (id, name, locale, fallback) =
+                (take_str("id"), take_str("name"), take_str("locale"), take_str("fallback"));
             let id = match id {
                 Ok(Some(id)) if valid_id(&id) => id,
                 Ok(Some(id)) => {
@@ -245,21 +243,19 @@ impl AlertingConfig {
                 continue;
             }
             match Channel::from_config(&id, &config) {
-                Ok(channel) => channels.push(ChannelDef {
-                    kind: policy_kind(config.kind()),
-                    id,
-                    name,
-                    channel,
-                    locale,
-                    fallback,
-                }),
+                Ok(channel) => {
+                    channels.push(ChannelDef { kind: policy_kind(config.kind()), id, name, channel, locale, fallback })
+                }
                 Err(e) => problems.push((format!("alerting.channels[{i}]"), format!("channel {id:?}: {e}"))),
             }
         }
         for (i, c) in channels.iter().enumerate() {
             if let Some(f) = &c.fallback {
                 if f == &c.id {
-                    problems.push((format!("alerting.channels[{i}].fallback"), format!("channel {:?} cannot be its own fallback", c.id)));
+                    problems.push((
+                        format!("alerting.channels[{i}].fallback"),
+                        format!("channel {:?} cannot be its own fallback", c.id),
+                    ));
                 } else if !channels.iter().any(|o| &o.id == f) {
                     problems.push((format!("alerting.channels[{i}].fallback"), format!("no channel {f:?}")));
                 }
@@ -270,7 +266,8 @@ impl AlertingConfig {
         for (id, p) in &self.people {
             let at = |field: &str| format!("alerting.people.{id}.{field}");
             if !valid_id(id) {
-                problems.push((format!("alerting.people.{id}"), "use lower-case letters, digits and - for the id".into()));
+                problems
+                    .push((format!("alerting.people.{id}"), "use lower-case letters, digits and - for the id".into()));
             }
             if let Some(email) = &p.email
                 && !email.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !email.contains(' '))
@@ -290,7 +287,10 @@ impl AlertingConfig {
                 }
             };
             if schedules.iter().any(|s: &leitstand_alerting::oncall::Schedule| s.id() == def.id) {
-                problems.push((format!("alerting.schedules[{i}].id"), format!("schedule {:?}: the id is used twice", def.id)));
+                problems.push((
+                    format!("alerting.schedules[{i}].id"),
+                    format!("schedule {:?}: the id is used twice", def.id),
+                ));
             }
             match validate(&def, &|p| people.contains_key(p)) {
                 Ok(s) => schedules.push(s),
@@ -306,7 +306,8 @@ impl AlertingConfig {
             let Some(aud) = audience(name) else {
                 problems.push((
                     format!("alerting.audiences.{name}"),
-                    "unknown audience; audiences are devops, on_call, development, management, compliance, security".into(),
+                    "unknown audience; audiences are devops, on_call, development, management, compliance, security"
+                        .into(),
                 ));
                 continue;
             };
@@ -327,7 +328,8 @@ impl AlertingConfig {
         for (i, r) in self.inhibit.iter().enumerate() {
             match parse_rule(&r.source, &r.target, &r.equal) {
                 Ok(rule) => inhibit.push(rule),
-                Err(errors) => problems.extend(errors.into_iter().map(|e| (format!("alerting.inhibit[{i}].{}", e.field), e.reason))),
+                Err(errors) => problems
+                    .extend(errors.into_iter().map(|e| (format!("alerting.inhibit[{i}].{}", e.field), e.reason))),
             }
         }
 
@@ -336,16 +338,16 @@ impl AlertingConfig {
         }
         Ok(AlertingSettings {
             group_by,
-            group_wait: self.group_wait.into(),
+            group_wait: self.group_wait.std(),
             channels,
             audiences,
             schedules,
             people,
             inhibit,
-            link_ttl: self.link_ttl.into(),
+            link_ttl: self.link_ttl.std(),
             backoff: Backoff {
-                base: self.retry_base.into(),
-                max: self.retry_max.into(),
+                base: self.retry_base.std(),
+                max: self.retry_max.std(),
                 max_attempts: self.retry_attempts,
                 ..Backoff::default()
             },

@@ -9,8 +9,8 @@
 //! error — unknown key, wrong type, impossible value — is traced back to the
 //! layer that wrote it: file, line and column, or the environment variable.
 
-mod layers;
 pub mod alerting;
+mod layers;
 pub mod monitoring;
 pub mod reference;
 

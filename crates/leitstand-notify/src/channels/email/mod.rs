@@ -108,18 +108,24 @@ impl Config {
         if host.is_empty() {
             errors.push(FieldError::new("smtp.host", "must not be empty"));
         } else if host.contains("://") || host.contains(char::is_whitespace) || host.contains('/') {
-            errors.push(FieldError::new("smtp.host", "must be a host name or address only (no scheme, path or spaces)"));
+            errors
+                .push(FieldError::new("smtp.host", "must be a host name or address only (no scheme, path or spaces)"));
         }
         if smtp.port == Some(0) {
             errors.push(FieldError::new("smtp.port", "must be between 1 and 65535"));
         }
         if let Err(e) = smtp.from.parse::<Mailbox>() {
-            errors.push(FieldError::new("smtp.from", format!("not a valid address ({e}); write e.g. \"Leitstand <leitstand@example.org>\"")));
+            errors.push(FieldError::new(
+                "smtp.from",
+                format!("not a valid address ({e}); write e.g. \"Leitstand <leitstand@example.org>\""),
+            ));
         }
         match (&smtp.username, &smtp.password) {
             (Some(_), None) => errors.push(FieldError::new("smtp.password", "is missing (smtp.username is set)")),
             (None, Some(_)) => errors.push(FieldError::new("smtp.username", "is missing (smtp.password is set)")),
-            (Some(u), Some(_)) if u.trim().is_empty() => errors.push(FieldError::new("smtp.username", "must not be empty")),
+            (Some(u), Some(_)) if u.trim().is_empty() => {
+                errors.push(FieldError::new("smtp.username", "must not be empty"))
+            }
             _ => {}
         }
         if smtp.password.is_some() && smtp.tls == Tls::None && !is_loopback(host) {

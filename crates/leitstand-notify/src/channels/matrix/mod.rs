@@ -13,17 +13,19 @@
 //! directory and the room id kept; room ids may lack the `:server` part
 //! (room version 12).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
+use leitstand_core::clock::Clock;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
 use super::text::{self, View};
 use super::{
-    ChannelError, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout, duration, execute,
-    http_client,
+    ChannelError, ClockName, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout,
+    duration, execute, http_client, system_clock,
 };
 use crate::{Locale, Message};
 
@@ -138,16 +140,28 @@ struct HtmlEn<'a> {
 }
 
 /// The Matrix channel.
-#[derive(Debug)]
 pub struct Matrix {
     id: String,
     config: Config,
+    clock: Arc<dyn Clock>,
     base: String,
     client: reqwest::Client,
     room_id: OnceCell<String>,
 }
 
+impl std::fmt::Debug for Matrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matrix").field("id", &self.id).field("config", &self.config).field("clock", &ClockName).finish()
+    }
+}
+
 impl Matrix {
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Validates `config` and builds the HTTP client.
     pub fn new(id: &str, config: Config) -> Result<Self, ChannelError> {
         let errors = config.problems();
@@ -160,7 +174,7 @@ impl Matrix {
         if config.room.starts_with('!') {
             room_id.set(config.room.clone()).ok();
         }
-        Ok(Self { id: id.to_string(), config, base, client, room_id })
+        Ok(Self { id: id.to_string(), config, clock: system_clock(), base, client, room_id })
     }
 
     /// The channel's id.
@@ -192,7 +206,7 @@ impl Matrix {
             .bearer_auth(token)
             .header("Content-Type", "application/json")
             .body(rendered.body);
-        let answer = execute(request, self.config.timeout, &[token]).await?;
+        let answer = execute(request, self.config.timeout, &[token], &*self.clock).await?;
         let event_id = serde_json::from_str::<serde_json::Value>(&answer.body)
             .ok()
             .and_then(|v| v["event_id"].as_str().map(str::to_string))
@@ -204,7 +218,7 @@ impl Matrix {
         let token = self.config.access_token.expose();
         let url = format!("{}/_matrix/client/v3/directory/room/{}", self.base, encode_segment(&self.config.room));
         let request = self.client.get(url).bearer_auth(token);
-        let answer = execute(request, self.config.timeout, &[token]).await.map_err(|mut e| {
+        let answer = execute(request, self.config.timeout, &[token], &*self.clock).await.map_err(|mut e| {
             e.reason = format!("cannot resolve room alias {}: {}", self.config.room, e.reason);
             e
         })?;

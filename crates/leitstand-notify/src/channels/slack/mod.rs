@@ -14,16 +14,19 @@
 //! webhooks, so people can at least recognise a repeat.
 
 use std::fmt::{self, Write};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
+use leitstand_core::clock::Clock;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::text::{self, View};
 use super::{
-    ChannelError, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout, duration, execute,
-    http_client,
+    ChannelError, ClockName, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout,
+    duration, execute, http_client, system_clock,
 };
 use crate::{Locale, Message};
 
@@ -144,20 +147,28 @@ impl Markup<'_> {
     }
 
     /// Mentions of the message's recipients, followed by a space (use with
-    /// `|safe`).
+    /// `|safe`). Slack mentions member ids (`U0123ABC`), Mattermost user
+    /// names; recipients of another shape (an e-mail address, a Matrix id)
+    /// are skipped rather than garbled.
     fn mentions(&self) -> String {
         let mut out = String::new();
         for r in &self.v.msg.recipients {
-            let r = r.trim().trim_start_matches('@');
-            let handle: String = r.chars().filter(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-')).collect();
-            if handle.is_empty() {
-                continue;
-            }
+            let r = r.trim();
             match self.flavour {
-                Flavour::Slack => write!(out, "<@{handle}> "),
-                Flavour::Mattermost => write!(out, "@{handle} "),
+                Flavour::Slack => {
+                    let id = r.strip_prefix("<@").and_then(|x| x.strip_suffix('>')).unwrap_or(r);
+                    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                        out.push_str(&format!("<@{id}> "));
+                    }
+                }
+                Flavour::Mattermost => {
+                    let name = r.strip_prefix('@').unwrap_or(r);
+                    let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                    if !name.is_empty() && valid {
+                        out.push_str(&format!("@{name} "));
+                    }
+                }
             }
-            .ok();
         }
         out
     }
@@ -176,14 +187,26 @@ struct TextEn<'a> {
 }
 
 /// The Slack / Mattermost channel.
-#[derive(Debug)]
 pub struct Slack {
     id: String,
     config: Config,
+    clock: Arc<dyn Clock>,
     client: reqwest::Client,
 }
 
+impl std::fmt::Debug for Slack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slack").field("id", &self.id).field("config", &self.config).field("clock", &ClockName).finish()
+    }
+}
+
 impl Slack {
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Validates `config` and builds the HTTP client.
     pub fn new(id: &str, config: Config) -> Result<Self, ChannelError> {
         let errors = config.problems();
@@ -191,7 +214,7 @@ impl Slack {
             return Err(ChannelError::Invalid(errors));
         }
         let client = http_client(config.timeout)?;
-        Ok(Self { id: id.to_string(), config, client })
+        Ok(Self { id: id.to_string(), config, clock: system_clock(), client })
     }
 
     /// The channel's id.
@@ -212,12 +235,9 @@ impl Slack {
     /// One delivery attempt.
     pub async fn send(&self, msg: &Message) -> Result<Delivery, SendError> {
         let rendered = self.render(msg);
-        let request = self
-            .client
-            .post(self.config.url.expose())
-            .header("Content-Type", "application/json")
-            .body(rendered.body);
-        let answer = execute(request, self.config.timeout, &[self.config.url.expose()]).await?;
+        let request =
+            self.client.post(self.config.url.expose()).header("Content-Type", "application/json").body(rendered.body);
+        let answer = execute(request, self.config.timeout, &[self.config.url.expose()], &*self.clock).await?;
         let detail: String = answer.body.trim().chars().take(100).collect();
         Ok(Delivery { status: Some(answer.status), detail: if detail.is_empty() { "ok".into() } else { detail } })
     }
@@ -264,7 +284,7 @@ mod tests {
     #[test]
     fn slack_markup_links_mentions_and_id() {
         let mut msg = message(Locale::De, MessageKind::Firing);
-        msg.recipients = vec!["U0123ABC".into()];
+        msg.recipients = vec!["U0123ABC".into(), "erika@example.org".into()];
         let body = payload(Flavour::Slack, &msg);
         let text = body["text"].as_str().unwrap();
         assert!(text.starts_with("<@U0123ABC> *Kritisch: ProbeDown – portal (2 Alarme) ausgelöst*"), "{text}");
@@ -279,7 +299,7 @@ mod tests {
     #[test]
     fn mattermost_markup() {
         let mut msg = message(Locale::En, MessageKind::Firing);
-        msg.recipients = vec!["@erika.m".into()];
+        msg.recipients = vec!["@erika.m".into(), "@erika:example.org".into()];
         let body = payload(Flavour::Mattermost, &msg);
         let text = body["text"].as_str().unwrap();
         assert!(text.starts_with("@erika.m **Kritisch: ProbeDown – portal (2 alerts) firing**"), "{text}");
@@ -308,7 +328,8 @@ mod tests {
 
     #[test]
     fn debug_hides_the_url() {
-        let json = r#"{"kind":"slack","url":"https://hooks.slack.com/services/T0/B0/slack-token-xyz","flavour":"mattermost"}"#;
+        let json =
+            r#"{"kind":"slack","url":"https://hooks.slack.com/services/T0/B0/slack-token-xyz","flavour":"mattermost"}"#;
         let c: crate::channels::ChannelConfig = serde_json::from_str(json).unwrap();
         assert!(c.validate().is_ok());
         assert!(!format!("{c:?}").contains("slack-token-xyz"));

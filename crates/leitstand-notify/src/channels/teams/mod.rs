@@ -13,16 +13,18 @@
 //! Workflows have no idempotency key, so people can recognise a repeat. The
 //! URL embeds a signature, so it is a [`Secret`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
+use leitstand_core::clock::Clock;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::text::{self, View};
 use super::{
-    ChannelError, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout, duration, execute,
-    http_client,
+    ChannelError, ClockName, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout,
+    duration, execute, http_client, system_clock,
 };
 use crate::{Locale, Message, MessageKind};
 
@@ -64,14 +66,26 @@ struct TextEn<'a> {
 }
 
 /// The Teams channel.
-#[derive(Debug)]
 pub struct Teams {
     id: String,
     config: Config,
+    clock: Arc<dyn Clock>,
     client: reqwest::Client,
 }
 
+impl std::fmt::Debug for Teams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Teams").field("id", &self.id).field("config", &self.config).field("clock", &ClockName).finish()
+    }
+}
+
 impl Teams {
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Validates `config` and builds the HTTP client.
     pub fn new(id: &str, config: Config) -> Result<Self, ChannelError> {
         let errors = config.problems();
@@ -79,7 +93,7 @@ impl Teams {
             return Err(ChannelError::Invalid(errors));
         }
         let client = http_client(config.timeout)?;
-        Ok(Self { id: id.to_string(), config, client })
+        Ok(Self { id: id.to_string(), config, clock: system_clock(), client })
     }
 
     /// The channel's id.
@@ -100,12 +114,9 @@ impl Teams {
     /// One delivery attempt.
     pub async fn send(&self, msg: &Message) -> Result<Delivery, SendError> {
         let rendered = self.render(msg);
-        let request = self
-            .client
-            .post(self.config.url.expose())
-            .header("Content-Type", "application/json")
-            .body(rendered.body);
-        let answer = execute(request, self.config.timeout, &[self.config.url.expose()]).await?;
+        let request =
+            self.client.post(self.config.url.expose()).header("Content-Type", "application/json").body(rendered.body);
+        let answer = execute(request, self.config.timeout, &[self.config.url.expose()], &*self.clock).await?;
         Ok(Delivery { status: Some(answer.status), detail: format!("HTTP {}", answer.status) })
     }
 }
@@ -131,10 +142,11 @@ pub fn card(msg: &Message) -> Value {
         _ if msg.level >= 2 => "Attention",
         _ => "Warning",
     };
-    let mut body =
-        vec![json!({"type": "TextBlock", "text": v.title, "weight": "Bolder", "size": "Medium", "color": color, "wrap": true})];
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": v.title, "weight": "Bolder", "size": "Medium", "color": color, "wrap": true}),
+    ];
 
-    let mentioned: Vec<&str> = msg.recipients.iter().map(|r| r.trim()).filter(|r| !r.is_empty()).collect();
+    let mentioned: Vec<&str> = msg.recipients.iter().map(|r| r.trim()).filter(|r| is_teams_user(r)).collect();
     if !mentioned.is_empty() {
         let text = mentioned.iter().map(|r| format!("<at>{r}</at>")).collect::<Vec<_>>().join(" ");
         body.push(json!({"type": "TextBlock", "text": text, "wrap": true}));
@@ -200,6 +212,14 @@ pub fn card(msg: &Message) -> Value {
     })
 }
 
+/// Teams can mention a user by UPN (`name@tenant.example`) or Entra object
+/// id (a UUID); other recipients (a Matrix id, a Slack id) are skipped.
+fn is_teams_user(r: &str) -> bool {
+    let upn = r.split_once('@').is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
+    let clean = !r.contains(['<', '>', '"', ' ']);
+    clean && (upn || uuid::Uuid::try_parse(r).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -225,7 +245,8 @@ mod tests {
         let facts = card["body"].as_array().unwrap().iter().find(|b| b["type"] == "FactSet").unwrap();
         assert_eq!(facts["facts"].as_array().unwrap().len(), 2);
         assert_eq!(facts["facts"][0]["title"], "ProbeDown");
-        let titles: Vec<&str> = card["actions"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+        let titles: Vec<&str> =
+            card["actions"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
         assert_eq!(titles, ["Bestätigen", "Als behoben markieren", "Ansehen"]);
         assert!(card["actions"].as_array().unwrap().iter().all(|a| a["type"] == "Action.OpenUrl"));
         assert!(body.to_string().contains(&msg.id.to_string()));
@@ -235,8 +256,9 @@ mod tests {
     #[test]
     fn mentions_use_entities() {
         let mut msg = message(Locale::En, MessageKind::Escalated);
-        msg.recipients = vec!["erika@example.org".into()];
+        msg.recipients = vec!["erika@example.org".into(), "@erika:example.org".into()];
         let card = card(&msg);
+        assert_eq!(card["msteams"]["entities"].as_array().unwrap().len(), 1);
         assert_eq!(card["body"][1]["text"], "<at>erika@example.org</at>");
         assert_eq!(card["msteams"]["entities"][0]["mentioned"]["id"], "erika@example.org");
         assert_eq!(card["msteams"]["entities"][0]["text"], "<at>erika@example.org</at>");
@@ -246,7 +268,8 @@ mod tests {
     fn resolved_card_has_no_ack() {
         let card = card(&message(Locale::En, MessageKind::Resolved));
         assert_eq!(card["body"][0]["color"], "Good");
-        let titles: Vec<&str> = card["actions"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+        let titles: Vec<&str> =
+            card["actions"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
         assert_eq!(titles, ["View"]);
     }
 }

@@ -21,19 +21,21 @@
 //! `leitstand-alerting`: the wire format is this channel's contract.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
+use leitstand_core::clock::Clock;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use super::text::{self, View};
 use super::{
-    ChannelError, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout, duration, execute,
-    http_client,
+    ChannelError, ClockName, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout,
+    duration, execute, http_client, system_clock,
 };
 use crate::{AlertSummary, Locale, Message, MessageKind};
 
@@ -113,14 +115,30 @@ struct TextEn<'a> {
 }
 
 /// The webhook channel.
-#[derive(Debug)]
 pub struct Webhook {
     id: String,
     config: Config,
+    clock: Arc<dyn Clock>,
     client: reqwest::Client,
 }
 
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("config", &self.config)
+            .field("clock", &ClockName)
+            .finish()
+    }
+}
+
 impl Webhook {
+    /// Uses `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Validates `config` and builds the HTTP client.
     pub fn new(id: &str, config: Config) -> Result<Self, ChannelError> {
         let errors = config.problems();
@@ -128,7 +146,7 @@ impl Webhook {
             return Err(ChannelError::Invalid(errors));
         }
         let client = http_client(config.timeout)?;
-        Ok(Self { id: id.to_string(), config, client })
+        Ok(Self { id: id.to_string(), config, clock: system_clock(), client })
     }
 
     /// The channel's id (sent as `receiver`).
@@ -157,14 +175,15 @@ impl Webhook {
             request = request.header(name, value);
         }
         if let Some(secret) = &self.config.secret {
-            request = request.header(SIGNATURE_HEADER, sign(secret.expose(), rendered.body.as_bytes(), Timestamp::now()));
+            request =
+                request.header(SIGNATURE_HEADER, sign(secret.expose(), rendered.body.as_bytes(), self.clock.now()));
         }
         for (name, value) in &self.config.headers {
             request = request.header(name, value.expose());
         }
         let mut secrets: Vec<&str> = self.config.headers.values().map(Secret::expose).collect();
         secrets.extend(self.config.secret.iter().map(Secret::expose));
-        let answer = execute(request.body(rendered.body), self.config.timeout, &secrets).await?;
+        let answer = execute(request.body(rendered.body), self.config.timeout, &secrets, &*self.clock).await?;
         Ok(Delivery { status: Some(answer.status), detail: format!("HTTP {}", answer.status) })
     }
 }
@@ -180,7 +199,13 @@ pub fn sign(secret: impl AsRef<[u8]>, body: &[u8], at: Timestamp) -> String {
 /// `"<t>.<body>"` matches (compared in constant time; several `v1` entries
 /// are allowed, for secret rotation) and `t` is within `tolerance` of `now`
 /// (so a recorded request cannot be replayed later).
-pub fn verify_signature(secret: impl AsRef<[u8]>, header: &str, body: &[u8], now: Timestamp, tolerance: Duration) -> bool {
+pub fn verify_signature(
+    secret: impl AsRef<[u8]>,
+    header: &str,
+    body: &[u8],
+    now: Timestamp,
+    tolerance: Duration,
+) -> bool {
     let mut t = None;
     let mut candidates = Vec::new();
     for part in header.split(',') {
@@ -222,10 +247,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect()
+    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok())).collect()
 }
 
 /// The JSON body: Alertmanager webhook v4 and the `leitstand` object.
@@ -261,9 +283,11 @@ pub fn payload(receiver: &str, msg: &Message) -> Value {
             "locale": if msg.locale == Locale::De { "de" } else { "en" },
             "title": v.title,
             "text": text,
+            // Same rule as the human channels: nothing to acknowledge or
+            // resolve once resolved.
             "links": {
-                "ack": msg.links.ack,
-                "resolve": msg.links.resolve,
+                "ack": if v.show_ack() { msg.links.ack.as_deref() } else { None },
+                "resolve": if v.is_resolved || v.is_test { None } else { msg.links.resolve.as_deref() },
                 "view": msg.links.view,
             },
             "recipients": msg.recipients,
@@ -366,6 +390,7 @@ mod tests {
                 headers: BTreeMap::from([("Authorization".to_string(), Secret::from("Bearer header-secret-1"))]),
                 timeout: Duration::from_secs(5),
             },
+            clock: system_clock(),
             client: reqwest::Client::new(),
         }
     }

@@ -1,0 +1,199 @@
+//! The alert engine and dispatcher against a real store, a real webhook
+//! receiver on loopback and a manual clock: escalation to level 3 when
+//! nobody acknowledges, acknowledgement stopping it, resolution sent, a
+//! restart in the middle neither losing nor repeating a step, every state
+//! change in the audit log.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::post;
+use jiff::SignedDuration;
+use leitstand_alerting::LabelSet;
+use leitstand_alerting::link::LinkKey;
+use leitstand_alerting::wire::IncomingAlert;
+use leitstand_app::alerting::dispatch::dispatch_once;
+use leitstand_app::alerting::engine::{Action, Engine};
+use leitstand_app::alerting::{Alerting, AlertingSettings, AudienceRoute, ChannelDef, Observation, Source};
+use leitstand_app::{App, AppError};
+use leitstand_core::policy::{Audience, ChannelKind};
+use leitstand_notify::Locale;
+use leitstand_notify::channels::{Channel, ChannelConfig};
+use leitstand_store::AlertRepository;
+use leitstand_store::store_test;
+use serde_json::Value;
+
+use crate::{admin, app, audit};
+
+type Received = Arc<Mutex<Vec<Value>>>;
+
+/// A webhook receiver on loopback; every body it got.
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let sink = got.clone();
+    let router = Router::new().route(
+        "/hook",
+        post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(Value::Null));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, got)
+}
+
+fn with_webhook(app: &mut App, url: &str) {
+    leitstand_app::install_crypto_provider();
+    let config: ChannelConfig =
+        serde_json::from_value(serde_json::json!({ "kind": "webhook", "url": url, "timeout": "2s" })).unwrap();
+    let channel = Channel::from_config("ops-hook", &config).unwrap();
+    let mut audiences = BTreeMap::new();
+    for a in [Audience::Devops, Audience::OnCall, Audience::Development, Audience::Management] {
+        audiences.insert(a, AudienceRoute { channels: vec!["ops-hook".into()], schedule: None });
+    }
+    let settings = AlertingSettings {
+        channels: vec![ChannelDef {
+            id: "ops-hook".into(),
+            name: "Ops".into(),
+            channel,
+            kind: ChannelKind::Webhook,
+            locale: Locale::De,
+            fallback: None,
+        }],
+        audiences,
+        ..AlertingSettings::default()
+    };
+    app.alerting = Arc::new(Alerting::new(settings, LinkKey::new([7; 32]), "http://leitstand.test".into()));
+}
+
+fn critical(name: &str) -> Observation {
+    let labels: LabelSet = [("alertname", name), ("severity", "critical"), ("service", "portal")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let annotations: LabelSet = [("summary".to_string(), "Portal antwortet nicht".to_string())].into();
+    Observation {
+        source: Source::Api,
+        alert: IncomingAlert { labels, annotations, starts_at: None, ends_at: None, generator_url: None },
+        resolved: false,
+    }
+}
+
+fn levels(got: &Received) -> Vec<(String, i64)> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let l = &b["leitstand"];
+            (l["kind"].as_str().unwrap_or("").to_string(), l["level"].as_i64().unwrap_or(-1))
+        })
+        .collect()
+}
+
+store_test!(unacknowledged_critical_escalates_once_across_a_restart, |store| {
+    let (mut app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let (url, got) = receiver().await;
+    with_webhook(&mut app, &url);
+
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    // The same alert again within the dedup window: one alert, one message.
+    clock.advance(SignedDuration::from_mins(1));
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    assert_eq!(dispatch_once(&app, "replica-a").await.unwrap(), 1);
+    assert_eq!(levels(&got), [("firing".to_string(), 2)]);
+
+    // Restart in the middle of the 15 minutes.
+    drop(engine);
+    clock.advance(SignedDuration::from_mins(15));
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    assert_eq!(engine.len(), 1);
+    engine.tick().await.unwrap();
+    engine.tick().await.unwrap(); // nothing more is due
+    assert_eq!(dispatch_once(&app, "replica-a").await.unwrap(), 1);
+    assert_eq!(dispatch_once(&app, "replica-a").await.unwrap(), 0, "nothing is sent twice");
+    assert_eq!(levels(&got), [("firing".to_string(), 2), ("escalated".to_string(), 3)]);
+    let body = got.lock().unwrap()[1].clone();
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["alerts"][0]["labels"]["alertname"], "ProbeDown");
+    let ack_link = body["leitstand"]["links"]["ack"].as_str().unwrap().to_string();
+    assert!(ack_link.starts_with("http://leitstand.test/alerts/act/"), "{ack_link}");
+
+    // Another restart: the escalated state is kept, nothing repeats.
+    drop(engine);
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    clock.advance(SignedDuration::from_mins(60));
+    engine.tick().await.unwrap();
+    assert_eq!(dispatch_once(&app, "replica-a").await.unwrap(), 0);
+
+    // Resolution is sent to those told.
+    let rows = store.alerts(&Default::default()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].level, rows[0].notified_level), (3, 3));
+    let mut resolved = critical("ProbeDown");
+    resolved.resolved = true;
+    engine.observe(vec![resolved]).await.unwrap();
+    dispatch_once(&app, "replica-a").await.unwrap();
+    assert_eq!(levels(&got).last().unwrap(), &("resolved".to_string(), 3));
+
+    let history: Vec<String> = store.alert_history(rows[0].id).await.unwrap().into_iter().map(|h| h.kind).collect();
+    assert_eq!(history, ["firing", "notified", "escalated", "incident_opened", "notified", "resolved", "notified"],);
+    let actions: Vec<String> = audit(&app).await.into_iter().map(|e| e.action).rev().collect();
+    for expected in ["alert.firing", "alert.notified", "alert.escalated", "incident.opened", "alert.resolved"] {
+        assert!(actions.iter().any(|a| a == expected), "{expected} missing in {actions:?}");
+    }
+});
+
+store_test!(acknowledgement_stops_escalation, |store| {
+    let (mut app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let (url, got) = receiver().await;
+    with_webhook(&mut app, &url);
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    let id = store.alerts(&Default::default()).await.unwrap()[0].id;
+    clock.advance(SignedDuration::from_mins(5));
+    engine.act(id, "user:anna", Action::Ack).await.unwrap();
+    let again = engine.act(id, "user:ben", Action::Ack).await;
+    assert!(matches!(again, Err(AppError::Invalid { .. })), "{again:?}");
+    clock.advance(SignedDuration::from_mins(30));
+    engine.tick().await.unwrap();
+    dispatch_once(&app, "replica-a").await.unwrap();
+    assert_eq!(levels(&got), [("firing".to_string(), 2)], "no escalation after the acknowledgement");
+    let row = store.alert(id).await.unwrap().unwrap();
+    assert_eq!((row.level, row.acked_by.as_deref()), (2, Some("user:anna")));
+    let events = audit(&app).await;
+    let ack = events.iter().find(|e| e.action == "alert.acknowledged").unwrap();
+    assert_ne!(ack.actor, "anna", "the actor is pseudonymised in the audit log");
+});
+
+store_test!(a_down_channel_retries_and_loses_nothing, |store| {
+    let (mut app, clock) = app(store);
+    let _admin = admin(&app).await;
+    // Nothing listens on this port.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    with_webhook(&mut app, &url);
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    assert_eq!(dispatch_once(&app, "replica-a").await.unwrap(), 1);
+    let id = store.alerts(&Default::default()).await.unwrap()[0].id;
+    let n = &store.notifications_of_alert(id).await.unwrap()[0];
+    assert_eq!((n.status.as_str(), n.attempts), ("pending", 1));
+    assert!(n.last_error.is_some());
+    // Not due yet: nothing is tried.
+    assert_eq!(dispatch_once(&app, "replica-a").await.unwrap(), 0);
+    clock.advance(SignedDuration::from_mins(1));
+    assert_eq!(dispatch_once(&app, "replica-a").await.unwrap(), 1);
+    let n = &store.notifications_of_alert(id).await.unwrap()[0];
+    assert_eq!(n.attempts, 2);
+    assert_eq!(store.notification_attempts(n.id).await.unwrap().len(), 2);
+});
