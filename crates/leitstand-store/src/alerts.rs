@@ -469,11 +469,12 @@ fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
 
 /// Multi-row writes inside a transaction, one implementation per engine,
 /// never a round trip per row. SQLite gets multi-row `VALUES` lists
-/// chunked below its bind limit (it runs in-process, a statement costs no
-/// round trip). PostgreSQL gets one array per column, `UNNEST`ed: a
-/// constant statement with a few parameters, prepared once per connection,
-/// where a `VALUES` list of tens of thousands of placeholders would be
-/// parsed and planned anew each time (measured several times slower).
+/// chunked below its bind limit (32 766 parameters; it runs in-process, so
+/// a statement costs no round trip). PostgreSQL gets one array per column,
+/// `UNNEST`ed: a constant statement with one parameter per column, prepared
+/// once per connection, where `VALUES` lists of up to 65 535 placeholders
+/// are parsed and planned for every batch (measured: a batch of new alerts
+/// is written about 1.5 times faster).
 trait BulkWrite {
     /// Inserts or replaces alerts (ids unique).
     async fn upsert_alerts(&mut self, rows: &[&AlertRow]) -> Result<()>;
