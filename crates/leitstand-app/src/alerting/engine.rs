@@ -105,9 +105,14 @@ pub struct Engine {
     silences: Vec<Silence>,
     overrides: BTreeMap<String, Vec<Override>>,
     tenants: HashMap<String, Uuid>,
-    maintenance: HashMap<(Option<String>, Option<String>), (Option<(String, Timestamp)>, Timestamp)>,
+    maintenance: HashMap<WindowKey, (OpenWindow, Timestamp)>,
     pending: Pending,
 }
+
+/// Tenant and service a maintenance window applies to.
+type WindowKey = (Option<String>, Option<String>);
+/// The window open (name, end), if any.
+type OpenWindow = Option<(String, Timestamp)>;
 
 /// How far ahead maintenance windows are looked up (and cached).
 const WINDOW_LOOK_AHEAD: SignedDuration = SignedDuration::from_hours(24);
