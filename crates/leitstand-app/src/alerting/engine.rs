@@ -201,11 +201,7 @@ impl Engine {
     }
 
     fn policy(&self, tenant: Option<&str>) -> &Policy {
-        let set = &self.app.alerting.settings.policy;
-        match tenant.and_then(|t| TenantSlug::parse(t.to_string()).ok()) {
-            Some(slug) => set.for_tenant(&slug),
-            None => &set.base,
-        }
+        policy_of(&self.app.alerting, tenant)
     }
 
     fn insert(&mut self, entry: Entry) {
@@ -289,9 +285,10 @@ impl Engine {
         let fp = fingerprint(&o.alert.labels);
         let resolved = o.resolved || o.alert.ends_at.is_some_and(|e| e <= now);
         let existing = self.alerts.get(&fp).map(|e| e.state.clone());
-        let policy = self.policy(label(&o.alert.labels, "tenant")).escalation.clone();
+        let alerting = self.app.alerting.clone();
+        let policy = &policy_of(&alerting, label(&o.alert.labels, "tenant")).escalation;
         match existing {
-            Some(state) if continues(&state, &policy, now) => {
+            Some(state) if continues(&state, policy, now) => {
                 let input = if resolved {
                     Input::Resolved { at: o.alert.ends_at.unwrap_or(now).min(now) }
                 } else {
@@ -310,7 +307,7 @@ impl Engine {
             }
             _ if resolved => {} // resolved and never seen open: nothing to do
             _ => {
-                let level = base_level(label(&o.alert.labels, "severity"), &policy);
+                let level = base_level(label(&o.alert.labels, "severity"), policy);
                 let starts = o.alert.starts_at.unwrap_or(now).min(now);
                 let id = Uuid::now_v7();
                 let mut state = AlertState::new(id, fp, starts, level, now);
@@ -328,12 +325,7 @@ impl Engine {
                 };
                 let (suppression, changes) = self.suppression(fp, &entry.labels, now);
                 self.insert(entry);
-                let ctx = Context {
-                    policy: &policy,
-                    now,
-                    suppression: suppression.as_ref(),
-                    suppression_changes_at: changes,
-                };
+                let ctx = Context { policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
                 let entry = self.alerts.get_mut(&fp).expect("inserted above");
                 let effects = entry.state.start(&ctx);
                 let state = entry.state.clone();
@@ -351,15 +343,16 @@ impl Engine {
     }
 
     fn try_apply(&mut self, fp: Fingerprint, input: Input, now: Timestamp) -> std::result::Result<bool, Refused> {
-        let Some(entry) = self.alerts.get(&fp) else { return Ok(false) };
-        let labels = entry.labels.clone();
-        let policy = self.policy(entry.tenant()).escalation.clone();
-        let (suppression, changes) = self.suppression(fp, &labels, now);
-        let ctx = Context { policy: &policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
-        let entry = self.alerts.get_mut(&fp).expect("looked up above");
+        let Some(mut entry) = self.alerts.remove(&fp) else { return Ok(false) };
+        let alerting = self.app.alerting.clone();
+        let policy = &policy_of(&alerting, entry.tenant()).escalation;
+        let (suppression, changes) = self.suppression(fp, &entry.labels, now);
+        let ctx = Context { policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
         let before = entry.state.clone();
-        let effects = entry.state.step(input, &ctx)?;
+        let stepped = entry.state.step(input, &ctx);
         let after = entry.state.clone();
+        self.alerts.insert(fp, entry);
+        let effects = stepped?;
         if after.next_step != before.next_step || after.status != before.status {
             self.schedule(fp, &after);
         }
@@ -426,8 +419,9 @@ impl Engine {
                     any = true;
                 }
                 Status::Resolved => {
-                    let policy = self.policy(entry.tenant()).escalation.clone();
-                    if !continues(&entry.state, &policy, now) {
+                    let alerting = self.app.alerting.clone();
+                    let policy = &policy_of(&alerting, entry.tenant()).escalation;
+                    if !continues(&entry.state, policy, now) {
                         let entry = self.alerts.remove(&fp).expect("looked up above");
                         self.by_id.remove(&entry.state.id);
                     }
@@ -475,8 +469,11 @@ impl Engine {
 
     /// Records effects: history and audit entries, notification rows.
     fn carry_out(&mut self, fp: Fingerprint, effects: Vec<Effect>, now: Timestamp) {
-        let Some(entry) = self.alerts.get(&fp) else { return };
-        let entry = entry.clone();
+        if effects.is_empty() {
+            return;
+        }
+        // Out of the map while its effects are recorded (no copy of its labels).
+        let Some(entry) = self.alerts.remove(&fp) else { return };
         for effect in effects {
             match effect {
                 Effect::History { kind, actor, detail } => self.record(&entry, kind, &actor, detail, now),
@@ -486,6 +483,7 @@ impl Engine {
                 }
             }
         }
+        self.alerts.insert(fp, entry);
     }
 
     fn record(&mut self, entry: &Entry, kind: HistoryKind, actor: &str, detail: serde_json::Value, now: Timestamp) {
@@ -662,6 +660,18 @@ impl Engine {
             self.app.alerting.wake_dispatch.notify_one();
         }
         Ok(())
+    }
+}
+
+/// The policy in force for an alert of `tenant` (a slug label).
+fn policy_of<'a>(alerting: &'a super::Alerting, tenant: Option<&str>) -> &'a Policy {
+    let set = &alerting.settings.policy;
+    if set.tenants.is_empty() {
+        return &set.base;
+    }
+    match tenant.and_then(|t| TenantSlug::parse(t.to_string()).ok()) {
+        Some(slug) => set.for_tenant(&slug),
+        None => &set.base,
     }
 }
 

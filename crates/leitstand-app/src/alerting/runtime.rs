@@ -151,7 +151,12 @@ async fn run(app: App, holder: String, mut stop: watch::Receiver<bool>) {
             Ok(Some(lease)) => {
                 let fence = Fence { lease: LEASE.into(), holder: holder.clone(), token: lease.token };
                 match Engine::load(app.clone(), Some(fence)).await {
-                    Ok(engine) => term(&app, &holder, engine, &mut stop).await,
+                    Ok(engine) => {
+                        term(&app, &holder, engine, &mut stop).await;
+                        // Handed back, so the next holder (this server restarted,
+                        // another replica) takes over now, not when the lease lapses.
+                        let _ = app.store.release_lease(&lease).await;
+                    }
                     Err(e) => tracing::error!(error = %e, "alert engine cannot load its state; retrying"),
                 }
             }

@@ -17,6 +17,7 @@ use leitstand_app::alerting::dispatch::dispatch_once;
 use leitstand_app::alerting::engine::{Action, Engine};
 use leitstand_app::alerting::{Alerting, AlertingSettings, AudienceRoute, ChannelDef, Observation, Source};
 use leitstand_app::{App, AppError};
+use leitstand_core::Clock;
 use leitstand_core::policy::{Audience, ChannelKind};
 use leitstand_notify::Locale;
 use leitstand_notify::channels::{Channel, ChannelConfig};
@@ -49,6 +50,11 @@ async fn receiver() -> (String, Received) {
 }
 
 fn with_webhook(app: &mut App, url: &str) {
+    let settings = webhook_settings(url);
+    app.alerting = Arc::new(Alerting::new(settings, LinkKey::new([7; 32]), "http://leitstand.test".into()));
+}
+
+fn webhook_settings(url: &str) -> AlertingSettings {
     leitstand_app::install_crypto_provider();
     let config: ChannelConfig =
         serde_json::from_value(serde_json::json!({ "kind": "webhook", "url": url, "timeout": "2s" })).unwrap();
@@ -57,7 +63,7 @@ fn with_webhook(app: &mut App, url: &str) {
     for a in [Audience::Devops, Audience::OnCall, Audience::Development, Audience::Management] {
         audiences.insert(a, AudienceRoute { channels: vec!["ops-hook".into()], schedule: None });
     }
-    let settings = AlertingSettings {
+    AlertingSettings {
         channels: vec![ChannelDef {
             id: "ops-hook".into(),
             name: "Ops".into(),
@@ -68,8 +74,7 @@ fn with_webhook(app: &mut App, url: &str) {
         }],
         audiences,
         ..AlertingSettings::default()
-    };
-    app.alerting = Arc::new(Alerting::new(settings, LinkKey::new([7; 32]), "http://leitstand.test".into()));
+    }
 }
 
 fn critical(name: &str) -> Observation {
@@ -196,4 +201,120 @@ store_test!(a_down_channel_retries_and_loses_nothing, |store| {
     let n = &store.notifications_of_alert(id).await.unwrap()[0];
     assert_eq!(n.attempts, 2);
     assert_eq!(store.notification_attempts(n.id).await.unwrap().len(), 2);
+});
+
+fn warning(name: &str, labels: &[(&str, &str)]) -> Observation {
+    let mut o = critical(name);
+    o.alert.labels.insert("severity".into(), "warning".into());
+    for (k, v) in labels {
+        o.alert.labels.insert(k.to_string(), v.to_string());
+    }
+    o
+}
+
+store_test!(silence_holds_back_and_resolution_is_still_sent, |store| {
+    let (mut app, clock) = app(store);
+    let admin = admin(&app).await;
+    let (url, got) = receiver().await;
+    with_webhook(&mut app, &url);
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    dispatch_once(&app, "a").await.unwrap();
+    // A silence for it, then a second alert it matches.
+    let new = leitstand_app::alerting::NewSilence {
+        matchers: vec!["service=\"portal\"".into()],
+        starts_at: None,
+        ends_at: clock.now() + SignedDuration::from_hours(2),
+        comment: "Wartung Portal".into(),
+        tenant: None,
+    };
+    app.create_silence(&admin, new).await.unwrap();
+    engine.reexamine().await.unwrap();
+    engine.observe(vec![critical("PortalSlow")]).await.unwrap();
+    clock.advance(SignedDuration::from_mins(30));
+    engine.tick().await.unwrap();
+    dispatch_once(&app, "a").await.unwrap();
+    assert_eq!(levels(&got), [("firing".to_string(), 2)], "held back: no escalation, no new alert notified");
+    let mut done = critical("ProbeDown");
+    done.resolved = true;
+    engine.observe(vec![done]).await.unwrap();
+    dispatch_once(&app, "a").await.unwrap();
+    assert_eq!(levels(&got).last().unwrap(), &("resolved".to_string(), 2), "resolution sent despite the silence");
+    let slow =
+        store.alerts(&Default::default()).await.unwrap().into_iter().find(|a| a.alertname == "PortalSlow").unwrap();
+    assert!(slow.suppressed.as_deref().unwrap().starts_with("silence:"));
+    // Invalid silences are refused with the field.
+    let bad = leitstand_app::alerting::NewSilence {
+        matchers: vec!["alertname=~\".*\"".into()],
+        ends_at: clock.now() - SignedDuration::from_mins(1),
+        comment: String::new(),
+        ..Default::default()
+    };
+    let err = app.create_silence(&admin, bad).await.unwrap_err().to_string();
+    assert!(err.contains("every alert") && err.contains("ends_at") && err.contains("comment"), "{err}");
+});
+
+store_test!(host_down_inhibits_its_services_one_notification_per_outage, |store| {
+    let (mut app, _clock) = app(store);
+    let _admin = admin(&app).await;
+    let (url, got) = receiver().await;
+    let mut settings = webhook_settings(&url);
+    settings.inhibit = vec![
+        leitstand_alerting::inhibit::parse_rule(
+            &["alertname=\"HostDown\"".into()],
+            &["severity=~\"warning|critical\"".into()],
+            &["host".into()],
+        )
+        .unwrap(),
+    ];
+    app.alerting = Arc::new(Alerting::new(settings, LinkKey::new([7; 32]), "http://leitstand.test".into()));
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    let mut host = critical("HostDown");
+    host.alert.labels.insert("host".into(), "web-1".into());
+    host.alert.labels.remove("service");
+    let services: Vec<Observation> = ["portal", "api", "shop"]
+        .iter()
+        .map(|s| {
+            let mut o = warning("ProbeDown", &[("host", "web-1")]);
+            o.alert.labels.insert("service".into(), s.to_string());
+            o
+        })
+        .collect();
+    let other = warning("ProbeDown", &[("host", "web-2")]);
+    let mut batch = services;
+    batch.push(host);
+    batch.push(other);
+    engine.observe(batch).await.unwrap();
+    dispatch_once(&app, "a").await.unwrap();
+    let names: Vec<(String, String)> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let labels = &b["alerts"][0]["labels"];
+            (labels["alertname"].as_str().unwrap().to_string(), labels["host"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, [("HostDown".to_string(), "web-1".to_string()), ("ProbeDown".to_string(), "web-2".to_string())]);
+});
+
+store_test!(a_replica_that_lost_the_lease_cannot_write, |store| {
+    use leitstand_store::{Fence, LeaseRepository};
+    let (app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let lease = store
+        .try_acquire_lease("alerting", "a", clock.now(), std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let stale = Fence { lease: "alerting".into(), holder: "a".into(), token: lease.token };
+    let mut engine = Engine::load(app.clone(), Some(stale)).await.unwrap();
+    // Replica b takes over after the lease expired.
+    clock.advance(SignedDuration::from_secs(31));
+    store.try_acquire_lease("alerting", "b", clock.now(), std::time::Duration::from_secs(30)).await.unwrap().unwrap();
+    let err = engine.observe(vec![critical("ProbeDown")]).await.unwrap_err();
+    assert!(err.to_string().contains("lease"), "{err}");
+    assert!(store.alerts(&Default::default()).await.unwrap().is_empty(), "nothing written by the old holder");
 });
