@@ -10,6 +10,8 @@
 //!   [`Schedule`] slot; then what the series store adds once each probe has
 //!   results.
 //! - `rules`: the default rule pack evaluated over a synthetic store.
+//! - `alerts`: alert ingest and notification against a running server
+//!   (`crate::bench_alerts`).
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,33 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::IdleProbes { count, results } => idle_probes(count.max(1), results.max(1))?,
         BenchCommand::Rules { series, duration } => rules(series.max(1), duration.std())?,
+        BenchCommand::Alerts {
+            target,
+            token,
+            alerts,
+            clients,
+            per_request,
+            checkpoint,
+            receiver_port,
+            pid,
+            rate,
+            latency_duration,
+            drain,
+            settle,
+        } => crate::bench_alerts::run(crate::bench_alerts::Options {
+            target,
+            token,
+            alerts,
+            clients,
+            per_request,
+            checkpoint,
+            receiver_port,
+            pid,
+            rate,
+            latency_duration: latency_duration.std(),
+            drain: drain.std(),
+            settle: settle.std(),
+        })?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ use leitstand::cli::{Cli, Command, ConfigCommand, ServeArgs};
 use leitstand::config::{self, Config, ConfigError, DatabaseUrl};
 use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve, witness_cmd};
 
+mod bench_alerts;
 mod bench_cmd;
 
 fn main() -> ExitCode {

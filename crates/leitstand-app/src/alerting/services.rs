@@ -178,6 +178,17 @@ pub struct ChannelView {
     pub audiences: Vec<String>,
 }
 
+/// The person behind an actor string: `user:anna token:…` → `anna`; a
+/// signed link → `signed link`.
+fn actor_name(actor: &str) -> String {
+    let who = actor.split(' ').next().unwrap_or(actor);
+    match who.strip_prefix("user:") {
+        Some(name) => name.to_string(),
+        None if who == "service:signed-link" => "signed link".into(),
+        None => who.to_string(),
+    }
+}
+
 pub(crate) fn silence_from_row(row: &SilenceRow) -> Option<Silence> {
     let texts: Vec<String> = serde_json::from_str(&row.matchers).ok()?;
     let matchers = texts.iter().map(|t| parse_matcher(t)).collect::<std::result::Result<Vec<_>, _>>().ok()?;
@@ -221,7 +232,7 @@ impl App {
             level_name,
             starts_at: row.starts_at,
             resolved_at: row.resolved_at,
-            acked_by: row.acked_by.map(|a| a.strip_prefix("user:").unwrap_or(&a).to_string()),
+            acked_by: row.acked_by.as_deref().map(actor_name),
             acked_at: row.acked_at,
             suppressed: row.suppressed,
             labels,
@@ -370,7 +381,7 @@ impl App {
                         SilenceState::Active => "active",
                         SilenceState::Expired => "expired",
                     },
-                    created_by: row.created_by.strip_prefix("user:").unwrap_or(&row.created_by).to_string(),
+                    created_by: actor_name(&row.created_by),
                     comment: row.comment.clone(),
                 })
             })
@@ -477,8 +488,8 @@ impl App {
         Ok(out)
     }
 
-    /// One schedule.
-    pub async fn schedule_view(&self, id: &str) -> Result<ScheduleView> {
+    /// One schedule (callers check the permission).
+    pub(crate) async fn schedule_view(&self, id: &str) -> Result<ScheduleView> {
         let schedule =
             self.alerting.schedule(id).ok_or_else(|| AppError::NotFound { entity: "schedule", key: id.into() })?;
         let now = self.clock.now();

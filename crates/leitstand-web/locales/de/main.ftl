@@ -422,6 +422,7 @@ form-error-datetime = { $value } ist kein Zeitpunkt (JJJJ-MM-TTThh:mm).
 form-error-required = Bitte ausfüllen.
 windows-heading = Wartungsfenster
 windows-intro = Vereinbarte wiederkehrende Wartungsfenster aus der Richtlinie: währenddessen werden Alarme der betroffenen Dienste nicht gemeldet.
+windows-caption = Wartungsfenster mit dem jeweils nächsten Termin
 windows-empty = Es sind keine Wartungsfenster vereinbart ([[maintenance.windows]] in der Richtlinie).
 windows-col-name = Name
 windows-col-scope = Gilt für

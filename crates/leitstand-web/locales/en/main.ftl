@@ -422,6 +422,7 @@ form-error-datetime = { $value } is not a point in time (YYYY-MM-DDThh:mm).
 form-error-required = Please fill in.
 windows-heading = Maintenance windows
 windows-intro = Agreed recurring maintenance windows from the policy: during them, alerts of the services concerned are not notified.
+windows-caption = Maintenance windows with the next occurrence of each
 windows-empty = No maintenance windows are agreed ([[maintenance.windows]] in the policy).
 windows-col-name = Name
 windows-col-scope = Applies to
