@@ -59,7 +59,7 @@ pub struct AlertingConfig {
     /// kind's own fields (see the README).
     #[serde(default)]
     #[schemars(with = "Vec<serde_json::Value>")]
-    pub channels: Vec<toml::Table>,
+    pub channels: Vec<ChannelTable>,
     /// Who each audience of the escalation levels is
     /// (`[alerting.audiences.devops]`, `on_call`, `development`,
     /// `management`, `compliance`, `security`).
@@ -99,6 +99,46 @@ impl Default for AlertingConfig {
             schedules: Vec::new(),
             inhibit: Vec::new(),
         }
+    }
+}
+
+/// One channel entry as written; its secrets (passwords, signing secrets,
+/// access tokens, header values, and the URLs of Slack and Teams webhooks,
+/// which are tokens themselves) are never printed or serialised.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct ChannelTable(pub toml::Table);
+
+const SECRET_KEYS: [&str; 4] = ["secret", "password", "access_token", "headers"];
+
+impl ChannelTable {
+    fn redacted(&self) -> toml::Table {
+        let token_url = matches!(self.0.get("kind").and_then(toml::Value::as_str), Some("slack" | "teams"));
+        let mut out = self.0.clone();
+        redact(&mut out, token_url);
+        out
+    }
+}
+
+fn redact(table: &mut toml::Table, token_url: bool) {
+    for (key, value) in table.iter_mut() {
+        if SECRET_KEYS.contains(&key.as_str()) || (token_url && key == "url") {
+            *value = toml::Value::String("***".into());
+        } else if let toml::Value::Table(inner) = value {
+            redact(inner, false);
+        }
+    }
+}
+
+impl std::fmt::Debug for ChannelTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.redacted().fmt(f)
+    }
+}
+
+impl Serialize for ChannelTable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.redacted().serialize(s)
     }
 }
 
@@ -187,7 +227,7 @@ impl AlertingConfig {
         let mut channels = Vec::new();
         for (i, table) in self.channels.iter().enumerate() {
             let at = |field: &str| format!("alerting.channels[{i}].{field}");
-            let mut rest = table.clone();
+            let mut rest = table.0.clone();
             let mut take_str = |key: &str| match rest.remove(key) {
                 Some(toml::Value::String(s)) => Ok(Some(s)),
                 Some(_) => Err((at(key), "must be a string".to_string())),

@@ -47,9 +47,9 @@ fn unknown_key_names_file_line_and_key() {
 
 #[test]
 fn unknown_top_level_section_is_named() {
-    let errs = errors("[alerting]\nx = 1\n");
+    let errs = errors("[alarms]\nx = 1\n");
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].starts_with("leitstand.toml:1:2: alerting: unknown field `alerting`"), "{errs:?}");
+    assert!(errs[0].starts_with("leitstand.toml:1:2: alarms: unknown field `alarms`"), "{errs:?}");
 }
 
 #[test]
@@ -310,4 +310,98 @@ fn a_rule_file_that_is_no_file_is_named_and_does_not_stall_the_start() {
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs[0].contains("monitoring.rule_files[0]: cannot read /dev/zero: larger than 16 MiB"), "{errs:?}");
     assert!(errs[1].contains("monitoring.rule_files[1]: cannot read /nicht/da.yml: "), "{errs:?}");
+}
+
+#[test]
+fn alerting_config_problems_name_path_and_reason() {
+    leitstand_app::install_crypto_provider();
+    let errs = errors(
+        r#"
+[[alerting.channels]]
+id = "ops-hook"
+kind = "webhook"
+url = "ftp://hooks.example/x"
+fallback = "nowhere"
+
+[[alerting.channels]]
+id = "ops-mail"
+kind = "email"
+to = ["not an address"]
+smtp = { host = "127.0.0.1", port = 2525, tls = "none", from = "leitstand@example.org" }
+
+[alerting.audiences.devops]
+channels = ["ops-hook", "ops-chat"]
+
+[alerting.audiences.everyone]
+channels = []
+
+[alerting.people.anna]
+name = "Anna"
+
+[[alerting.schedules]]
+id = "primary"
+name = "Rufbereitschaft"
+time_zone = "Europe/Berlln"
+[[alerting.schedules.rotations]]
+name = "Woche"
+participants = ["anna", "zoe"]
+start = "2026-11-30T09:00"
+length = "7d"
+
+[[alerting.inhibit]]
+source = ['alertname="HostDown"']
+target = ['severity=~"(warning"']
+"#,
+    );
+    let text = errs.join("\n");
+    for expected in [
+        "alerting.channels[0].url: channel \"ops-hook\"",
+        "alerting.channels[1].to[0]: channel \"ops-mail\"",
+        "alerting.audiences.devops.channels[1]: no channel \"ops-chat\"",
+        "alerting.audiences.everyone: unknown audience",
+        "alerting.schedules[0].time_zone: schedule \"primary\"",
+        "alerting.schedules[0].rotations[0].participants[1]: schedule \"primary\"",
+        "alerting.inhibit[0].target_matchers[0]",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+    }
+    // Each names the file and line.
+    assert!(errs.iter().all(|e| e.starts_with("leitstand.toml:")), "{text}");
+}
+
+#[test]
+fn alerting_config_builds_channels_and_schedules() {
+    leitstand_app::install_crypto_provider();
+    let config = load_text(
+        r#"
+[alerting]
+group_wait = "0s"
+[[alerting.channels]]
+id = "ops-hook"
+kind = "webhook"
+url = "http://127.0.0.1:9000/hook"
+secret = "0123456789abcdef"
+[alerting.audiences.on_call]
+channels = ["ops-hook"]
+schedule = "primary"
+[alerting.people.anna]
+name = "Anna"
+email = "anna@example.org"
+[[alerting.schedules]]
+id = "primary"
+name = "Rufbereitschaft"
+time_zone = "Europe/Berlin"
+[[alerting.schedules.rotations]]
+name = "Woche"
+participants = ["anna"]
+start = "2026-11-30T09:00"
+length = "7d"
+"#,
+    )
+    .unwrap();
+    let s = &config.alerting_settings;
+    assert_eq!(s.channels.len(), 1);
+    assert_eq!(s.schedules[0].id(), "primary");
+    assert!(s.group_wait.is_zero());
+    assert!(!format!("{config:?}").contains("0123456789abcdef"), "the webhook secret is never printed");
 }

@@ -27,6 +27,12 @@ const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 const DEADLINE: Duration = Duration::from_secs(30);
 const WEBHOOK_SECRET: &str = "whsec-leitstand-it-0123456789";
 
+/// The wall clock (these tests talk to real processes).
+fn now() -> jiff::Timestamp {
+    use leitstand_core::clock::Clock;
+    leitstand_core::clock::SystemClock.now()
+}
+
 /// A loopback port nobody listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -358,7 +364,7 @@ receivers:
         (200, _) => Ok(()),
         (status, body) => Err(format!("{status} {body}")),
     });
-    let starts_at = jiff::Timestamp::now().to_string();
+    let starts_at = now().to_string();
     let labels = json!({ "alertname": "DiskFull", "severity": "critical", "instance": "db1:9100", "service": "db" });
     let annotations = json!({ "summary": "Disk of db1 is full" });
     let (status, body) = rig.post_json(
@@ -388,7 +394,7 @@ receivers:
     assert_eq!(alert["summary"], "Disk of db1 is full");
 
     // Resolved at the Alertmanager: resolved in Leitstand.
-    let ends_at = jiff::Timestamp::now().to_string();
+    let ends_at = now().to_string();
     let (status, body) = rig.post_json(
         &format!("{am}/api/v2/alerts"),
         None,
@@ -700,7 +706,7 @@ channels = ["ops-mail", "ops-hook"]
             WEBHOOK_SECRET,
             &signature,
             firing.body.as_bytes(),
-            jiff::Timestamp::now(),
+            now(),
             Duration::from_secs(300),
         ),
         "the webhook is signed with the channel's secret: {signature:?}"
@@ -710,7 +716,7 @@ channels = ["ops-mail", "ops-hook"]
             "another-secret-0123456789",
             &signature,
             firing.body.as_bytes(),
-            jiff::Timestamp::now(),
+            now(),
             Duration::from_secs(300),
         ),
         "and not with any other"
