@@ -7,6 +7,7 @@ use leitstand_core::policy::Policy;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
+use super::alerting::AlertingConfig;
 use super::monitoring::MonitoringConfig;
 use super::{AuditConfig, LogConfig, OidcConfig, ServerConfig, WitnessConfig, defaults_table};
 
@@ -21,6 +22,7 @@ pub fn schema() -> Value {
     let audit = serde_json::to_value(generator.subschema_for::<AuditConfig>()).unwrap_or_default();
     let witness = serde_json::to_value(generator.subschema_for::<WitnessConfig>()).unwrap_or_default();
     let monitoring = serde_json::to_value(generator.subschema_for::<MonitoringConfig>()).unwrap_or_default();
+    let alerting = serde_json::to_value(generator.subschema_for::<AlertingConfig>()).unwrap_or_default();
     let defs = generator.take_definitions(true);
     if let Some(obj) = root.as_object_mut() {
         obj.insert("$schema".into(), "https://json-schema.org/draft/2020-12/schema".into());
@@ -36,6 +38,13 @@ pub fn schema() -> Value {
                 with_description(
                     monitoring,
                     "Monitoring in the embedded mode: probes, scrape targets, host metrics, rule files.",
+                ),
+            );
+            all.insert(
+                "alerting".into(),
+                with_description(
+                    alerting,
+                    "Alerting: notification channels, who each escalation audience is, people, on-call schedules, inhibition, grouping and retries.",
                 ),
             );
             all.insert(
