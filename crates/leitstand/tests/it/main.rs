@@ -4,6 +4,7 @@
 
 mod admin;
 mod alerting;
+mod alerting_replicas;
 mod audit;
 mod monitoring;
 mod policy;
