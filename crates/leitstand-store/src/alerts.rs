@@ -370,6 +370,13 @@ pub trait AlertRepository {
         outcome: &NotificationOutcome,
         attempt: &AttemptRow,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// [`AlertRepository::finish_notification`] for many rows in one
+    /// transaction (a dispatcher round); whether each was still claimed.
+    fn finish_notifications(
+        &self,
+        holder: &str,
+        items: &[(Uuid, NotificationOutcome, AttemptRow)],
+    ) -> impl Future<Output = Result<Vec<bool>>> + Send;
     /// Notifications not yet finished (pending or being sent).
     fn notification_backlog(&self) -> impl Future<Output = Result<i64>> + Send;
     /// Adds a silence.
@@ -927,6 +934,17 @@ impl Store {
 }
 
 /// The alerts to write, each id once (its last row), in their first order.
+/// The columns an outcome sets: status, delivered_at, not_before, last_error.
+fn outcome_columns(outcome: &NotificationOutcome) -> (&'static str, Option<i64>, Option<i64>, Option<&str>) {
+    match outcome {
+        NotificationOutcome::Delivered { at } => ("delivered", Some(to_db(*at)), None, None),
+        NotificationOutcome::Retry { not_before, error } => {
+            ("pending", None, Some(to_db(*not_before)), Some(error.as_str()))
+        }
+        NotificationOutcome::Failed { error } => ("failed", None, None, Some(error.as_str())),
+    }
+}
+
 fn last_row_per_id(rows: &[AlertRow]) -> Vec<&AlertRow> {
     let mut seen = HashSet::with_capacity(rows.len());
     let mut unique: Vec<&AlertRow> = rows.iter().rev().filter(|row| seen.insert(row.id)).collect();
@@ -1152,13 +1170,7 @@ impl AlertRepository for Store {
         outcome: &NotificationOutcome,
         attempt: &AttemptRow,
     ) -> Result<bool> {
-        let (status, delivered_at, not_before, error) = match outcome {
-            NotificationOutcome::Delivered { at } => ("delivered", Some(to_db(*at)), None, None),
-            NotificationOutcome::Retry { not_before, error } => {
-                ("pending", None, Some(to_db(*not_before)), Some(error.as_str()))
-            }
-            NotificationOutcome::Failed { error } => ("failed", None, None, Some(error.as_str())),
-        };
+        let (status, delivered_at, not_before, error) = outcome_columns(outcome);
         self.timed("alert.finish_notification", async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
@@ -1197,6 +1209,54 @@ impl AlertRepository for Store {
                 tx.commit().await?;
             });
             Ok(true)
+        })
+        .await
+    }
+
+    async fn finish_notifications(
+        &self,
+        holder: &str,
+        items: &[(Uuid, NotificationOutcome, AttemptRow)],
+    ) -> Result<Vec<bool>> {
+        self.timed("alert.finish_notifications", async {
+            let mut done = Vec::with_capacity(items.len());
+            on_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                for (id, outcome, attempt) in items {
+                    let (status, delivered_at, not_before, error) = outcome_columns(outcome);
+                    let updated = sqlx::query(
+                        "UPDATE notifications SET status = $3, attempts = attempts + 1, \
+                           delivered_at = COALESCE($4, delivered_at), not_before = COALESCE($5, not_before), \
+                           last_error = COALESCE($6, last_error), claimed_by = NULL, claimed_until = NULL \
+                         WHERE id = $1 AND status = 'sending' AND claimed_by = $2",
+                    )
+                    .bind(*id)
+                    .bind(holder)
+                    .bind(status)
+                    .bind(delivered_at)
+                    .bind(not_before)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    done.push(updated == 1);
+                    if updated == 1 {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "INSERT INTO notification_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                        )))
+                        .bind(*id)
+                        .bind(to_db(attempt.at))
+                        .bind(attempt.ok)
+                        .bind(attempt.status_code)
+                        .bind(attempt.error.as_deref())
+                        .bind(attempt.duration_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+            });
+            Ok(done)
         })
         .await
     }

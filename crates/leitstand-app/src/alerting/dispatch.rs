@@ -108,6 +108,15 @@ async fn send_group(app: &App, rows: Vec<NotificationRow>) -> Sent {
     Sent { rows, result, took: start.elapsed(), at: app.clock.now() }
 }
 
+/// What is recorded after a row's attempt, once it is known to be ours.
+struct Followup {
+    row: NotificationRow,
+    kind: Option<HistoryKind>,
+    attempts: u32,
+    error: Option<String>,
+    at: Timestamp,
+}
+
 /// Records attempts and outcomes, the alert history and audit events, and
 /// queues fallback copies.
 async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()> {
@@ -115,9 +124,11 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
     let mut history = Vec::new();
     let mut audit = Vec::new();
     let mut fallbacks = Vec::new();
+    let mut finished: Vec<(Uuid, NotificationOutcome, AttemptRow)> = Vec::new();
+    let mut followups: Vec<Followup> = Vec::new();
     for sent in results {
         let duration_ms = i64::try_from(sent.took.as_millis()).unwrap_or(i64::MAX);
-        for row in &sent.rows {
+        for row in sent.rows {
             let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
             let (outcome, attempt, kind) = match &sent.result {
                 Ok(status) => (
@@ -152,57 +163,59 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
                             attempt,
                             None,
                         ),
-                        None => {
-                            if let Some(copy) = fallback(app, row, sent.at) {
-                                fallbacks.push(copy);
-                            }
-                            (
-                                NotificationOutcome::Failed { error: e.reason.clone() },
-                                attempt,
-                                Some(HistoryKind::NotificationFailed),
-                            )
-                        }
+                        None => (
+                            NotificationOutcome::Failed { error: e.reason.clone() },
+                            attempt,
+                            Some(HistoryKind::NotificationFailed),
+                        ),
                     }
                 }
             };
             if !attempt.ok {
                 app.alerting.counts.failed_attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            let finished = app.store.finish_notification(row.id, holder, &outcome, &attempt).await?;
-            if !finished {
-                continue; // another claimer took over; it records its own result
-            }
-            if let Some(kind) = kind {
-                if kind == HistoryKind::Notified {
-                    app.alerting.counts.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                let detail = json!({
-                    "notification": row.id.to_string(),
-                    "channel": row.channel,
-                    "kind": row.kind,
-                    "level": row.level,
-                    "attempts": attempts,
-                    "error": attempt.error,
-                });
-                history.push(HistoryRow {
-                    alert_id: row.alert_id,
-                    at: sent.at,
-                    kind: kind.as_str().into(),
-                    actor: "system".into(),
-                    detail: detail.to_string(),
-                });
-                let mut event = crate::audit::own_event(
-                    "system",
-                    &kind.audit_action(),
-                    tenant_of(row),
-                    &format!("alert:{}", row.alert_id),
-                    if kind == HistoryKind::Notified { "success" } else { "failure" },
-                    detail,
-                );
-                event.time = Some(sent.at.to_string());
-                audit.push(event);
-            }
+            let error = attempt.error.clone();
+            finished.push((row.id, outcome, attempt));
+            followups.push(Followup { row, kind, attempts, error, at: sent.at });
         }
+    }
+    // One transaction for the whole round.
+    let still_ours = app.store.finish_notifications(holder, &finished).await?;
+    for (Followup { row, kind, attempts, error, at }, ours) in followups.into_iter().zip(still_ours) {
+        if !ours {
+            continue; // another claimer took over; it records its own result
+        }
+        let Some(kind) = kind else { continue };
+        if kind == HistoryKind::Notified {
+            app.alerting.counts.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else if let Some(copy) = fallback(app, &row, at) {
+            fallbacks.push(copy);
+        }
+        let detail = json!({
+            "notification": row.id.to_string(),
+            "channel": row.channel,
+            "kind": row.kind,
+            "level": row.level,
+            "attempts": attempts,
+            "error": error,
+        });
+        history.push(HistoryRow {
+            alert_id: row.alert_id,
+            at,
+            kind: kind.as_str().into(),
+            actor: "system".into(),
+            detail: detail.to_string(),
+        });
+        let mut event = crate::audit::own_event(
+            "system",
+            &kind.audit_action(),
+            tenant_of(&row),
+            &format!("alert:{}", row.alert_id),
+            if kind == HistoryKind::Notified { "success" } else { "failure" },
+            detail,
+        );
+        event.time = Some(at.to_string());
+        audit.push(event);
     }
     if !history.is_empty() || !fallbacks.is_empty() {
         let notify = !fallbacks.is_empty();

@@ -16,7 +16,9 @@
 //!   logs and in the delivery log shown in the UI.
 //! - one HTTP client builder (no redirects: a redirect would carry the
 //!   signature and idempotency headers to a host nobody configured; a total
-//!   timeout, so a hanging receiver cannot stall the dispatcher).
+//!   timeout, so a hanging receiver cannot stall the dispatcher) and one
+//!   send path, `HttpSender`: each channel sends what its `render` shows
+//!   plus its secret headers, and gets the answer sorted the same way.
 //! - [`Backoff`], the retry schedule, deterministic per message id so that
 //!   replicas agree on the next attempt and tests need no clock.
 
@@ -426,7 +428,7 @@ const MAX_REASON_BODY: usize = 300;
 
 /// The HTTP client of one channel instance: a total timeout per attempt, no
 /// redirects, a telling user agent.
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ChannelError> {
+fn http_client(timeout: Duration) -> Result<reqwest::Client, ChannelError> {
     // reqwest would panic without one; the server installs ring at start.
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         return Err(ChannelError::Setup(
@@ -444,12 +446,12 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ChannelE
 }
 
 /// The clock a channel starts with.
-pub(crate) fn system_clock() -> Arc<dyn Clock> {
+fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
 /// A clock in a channel's `Debug` output.
-pub(crate) struct ClockName;
+struct ClockName;
 
 impl fmt::Debug for ClockName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -463,10 +465,90 @@ pub(crate) struct HttpAnswer {
     pub(crate) body: String,
 }
 
+/// The HTTP side of a channel: its client (see [`http_client`]), the
+/// timeout of one attempt and the clock.
+///
+/// Every HTTP channel sends through [`HttpSender::send`], so what goes on
+/// the wire is exactly what the channel's `render` shows — method, headers
+/// and body — plus the secret headers only the sending adds, and every
+/// answer is sorted into the same retry verdict.
+pub(crate) struct HttpSender {
+    client: reqwest::Client,
+    timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for HttpSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSender").field("timeout", &self.timeout).field("clock", &ClockName).finish_non_exhaustive()
+    }
+}
+
+impl HttpSender {
+    /// A sender on the system clock whose attempts end after `timeout`.
+    pub(crate) fn new(timeout: Duration) -> Result<Self, ChannelError> {
+        Ok(Self { client: http_client(timeout)?, timeout, clock: system_clock() })
+    }
+
+    /// Uses `clock` instead of the system clock.
+    pub(crate) fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The sender's clock (for a signature's timestamp).
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// One attempt: `rendered` to `url`, with `secret_headers` (tokens,
+    /// signatures) added; `secrets` are scrubbed from every error reason.
+    pub(crate) async fn send(
+        &self,
+        url: &str,
+        rendered: HttpPayload,
+        secret_headers: &[(&str, &str)],
+        secrets: &[&str],
+    ) -> Result<HttpAnswer, SendError> {
+        let method = reqwest::Method::from_bytes(rendered.method.as_bytes())
+            .map_err(|e| SendError::permanent(format!("cannot build the request: {e}")))?;
+        let mut request = self.client.request(method, url);
+        for (name, value) in &rendered.headers {
+            request = request.header(name, value);
+        }
+        self.attempt(request.body(rendered.body), secret_headers, secrets).await
+    }
+
+    /// A `GET` of `url` (a lookup before sending, such as a Matrix room
+    /// alias), sorted like [`HttpSender::send`].
+    pub(crate) async fn get(
+        &self,
+        url: &str,
+        secret_headers: &[(&str, &str)],
+        secrets: &[&str],
+    ) -> Result<HttpAnswer, SendError> {
+        self.attempt(self.client.get(url), secret_headers, secrets).await
+    }
+
+    async fn attempt(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        secret_headers: &[(&str, &str)],
+        secrets: &[&str],
+    ) -> Result<HttpAnswer, SendError> {
+        for &(name, value) in secret_headers {
+            let mut value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| SendError::permanent(format!("header {name} has a value not allowed in a header")))?;
+            value.set_sensitive(true);
+            request = request.header(name, value);
+        }
+        execute(request, self.timeout, secrets, &*self.clock).await
+    }
+}
+
 /// Sends a request and sorts the outcome: 2xx is `Ok`, everything else a
 /// [`SendError`] with the retry verdict. `secrets` are scrubbed from every
 /// reason.
-pub(crate) async fn execute(
+async fn execute(
     request: reqwest::RequestBuilder,
     timeout: Duration,
     secrets: &[&str],

@@ -82,8 +82,9 @@ fn subnav(tr: Tr, here: &str) -> Vec<SubNav> {
 /// The layout for a page of the section: below `/alerts` the main
 /// navigation marks the section (`aria-current="true"`) and the breadcrumb
 /// passes through the alert list.
-fn section_page(ctx: &Ctx, state: &AppState, title_key: &str, here: &'static str) -> Page {
+fn section_page(ctx: &Ctx, state: &AppState, title_key: &str, here: &'static str, notice: Option<String>) -> Page {
     let mut page = Page::new(ctx, state, title_key, here);
+    page.notice = notice;
     if here != "/alerts" {
         for item in page.nav.iter_mut().filter(|i| i.href == "/alerts") {
             item.current = Some("true");
@@ -93,6 +94,30 @@ fn section_page(ctx: &Ctx, state: &AppState, title_key: &str, here: &'static str
         }
     }
     page
+}
+
+/// 422 when a posted form had problems (they are shown on the page), else 200.
+fn form_status(errors: &[FieldError]) -> StatusCode {
+    if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }
+}
+
+/// The id in a path; a malformed one is a 404 page, like an unknown one.
+fn path_id(ctx: &Ctx, state: &AppState, entity: &'static str, id: &str) -> Result<Uuid, Response> {
+    id.parse().map_err(|_| error_page(ctx, state, &AppError::NotFound { entity, key: id.to_string() }))
+}
+
+/// After a successful post, back to the page (post/redirect/get), else the
+/// error page.
+fn redirect_after_post<T>(ctx: &Ctx, state: &AppState, done: Result<T, AppError>, to: &str) -> Response {
+    match done {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(e) => error_page(ctx, state, &e),
+    }
+}
+
+/// The tenants `p` may see, as (slug, name) for a select.
+async fn tenant_choices(state: &AppState, p: &Principal) -> Result<Vec<(String, String)>, AppError> {
+    Ok(state.app.tenants(p).await?.into_iter().map(|t| (t.slug.to_string(), t.name)).collect())
 }
 
 /// The platform's time zone (the policy calendar's).
@@ -261,8 +286,8 @@ pub(crate) async fn alerts(State(state): State<AppState>, ctx: Ctx, Query(filter
         }
         Err(e) => return error_page(&ctx, &state, &e),
     };
-    let tenants = match state.app.tenants(p).await {
-        Ok(t) => t.into_iter().map(|t| (t.slug.to_string(), t.name)).collect(),
+    let tenants = match tenant_choices(&state, p).await {
+        Ok(t) => t,
         Err(e) => return error_page(&ctx, &state, &e),
     };
     let firing = list.iter().filter(|a| a.status == "firing").count();
@@ -271,8 +296,8 @@ pub(crate) async fn alerts(State(state): State<AppState>, ctx: Ctx, Query(filter
         .into_iter()
         .map(|(v, k)| (v, tr.get(k)))
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let page = section_page(&ctx, &state, "alerts-title", "/alerts");
+    let status = form_status(&errors);
+    let page = section_page(&ctx, &state, "alerts-title", "/alerts", None);
     (
         status,
         AlertsPage {
@@ -400,23 +425,20 @@ async fn render_alert(
     let session = or_respond!(signed_in(ctx));
     let p = &session.principal;
     let tr = ctx.tr;
-    let Ok(uuid) = id.parse::<Uuid>() else {
-        return error_page(ctx, state, &AppError::NotFound { entity: "alert", key: id.to_string() });
-    };
+    let uuid = or_respond!(path_id(ctx, state, "alert", id));
     let detail = match state.app.alert_detail(p, uuid).await {
         Ok(d) => d,
         Err(e) => return error_page(ctx, state, &e),
     };
     let zone = platform_zone(state);
     let a = detail.alert;
-    let mut page = section_page(ctx, state, "alerts-title", "/alerts/{id}");
+    let mut page = section_page(ctx, state, "alerts-title", "/alerts/{id}", notice);
     page.title = a.alertname.clone();
     page.crumbs = vec![
         ("/".into(), tr.get("nav-dashboard")),
         ("/alerts".into(), tr.get("alerts-title")),
         (format!("/alerts/{}", a.id), a.alertname.clone()),
     ];
-    page.notice = notice;
     let (state_key, state_label) = state_text(tr, &a.status);
     let fact = |key: &str, value: String| Fact { label: tr.get(key), value };
     let mut facts = vec![fact("alert-summary", a.summary.clone()), fact("alert-level", level_text(tr, &a))];
@@ -486,7 +508,7 @@ async fn render_alert(
                 .collect(),
         })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     (
         status,
         AlertPage {
@@ -555,9 +577,7 @@ pub(crate) async fn respond(
     Form(form): Form<RespondForm>,
 ) -> Response {
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
-    let Ok(uuid) = id.parse::<Uuid>() else {
-        return error_page(&ctx, &state, &AppError::NotFound { entity: "alert", key: id });
-    };
+    let uuid = or_respond!(path_id(&ctx, &state, "alert", &id));
     let action = match form.op.as_str() {
         "ack" => Respond::Ack,
         "unack" => Respond::Unack,
@@ -688,8 +708,8 @@ async fn render_silences(
         Ok(s) => s,
         Err(e) => return error_page(ctx, state, &e),
     };
-    let tenants: Vec<(String, String)> = match state.app.tenants(p).await {
-        Ok(t) => t.into_iter().map(|t| (t.slug.to_string(), t.name)).collect(),
+    let tenants = match tenant_choices(state, p).await {
+        Ok(t) => t,
         Err(e) => return error_page(ctx, state, &e),
     };
     let zone = platform_zone(state);
@@ -713,9 +733,8 @@ async fn render_silences(
             comment: s.comment,
         })
         .collect();
-    let mut page = section_page(ctx, state, "silences-title", "/alerts/silences");
-    page.notice = notice;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = section_page(ctx, state, "silences-title", "/alerts/silences", notice);
+    let status = form_status(&errors);
     (
         status,
         SilencesPage {
@@ -804,13 +823,9 @@ pub(crate) async fn expire_silence(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
-    let Ok(uuid) = id.parse::<Uuid>() else {
-        return error_page(&ctx, &state, &AppError::NotFound { entity: "silence", key: id });
-    };
-    match state.app.expire_silence(principal, uuid).await {
-        Ok(()) => Redirect::to("/alerts/silences?done=expired").into_response(),
-        Err(e) => error_page(&ctx, &state, &e),
-    }
+    let uuid = or_respond!(path_id(&ctx, &state, "silence", &id));
+    let done = state.app.expire_silence(principal, uuid).await;
+    redirect_after_post(&ctx, &state, done, "/alerts/silences?done=expired")
 }
 
 // ---------------------------------------------------------------------------
@@ -945,9 +960,8 @@ async fn render_schedules(
         })
         .collect();
     let people = app.alerting.settings.people.iter().map(|(id, p)| (id.clone(), p.name.clone())).collect();
-    let mut page = section_page(ctx, state, "schedules-title", "/alerts/schedules");
-    page.notice = notice;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = section_page(ctx, state, "schedules-title", "/alerts/schedules", notice);
+    let status = form_status(&errors);
     (
         status,
         SchedulesPage {
@@ -1026,13 +1040,9 @@ pub(crate) async fn delete_override(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
-    let Ok(uuid) = id.parse::<Uuid>() else {
-        return error_page(&ctx, &state, &AppError::NotFound { entity: "override", key: id });
-    };
-    match state.app.delete_override(principal, uuid).await {
-        Ok(()) => Redirect::to("/alerts/schedules?done=removed").into_response(),
-        Err(e) => error_page(&ctx, &state, &e),
-    }
+    let uuid = or_respond!(path_id(&ctx, &state, "override", &id));
+    let done = state.app.delete_override(principal, uuid).await;
+    redirect_after_post(&ctx, &state, done, "/alerts/schedules?done=removed")
 }
 
 // ---------------------------------------------------------------------------
@@ -1075,8 +1085,7 @@ fn render_channels(state: &AppState, ctx: &Ctx, notice: Option<String>) -> Respo
             kind: c.kind,
         })
         .collect();
-    let mut page = section_page(ctx, state, "channels-title", "/alerts/channels");
-    page.notice = notice;
+    let page = section_page(ctx, state, "channels-title", "/alerts/channels", notice);
     ChannelsPage { sub: subnav(tr, "/alerts/channels"), page, rows, can_test: p.role.may(Action::TestChannels) }
         .into_response()
 }

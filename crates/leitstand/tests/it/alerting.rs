@@ -822,7 +822,9 @@ channels = ["ops-mail", "ops-hook"]
         let a = r.get(&format!("/api/v1/alerts/{id}"));
         if a["acknowledged_at"].is_string() { Ok(a) } else { Err(format!("{a}")) }
     });
-    assert_eq!(acked["acknowledged_by"], "service:signed-link");
+    assert_eq!(acked["acknowledged_by"], "signed link", "no user: the link acted");
+    let ack_entry = acked["history"].as_array().unwrap().iter().find(|h| h["kind"] == "acknowledged").cloned();
+    assert_eq!(ack_entry.map(|h| h["actor"].clone()), Some(json!("service:signed-link")));
     assert_eq!(acked["level"], 3);
     let (status, _) = rig.send(rig.client.post(&ack).header("Origin", &base));
     assert_eq!(status, 409, "acknowledging twice is refused");

@@ -24,8 +24,8 @@ use tokio::sync::OnceCell;
 
 use super::text::{self, View};
 use super::{
-    ChannelError, ClockName, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout,
-    duration, execute, http_client, system_clock,
+    ChannelError, Delivery, FieldError, HttpPayload, HttpSender, Secret, SendError, check_url, default_timeout,
+    duration,
 };
 use crate::{Locale, Message};
 
@@ -140,26 +140,19 @@ struct HtmlEn<'a> {
 }
 
 /// The Matrix channel.
+#[derive(Debug)]
 pub struct Matrix {
     id: String,
     config: Config,
-    clock: Arc<dyn Clock>,
+    http: HttpSender,
     base: String,
-    client: reqwest::Client,
     room_id: OnceCell<String>,
-}
-
-impl std::fmt::Debug for Matrix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Matrix").field("id", &self.id).field("config", &self.config).field("clock", &ClockName).finish()
-    }
 }
 
 impl Matrix {
     /// Uses `clock` instead of the system clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { http: self.http.with_clock(clock), ..self }
     }
 
     /// Validates `config` and builds the HTTP client.
@@ -168,13 +161,13 @@ impl Matrix {
         if !errors.is_empty() {
             return Err(ChannelError::Invalid(errors));
         }
-        let client = http_client(config.timeout)?;
+        let http = HttpSender::new(config.timeout)?;
         let base = config.homeserver.trim_end_matches('/').to_string();
         let room_id = OnceCell::new();
         if config.room.starts_with('!') {
             room_id.set(config.room.clone()).ok();
         }
-        Ok(Self { id: id.to_string(), config, clock: system_clock(), base, client, room_id })
+        Ok(Self { id: id.to_string(), config, http, base, room_id })
     }
 
     /// The channel's id.
@@ -199,14 +192,9 @@ impl Matrix {
         let token = self.config.access_token.expose();
         self.room_id.get_or_try_init(|| self.resolve_alias()).await?;
         let rendered = self.render(msg);
-        let path = rendered.path.unwrap_or_default();
-        let request = self
-            .client
-            .put(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("Content-Type", "application/json")
-            .body(rendered.body);
-        let answer = execute(request, self.config.timeout, &[token], &*self.clock).await?;
+        let url = format!("{}{}", self.base, rendered.path.as_deref().unwrap_or_default());
+        let bearer = format!("Bearer {token}");
+        let answer = self.http.send(&url, rendered, &[("Authorization", &bearer)], &[token]).await?;
         let event_id = serde_json::from_str::<serde_json::Value>(&answer.body)
             .ok()
             .and_then(|v| v["event_id"].as_str().map(str::to_string))
@@ -217,8 +205,8 @@ impl Matrix {
     async fn resolve_alias(&self) -> Result<String, SendError> {
         let token = self.config.access_token.expose();
         let url = format!("{}/_matrix/client/v3/directory/room/{}", self.base, encode_segment(&self.config.room));
-        let request = self.client.get(url).bearer_auth(token);
-        let answer = execute(request, self.config.timeout, &[token], &*self.clock).await.map_err(|mut e| {
+        let bearer = format!("Bearer {token}");
+        let answer = self.http.get(&url, &[("Authorization", &bearer)], &[token]).await.map_err(|mut e| {
             e.reason = format!("cannot resolve room alias {}: {}", self.config.room, e.reason);
             e
         })?;

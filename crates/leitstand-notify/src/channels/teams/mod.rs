@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 
 use super::text::{self, View};
 use super::{
-    ChannelError, ClockName, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout,
-    duration, execute, http_client, system_clock,
+    ChannelError, Delivery, FieldError, HttpPayload, HttpSender, Secret, SendError, check_url, default_timeout,
+    duration,
 };
 use crate::{Locale, Message, MessageKind};
 
@@ -66,24 +66,17 @@ struct TextEn<'a> {
 }
 
 /// The Teams channel.
+#[derive(Debug)]
 pub struct Teams {
     id: String,
     config: Config,
-    clock: Arc<dyn Clock>,
-    client: reqwest::Client,
-}
-
-impl std::fmt::Debug for Teams {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Teams").field("id", &self.id).field("config", &self.config).field("clock", &ClockName).finish()
-    }
+    http: HttpSender,
 }
 
 impl Teams {
     /// Uses `clock` instead of the system clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { http: self.http.with_clock(clock), ..self }
     }
 
     /// Validates `config` and builds the HTTP client.
@@ -92,8 +85,8 @@ impl Teams {
         if !errors.is_empty() {
             return Err(ChannelError::Invalid(errors));
         }
-        let client = http_client(config.timeout)?;
-        Ok(Self { id: id.to_string(), config, clock: system_clock(), client })
+        let http = HttpSender::new(config.timeout)?;
+        Ok(Self { id: id.to_string(), config, http })
     }
 
     /// The channel's id.
@@ -113,10 +106,8 @@ impl Teams {
 
     /// One delivery attempt.
     pub async fn send(&self, msg: &Message) -> Result<Delivery, SendError> {
-        let rendered = self.render(msg);
-        let request =
-            self.client.post(self.config.url.expose()).header("Content-Type", "application/json").body(rendered.body);
-        let answer = execute(request, self.config.timeout, &[self.config.url.expose()], &*self.clock).await?;
+        let url = self.config.url.expose();
+        let answer = self.http.send(url, self.render(msg), &[], &[url]).await?;
         Ok(Delivery { status: Some(answer.status), detail: format!("HTTP {}", answer.status) })
     }
 }

@@ -34,8 +34,8 @@ use sha2::Sha256;
 
 use super::text::{self, View};
 use super::{
-    ChannelError, ClockName, Delivery, FieldError, HttpPayload, Secret, SendError, check_url, default_timeout,
-    duration, execute, http_client, system_clock,
+    ChannelError, Delivery, FieldError, HttpPayload, HttpSender, Secret, SendError, check_url, default_timeout,
+    duration,
 };
 use crate::{AlertSummary, Locale, Message, MessageKind};
 
@@ -115,28 +115,17 @@ struct TextEn<'a> {
 }
 
 /// The webhook channel.
+#[derive(Debug)]
 pub struct Webhook {
     id: String,
     config: Config,
-    clock: Arc<dyn Clock>,
-    client: reqwest::Client,
-}
-
-impl std::fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Webhook")
-            .field("id", &self.id)
-            .field("config", &self.config)
-            .field("clock", &ClockName)
-            .finish()
-    }
+    http: HttpSender,
 }
 
 impl Webhook {
     /// Uses `clock` instead of the system clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { http: self.http.with_clock(clock), ..self }
     }
 
     /// Validates `config` and builds the HTTP client.
@@ -145,8 +134,8 @@ impl Webhook {
         if !errors.is_empty() {
             return Err(ChannelError::Invalid(errors));
         }
-        let client = http_client(config.timeout)?;
-        Ok(Self { id: id.to_string(), config, clock: system_clock(), client })
+        let http = HttpSender::new(config.timeout)?;
+        Ok(Self { id: id.to_string(), config, http })
     }
 
     /// The channel's id (sent as `receiver`).
@@ -170,20 +159,13 @@ impl Webhook {
     /// One delivery attempt, signed with the current time.
     pub async fn send(&self, msg: &Message) -> Result<Delivery, SendError> {
         let rendered = self.render(msg);
-        let mut request = self.client.post(&self.config.url);
-        for (name, value) in &rendered.headers {
-            request = request.header(name, value);
-        }
-        if let Some(secret) = &self.config.secret {
-            request =
-                request.header(SIGNATURE_HEADER, sign(secret.expose(), rendered.body.as_bytes(), self.clock.now()));
-        }
-        for (name, value) in &self.config.headers {
-            request = request.header(name, value.expose());
-        }
+        let signature =
+            self.config.secret.as_ref().map(|s| sign(s.expose(), rendered.body.as_bytes(), self.http.now()));
+        let mut headers: Vec<(&str, &str)> = signature.iter().map(|sig| (SIGNATURE_HEADER, sig.as_str())).collect();
+        headers.extend(self.config.headers.iter().map(|(name, value)| (name.as_str(), value.expose())));
         let mut secrets: Vec<&str> = self.config.headers.values().map(Secret::expose).collect();
         secrets.extend(self.config.secret.iter().map(Secret::expose));
-        let answer = execute(request.body(rendered.body), self.config.timeout, &secrets, &*self.clock).await?;
+        let answer = self.http.send(&self.config.url, rendered, &headers, &secrets).await?;
         Ok(Delivery { status: Some(answer.status), detail: format!("HTTP {}", answer.status) })
     }
 }
@@ -390,8 +372,7 @@ mod tests {
                 headers: BTreeMap::from([("Authorization".to_string(), Secret::from("Bearer header-secret-1"))]),
                 timeout: Duration::from_secs(5),
             },
-            clock: system_clock(),
-            client: reqwest::Client::new(),
+            http: HttpSender::new(Duration::from_secs(5)).unwrap(),
         }
     }
 
