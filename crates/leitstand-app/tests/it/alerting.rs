@@ -318,3 +318,56 @@ store_test!(a_replica_that_lost_the_lease_cannot_write, |store| {
     assert!(err.to_string().contains("lease"), "{err}");
     assert!(store.alerts(&Default::default()).await.unwrap().is_empty(), "nothing written by the old holder");
 });
+
+store_test!(escalation_notifies_whoever_is_on_call_then, |store| {
+    use leitstand_alerting::oncall::{RotationDef, ScheduleDef, validate};
+    let (mut app, clock) = app(store);
+    let admin = admin(&app).await;
+    let (url, got) = receiver().await;
+    let mut settings = webhook_settings(&url);
+    // This channel stands for e-mail here: the on-call person's address is added.
+    settings.channels[0].kind = ChannelKind::Email;
+    for (id, name) in [("anna", "Anna"), ("ben", "Ben")] {
+        settings.people.insert(
+            id.into(),
+            leitstand_app::alerting::Person { name: name.into(), email: Some(format!("{id}@example.org")), chat: None },
+        );
+    }
+    let def = ScheduleDef {
+        id: "primary".into(),
+        name: "Rufbereitschaft".into(),
+        time_zone: "Europe/Berlin".into(),
+        rotations: vec![RotationDef {
+            name: "Woche".into(),
+            participants: vec!["anna".into(), "ben".into()],
+            start: "2026-11-16T09:00".parse().unwrap(),
+            length: "7d".parse().unwrap(),
+            restrict: None,
+        }],
+    };
+    settings.schedules = vec![validate(&def, &|_| true).unwrap()];
+    settings.audiences.insert(
+        Audience::OnCall,
+        AudienceRoute { channels: vec!["ops-hook".into()], schedule: Some("primary".into()) },
+    );
+    app.alerting = Arc::new(Alerting::new(settings, LinkKey::new([7; 32]), "http://leitstand.test".into()));
+    // 2026-11-23 10:00 UTC: the second week, Ben's.
+    let view = app.on_call_now(&admin, "primary").await.unwrap();
+    assert_eq!(view.now.as_ref().map(|o| o.person.as_str()), Some("ben"));
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    dispatch_once(&app, "a").await.unwrap();
+    // Anna takes over by override before the escalation.
+    let now = clock.now();
+    app.create_override(&admin, "primary", "anna", now, now + SignedDuration::from_hours(4), "Tausch").await.unwrap();
+    engine.reexamine().await.unwrap();
+    clock.advance(SignedDuration::from_mins(15));
+    engine.tick().await.unwrap();
+    dispatch_once(&app, "a").await.unwrap();
+    let recipients: Vec<Value> = got.lock().unwrap().iter().map(|b| b["leitstand"]["recipients"].clone()).collect();
+    assert_eq!(recipients[0], serde_json::json!(["ben@example.org"]));
+    // Level 3 has no on-call audience: whoever the override names is not paged twice.
+    assert_eq!(recipients.len(), 2);
+    let ics = app.schedule_ical(&admin, "primary", "leitstand.test").await.unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.contains("SUMMARY:Rufbereitschaft: Anna"), "{ics}");
+});
