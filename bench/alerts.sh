@@ -59,6 +59,14 @@ bench() { # pid target [token]
 }
 hz=$(getconf CLK_TCK)
 cpu_s() { sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$hz" '{printf "%.1f", ($12 + $13) / hz}'; }
+# CPU seconds per thread name of a process (threads still alive), largest first.
+threads() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s\t%s\n' "$(cat "$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+  done | awk -F'\t' -v hz="$hz" '{s[$1] += $2; n[$1]++} END {for (k in s) printf "%.1f s %s (%d)\n", s[k] / hz, k, n[k]}' |
+    sort -rn | head -8 | paste -sd';' | sed 's/;/; /g'
+}
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 echo "peers: $($am --version 2>&1 | head -1); leitstand $("$bin" --version | cut -d' ' -f2) ($(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ', uncommitted changes'))"
@@ -106,9 +114,12 @@ echo "  stored: $(sqlite3 "$db" "SELECT count(*) FROM alerts WHERE status = 'fir
   "$(sqlite3 "$db" "SELECT count(*) FROM notifications") notifications" \
   "($(sqlite3 "$db" "SELECT status || ' ' || count(*) FROM notifications GROUP BY status" | paste -sd, -))," \
   "$(sqlite3 "$db" "SELECT count(*) FROM notification_attempts") delivery attempts;" \
+  "$(sqlite3 "$db" "SELECT count(*) FROM audit_log_events") audit events;" \
   "data directory $(du -sh "$work/leitstand" | cut -f1); CPU time of the process $(cpu_s "$ls_pid") s"
+echo "  CPU per thread: $(threads "$ls_pid")"
 echo "  log lines at warn and above: $(wc -l <"$work/leitstand.log")"
-grep -v '^$' "$work/leitstand.log" | cut -c1-300 | sort | uniq -c | sort -rn | head -5 | sed 's/^/    /'
+jq -rR 'fromjson? | "\(.level) \(.message) \(.summary // "")"' "$work/leitstand.log" | sort | uniq -c | sort -rn |
+  head -5 | sed 's/^/    /' || true
 stop "$ls_pid"
 
 # Alertmanager: in memory (snapshots every 15 min), one webhook receiver.
@@ -136,8 +147,9 @@ echo "== Alertmanager (pid $am_pid)"
 bench "$am_pid" "http://127.0.0.1:$am_port" | tee "$work/am.out"
 echo "  held: $(curl -fs "http://127.0.0.1:$am_port/api/v2/alerts?silenced=false&inhibited=false" | jq length) active alerts;" \
   "CPU time of the process $(cpu_s "$am_pid") s"
+echo "  CPU per thread: $(threads "$am_pid")"
 echo "  log lines at warn and above: $(wc -l <"$work/am.log")"
-grep -v '^$' "$work/am.log" | cut -c1-300 | sort | uniq -c | sort -rn | head -5 | sed 's/^/    /'
+grep -v '^$' "$work/am.log" | cut -c1-200 | sort | uniq -c | sort -rn | head -5 | sed 's/^/    /' || true
 stop "$am_pid"
 
 echo

@@ -26,8 +26,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -91,6 +91,8 @@ struct Received {
     bodies: AtomicU64,
     /// Alerts in bodies that are not the bench's, or bodies that did not parse.
     foreign: AtomicU64,
+    /// The first few of those: their alertname, or why the body was unreadable.
+    foreign_seen: Mutex<Vec<String>>,
     resolved: AtomicU64,
 }
 
@@ -117,25 +119,32 @@ impl Received {
             distinct: AtomicUsize::new(0),
             bodies: AtomicU64::new(0),
             foreign: AtomicU64::new(0),
+            foreign_seen: Mutex::new(Vec::new()),
             resolved: AtomicU64::new(0),
+        }
+    }
+
+    fn foreign(&self, what: impl FnOnce() -> String) {
+        self.foreign.fetch_add(1, Ordering::Relaxed);
+        let mut seen = self.foreign_seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() < 5 {
+            seen.push(what());
         }
     }
 
     fn record(&self, body: &[u8], arrived_ns: i64) {
         self.bodies.fetch_add(1, Ordering::Relaxed);
-        let Ok(hook) = serde_json::from_slice::<HookBody>(body) else {
-            self.foreign.fetch_add(1, Ordering::Relaxed);
-            return;
+        let hook = match serde_json::from_slice::<HookBody>(body) {
+            Ok(hook) => hook,
+            Err(e) => return self.foreign(|| format!("unreadable body: {e}")),
         };
         for alert in hook.alerts {
             let number = alert.labels.get("instance").and_then(|i| i.strip_prefix("i-")).and_then(|n| n.parse().ok());
             let sent = alert.annotations.get("sent_ns").and_then(|s| s.parse::<i64>().ok());
-            let (Some(n), Some(sent)) = (number, sent) else {
-                self.foreign.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            let (Some(latency), Some(count)) = (self.latency_ns.get::<usize>(n), self.deliveries.get(n)) else {
-                self.foreign.fetch_add(1, Ordering::Relaxed);
+            let slots = number.and_then(|n: usize| self.latency_ns.get(n).zip(self.deliveries.get(n)));
+            let (Some((latency, count)), Some(sent)) = (slots, sent) else {
+                let name = alert.labels.get("alertname").cloned().unwrap_or_default();
+                self.foreign(|| format!("{} alert {name:?}", alert.status));
                 continue;
             };
             if alert.status == "resolved" {
@@ -233,8 +242,20 @@ async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: St
             let text = res.text().await.unwrap_or_default();
             Err(format!("{status}: {}", text.chars().take(300).collect::<String>()))
         }
-        Err(e) => Err(format!("request failed: {e}")),
+        Err(e) => Err(format!("request failed: {}", chain(&e))),
     }
+}
+
+/// An error with its causes: reqwest's own message alone says only "error
+/// sending request".
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    text
 }
 
 #[derive(Default)]
@@ -531,6 +552,10 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         r.resolved.load(Ordering::Relaxed),
         r.foreign.load(Ordering::Relaxed),
     );
+    let foreign = r.foreign_seen.lock().map(|s| s.join("; ")).unwrap_or_default();
+    if !foreign.is_empty() {
+        println!("  not the bench's: {foreign}");
+    }
 
     // The table rows; bench/alerts.sh puts the servers' columns side by side.
     let o = &ctx.options;
@@ -610,6 +635,9 @@ mod tests {
         assert_eq!(r.delivered(0..4), (1, 1));
         assert_eq!(r.latencies(0..4), vec![Duration::from_nanos(2000)]);
         assert_eq!((r.resolved.load(Ordering::Relaxed), r.foreign.load(Ordering::Relaxed)), (1, 2));
+        let seen = r.foreign_seen.lock().unwrap().clone();
+        assert_eq!(seen[0], r#"firing alert """#);
+        assert!(seen[1].starts_with("unreadable body: "), "{seen:?}");
     }
 
     #[test]
