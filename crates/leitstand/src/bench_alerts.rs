@@ -356,20 +356,39 @@ fn cpu_seconds(pid: &str) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// CPU time of the bench and of the server, for the split between them.
+/// The machine's busy, I/O-wait and total ticks over all cores (`/proc/stat`).
+fn machine_ticks() -> Option<(u64, u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let t: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal
+    let (idle, iowait) = (*t.get(3)?, *t.get(4)?);
+    let total: u64 = t.iter().take(8).sum();
+    Some((total - idle - iowait, iowait, total))
+}
+
+/// CPU time of the bench, of the server and of the whole machine, for the
+/// split between them (and to see when something else ran beside).
 #[derive(Clone, Copy)]
 struct Cpu {
     bench: Option<f64>,
     server: Option<f64>,
+    machine: Option<(u64, u64, u64)>,
     at: Instant,
 }
 
 impl Cpu {
     fn now(pid: Option<u32>) -> Self {
-        Self { bench: cpu_seconds("self"), server: pid.and_then(|p| cpu_seconds(&p.to_string())), at: Instant::now() }
+        Self {
+            bench: cpu_seconds("self"),
+            server: pid.and_then(|p| cpu_seconds(&p.to_string())),
+            machine: machine_ticks(),
+            at: Instant::now(),
+        }
     }
 
-    /// "server 150 %, bench 40 %" (100 % = one core) since `self`.
+    /// "server 150 %, bench 40 %" (100 % = one core), and the machine's
+    /// busy and I/O-wait share of all its cores, since `self`.
     fn since(self, pid: Option<u32>) -> String {
         let later = Cpu::now(pid);
         let secs = later.at.duration_since(self.at).as_secs_f64().max(1e-9);
@@ -380,6 +399,12 @@ impl Cpu {
         }
         if let Some(b) = pct(self.bench, later.bench) {
             parts.push(format!("bench {b}"));
+        }
+        if let Some(((b0, w0, t0), (b1, w1, t1))) = self.machine.zip(later.machine)
+            && t1 > t0
+        {
+            let share = |a: u64, b: u64| 100.0 * (b - a) as f64 / (t1 - t0) as f64;
+            parts.push(format!("machine busy {:.0} %, I/O wait {:.0} %", share(b0, b1), share(w0, w1)));
         }
         parts.join(", ")
     }
@@ -579,7 +604,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         ms(percentile(&sent.request_latencies, 50.0)),
         ms(percentile(&sent.request_latencies, 99.0)),
     );
-    println!("| CPU during ingest (100 % = one core) | {} |", cpu_split.join("; "));
+    println!("| CPU during ingest (100 % = one core; machine: share of all cores) | {} |", cpu_split.join("; "));
     for (active, m) in &memory {
         println!("| RSS at {} active alerts (peak so far) | {} |", thousands(*active as u64), describe_memory(*m));
     }
@@ -598,6 +623,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         ms(percentile(&acks, 50.0)),
         ms(percentile(&acks, 99.0))
     );
+    println!("| CPU during single alerts | {latency_cpu} |");
     Ok(())
 }
 
