@@ -38,8 +38,8 @@ use leitstand_core::Clock;
 use leitstand_core::clock::SystemClock;
 use serde::Deserialize;
 
-/// What `leitstand bench alerts` was asked to do.
-#[derive(Debug, Clone)]
+/// What `leitstand bench alerts` was asked to do (not `Debug`: it holds the
+/// token).
 pub struct Options {
     /// Base URL of the server (`http://127.0.0.1:9093`).
     pub target: String,

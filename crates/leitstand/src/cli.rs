@@ -47,14 +47,16 @@ pub enum Command {
     /// The alerting rules made from the policy.
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// Measure the monitoring engine on this machine: probe throughput,
-    /// memory per idle probe, rule evaluation (docs/benchmarks.md).
+    /// Measure the monitoring and alerting engines on this machine: probe
+    /// throughput, memory per idle probe, rule evaluation, alert ingest and
+    /// notification (docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
 }
 
 /// `leitstand bench …`: figures for docs/benchmarks.md, with the code the
-/// server runs. Nothing is stored; only the given URL is contacted.
+/// server runs. Only the given URL is contacted, and nothing is stored but
+/// the alerts `alerts` sends to its target.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// HTTP checks per second against one URL: CONCURRENCY probes, each
