@@ -1170,47 +1170,8 @@ impl AlertRepository for Store {
         outcome: &NotificationOutcome,
         attempt: &AttemptRow,
     ) -> Result<bool> {
-        let (status, delivered_at, not_before, error) = outcome_columns(outcome);
-        self.timed("alert.finish_notification", async {
-            on_pool!(self, |pool| {
-                let mut tx = pool.begin().await?;
-                // The update comes first: it checks the claim and, on
-                // SQLite, takes the write lock before anything is read.
-                let updated = sqlx::query(
-                    "UPDATE notifications SET status = $3, attempts = attempts + 1, \
-                       delivered_at = COALESCE($4, delivered_at), not_before = COALESCE($5, not_before), \
-                       last_error = COALESCE($6, last_error), claimed_by = NULL, claimed_until = NULL \
-                     WHERE id = $1 AND status = 'sending' AND claimed_by = $2",
-                )
-                .bind(id)
-                .bind(holder)
-                .bind(status)
-                .bind(delivered_at)
-                .bind(not_before)
-                .bind(error)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated == 0 {
-                    tx.rollback().await?;
-                    return Ok(false);
-                }
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO notification_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-                )))
-                .bind(id)
-                .bind(to_db(attempt.at))
-                .bind(attempt.ok)
-                .bind(attempt.status_code)
-                .bind(attempt.error.as_deref())
-                .bind(attempt.duration_ms)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-            });
-            Ok(true)
-        })
-        .await
+        let done = self.finish_notifications(holder, &[(id, outcome.clone(), attempt.clone())]).await?;
+        Ok(done.first().copied().unwrap_or(false))
     }
 
     async fn finish_notifications(

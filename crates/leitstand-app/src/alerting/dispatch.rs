@@ -275,10 +275,7 @@ pub(crate) async fn send_test(app: &App, id: &str, now: Timestamp) -> Result<Opt
         kind: MessageKind::Test,
         locale: channel.locale,
         level: 0,
-        level_name: match channel.locale {
-            leitstand_notify::Locale::De => "Test".into(),
-            leitstand_notify::Locale::En => "Test".into(),
-        },
+        level_name: "Test".into(),
         group_key: "{}".into(),
         alerts: Vec::new(),
         links: leitstand_notify::Links {
