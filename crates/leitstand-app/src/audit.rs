@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use leitstand_audit::journal::Journal;
+use leitstand_audit::journal::JournalTail;
 use leitstand_audit::ledger::Ledger;
 use leitstand_audit::verify::{Report, RetentionCheck, verify_dir};
 use leitstand_core::calendar::WorkingCalendar;
@@ -54,7 +54,8 @@ pub struct AuditLog {
     /// The SIEM forwarder's figures, once it runs.
     pub siem: std::sync::OnceLock<Arc<crate::siem::SiemStats>>,
     indexed: AtomicU64,
-    index_lock: tokio::sync::Mutex<()>,
+    /// One indexer at a time, with where it stopped reading the journal.
+    index_lock: tokio::sync::Mutex<Option<JournalTail>>,
 }
 
 impl AuditLog {
@@ -70,7 +71,7 @@ impl AuditLog {
             witnesses: Vec::new(),
             siem: std::sync::OnceLock::new(),
             indexed: AtomicU64::new(0),
-            index_lock: tokio::sync::Mutex::new(()),
+            index_lock: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -231,7 +232,7 @@ impl App {
     /// returns how many were added.
     pub async fn index_audit_step(&self) -> Result<u64> {
         let Some(log) = self.audit_log() else { return Ok(0) };
-        let _one_indexer = log.index_lock.lock().await;
+        let mut tail_slot = log.index_lock.lock().await;
         let cursor = self.store.audit_cursor(INDEX_CURSOR).await?;
         let target = log.ledger.state().sequenced;
         if cursor >= target {
@@ -239,37 +240,31 @@ impl App {
             return Ok(0);
         }
         let unavailable = |e: String| AppError::AuditUnavailable(e);
-        // One pass over the journal, in batches: the reader travels to the
-        // blocking pool and back, so no segment is read twice.
-        let dir = log.ledger.journal_dir().to_path_buf();
-        let mut reader = tokio::task::spawn_blocking(move || Journal::open(&dir).map(|j| j.read_from(cursor)))
-            .await
-            .map_err(|e| unavailable(e.to_string()))?
-            .map_err(|e| unavailable(e.to_string()))?;
+        // The tail remembers where the last step stopped reading, so each
+        // step reads only what was appended since; it starts afresh when the
+        // cursor moved without it (another indexer, a rebuilt index).
+        let mut tail = match tail_slot.take() {
+            Some(tail) if tail.position() == cursor => tail,
+            _ => JournalTail::new(log.ledger.journal_dir(), cursor),
+        };
         let mut added = 0;
         loop {
             let (back, batch) = tokio::task::spawn_blocking(move || {
-                let mut records = Vec::with_capacity(INDEX_BATCH);
-                while records.len() < INDEX_BATCH {
-                    match reader.next() {
-                        Some(Ok(r)) if r.index < target => records.push(r),
-                        Some(Err(e)) => return (reader, Err(e.to_string())),
-                        Some(Ok(_)) | None => return (reader, Ok((records, true))),
-                    }
-                }
-                (reader, Ok((records, false)))
+                let batch = tail.read(target, INDEX_BATCH);
+                (tail, batch)
             })
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-            reader = back;
-            let (records, done) = batch.map_err(unavailable)?;
+            let records = batch.map_err(|e| unavailable(e.to_string()))?;
             // Pruned stretches are skipped: the cursor moves past them.
-            let next = if done { target } else { records.last().map_or(target, |r| r.index + 1) };
+            let next = back.position();
+            tail = back;
             let rows: Vec<IndexedEvent> = records.iter().filter_map(to_indexed).collect();
             self.store.index_audit(&rows, next).await?;
             added += rows.len() as u64;
             log.indexed.store(next, Ordering::Relaxed);
-            if done {
+            if next >= target {
+                *tail_slot = Some(tail);
                 return Ok(added);
             }
         }

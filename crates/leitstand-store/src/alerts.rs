@@ -959,7 +959,7 @@ fn add_duration(at: Timestamp, by: Duration) -> Timestamp {
 impl AlertRepository for Store {
     async fn apply_alert_changes(&self, fence: Option<&Fence>, now: Timestamp, changes: &AlertChanges) -> Result<()> {
         let alerts = last_row_per_id(&changes.alerts);
-        self.timed("alert.apply", async {
+        self.timed_write("alert.apply", async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
                 if let Some(fence) = fence {
@@ -1113,7 +1113,7 @@ impl AlertRepository for Store {
     }
 
     async fn insert_notifications(&self, rows: &[NotificationRow]) -> Result<()> {
-        self.timed("alert.insert_notifications", async {
+        self.timed_write("alert.insert_notifications", async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
                 tx.insert_notifications(rows).await?;
@@ -1137,7 +1137,7 @@ impl AlertRepository for Store {
         const SET: &str = "UPDATE notifications SET status = 'sending', claimed_by = $1, claimed_until = $2";
         let until = add_duration(now, claim_for);
         let limit = i64::from(limit.clamp(1, MAX_LIMIT));
-        self.timed("alert.claim_notifications", async {
+        self.timed_write("alert.claim_notifications", async {
             // SQLite runs one writer at a time, so a single UPDATE is atomic;
             // PostgreSQL locks the chosen rows and skips those another
             // claimer has locked, so concurrent claims stay disjoint.
@@ -1179,7 +1179,7 @@ impl AlertRepository for Store {
         holder: &str,
         items: &[(Uuid, NotificationOutcome, AttemptRow)],
     ) -> Result<Vec<bool>> {
-        self.timed("alert.finish_notifications", async {
+        self.timed_write("alert.finish_notifications", async {
             let mut done = Vec::with_capacity(items.len());
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
@@ -1332,7 +1332,7 @@ impl AlertRepository for Store {
     }
 
     async fn push_alert_inbox(&self, received_at: Timestamp, source: &str, body: &str) -> Result<i64> {
-        self.timed("alert.inbox_push", async {
+        self.timed_write("alert.inbox_push", async {
             Ok(on_pool!(self, |pool| sqlx::query_scalar(
                 "INSERT INTO alert_inbox (received_at, source, body) VALUES ($1, $2, $3) RETURNING id"
             )

@@ -130,7 +130,7 @@ pub trait AuditLogRepository {
 
 impl AuditLogRepository for Store {
     async fn index_audit(&self, events: &[IndexedEvent], position: u64) -> Result<()> {
-        self.timed("audit_log.index", async {
+        self.timed_write("audit_log.index", async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
                 for e in events {

@@ -68,7 +68,7 @@ impl LeaseRepository for Store {
     ) -> Result<Option<Lease>> {
         let expires = now.saturating_add(jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX));
         let expires = expires.unwrap_or(Timestamp::MAX);
-        self.timed("lease.acquire", async {
+        self.timed_write("lease.acquire", async {
             // One statement, atomic on both engines: insert, take over an
             // expired lease (new token), or renew our own (same token).
             let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(

@@ -115,6 +115,11 @@ pub(crate) enum Pool {
 pub struct Store {
     pub(crate) pool: Pool,
     observer: Arc<dyn StoreObserver>,
+    /// SQLite has one writer: this server's writes queue here, in order,
+    /// instead of in SQLite's busy handler, which polls with sleeps of up
+    /// to 100 ms and so turned every overlap into latency. (Other
+    /// processes, the CLI, still meet the busy timeout.)
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for Store {
@@ -141,7 +146,7 @@ pub(crate) use on_pool;
 macro_rules! execute {
     ($store:expr, $operation:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
         $store
-            .timed($operation, async {
+            .timed_write($operation, async {
                 Ok(on_pool!($store, |pool| sqlx::query($sql)$(.bind($arg))*.execute(pool).await?.rows_affected()))
             })
             .await
@@ -183,7 +188,7 @@ impl Store {
         } else {
             return Err(StoreError::InvalidUrl { reason: "the URL must start with sqlite:// or postgres://".into() });
         };
-        Ok(Self { pool, observer: Arc::new(NoObserver) })
+        Ok(Self { pool, observer: Arc::new(NoObserver), writer: Arc::default() })
     }
 
     /// Reports every operation's duration to `observer`.
@@ -208,6 +213,23 @@ impl Store {
     /// Runs `op`, reporting its duration under `operation`.
     pub(crate) async fn timed<T>(&self, operation: &'static str, op: impl Future<Output = Result<T>>) -> Result<T> {
         let start = Instant::now();
+        let result = op.await;
+        self.observer.observe(self.backend(), operation, start.elapsed(), result.is_ok());
+        result
+    }
+
+    /// [`Store::timed`] for an operation that writes: on SQLite it waits
+    /// for this server's other writes first.
+    pub(crate) async fn timed_write<T>(
+        &self,
+        operation: &'static str,
+        op: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let start = Instant::now();
+        let _turn = match self.pool {
+            Pool::Sqlite(_) => Some(self.writer.lock().await),
+            Pool::Postgres(_) => None,
+        };
         let result = op.await;
         self.observer.observe(self.backend(), operation, start.elapsed(), result.is_ok());
         result
