@@ -460,10 +460,12 @@ impl Sequencer {
         }
         match self.journal.append(&records) {
             Ok(()) => {
+                // Sequenced first: a caller told its events are durable may
+                // look for them at once (the query index reads up to here).
+                self.state.send_modify(|s| s.sequenced = self.next);
                 for (range, reply) in answers {
                     let _ = reply.send(Ok(range));
                 }
-                self.state.send_modify(|s| s.sequenced = self.next);
                 self.entries.send(entries).is_ok()
             }
             Err(e) => {

@@ -43,7 +43,7 @@ use uuid::Uuid;
 use crate::{Pool, Result, Store, StoreError, execute, from_db, on_pool, tenant_filter, to_db};
 
 /// Bind parameters one SQLite statement may carry (`SQLITE_MAX_VARIABLE_NUMBER`).
-const SQLITE_MAX_BINDS: usize = 32_766;
+pub(crate) const SQLITE_MAX_BINDS: usize = 32_766;
 /// Largest page of any listing.
 const MAX_LIMIT: u32 = 10_000;
 
@@ -435,7 +435,7 @@ fn column_count(columns: &str) -> usize {
 
 /// Rows per PostgreSQL bulk statement: one array per column, so the bind
 /// limit does not apply; the cap only bounds the size of one message.
-const POSTGRES_ROWS_PER_STATEMENT: usize = 10_000;
+pub(crate) const POSTGRES_ROWS_PER_STATEMENT: usize = 10_000;
 
 /// Replaces the whole row of an existing id.
 static ALERT_UPSERT: LazyLock<String> = LazyLock::new(|| {
@@ -446,7 +446,7 @@ static ALERT_UPSERT: LazyLock<String> = LazyLock::new(|| {
 
 /// PostgreSQL's `INSERT … SELECT * FROM UNNEST($1::type[], …)` into `table`,
 /// one array parameter per column.
-fn unnest_insert(table: &str, columns: &str, types: &[&str]) -> String {
+pub(crate) fn unnest_insert(table: &str, columns: &str, types: &[&str]) -> String {
     debug_assert_eq!(column_count(columns), types.len(), "a type for every column of {table}");
     let arrays: Vec<String> = types.iter().enumerate().map(|(i, ty)| format!("${}::{ty}[]", i + 1)).collect();
     format!("INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({})", arrays.join(", "))
@@ -470,7 +470,7 @@ static PG_NOTIFICATION_INSERT: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// One column of `rows` as an array parameter.
-fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
+pub(crate) fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec<U> {
     rows.iter().map(value).collect()
 }
 
@@ -489,7 +489,33 @@ trait BulkWrite {
     async fn insert_history(&mut self, rows: &[HistoryRow]) -> Result<()>;
     /// Inserts notifications.
     async fn insert_notifications(&mut self, rows: &[NotificationRow]) -> Result<()>;
+    /// Records outcomes of rows `holder` still claims (ids unique); the ids
+    /// it recorded, in no particular order.
+    async fn finish_claimed(&mut self, holder: &str, items: &[Finished<'_>]) -> Result<Vec<Uuid>>;
+    /// Inserts delivery attempts.
+    async fn insert_attempts(&mut self, rows: &[&AttemptRow]) -> Result<()>;
 }
+
+/// An outcome in its stored form: id, status, delivered_at, not_before, error.
+type Finished<'a> = (Uuid, &'static str, Option<i64>, Option<i64>, Option<&'a str>);
+
+/// What a finished row's columns become (`v` holds the outcome).
+const FINISH_SET: &str = "status = v.status, attempts = notifications.attempts + 1, \
+     delivered_at = COALESCE(v.delivered_at, notifications.delivered_at), \
+     not_before = COALESCE(v.not_before, notifications.not_before), \
+     last_error = COALESCE(v.error, notifications.last_error), claimed_by = NULL, claimed_until = NULL";
+static PG_FINISH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE notifications SET {FINISH_SET} \
+         FROM UNNEST($2::uuid[], $3::text[], $4::int8[], $5::int8[], $6::text[]) \
+           AS v(id, status, delivered_at, not_before, error) \
+         WHERE notifications.id = v.id AND notifications.status = 'sending' AND notifications.claimed_by = $1 \
+         RETURNING notifications.id"
+    )
+});
+static PG_ATTEMPT_INSERT: LazyLock<String> = LazyLock::new(|| {
+    unnest_insert("notification_attempts", ATTEMPT_COLUMNS, &["uuid", "int8", "bool", "int4", "text", "int8"])
+});
 
 impl BulkWrite for sqlx::SqliteConnection {
     async fn upsert_alerts(&mut self, rows: &[&AlertRow]) -> Result<()> {
@@ -567,6 +593,39 @@ impl BulkWrite for sqlx::SqliteConnection {
         }
         Ok(())
     }
+
+    async fn finish_claimed(&mut self, holder: &str, items: &[Finished<'_>]) -> Result<Vec<Uuid>> {
+        let mut ours = Vec::with_capacity(items.len());
+        for chunk in items.chunks((SQLITE_MAX_BINDS - 1) / 5) {
+            let mut query = sqlx::QueryBuilder::new("WITH v (id, status, delivered_at, not_before, error) AS (");
+            query.push_values(chunk, |mut b, (id, status, delivered_at, not_before, error)| {
+                b.push_bind(*id).push_bind(*status).push_bind(*delivered_at).push_bind(*not_before).push_bind(*error);
+            });
+            query.push(format!(") UPDATE notifications SET {FINISH_SET} FROM v WHERE notifications.id = v.id "));
+            query.push("AND notifications.status = 'sending' AND notifications.claimed_by = ");
+            query.push_bind(holder);
+            query.push(" RETURNING notifications.id");
+            let ids: Vec<Uuid> = query.build_query_scalar().fetch_all(&mut *self).await?;
+            ours.extend(ids);
+        }
+        Ok(ours)
+    }
+
+    async fn insert_attempts(&mut self, rows: &[&AttemptRow]) -> Result<()> {
+        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(ATTEMPT_COLUMNS)) {
+            let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO notification_attempts ({ATTEMPT_COLUMNS}) "));
+            query.push_values(chunk, |mut b, a| {
+                b.push_bind(a.notification_id)
+                    .push_bind(to_db(a.at))
+                    .push_bind(a.ok)
+                    .push_bind(a.status_code)
+                    .push_bind(a.error.as_deref())
+                    .push_bind(a.duration_ms);
+            });
+            query.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
 }
 
 impl BulkWrite for sqlx::PgConnection {
@@ -637,6 +696,38 @@ impl BulkWrite for sqlx::PgConnection {
                 .bind(column(c, |n| n.last_error.as_deref()))
                 .bind(column(c, |n| n.fallback_of))
                 .bind(column(c, |n| n.claimed_by.as_deref()))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn finish_claimed(&mut self, holder: &str, items: &[Finished<'_>]) -> Result<Vec<Uuid>> {
+        let mut ours = Vec::with_capacity(items.len());
+        for c in items.chunks(POSTGRES_ROWS_PER_STATEMENT) {
+            let ids: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(PG_FINISH.as_str()))
+                .bind(holder)
+                .bind(column(c, |f| f.0))
+                .bind(column(c, |f| f.1))
+                .bind(column(c, |f| f.2))
+                .bind(column(c, |f| f.3))
+                .bind(column(c, |f| f.4))
+                .fetch_all(&mut *self)
+                .await?;
+            ours.extend(ids);
+        }
+        Ok(ours)
+    }
+
+    async fn insert_attempts(&mut self, rows: &[&AttemptRow]) -> Result<()> {
+        for c in rows.chunks(POSTGRES_ROWS_PER_STATEMENT) {
+            sqlx::query(sqlx::AssertSqlSafe(PG_ATTEMPT_INSERT.as_str()))
+                .bind(column(c, |a| a.notification_id))
+                .bind(column(c, |a| to_db(a.at)))
+                .bind(column(c, |a| a.ok))
+                .bind(column(c, |a| a.status_code))
+                .bind(column(c, |a| a.error.as_deref()))
+                .bind(column(c, |a| a.duration_ms))
                 .execute(&mut *self)
                 .await?;
         }
@@ -1179,45 +1270,35 @@ impl AlertRepository for Store {
         holder: &str,
         items: &[(Uuid, NotificationOutcome, AttemptRow)],
     ) -> Result<Vec<bool>> {
+        // A row is recorded only while its claim is still ours (another
+        // claimer took over a lapsed claim otherwise); a row named twice is
+        // recorded once, as its first outcome.
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        let finished: Vec<Finished<'_>> = items
+            .iter()
+            .filter(|(id, _, _)| seen.insert(*id))
+            .map(|(id, outcome, _)| {
+                let (status, delivered_at, not_before, error) = outcome_columns(outcome);
+                (*id, status, delivered_at, not_before, error)
+            })
+            .collect();
         self.timed_write("alert.finish_notifications", async {
-            let mut done = Vec::with_capacity(items.len());
-            on_pool!(self, |pool| {
+            let ours: std::collections::HashSet<Uuid> = on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
-                for (id, outcome, attempt) in items {
-                    let (status, delivered_at, not_before, error) = outcome_columns(outcome);
-                    let updated = sqlx::query(
-                        "UPDATE notifications SET status = $3, attempts = attempts + 1, \
-                           delivered_at = COALESCE($4, delivered_at), not_before = COALESCE($5, not_before), \
-                           last_error = COALESCE($6, last_error), claimed_by = NULL, claimed_until = NULL \
-                         WHERE id = $1 AND status = 'sending' AND claimed_by = $2",
-                    )
-                    .bind(*id)
-                    .bind(holder)
-                    .bind(status)
-                    .bind(delivered_at)
-                    .bind(not_before)
-                    .bind(error)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    done.push(updated == 1);
-                    if updated == 1 {
-                        sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "INSERT INTO notification_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-                        )))
-                        .bind(*id)
-                        .bind(to_db(attempt.at))
-                        .bind(attempt.ok)
-                        .bind(attempt.status_code)
-                        .bind(attempt.error.as_deref())
-                        .bind(attempt.duration_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
+                let ours: std::collections::HashSet<Uuid> =
+                    tx.finish_claimed(holder, &finished).await?.into_iter().collect();
+                let mut recorded = std::collections::HashSet::with_capacity(ours.len());
+                let attempts: Vec<&AttemptRow> = items
+                    .iter()
+                    .filter(|(id, _, _)| ours.contains(id) && recorded.insert(*id))
+                    .map(|(_, _, attempt)| attempt)
+                    .collect();
+                tx.insert_attempts(&attempts).await?;
                 tx.commit().await?;
+                ours
             });
-            Ok(done)
+            let mut first = std::collections::HashSet::with_capacity(items.len());
+            Ok(items.iter().map(|(id, _, _)| ours.contains(id) && first.insert(*id)).collect())
         })
         .await
     }

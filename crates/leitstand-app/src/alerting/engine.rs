@@ -107,6 +107,9 @@ pub struct Engine {
     tenants: HashMap<String, Uuid>,
     maintenance: HashMap<WindowKey, (OpenWindow, Timestamp)>,
     pending: Pending,
+    /// Alerts in `alerts` that fire, kept in step with every status change
+    /// (counting them per batch cost a pass over all open alerts).
+    firing: u64,
 }
 
 /// Tenant and service a maintenance window applies to.
@@ -135,6 +138,7 @@ impl Engine {
             tenants: HashMap::new(),
             maintenance: HashMap::new(),
             pending: Pending::default(),
+            firing: 0,
         };
         engine.reload().await?;
         let window = engine.longest_dedup_window();
@@ -173,7 +177,18 @@ impl Engine {
 
     /// Alerts in memory that fire.
     pub fn firing(&self) -> u64 {
-        self.alerts.values().filter(|e| e.state.status == Status::Firing).count() as u64
+        debug_assert_eq!(
+            self.firing,
+            self.alerts.values().filter(|e| e.state.status == Status::Firing).count() as u64,
+            "the firing count is kept in step"
+        );
+        self.firing
+    }
+
+    /// Keeps the firing count in step with a status change.
+    fn count_status(&mut self, before: Option<Status>, after: Option<Status>) {
+        let fires = |s: Option<Status>| u64::from(s == Some(Status::Firing));
+        self.firing = self.firing + fires(after) - fires(before);
     }
 
     /// Alerts in memory (firing, and resolved within the dedup window).
@@ -211,7 +226,9 @@ impl Engine {
         }
         self.schedule(fp, &entry.state);
         self.by_id.insert(entry.state.id, fp);
+        self.count_status(None, Some(entry.state.status));
         if let Some(old) = self.alerts.insert(fp, entry) {
+            self.count_status(Some(old.state.status), None);
             self.by_id.remove(&old.state.id);
             // The entry replaced is an older episode; its id now points nowhere.
             self.by_id.insert(self.alerts[&fp].state.id, fp);
@@ -327,8 +344,10 @@ impl Engine {
                 self.insert(entry);
                 let ctx = Context { policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
                 let entry = self.alerts.get_mut(&fp).expect("inserted above");
+                let was = entry.state.status;
                 let effects = entry.state.start(&ctx);
                 let state = entry.state.clone();
+                self.count_status(Some(was), Some(state.status));
                 self.schedule(fp, &state);
                 self.carry_out(fp, effects, now);
                 self.pending.dirty.insert(fp);
@@ -353,6 +372,7 @@ impl Engine {
         let after = entry.state.clone();
         self.alerts.insert(fp, entry);
         let effects = stepped?;
+        self.count_status(Some(before.status), Some(after.status));
         if after.next_step != before.next_step || after.status != before.status {
             self.schedule(fp, &after);
         }
