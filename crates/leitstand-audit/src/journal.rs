@@ -697,7 +697,7 @@ mod tests {
     fn a_tail_reads_only_what_was_appended_and_waits_for_half_written_records() {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(dir.path()).unwrap();
-        let class = |i: u64| if i % 3 == 0 { RetentionClass::Debug } else { RetentionClass::Audit };
+        let class = |i: u64| if i.is_multiple_of(3) { RetentionClass::Debug } else { RetentionClass::Audit };
         let records: Vec<Record> = (0..12).map(|i| rec(i, class(i), 20_000 + (i as i64 / 8))).collect();
         j.append(&records[..5]).unwrap();
         let mut tail = JournalTail::new(dir.path(), 1);
