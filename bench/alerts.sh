@@ -13,7 +13,8 @@
 #   bench/alerts.sh [path/to/leitstand]      (default: target/release/leitstand, built here)
 #
 # Environment: ALERTS (default 100000), CLIENTS (8), PER_REQUEST (100),
-# RATE (200), LATENCY (10s). Loopback only; everything started is stopped
+# RATE (200), LATENCY (10s); ONLY=leitstand skips Alertmanager (for profiling,
+# not for figures: those come from one run of both). Loopback only; everything started is stopped
 # on exit. Needs: prometheus-alertmanager, curl, sqlite3
 # (apt-get install prometheus-alertmanager curl sqlite3).
 set -euo pipefail
@@ -121,6 +122,8 @@ echo "  log lines at warn and above: $(wc -l <"$work/leitstand.log")"
 jq -rR 'fromjson? | "\(.level) \(.message) \(.summary // "")"' "$work/leitstand.log" | sort | uniq -c | sort -rn |
   head -5 | sed 's/^/    /' || true
 stop "$ls_pid"
+
+[ "${ONLY:-}" = leitstand ] && exit 0
 
 # Alertmanager: in memory (snapshots every 15 min), one webhook receiver.
 cat >"$work/am.yml" <<EOF

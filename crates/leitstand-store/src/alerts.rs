@@ -475,9 +475,12 @@ pub(crate) fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec
 }
 
 /// Multi-row writes inside a transaction, one implementation per engine,
-/// never a round trip per row. SQLite gets multi-row `VALUES` lists
-/// chunked below its bind limit (32 766 parameters; it runs in-process, so
-/// a statement costs no round trip). PostgreSQL gets one array per column,
+/// never a round trip per row (sqlx runs each SQLite connection on a
+/// thread of its own, so every statement is a hand-over and back). SQLite
+/// gets multi-row `VALUES` lists chunked below its bind limit (32 766
+/// parameters), prepared for the one use and not cached: each row count is
+/// another statement, and a cache of a hundred such programs per
+/// connection held most of the server's memory. PostgreSQL gets one array per column,
 /// `UNNEST`ed: a constant statement with one parameter per column, prepared
 /// once per connection, where `VALUES` lists of up to 65 535 placeholders
 /// are parsed and planned for every batch (measured: a batch of new alerts
@@ -548,7 +551,7 @@ impl BulkWrite for sqlx::SqliteConnection {
                     .push_bind(to_db(a.updated_at));
             });
             query.push(ALERT_UPSERT.as_str());
-            query.build().execute(&mut *self).await?;
+            query.build().persistent(false).execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -563,7 +566,7 @@ impl BulkWrite for sqlx::SqliteConnection {
                     .push_bind(h.actor.as_str())
                     .push_bind(h.detail.as_str());
             });
-            query.build().execute(&mut *self).await?;
+            query.build().persistent(false).execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -589,7 +592,7 @@ impl BulkWrite for sqlx::SqliteConnection {
                     .push_bind(n.fallback_of)
                     .push_bind(n.claimed_by.as_deref());
             });
-            query.build().execute(&mut *self).await?;
+            query.build().persistent(false).execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -605,7 +608,7 @@ impl BulkWrite for sqlx::SqliteConnection {
             query.push("AND notifications.status = 'sending' AND notifications.claimed_by = ");
             query.push_bind(holder);
             query.push(" RETURNING notifications.id");
-            let ids: Vec<Uuid> = query.build_query_scalar().fetch_all(&mut *self).await?;
+            let ids: Vec<Uuid> = query.build_query_scalar().persistent(false).fetch_all(&mut *self).await?;
             ours.extend(ids);
         }
         Ok(ours)
@@ -622,7 +625,7 @@ impl BulkWrite for sqlx::SqliteConnection {
                     .push_bind(a.error.as_deref())
                     .push_bind(a.duration_ms);
             });
-            query.build().execute(&mut *self).await?;
+            query.build().persistent(false).execute(&mut *self).await?;
         }
         Ok(())
     }

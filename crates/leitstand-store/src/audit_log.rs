@@ -43,7 +43,7 @@ impl IndexWrite for sqlx::SqliteConnection {
                     .push_bind(e.salt.as_slice());
             });
             query.push(" ON CONFLICT (idx) DO NOTHING");
-            query.build().execute(&mut *self).await?;
+            query.build().persistent(false).execute(&mut *self).await?;
         }
         Ok(())
     }

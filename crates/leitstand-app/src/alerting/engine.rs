@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use jiff::{SignedDuration, Timestamp};
 use leitstand_alerting::group::group_key;
 use leitstand_alerting::inhibit::InhibitionIndex;
-use leitstand_alerting::labels::{Fingerprint, LabelSet, fingerprint};
+use leitstand_alerting::labels::{Fingerprint, LabelSet, PackedLabels, fingerprint};
 use leitstand_alerting::lifecycle::{
     AlertState, Context, Effect, HistoryKind, Input, NotifyKind, Refused, Status, Suppression, base_level, continues,
 };
@@ -41,7 +41,7 @@ use crate::{App, AppError, Result};
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub state: AlertState,
-    pub labels: LabelSet,
+    pub labels: PackedLabels,
     pub annotations: Box<str>,
     pub generator_url: Option<Box<str>>,
     pub tenant_id: Option<Uuid>,
@@ -50,14 +50,17 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.labels.get(name).filter(|v| !v.is_empty())
+    }
     fn tenant(&self) -> Option<&str> {
-        label(&self.labels, "tenant")
+        self.label("tenant")
     }
     fn service(&self) -> Option<&str> {
-        label(&self.labels, "service")
+        self.label("service")
     }
     fn severity(&self) -> Option<&str> {
-        label(&self.labels, "severity")
+        self.label("severity")
     }
 }
 
@@ -221,8 +224,11 @@ impl Engine {
 
     fn insert(&mut self, entry: Entry) {
         let fp = entry.state.fingerprint;
-        if entry.state.status == Status::Firing && self.inhibition.is_source(&entry.labels) {
-            self.inhibition.insert(fp, &entry.labels);
+        if entry.state.status == Status::Firing {
+            let labels = entry.labels.to_set();
+            if self.inhibition.is_source(&labels) {
+                self.inhibition.insert(fp, &labels);
+            }
         }
         self.schedule(fp, &entry.state);
         self.by_id.insert(entry.state.id, fp);
@@ -331,16 +337,16 @@ impl Engine {
                 state.ends_at = o.alert.ends_at;
                 let tenant_id = label(&o.alert.labels, "tenant").and_then(|t| self.tenants.get(t).copied());
                 let (group, _) = group_key(&self.app.alerting.settings.group_by, &o.alert.labels);
+                let (suppression, changes) = self.suppression(fp, &o.alert.labels, now);
                 let entry = Entry {
                     state,
                     annotations: annotations_json(&o.alert.annotations).into(),
                     generator_url: o.alert.generator_url.map(Into::into),
-                    labels: o.alert.labels,
+                    labels: PackedLabels::new(&o.alert.labels),
                     tenant_id,
                     source: o.source,
                     group_key: group.into(),
                 };
-                let (suppression, changes) = self.suppression(fp, &entry.labels, now);
                 self.insert(entry);
                 let ctx = Context { policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
                 let entry = self.alerts.get_mut(&fp).expect("inserted above");
@@ -365,7 +371,7 @@ impl Engine {
         let Some(mut entry) = self.alerts.remove(&fp) else { return Ok(false) };
         let alerting = self.app.alerting.clone();
         let policy = &policy_of(&alerting, entry.tenant()).escalation;
-        let (suppression, changes) = self.suppression(fp, &entry.labels, now);
+        let (suppression, changes) = self.suppression(fp, &entry.labels.to_set(), now);
         let ctx = Context { policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
         let before = entry.state.clone();
         let stepped = entry.state.step(input, &ctx);
@@ -389,7 +395,8 @@ impl Engine {
     /// change of a source affects.
     fn after_change(&mut self, fp: Fingerprint, before: Option<&AlertState>, now: Timestamp) {
         let Some(entry) = self.alerts.get(&fp) else { return };
-        if !self.inhibition.is_source(&entry.labels) {
+        let labels = entry.labels.to_set();
+        if !self.inhibition.is_source(&labels) {
             return;
         }
         let was = before.is_some_and(|b| b.status == Status::Firing);
@@ -398,7 +405,7 @@ impl Engine {
             return;
         }
         if is {
-            self.inhibition.insert(fp, &entry.labels);
+            self.inhibition.insert(fp, &labels);
         } else {
             self.inhibition.remove(fp);
         }
@@ -520,7 +527,7 @@ impl Engine {
             _ => serde_json::Map::new(),
         };
         details.insert("fingerprint".into(), json!(entry.state.fingerprint.to_string()));
-        details.insert("alertname".into(), json!(label(&entry.labels, "alertname").unwrap_or("")));
+        details.insert("alertname".into(), json!(entry.label("alertname").unwrap_or("")));
         if let Some(s) = entry.severity() {
             details.insert("severity".into(), json!(s));
         }
@@ -631,7 +638,7 @@ impl Engine {
             id: entry.state.id,
             fingerprint: entry.state.fingerprint.to_string(),
             status: entry.state.status.as_str().to_string(),
-            labels: entry.labels.clone(),
+            labels: entry.labels.to_set(),
             annotations: serde_json::from_str(&entry.annotations).unwrap_or_default(),
             starts_at: entry.state.starts_at,
             ends_at: entry.state.resolved_at,
@@ -719,7 +726,7 @@ pub(crate) fn row_from_entry(e: &Entry, now: Timestamp) -> AlertRow {
         labels: serde_json::to_string(&e.labels).unwrap_or_else(|_| "{}".into()),
         annotations: e.annotations.to_string(),
         generator_url: e.generator_url.as_deref().map(str::to_string),
-        alertname: label(&e.labels, "alertname").unwrap_or("").to_string(),
+        alertname: e.label("alertname").unwrap_or("").to_string(),
         severity: e.severity().unwrap_or("").to_string(),
         service: e.service().map(str::to_string),
         group_key: e.group_key.to_string(),
@@ -767,7 +774,7 @@ pub(crate) fn entry_from_row(r: &AlertRow) -> Option<Entry> {
     }
     Some(Entry {
         state,
-        labels,
+        labels: PackedLabels::new(&labels),
         annotations: r.annotations.clone().into(),
         generator_url: r.generator_url.clone().map(Into::into),
         tenant_id: r.tenant_id,
