@@ -121,7 +121,7 @@ echo "  CPU per thread: $(threads "$ls_pid")"
 echo "  log lines at warn and above: $(wc -l <"$work/leitstand.log")"
 jq -rR 'fromjson? | "\(.level) \(.message) \(.summary // "")"' "$work/leitstand.log" | sort | uniq -c | sort -rn |
   head -5 | sed 's/^/    /' || true
-stop "$ls_pid"
+stop "$ls_pid"; [ -n "${KEEP_LOG:-}" ] && cp "$work/leitstand.log" "$KEEP_LOG"
 
 [ "${ONLY:-}" = leitstand ] && exit 0
 

@@ -43,7 +43,17 @@ use uuid::Uuid;
 use crate::{Pool, Result, Store, StoreError, execute, from_db, on_pool, tenant_filter, to_db};
 
 /// Bind parameters one SQLite statement may carry (`SQLITE_MAX_VARIABLE_NUMBER`).
-pub(crate) const SQLITE_MAX_BINDS: usize = 32_766;
+const SQLITE_MAX_BINDS: usize = 32_766;
+/// Most rows per SQLite bulk statement: enough that the hand-over per
+/// statement does not count, few enough that compiling one stays small —
+/// SQLite allocates with the C allocator on each connection's thread, and
+/// every thread's arena kept the high-water mark of the largest statement.
+const SQLITE_ROWS_PER_STATEMENT: usize = 256;
+
+/// Rows per SQLite bulk statement of `columns` bound values each.
+pub(crate) fn sqlite_rows_per_statement(columns: usize) -> usize {
+    (SQLITE_MAX_BINDS / columns.max(1)).min(SQLITE_ROWS_PER_STATEMENT)
+}
 /// Largest page of any listing.
 const MAX_LIMIT: u32 = 10_000;
 
@@ -522,7 +532,7 @@ static PG_ATTEMPT_INSERT: LazyLock<String> = LazyLock::new(|| {
 
 impl BulkWrite for sqlx::SqliteConnection {
     async fn upsert_alerts(&mut self, rows: &[&AlertRow]) -> Result<()> {
-        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(ALERT_COLUMNS)) {
+        for chunk in rows.chunks(sqlite_rows_per_statement(column_count(ALERT_COLUMNS))) {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO alerts ({ALERT_COLUMNS}) "));
             query.push_values(chunk, |mut b, a| {
                 b.push_bind(a.id)
@@ -557,7 +567,7 @@ impl BulkWrite for sqlx::SqliteConnection {
     }
 
     async fn insert_history(&mut self, rows: &[HistoryRow]) -> Result<()> {
-        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(HISTORY_COLUMNS)) {
+        for chunk in rows.chunks(sqlite_rows_per_statement(column_count(HISTORY_COLUMNS))) {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO alert_history ({HISTORY_COLUMNS}) "));
             query.push_values(chunk, |mut b, h| {
                 b.push_bind(h.alert_id)
@@ -572,7 +582,7 @@ impl BulkWrite for sqlx::SqliteConnection {
     }
 
     async fn insert_notifications(&mut self, rows: &[NotificationRow]) -> Result<()> {
-        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(NOTIFICATION_COLUMNS)) {
+        for chunk in rows.chunks(sqlite_rows_per_statement(column_count(NOTIFICATION_COLUMNS))) {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO notifications ({NOTIFICATION_COLUMNS}) "));
             query.push_values(chunk, |mut b, n| {
                 b.push_bind(n.id)
@@ -599,7 +609,7 @@ impl BulkWrite for sqlx::SqliteConnection {
 
     async fn finish_claimed(&mut self, holder: &str, items: &[Finished<'_>]) -> Result<Vec<Uuid>> {
         let mut ours = Vec::with_capacity(items.len());
-        for chunk in items.chunks((SQLITE_MAX_BINDS - 1) / 5) {
+        for chunk in items.chunks(sqlite_rows_per_statement(6)) {
             let mut query = sqlx::QueryBuilder::new("WITH v (id, status, delivered_at, not_before, error) AS (");
             query.push_values(chunk, |mut b, (id, status, delivered_at, not_before, error)| {
                 b.push_bind(*id).push_bind(*status).push_bind(*delivered_at).push_bind(*not_before).push_bind(*error);
@@ -615,7 +625,7 @@ impl BulkWrite for sqlx::SqliteConnection {
     }
 
     async fn insert_attempts(&mut self, rows: &[&AttemptRow]) -> Result<()> {
-        for chunk in rows.chunks(SQLITE_MAX_BINDS / column_count(ATTEMPT_COLUMNS)) {
+        for chunk in rows.chunks(sqlite_rows_per_statement(column_count(ATTEMPT_COLUMNS))) {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO notification_attempts ({ATTEMPT_COLUMNS}) "));
             query.push_values(chunk, |mut b, a| {
                 b.push_bind(a.notification_id)

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use std::sync::LazyLock;
 
-use crate::alerts::{POSTGRES_ROWS_PER_STATEMENT, SQLITE_MAX_BINDS, column, unnest_insert};
+use crate::alerts::{POSTGRES_ROWS_PER_STATEMENT, column, sqlite_rows_per_statement, unnest_insert};
 use crate::{Result, Store, execute, from_db, on_pool, to_db};
 
 const INDEXED_COLUMNS: &str =
@@ -26,7 +26,7 @@ trait IndexWrite {
 
 impl IndexWrite for sqlx::SqliteConnection {
     async fn insert_indexed(&mut self, events: &[IndexedEvent]) -> Result<()> {
-        for chunk in events.chunks(SQLITE_MAX_BINDS / 12) {
+        for chunk in events.chunks(sqlite_rows_per_statement(12)) {
             let mut query = sqlx::QueryBuilder::new(format!("INSERT INTO audit_log_events ({INDEXED_COLUMNS}) "));
             query.push_values(chunk, |mut b, e| {
                 b.push_bind(e.index as i64)
@@ -194,7 +194,7 @@ pub trait AuditLogRepository {
 
 impl AuditLogRepository for Store {
     async fn index_audit(&self, events: &[IndexedEvent], position: u64) -> Result<()> {
-        self.timed_write("audit_log.index", async {
+        self.timed_background_write("audit_log.index", async {
             on_pool!(self, |pool| {
                 let mut tx = pool.begin().await?;
                 tx.insert_indexed(events).await?;

@@ -119,7 +119,7 @@ pub struct Store {
     /// instead of in SQLite's busy handler, which polls with sleeps of up
     /// to 100 ms and so turned every overlap into latency. (Other
     /// processes, the CLI, still meet the busy timeout.)
-    writer: Arc<tokio::sync::Mutex<()>>,
+    writer: Arc<WriteGate>,
 }
 
 impl fmt::Debug for Store {
@@ -188,7 +188,7 @@ impl Store {
         } else {
             return Err(StoreError::InvalidUrl { reason: "the URL must start with sqlite:// or postgres://".into() });
         };
-        Ok(Self { pool, observer: Arc::new(NoObserver), writer: Arc::default() })
+        Ok(Self { pool, observer: Arc::new(NoObserver), writer: Arc::new(WriteGate::default()) })
     }
 
     /// Reports every operation's duration to `observer`.
@@ -227,7 +227,24 @@ impl Store {
     ) -> Result<T> {
         let start = Instant::now();
         let _turn = match self.pool {
-            Pool::Sqlite(_) => Some(self.writer.lock().await),
+            Pool::Sqlite(_) => Some(self.writer.urgent().await),
+            Pool::Postgres(_) => None,
+        };
+        let result = op.await;
+        self.observer.observe(self.backend(), operation, start.elapsed(), result.is_ok());
+        result
+    }
+
+    /// [`Store::timed_write`] for derived data that may lag (the audit
+    /// query index): on SQLite it lets every other write waiting go first.
+    pub(crate) async fn timed_background_write<T>(
+        &self,
+        operation: &'static str,
+        op: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let start = Instant::now();
+        let _turn = match self.pool {
+            Pool::Sqlite(_) => Some(self.writer.background().await),
             Pool::Postgres(_) => None,
         };
         let result = op.await;
@@ -235,6 +252,64 @@ impl Store {
         result
     }
 }
+
+/// The queue for SQLite's single writer, with two classes: writes on a
+/// request's path (an alert stored before its `200`) and background writes
+/// of derived data, which wait while any of the first kind does. Without
+/// it the audit index's transactions — half the write work under a burst
+/// of alerts — stood in line before the alerts themselves.
+#[derive(Default)]
+struct WriteGate {
+    lock: tokio::sync::Mutex<()>,
+    urgent_waiting: std::sync::atomic::AtomicUsize,
+    urgent_done: tokio::sync::Notify,
+}
+
+/// A turn at the writer; background writers are woken when it ends.
+struct WriteTurn<'a> {
+    gate: &'a WriteGate,
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        self.gate.urgent_done.notify_waiters();
+    }
+}
+
+impl WriteGate {
+    async fn urgent(&self) -> WriteTurn<'_> {
+        use std::sync::atomic::Ordering;
+        self.urgent_waiting.fetch_add(1, Ordering::SeqCst);
+        let guard = self.lock.lock().await;
+        self.urgent_waiting.fetch_sub(1, Ordering::SeqCst);
+        WriteTurn { gate: self, _guard: guard }
+    }
+
+    async fn background(&self) -> WriteTurn<'_> {
+        use std::sync::atomic::Ordering;
+        // Never starved for long: after this, it queues like any writer.
+        let deadline = tokio::time::Instant::now() + BACKGROUND_PATIENCE;
+        loop {
+            // Enabled before the check, so a turn ending in between still
+            // wakes this writer.
+            let mut done = std::pin::pin!(self.urgent_done.notified());
+            done.as_mut().enable();
+            if self.urgent_waiting.load(Ordering::SeqCst) == 0 || tokio::time::Instant::now() >= deadline {
+                let guard = self.lock.lock().await;
+                if self.urgent_waiting.load(Ordering::SeqCst) == 0 || tokio::time::Instant::now() >= deadline {
+                    return WriteTurn { gate: self, _guard: guard };
+                }
+                drop(guard);
+                continue;
+            }
+            let _ = tokio::time::timeout_at(deadline, done).await;
+        }
+    }
+}
+
+/// Longest a background write lets other writes go first.
+const BACKGROUND_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Unix microseconds, the store's timestamp representation.
 pub(crate) fn to_db(at: Timestamp) -> i64 {
@@ -258,5 +333,61 @@ pub(crate) fn tenant_filter(column: &str, tenants: Option<&[uuid::Uuid]>, first:
             let marks: Vec<String> = (0..list.len()).map(|i| format!("${}", i + first)).collect();
             format!("WHERE {column} IN ({})", marks.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn waiting_urgent_writes_go_before_a_background_write() {
+        let gate = Arc::new(WriteGate::default());
+        let (order, mut got) = tokio::sync::mpsc::unbounded_channel();
+        let first = gate.urgent().await;
+        let background = {
+            let (gate, order) = (gate.clone(), order.clone());
+            tokio::spawn(async move {
+                let _turn = gate.background().await;
+                order.send("background").unwrap();
+            })
+        };
+        tokio::task::yield_now().await;
+        let urgent = {
+            let (gate, order) = (gate.clone(), order.clone());
+            tokio::spawn(async move {
+                let _turn = gate.urgent().await;
+                order.send("urgent").unwrap();
+            })
+        };
+        tokio::task::yield_now().await;
+        drop(first);
+        urgent.await.unwrap();
+        background.await.unwrap();
+        assert_eq!(got.recv().await, Some("urgent"));
+        assert_eq!(got.recv().await, Some("background"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_write_is_not_starved_past_its_patience() {
+        let gate = Arc::new(WriteGate::default());
+        // Two urgent writers taking turns, so one is always waiting.
+        for _ in 0..2 {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                loop {
+                    let _turn = gate.urgent().await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+        }
+        tokio::task::yield_now().await;
+        let gate2 = gate.clone();
+        let background = tokio::spawn(async move {
+            let _turn = gate2.background().await;
+        });
+        let waited = tokio::time::timeout(BACKGROUND_PATIENCE + Duration::from_millis(500), background).await;
+        assert!(waited.is_ok(), "the background write got its turn after its patience");
     }
 }
