@@ -14,7 +14,8 @@
 #
 # Environment: ALERTS (default 100000), CLIENTS (8), PER_REQUEST (100),
 # RATE (200), LATENCY (10s); ONLY=leitstand skips Alertmanager (for profiling,
-# not for figures: those come from one run of both). Loopback only; everything started is stopped
+# not for figures: those come from one run of both); KEEP_LOG=FILE keeps
+# Leitstand's server log. Loopback only; everything started is stopped
 # on exit. Needs: prometheus-alertmanager, curl, sqlite3
 # (apt-get install prometheus-alertmanager curl sqlite3).
 set -euo pipefail
