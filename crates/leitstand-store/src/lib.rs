@@ -225,14 +225,7 @@ impl Store {
         operation: &'static str,
         op: impl Future<Output = Result<T>>,
     ) -> Result<T> {
-        let start = Instant::now();
-        let _turn = match self.pool {
-            Pool::Sqlite(_) => Some(self.writer.urgent().await),
-            Pool::Postgres(_) => None,
-        };
-        let result = op.await;
-        self.observer.observe(self.backend(), operation, start.elapsed(), result.is_ok());
-        result
+        self.timed_in_turn(operation, false, op).await
     }
 
     /// [`Store::timed_write`] for derived data that may lag (the audit
@@ -242,9 +235,19 @@ impl Store {
         operation: &'static str,
         op: impl Future<Output = Result<T>>,
     ) -> Result<T> {
+        self.timed_in_turn(operation, true, op).await
+    }
+
+    async fn timed_in_turn<T>(
+        &self,
+        operation: &'static str,
+        background: bool,
+        op: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
         let start = Instant::now();
         let _turn = match self.pool {
-            Pool::Sqlite(_) => Some(self.writer.background().await),
+            Pool::Sqlite(_) if background => Some(self.writer.background().await),
+            Pool::Sqlite(_) => Some(self.writer.urgent().await),
             Pool::Postgres(_) => None,
         };
         let result = op.await;

@@ -224,7 +224,7 @@ impl Engine {
 
     fn insert(&mut self, entry: Entry) {
         let fp = entry.state.fingerprint;
-        if entry.state.status == Status::Firing {
+        if entry.state.status == Status::Firing && !self.inhibition.rules().is_empty() {
             let labels = entry.labels.to_set();
             if self.inhibition.is_source(&labels) {
                 self.inhibition.insert(fp, &labels);
@@ -394,7 +394,7 @@ impl Engine {
     /// Keeps the inhibition index in step and re-examines the alerts a
     /// change of a source affects.
     fn after_change(&mut self, fp: Fingerprint, before: Option<&AlertState>, now: Timestamp) {
-        let Some(entry) = self.alerts.get(&fp) else { return };
+        let Some(entry) = self.alerts.get(&fp).filter(|_| !self.inhibition.rules().is_empty()) else { return };
         let labels = entry.labels.to_set();
         if !self.inhibition.is_source(&labels) {
             return;
