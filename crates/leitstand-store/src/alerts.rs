@@ -54,6 +54,7 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 256;
 pub(crate) fn sqlite_rows_per_statement(columns: usize) -> usize {
     (SQLITE_MAX_BINDS / columns.max(1)).min(SQLITE_ROWS_PER_STATEMENT)
 }
+
 /// Largest page of any listing.
 const MAX_LIMIT: u32 = 10_000;
 
@@ -490,11 +491,11 @@ pub(crate) fn column<'a, T, U>(rows: &'a [T], value: impl Fn(&'a T) -> U) -> Vec
 /// gets multi-row `VALUES` lists chunked below its bind limit (32 766
 /// parameters), prepared for the one use and not cached: each row count is
 /// another statement, and a cache of a hundred such programs per
-/// connection held most of the server's memory. PostgreSQL gets one array per column,
-/// `UNNEST`ed: a constant statement with one parameter per column, prepared
-/// once per connection, where `VALUES` lists of up to 65 535 placeholders
-/// are parsed and planned for every batch (measured: a batch of new alerts
-/// is written about 1.5 times faster).
+/// connection held most of the server's memory. PostgreSQL gets one array
+/// per column, `UNNEST`ed: a constant statement with one parameter per
+/// column, prepared once per connection, where `VALUES` lists of up to
+/// 65 535 placeholders are parsed and planned for every batch (measured: a
+/// batch of new alerts is written about 1.5 times faster).
 trait BulkWrite {
     /// Inserts or replaces alerts (ids unique).
     async fn upsert_alerts(&mut self, rows: &[&AlertRow]) -> Result<()>;
