@@ -35,14 +35,8 @@ am_port=19093
 hook_port=19095
 hook="http://127.0.0.1:$hook_port/hook"
 
-work=$(mktemp -d)
-started=()
-cleanup() {
-  for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 wait_ready() { # url pid log
   for _ in $(seq 300); do

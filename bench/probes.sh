@@ -28,14 +28,8 @@ keep=http://127.0.0.1:18481/
 close=http://127.0.0.1:18482/
 status=http://127.0.0.1:18483/status
 
-work=$(mktemp -d)
-started=()
-cleanup() {
-  for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # CPU ticks (user + system) of a process and its children's threads.
 ticks() {

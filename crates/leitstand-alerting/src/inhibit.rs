@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::labels::{Fingerprint, LabelSet, valid_label_name};
+use crate::labels::{Fingerprint, LabelSet, Labels, valid_label_name};
 use crate::matchers::{Matcher, matches_all, parse_matcher};
 pub use crate::silence::FieldError;
 
@@ -32,25 +32,25 @@ pub struct InhibitRule {
     pub equal: Vec<String>,
 }
 
-fn value<'a>(labels: &'a LabelSet, name: &str) -> &'a str {
-    labels.get(name).map_or("", String::as_str)
+fn value<'a>(labels: &'a impl Labels, name: &str) -> &'a str {
+    labels.label(name).unwrap_or("")
 }
 
 impl InhibitRule {
     /// Whether `source` (firing) inhibits `target` under this rule; the
     /// caller makes sure they are different alerts.
-    pub fn inhibits(&self, source: &LabelSet, target: &LabelSet) -> bool {
+    pub fn inhibits(&self, source: &impl Labels, target: &impl Labels) -> bool {
         matches_all(&self.target, target) && self.inhibits_matched_target(source, target, self.is_source(target))
     }
 
     /// Whether an alert with `labels` is a source of this rule.
-    pub fn is_source(&self, labels: &LabelSet) -> bool {
+    pub fn is_source(&self, labels: &impl Labels) -> bool {
         matches_all(&self.source, labels)
     }
 
     /// The rest of [`inhibits`](Self::inhibits), the target matchers known
     /// to match; `target_is_source`: the target matches the source side too.
-    fn inhibits_matched_target(&self, source: &LabelSet, target: &LabelSet, target_is_source: bool) -> bool {
+    fn inhibits_matched_target(&self, source: &impl Labels, target: &impl Labels, target_is_source: bool) -> bool {
         self.is_source(source)
             && self.equal.iter().all(|name| value(source, name) == value(target, name))
             && !(target_is_source && matches_all(&self.target, source))
@@ -62,7 +62,7 @@ impl InhibitRule {
 /// firing alerts; `target_fp` is left out, so an alert never inhibits itself.
 pub fn inhibited_by<'a>(
     rules: &[InhibitRule],
-    target: &LabelSet,
+    target: &impl Labels,
     target_fp: Fingerprint,
     sources: impl Iterator<Item = (Fingerprint, &'a LabelSet)>,
 ) -> Option<Fingerprint> {
@@ -135,7 +135,7 @@ impl InhibitionIndex {
     }
 
     /// Whether an alert with `labels` is a source of some rule.
-    pub fn is_source(&self, labels: &LabelSet) -> bool {
+    pub fn is_source(&self, labels: &impl Labels) -> bool {
         self.rules.iter().any(|r| r.is_source(labels))
     }
 
@@ -168,7 +168,7 @@ impl InhibitionIndex {
     }
 
     /// The firing alert inhibiting the target, if any.
-    pub fn inhibitor(&self, target: &LabelSet, target_fp: Fingerprint) -> Option<Fingerprint> {
+    pub fn inhibitor(&self, target: &impl Labels, target_fp: Fingerprint) -> Option<Fingerprint> {
         let applicable: Vec<(usize, bool)> = self
             .rules
             .iter()

@@ -14,6 +14,26 @@ use serde::{Deserialize, Serialize};
 /// Labels or annotations, ordered by name.
 pub type LabelSet = BTreeMap<String, String>;
 
+/// What matching needs of a label set: a value by name. Silences,
+/// inhibition and matchers take any of these, so the engine matches its
+/// packed labels without unpacking them.
+pub trait Labels {
+    /// The value of label `name`.
+    fn label(&self, name: &str) -> Option<&str>;
+}
+
+impl Labels for LabelSet {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+}
+
+impl Labels for PackedLabels {
+    fn label(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+}
+
 /// An alert's identity: the hash of its label set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]

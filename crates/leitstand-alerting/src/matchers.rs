@@ -16,7 +16,7 @@ use std::fmt;
 
 pub use leitstand_monitor::series::{MatchOp, Matcher};
 
-use crate::labels::{LabelSet, valid_label_name};
+use crate::labels::{Labels, valid_label_name};
 
 /// Why matcher text could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -225,8 +225,8 @@ pub fn parse_matchers(s: &str) -> Result<Vec<Matcher>, MatcherSyntaxError> {
 }
 
 /// Whether every matcher matches `labels`; a missing label matches as `""`.
-pub fn matches_all(matchers: &[Matcher], labels: &LabelSet) -> bool {
-    matchers.iter().all(|m| m.matches(labels.get(&m.name).map_or("", String::as_str)))
+pub fn matches_all(matchers: &[Matcher], labels: &impl Labels) -> bool {
+    matchers.iter().all(|m| m.matches(labels.label(&m.name).unwrap_or("")))
 }
 
 /// Whether a matcher also matches alerts that lack its label.
@@ -269,6 +269,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::labels::LabelSet;
 
     fn triple(m: &Matcher) -> (String, MatchOp, String) {
         (m.name.clone(), m.op, m.value.clone())

@@ -20,7 +20,7 @@
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use crate::labels::LabelSet;
+use crate::labels::Labels;
 use crate::matchers::{Matcher, matches_all, matches_empty, parse_matcher};
 
 /// The longest a silence may last: a year (of 366 days, so "one year from
@@ -94,7 +94,7 @@ impl Silence {
     /// Whether it mutes an alert with `labels` belonging to `tenant_of_alert`
     /// (`None`: a platform alert) at `now`. A tenant's silence mutes only
     /// that tenant's alerts.
-    pub fn mutes(&self, labels: &LabelSet, tenant_of_alert: Option<&str>, now: Timestamp) -> bool {
+    pub fn mutes(&self, labels: &impl Labels, tenant_of_alert: Option<&str>, now: Timestamp) -> bool {
         if self.matchers.is_empty() || self.state(now) != SilenceState::Active {
             return false;
         }
@@ -156,7 +156,7 @@ pub fn validate_new_silence(
 /// ends last (the alert stays muted at least that long).
 pub fn muting<'a>(
     silences: &'a [Silence],
-    labels: &LabelSet,
+    labels: &impl Labels,
     tenant: Option<&str>,
     now: Timestamp,
 ) -> Option<&'a Silence> {
@@ -182,6 +182,7 @@ pub fn next_change(silences: &[Silence], now: Timestamp) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::LabelSet;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -1288,9 +1288,10 @@ impl AlertRepository for Store {
         // claimer took over a lapsed claim otherwise); a row named twice is
         // recorded once, as its first outcome.
         let mut seen = std::collections::HashSet::with_capacity(items.len());
-        let finished: Vec<Finished<'_>> = items
+        let first: Vec<&(Uuid, NotificationOutcome, AttemptRow)> =
+            items.iter().filter(|(id, _, _)| seen.insert(*id)).collect();
+        let finished: Vec<Finished<'_>> = first
             .iter()
-            .filter(|(id, _, _)| seen.insert(*id))
             .map(|(id, outcome, _)| {
                 let (status, delivered_at, not_before, error) = outcome_columns(outcome);
                 (*id, status, delivered_at, not_before, error)
@@ -1301,18 +1302,15 @@ impl AlertRepository for Store {
                 let mut tx = pool.begin().await?;
                 let ours: std::collections::HashSet<Uuid> =
                     tx.finish_claimed(holder, &finished).await?.into_iter().collect();
-                let mut recorded = std::collections::HashSet::with_capacity(ours.len());
-                let attempts: Vec<&AttemptRow> = items
-                    .iter()
-                    .filter(|(id, _, _)| ours.contains(id) && recorded.insert(*id))
-                    .map(|(_, _, attempt)| attempt)
-                    .collect();
+                let attempts: Vec<&AttemptRow> =
+                    first.iter().filter(|(id, _, _)| ours.contains(id)).map(|(_, _, attempt)| attempt).collect();
                 tx.insert_attempts(&attempts).await?;
                 tx.commit().await?;
                 ours
             });
-            let mut first = std::collections::HashSet::with_capacity(items.len());
-            Ok(items.iter().map(|(id, _, _)| ours.contains(id) && first.insert(*id)).collect())
+            // Each row's verdict, its repeats false: the first outcome counted.
+            let mut answered = std::collections::HashSet::with_capacity(ours.len());
+            Ok(items.iter().map(|(id, _, _)| ours.contains(id) && answered.insert(*id)).collect())
         })
         .await
     }

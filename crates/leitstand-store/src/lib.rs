@@ -348,22 +348,18 @@ mod gate_tests {
     async fn waiting_urgent_writes_go_before_a_background_write() {
         let gate = Arc::new(WriteGate::default());
         let (order, mut got) = tokio::sync::mpsc::unbounded_channel();
+        // A writer of the class that reports its turn, queued behind `first`.
+        let queue = |background: bool| {
+            let (gate, order) = (gate.clone(), order.clone());
+            tokio::spawn(async move {
+                let _turn = if background { gate.background().await } else { gate.urgent().await };
+                order.send(if background { "background" } else { "urgent" }).unwrap();
+            })
+        };
         let first = gate.urgent().await;
-        let background = {
-            let (gate, order) = (gate.clone(), order.clone());
-            tokio::spawn(async move {
-                let _turn = gate.background().await;
-                order.send("background").unwrap();
-            })
-        };
+        let background = queue(true);
         tokio::task::yield_now().await;
-        let urgent = {
-            let (gate, order) = (gate.clone(), order.clone());
-            tokio::spawn(async move {
-                let _turn = gate.urgent().await;
-                order.send("urgent").unwrap();
-            })
-        };
+        let urgent = queue(false);
         tokio::task::yield_now().await;
         drop(first);
         urgent.await.unwrap();

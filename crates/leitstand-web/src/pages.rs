@@ -518,6 +518,11 @@ pub(crate) async fn language(
     ([(header::SET_COOKIE, cookie)], Redirect::to(&safe_next(Some(&back)))).into_response()
 }
 
+/// 422 when a posted form had problems (they are shown on the page), else 200.
+fn form_status<E>(errors: &[E]) -> StatusCode {
+    if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }
+}
+
 async fn render_tenants(state: &AppState, ctx: &Ctx, notice: Option<String>, errors: Vec<String>) -> Response {
     let session = or_respond!(signed_in(ctx));
     let tenants = match state.app.tenants(&session.principal).await {
@@ -526,7 +531,7 @@ async fn render_tenants(state: &AppState, ctx: &Ctx, notice: Option<String>, err
     };
     let mut page = Page::new(ctx, state, "tenants-title", "/tenants");
     page.notice = notice;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     page.errors = errors;
     let rows = tenants
         .into_iter()
@@ -608,7 +613,7 @@ async fn render_users(state: &AppState, ctx: &Ctx, notice: Option<String>, error
     };
     let mut page = Page::new(ctx, state, "users-title", "/users");
     page.notice = notice;
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     page.errors = errors;
     let role_label = |r: Role| ctx.tr.get(&format!("role-{}", r.as_str()));
     let rows = users
@@ -736,7 +741,7 @@ async fn render_tokens(state: &AppState, ctx: &Ctx, new_secret: Option<String>, 
         Err(e) => return error_page(ctx, state, &e),
     };
     let mut page = Page::new(ctx, state, "tokens-title", "/tokens");
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     page.errors = errors;
     let rows = tokens
         .into_iter()
@@ -819,7 +824,7 @@ async fn render_profile(
     } else {
         page.notice = notice;
     }
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = form_status(&errors);
     page.errors = errors;
     let p = &session.principal;
     let totp_on = match state.app.has_totp(p).await {

@@ -242,20 +242,9 @@ async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: St
             let text = res.text().await.unwrap_or_default();
             Err(format!("{status}: {}", text.chars().take(300).collect::<String>()))
         }
-        Err(e) => Err(format!("request failed: {}", chain(&e))),
+        // With its causes: reqwest's own message says only "error sending request".
+        Err(e) => Err(format!("request failed: {:#}", anyhow::Error::new(e))),
     }
-}
-
-/// An error with its causes: reqwest's own message alone says only "error
-/// sending request".
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 #[derive(Default)]

@@ -33,6 +33,8 @@ const CLAIM_LIMIT: u32 = 2_000;
 /// What one delivery of a group did.
 struct Sent {
     rows: Vec<NotificationRow>,
+    /// Per row, the tenant its alert belongs to (for the audit events).
+    tenants: Vec<Option<String>>,
     result: Result<Option<u16>, leitstand_notify::channels::SendError>,
     took: Duration,
     at: Timestamp,
@@ -72,21 +74,21 @@ pub async fn dispatch_once(app: &App, holder: &str) -> crate::Result<usize> {
     Ok(count)
 }
 
-/// One message for a group of rows: the first row's message with every
-/// row's alerts and recipients.
-fn merge(rows: &[NotificationRow]) -> Option<Message> {
-    let mut message: Message = serde_json::from_str(&rows.first()?.payload).ok()?;
-    for row in &rows[1..] {
-        if let Ok(other) = serde_json::from_str::<Message>(&row.payload) {
-            message.alerts.extend(other.alerts);
-            for r in other.recipients {
-                if !message.recipients.contains(&r) {
-                    message.recipients.push(r);
-                }
+/// One message for a group of rows' stored messages: the first one with
+/// every row's alerts and recipients.
+fn merge(messages: Vec<Option<Message>>) -> Option<Message> {
+    let grouped = messages.len() > 1;
+    let mut messages = messages.into_iter();
+    let mut message = messages.next()??;
+    for other in messages.flatten() {
+        message.alerts.extend(other.alerts);
+        for r in other.recipients {
+            if !message.recipients.contains(&r) {
+                message.recipients.push(r);
             }
         }
     }
-    if rows.len() > 1 {
+    if grouped {
         // Links act on one alert; a group's message links to its list.
         message.links.ack = None;
         message.links.resolve = None;
@@ -97,7 +99,9 @@ fn merge(rows: &[NotificationRow]) -> Option<Message> {
 async fn send_group(app: &App, rows: Vec<NotificationRow>) -> Sent {
     let start = Instant::now();
     let channel = app.alerting.channel(&rows[0].channel);
-    let result = match (channel, merge(&rows)) {
+    let messages: Vec<Option<Message>> = rows.iter().map(|r| serde_json::from_str(&r.payload).ok()).collect();
+    let tenants = messages.iter().map(|m| m.as_ref().and_then(tenant_of)).collect();
+    let result = match (channel, merge(messages)) {
         (None, _) => Err(leitstand_notify::channels::SendError::permanent(format!(
             "channel {:?} is no longer configured",
             rows[0].channel
@@ -105,12 +109,13 @@ async fn send_group(app: &App, rows: Vec<NotificationRow>) -> Sent {
         (_, None) => Err(leitstand_notify::channels::SendError::permanent("the stored message cannot be read")),
         (Some(channel), Some(message)) => channel.channel.send(&message).await.map(|d| d.status),
     };
-    Sent { rows, result, took: start.elapsed(), at: app.clock.now() }
+    Sent { rows, tenants, result, took: start.elapsed(), at: app.clock.now() }
 }
 
 /// What is recorded after a row's attempt, once it is known to be ours.
 struct Followup {
     row: NotificationRow,
+    tenant: Option<String>,
     kind: Option<HistoryKind>,
     attempts: u32,
     error: Option<String>,
@@ -128,7 +133,7 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
     let mut followups: Vec<Followup> = Vec::new();
     for sent in results {
         let duration_ms = i64::try_from(sent.took.as_millis()).unwrap_or(i64::MAX);
-        for row in sent.rows {
+        for (row, tenant) in sent.rows.into_iter().zip(sent.tenants) {
             let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
             let (outcome, attempt, kind) = match &sent.result {
                 Ok(status) => (
@@ -176,12 +181,12 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
             }
             let error = attempt.error.clone();
             finished.push((row.id, outcome, attempt));
-            followups.push(Followup { row, kind, attempts, error, at: sent.at });
+            followups.push(Followup { row, tenant, kind, attempts, error, at: sent.at });
         }
     }
     // One transaction for the whole round.
     let still_ours = app.store.finish_notifications(holder, &finished).await?;
-    for (Followup { row, kind, attempts, error, at }, ours) in followups.into_iter().zip(still_ours) {
+    for (Followup { row, tenant, kind, attempts, error, at }, ours) in followups.into_iter().zip(still_ours) {
         if !ours {
             continue; // another claimer took over; it records its own result
         }
@@ -209,7 +214,7 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
         let mut event = crate::audit::own_event(
             "system",
             &kind.audit_action(),
-            tenant_of(&row),
+            tenant,
             &format!("alert:{}", row.alert_id),
             if kind == HistoryKind::Notified { "success" } else { "failure" },
             detail,
@@ -233,9 +238,8 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
     Ok(())
 }
 
-/// The tenant slug from a row's stored message.
-fn tenant_of(row: &NotificationRow) -> Option<String> {
-    let message: Message = serde_json::from_str(&row.payload).ok()?;
+/// The tenant slug of a stored message's alert.
+fn tenant_of(message: &Message) -> Option<String> {
     message.alerts.first().and_then(|a| a.labels.get("tenant").cloned())
 }
 

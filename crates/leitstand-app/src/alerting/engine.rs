@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use jiff::{SignedDuration, Timestamp};
 use leitstand_alerting::group::group_key;
 use leitstand_alerting::inhibit::InhibitionIndex;
-use leitstand_alerting::labels::{Fingerprint, LabelSet, PackedLabels, fingerprint};
+use leitstand_alerting::labels::{Fingerprint, LabelSet, Labels, PackedLabels, fingerprint};
 use leitstand_alerting::lifecycle::{
     AlertState, Context, Effect, HistoryKind, Input, NotifyKind, Refused, Status, Suppression, base_level, continues,
 };
@@ -224,11 +224,8 @@ impl Engine {
 
     fn insert(&mut self, entry: Entry) {
         let fp = entry.state.fingerprint;
-        if entry.state.status == Status::Firing && !self.inhibition.rules().is_empty() {
-            let labels = entry.labels.to_set();
-            if self.inhibition.is_source(&labels) {
-                self.inhibition.insert(fp, &labels);
-            }
+        if entry.state.status == Status::Firing && self.inhibition.is_source(&entry.labels) {
+            self.inhibition.insert(fp, &entry.labels.to_set());
         }
         self.schedule(fp, &entry.state);
         self.by_id.insert(entry.state.id, fp);
@@ -258,11 +255,11 @@ impl Engine {
     fn suppression(
         &mut self,
         fp: Fingerprint,
-        labels: &LabelSet,
+        labels: &impl Labels,
         now: Timestamp,
     ) -> (Option<Suppression>, Option<Timestamp>) {
-        let tenant = label(labels, "tenant").map(str::to_string);
-        let service = label(labels, "service").map(str::to_string);
+        let non_empty = |name| labels.label(name).filter(|v| !v.is_empty()).map(str::to_string);
+        let (tenant, service) = (non_empty("tenant"), non_empty("service"));
         let silence_change = next_change(&self.silences, now);
         if let Some(s) = muting(&self.silences, labels, tenant.as_deref(), now) {
             return (Some(Suppression::Silence(s.id)), Some(s.ends_at));
@@ -371,7 +368,7 @@ impl Engine {
         let Some(mut entry) = self.alerts.remove(&fp) else { return Ok(false) };
         let alerting = self.app.alerting.clone();
         let policy = &policy_of(&alerting, entry.tenant()).escalation;
-        let (suppression, changes) = self.suppression(fp, &entry.labels.to_set(), now);
+        let (suppression, changes) = self.suppression(fp, &entry.labels, now);
         let ctx = Context { policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
         let before = entry.state.clone();
         let stepped = entry.state.step(input, &ctx);
@@ -394,9 +391,8 @@ impl Engine {
     /// Keeps the inhibition index in step and re-examines the alerts a
     /// change of a source affects.
     fn after_change(&mut self, fp: Fingerprint, before: Option<&AlertState>, now: Timestamp) {
-        let Some(entry) = self.alerts.get(&fp).filter(|_| !self.inhibition.rules().is_empty()) else { return };
-        let labels = entry.labels.to_set();
-        if !self.inhibition.is_source(&labels) {
+        let Some(entry) = self.alerts.get(&fp) else { return };
+        if !self.inhibition.is_source(&entry.labels) {
             return;
         }
         let was = before.is_some_and(|b| b.status == Status::Firing);
@@ -405,7 +401,7 @@ impl Engine {
             return;
         }
         if is {
-            self.inhibition.insert(fp, &labels);
+            self.inhibition.insert(fp, &entry.labels.to_set());
         } else {
             self.inhibition.remove(fp);
         }

@@ -368,6 +368,15 @@ store_test!(escalation_notifies_whoever_is_on_call_then, |store| {
     assert_eq!(recipients[0], serde_json::json!(["ben@example.org"]));
     // Level 3 has no on-call audience: whoever the override names is not paged twice.
     assert_eq!(recipients.len(), 2);
+    assert_eq!(levels(&got), [("firing".to_string(), 2), ("escalated".to_string(), 3)]);
+    assert_eq!(recipients[1], serde_json::json!([]));
+    // The resolution goes to everyone told, the on-call route to who is on call now: Anna.
+    let mut done = critical("ProbeDown");
+    done.resolved = true;
+    engine.observe(vec![done]).await.unwrap();
+    dispatch_once(&app, "a").await.unwrap();
+    let last = got.lock().unwrap().last().unwrap()["leitstand"]["recipients"].clone();
+    assert_eq!(last, serde_json::json!(["anna@example.org"]), "the override, at the moment of sending");
     let ics = app.schedule_ical(&admin, "primary", "leitstand.test").await.unwrap();
     assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.contains("SUMMARY:Rufbereitschaft: Anna"), "{ics}");
 });

@@ -33,7 +33,7 @@ use leitstand_store::AlertRepository;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Page, checked, error_page, signed_in};
+use super::{Page, checked, error_page, form_status, signed_in};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
@@ -94,11 +94,6 @@ fn section_page(ctx: &Ctx, state: &AppState, title_key: &str, here: &'static str
         }
     }
     page
-}
-
-/// 422 when a posted form had problems (they are shown on the page), else 200.
-fn form_status(errors: &[FieldError]) -> StatusCode {
-    if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }
 }
 
 /// The id in a path; a malformed one is a 404 page, like an unknown one.

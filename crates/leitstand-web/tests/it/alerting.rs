@@ -337,7 +337,7 @@ store_test!(acknowledging_through_the_api_and_the_page, |store| {
     let (status, html) = rig.app.page(&rig.cookie, &format!("/alerts/{id}")).await;
     assert_eq!(status, 200);
     assert!(html.contains("Bestätigung zurücknehmen") && html.contains("Neustart läuft"), "{html}");
-    assert!(html.contains("von admin"), "who acknowledged");
+    assert!(html.contains("von admin um "), "who acknowledged, by name only");
     assert!(html.contains("href=\"/alerts\" aria-current=\"true\""), "the section is marked");
     let post = |op: &'static str, csrf: String| {
         rig.app

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Server, run_in};
+use crate::{Server, admin_token};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
@@ -36,13 +36,6 @@ fn now() -> jiff::Timestamp {
 /// A loopback port nobody listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn token(dir: &Path, scope: &str) -> String {
-    let out = run_in(dir, &["token", "create", "--user", "admin", "--scope", scope]);
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(token.starts_with("lst_"), "token create: {}", String::from_utf8_lossy(&out.stderr));
-    token
 }
 
 /// A child process (Prometheus, Alertmanager) logging to a file; killed on drop.
@@ -153,15 +146,8 @@ impl Rig {
         }
     }
 
-    /// Everything Leitstand logged so far (read without blocking).
-    fn drain_log(&mut self) {
-        while let Ok(line) = self.server.lines.try_recv() {
-            self.server.log.push(line);
-        }
-    }
-
     fn fail(&mut self, message: &str) -> ! {
-        self.drain_log();
+        self.server.drain_log();
         // The access log of the polling itself says nothing.
         let log: Vec<&String> = self
             .server
@@ -190,12 +176,7 @@ impl Rig {
 
     /// The log event with `message`, logged already or waited for.
     fn logged(&mut self, message: &str) -> Value {
-        self.drain_log();
-        let needle = format!("\"message\":\"{message}\"");
-        if let Some(line) = self.server.log.iter().rev().find(|l| l.contains(&needle)) {
-            return serde_json::from_str(line).unwrap();
-        }
-        self.server.wait_for(message)
+        self.server.logged(message)
     }
 
     /// The actions of the audit events on `object`, oldest first.
@@ -234,8 +215,8 @@ fn prometheus_and_alertmanager_deliver_alerts() {
     let d = dir.path();
     std::fs::write(d.join("leitstand.toml"), "[monitoring]\nhost = false\n").unwrap();
     let server = Server::start(d, &[]);
-    let ingest = token(d, "ingest");
-    let mut rig = Rig::new(server, token(d, "read"));
+    let ingest = admin_token(d, "ingest");
+    let mut rig = Rig::new(server, admin_token(d, "read"));
     let port = rig.server.addr.rsplit(':').next().unwrap().to_string();
 
     // Only a token of scope ingest (or write) may send; ingest cannot read.
@@ -664,7 +645,7 @@ channels = ["ops-mail", "ops-hook"]
     )
     .unwrap();
     let server = serve_on(d, &listen);
-    let mut rig = Rig::new(server, token(d, "read"));
+    let mut rig = Rig::new(server, admin_token(d, "read"));
     let base = rig.server.url("");
     let hooks_now = || hooks.lock().unwrap().clone();
 

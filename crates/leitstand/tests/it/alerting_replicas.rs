@@ -10,7 +10,7 @@ use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::{Server, run_in};
+use crate::{Server, admin_token};
 
 type Counts = Arc<Mutex<BTreeMap<String, usize>>>;
 
@@ -52,12 +52,6 @@ fn alerts(from: usize, to: usize) -> Value {
 }
 
 /// Waits for a log line unless it came before "ready".
-fn logged(server: &mut Server, message: &str) {
-    if !server.log.iter().any(|l| l.contains(&format!("\"message\":\"{message}\""))) {
-        server.wait_for(message);
-    }
-}
-
 fn wait_until(what: &str, ok: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ok() {
@@ -81,11 +75,9 @@ fn on_postgres_exactly_one_replica_decides_and_sends() {
     )
     .unwrap();
     let mut a = Server::start(dir.path(), &["--data-dir", "a"]);
-    logged(&mut a, "alert engine started");
+    a.logged("alert engine started");
     let mut b = Server::start(dir.path(), &["--data-dir", "b"]);
-    let out = run_in(dir.path(), &["token", "create", "--user", "admin", "--scope", "ingest"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = admin_token(dir.path(), "ingest");
     let send = |server: &Server, body: &Value| {
         rt.block_on(async {
             let res = reqwest::Client::new()
@@ -105,11 +97,12 @@ fn on_postgres_exactly_one_replica_decides_and_sends() {
     std::thread::sleep(Duration::from_secs(2)); // a late duplicate would arrive by now
     let sent = counts.lock().unwrap().clone();
     assert!(sent.values().all(|n| *n == 1), "each alert notified exactly once: {sent:?}");
+    b.drain_log();
     assert!(!b.log.iter().any(|l| l.contains("alert engine started")), "only one replica runs the engine");
 
     // a stops; b takes over and sends what comes next, once.
     assert_eq!(a.terminate(), 0);
-    logged(&mut b, "alert engine started");
+    b.logged("alert engine started");
     send(&b, &alerts(90, 100));
     wait_until("the next 10 notified", || counts.lock().unwrap().len() == 100);
     std::thread::sleep(Duration::from_secs(2));

@@ -35,6 +35,14 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
     leitstand().current_dir(dir).args(args).output().unwrap()
 }
 
+/// A new API token of the bootstrap admin with `scope` (`token create`).
+pub fn admin_token(dir: &Path, scope: &str) -> String {
+    let out = run_in(dir, &["token", "create", "--user", "admin", "--scope", scope]);
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("lst_"), "token create: {}", String::from_utf8_lossy(&out.stderr));
+    token
+}
+
 /// A running `leitstand serve` and every line it has logged.
 pub struct Server {
     pub child: Child,
@@ -87,6 +95,23 @@ impl Server {
                 return event;
             }
         }
+    }
+
+    /// Takes what was logged so far into `log`, without blocking.
+    pub fn drain_log(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.log.push(line);
+        }
+    }
+
+    /// The log event with `message`, logged already or waited for.
+    pub fn logged(&mut self, message: &str) -> serde_json::Value {
+        self.drain_log();
+        let needle = format!("\"message\":\"{message}\"");
+        if let Some(line) = self.log.iter().rev().find(|l| l.contains(&needle)) {
+            return serde_json::from_str(line).unwrap();
+        }
+        self.wait_for(message)
     }
 
     pub fn url(&self, path: &str) -> String {

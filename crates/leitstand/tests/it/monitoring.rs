@@ -15,7 +15,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 
-use crate::{Server, run_in};
+use crate::{Server, admin_token};
 
 /// A CA (its PEM) and a TLS server for `localhost` whose certificate
 /// expires in 3 days.
@@ -170,9 +170,7 @@ service = "portal"
     )
     .unwrap();
     let mut server = Server::start(dir.path(), &[]);
-    let out = run_in(dir.path(), &["token", "create", "--user", "admin", "--scope", "read"]);
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(token.starts_with("lst_"), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = admin_token(dir.path(), "read");
     let api = Api { base: server.url(""), token, rt };
 
     let probes = api.until("/api/v1/probes", "both probes up", |p| {
@@ -232,12 +230,6 @@ service = "portal"
 }
 
 /// Waits for a log line unless it came before "ready".
-fn logged(server: &mut Server, message: &str) {
-    if !server.log.iter().any(|l| l.contains(&format!("\"message\":\"{message}\""))) {
-        server.wait_for(message);
-    }
-}
-
 #[test]
 fn on_postgres_one_replica_probes_and_the_other_takes_over() {
     leitstand_app::install_crypto_provider();
@@ -253,10 +245,9 @@ fn on_postgres_one_replica_probes_and_the_other_takes_over() {
     )
     .unwrap();
     let mut a = Server::start(dir.path(), &["--data-dir", "a"]);
-    logged(&mut a, "monitoring started");
+    a.logged("monitoring started");
     let mut b = Server::start(dir.path(), &["--data-dir", "b"]);
-    let out = run_in(dir.path(), &["token", "create", "--user", "admin", "--scope", "read"]);
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = admin_token(dir.path(), "read");
     let api = Api { base: b.url(""), token, rt };
     // b shows what a records.
     api.until("/api/v1/probes", "b shows a's result", |p| item(p, "id", "portal")["state"] == "up");
@@ -264,7 +255,7 @@ fn on_postgres_one_replica_probes_and_the_other_takes_over() {
     let stopping = Instant::now();
     assert_eq!(a.terminate(), 0);
     assert!(stopping.elapsed() < Duration::from_secs(5), "a stops promptly: {:?}", stopping.elapsed());
-    logged(&mut b, "monitoring started");
+    b.logged("monitoring started");
     assert_eq!(b.terminate(), 0);
     crate::serve::drop_postgres(&admin, &database);
 }
