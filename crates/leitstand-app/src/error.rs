@@ -58,6 +58,9 @@ pub enum AppError {
     /// The audit log cannot take events now.
     #[error("audit log unavailable: {0}")]
     AuditUnavailable(String),
+    /// The alert intake log cannot take alerts now (disk full, I/O error).
+    #[error("alert intake unavailable: {0}")]
+    IntakeUnavailable(String),
     /// Something broke inside.
     #[error("internal error: {0}")]
     Internal(#[source] StoreError),

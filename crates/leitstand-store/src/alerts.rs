@@ -250,6 +250,18 @@ pub struct AlertChanges {
     pub notifications: Vec<NotificationRow>,
     /// Inbox rows consumed: those with an id up to and including this are deleted.
     pub inbox_done: Option<i64>,
+    /// How far a replica's intake log is applied with this batch.
+    pub intake: Option<IntakeProgress>,
+}
+
+/// A position in a replica's intake log: every record up to and including
+/// `applied` is in the store (applied by the engine, or in the inbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeProgress {
+    /// The log's id (chosen when its directory was created).
+    pub journal: String,
+    /// The last record applied.
+    pub applied: i64,
 }
 
 /// A search for alerts; all given filters must match. Newest first.
@@ -417,13 +429,17 @@ pub trait AlertRepository {
         from: Timestamp,
         to: Timestamp,
     ) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
-    /// Parks a received alert for the engine; its inbox id.
+    /// Parks a received alert for the engine; its inbox id. With `intake`,
+    /// records in the same transaction how far that intake log is handled.
     fn push_alert_inbox(
         &self,
         received_at: Timestamp,
         source: &str,
         body: &str,
+        intake: Option<&IntakeProgress>,
     ) -> impl Future<Output = Result<i64>> + Send;
+    /// The last record of intake log `journal` that is in the store, if any.
+    fn alert_intake_progress(&self, journal: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
     /// Parked alerts with an id greater than `after`, oldest first.
     fn alert_inbox(&self, after: i64, limit: u32) -> impl Future<Output = Result<Vec<InboxRow>>> + Send;
 }
@@ -431,6 +447,9 @@ pub trait AlertRepository {
 const ALERT_COLUMNS: &str = "id, fingerprint, tenant_id, source, labels, annotations, generator_url, alertname, \
      severity, service, group_key, status, starts_at, ends_at, resolved_at, last_seen_at, level, level_since, \
      acked_by, acked_at, suppressed, notified_level, next_step_at, updated_at";
+/// Upserts an [`IntakeProgress`] (both engines speak `ON CONFLICT`).
+const RECORD_INTAKE: &str = "INSERT INTO alert_intake_progress (journal, applied) VALUES ($1, $2) \
+     ON CONFLICT (journal) DO UPDATE SET applied = excluded.applied";
 const HISTORY_COLUMNS: &str = "alert_id, at, kind, actor, detail";
 const NOTIFICATION_COLUMNS: &str = "id, alert_id, group_key, channel, kind, level, recipients, payload, status, \
      attempts, not_before, created_at, delivered_at, last_error, fallback_of, claimed_by";
@@ -1095,6 +1114,9 @@ impl AlertRepository for Store {
                 if let Some(done) = changes.inbox_done {
                     sqlx::query("DELETE FROM alert_inbox WHERE id <= $1").bind(done).execute(&mut *tx).await?;
                 }
+                if let Some(intake) = &changes.intake {
+                    sqlx::query(RECORD_INTAKE).bind(&intake.journal).bind(intake.applied).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
             });
             Ok(())
@@ -1424,15 +1446,41 @@ impl AlertRepository for Store {
         .await
     }
 
-    async fn push_alert_inbox(&self, received_at: Timestamp, source: &str, body: &str) -> Result<i64> {
+    async fn push_alert_inbox(
+        &self,
+        received_at: Timestamp,
+        source: &str,
+        body: &str,
+        intake: Option<&IntakeProgress>,
+    ) -> Result<i64> {
         self.timed_write("alert.inbox_push", async {
+            Ok(on_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                let id = sqlx::query_scalar(
+                    "INSERT INTO alert_inbox (received_at, source, body) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(to_db(received_at))
+                .bind(source)
+                .bind(body)
+                .fetch_one(&mut *tx)
+                .await?;
+                if let Some(intake) = intake {
+                    sqlx::query(RECORD_INTAKE).bind(&intake.journal).bind(intake.applied).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                id
+            }))
+        })
+        .await
+    }
+
+    async fn alert_intake_progress(&self, journal: &str) -> Result<Option<i64>> {
+        self.timed("alert.intake_progress", async {
             Ok(on_pool!(self, |pool| sqlx::query_scalar(
-                "INSERT INTO alert_inbox (received_at, source, body) VALUES ($1, $2, $3) RETURNING id"
+                "SELECT applied FROM alert_intake_progress WHERE journal = $1"
             )
-            .bind(to_db(received_at))
-            .bind(source)
-            .bind(body)
-            .fetch_one(pool)
+            .bind(journal)
+            .fetch_optional(pool)
             .await?))
         })
         .await

@@ -35,8 +35,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use alerts::{
-    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, InboxRow, NotificationOutcome,
-    NotificationRow, OverrideRow, SilenceRow,
+    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, InboxRow, IntakeProgress,
+    NotificationOutcome, NotificationRow, OverrideRow, SilenceRow,
 };
 pub use audit::{AuditEvent, AuditRepository};
 pub use audit_log::{AuditLogRepository, AuditQuery, IndexedEvent};

@@ -45,7 +45,7 @@ impl IntoResponse for ApiError {
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Invalid { .. } | AppError::InvalidEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::AuditUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::AuditUnavailable(_) | AppError::IntakeUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {

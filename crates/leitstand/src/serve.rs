@@ -109,8 +109,13 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         anyhow::anyhow!("alerting: the key of the signed links in {} cannot be used: {e}", server.data_dir.display())
     })?;
     let public_url = config.alerting.public_url(listener.local_addr()?);
-    services.alerting =
-        Arc::new(leitstand_app::alerting::Alerting::new(config.alerting_settings.clone(), link_key, public_url));
+    let intake_dir = server.data_dir.join("alert-intake");
+    let intake = leitstand_app::alerting::intake::IntakeLog::open(&intake_dir)
+        .map_err(|e| anyhow::anyhow!("alerting: the intake log in {} cannot be opened: {e}", intake_dir.display()))?;
+    services.alerting = Arc::new(
+        leitstand_app::alerting::Alerting::new(config.alerting_settings.clone(), link_key, public_url)
+            .with_intake_log(intake),
+    );
     let monitor = leitstand_app::monitoring::runtime::spawn(services.clone(), holder.clone(), checker);
     let alerting = leitstand_app::alerting::runtime::spawn(services.clone(), holder.clone());
     let rule_alerts = leitstand_app::alerting::runtime::forward_rule_alerts(services.clone());

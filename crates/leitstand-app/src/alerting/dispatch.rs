@@ -224,7 +224,7 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
     }
     if !history.is_empty() || !fallbacks.is_empty() {
         let notify = !fallbacks.is_empty();
-        let changes = AlertChanges { alerts: Vec::new(), history, notifications: fallbacks, inbox_done: None };
+        let changes = AlertChanges { history, notifications: fallbacks, ..AlertChanges::default() };
         app.store.apply_alert_changes(None, app.clock.now(), &changes).await?;
         if notify {
             app.alerting.wake_dispatch.notify_one();

@@ -30,7 +30,9 @@ use leitstand_core::policy::{ChannelKind, Policy};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_ledger::event::SubmittedEvent;
 use leitstand_notify::{AlertSummary, Links, Message, MessageKind};
-use leitstand_store::{AlertChanges, AlertRepository, AlertRow, Fence, HistoryRow, NotificationRow, TenantRepository};
+use leitstand_store::{
+    AlertChanges, AlertRepository, AlertRow, Fence, HistoryRow, IntakeProgress, NotificationRow, TenantRepository,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -95,6 +97,7 @@ struct Pending {
     history: Vec<HistoryRow>,
     notifications: Vec<NotificationRow>,
     audit: Vec<SubmittedEvent>,
+    intake: Option<IntakeProgress>,
 }
 
 /// The engine's state over one term of the lease.
@@ -290,13 +293,24 @@ impl Engine {
     }
 
     /// Applies reports from sources; durable when it returns.
-    pub async fn observe(&mut self, mut observations: Vec<Observation>) -> Result<()> {
+    pub async fn observe(&mut self, observations: Vec<Observation>) -> Result<()> {
+        self.observe_logged(observations, None).await
+    }
+
+    /// [`Engine::observe`] of the intake log's records up to `intake`,
+    /// which is stored with what they change.
+    pub async fn observe_logged(
+        &mut self,
+        mut observations: Vec<Observation>,
+        intake: Option<IntakeProgress>,
+    ) -> Result<()> {
         // Sources of inhibition first, so a host's and its services' alerts
         // arriving together yield one notification.
         observations.sort_by_key(|o| !self.inhibition.is_source(&o.alert.labels));
         for o in observations {
             self.observe_one(o);
         }
+        self.pending.intake = intake;
         self.commit().await
     }
 
@@ -661,15 +675,24 @@ impl Engine {
     /// transaction (fenced), then the audit events; wakes the dispatcher.
     async fn commit(&mut self) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
-        if pending.dirty.is_empty() && pending.history.is_empty() && pending.notifications.is_empty() {
+        if pending.dirty.is_empty()
+            && pending.history.is_empty()
+            && pending.notifications.is_empty()
+            && pending.intake.is_none()
+        {
             return Ok(());
         }
         let now = self.app.clock.now();
         let alerts: Vec<AlertRow> =
             pending.dirty.iter().filter_map(|fp| self.alerts.get(fp)).map(|e| row_from_entry(e, now)).collect();
         let notify = !pending.notifications.is_empty();
-        let changes =
-            AlertChanges { alerts, history: pending.history, notifications: pending.notifications, inbox_done: None };
+        let changes = AlertChanges {
+            alerts,
+            history: pending.history,
+            notifications: pending.notifications,
+            inbox_done: None,
+            intake: pending.intake,
+        };
         self.app.store.apply_alert_changes(self.fence.as_ref(), now, &changes).await?;
         if !pending.audit.is_empty()
             && let Err(e) = self.app.audit().submit(pending.audit).await

@@ -17,6 +17,7 @@
 
 pub mod dispatch;
 pub mod engine;
+pub mod intake;
 pub mod runtime;
 mod services;
 
@@ -182,6 +183,8 @@ impl Observation {
 pub(crate) struct Batch {
     pub observations: Vec<Observation>,
     pub done: Option<oneshot::Sender<()>>,
+    /// The intake log records the batch is, stored with it.
+    pub intake: Option<leitstand_store::IntakeProgress>,
 }
 
 /// Counters for `/metrics`.
@@ -207,6 +210,11 @@ pub struct Alerting {
     pub public_url: String,
     /// The running engine's intake, when this replica runs it.
     pub(crate) intake: Mutex<Option<mpsc::Sender<runtime::Command>>>,
+    /// This replica's intake log; without one (tests, CLI commands) alerts
+    /// go to the engine directly and are answered once it stored them.
+    pub(crate) log: Option<std::sync::Arc<intake::IntakeLog>>,
+    /// Another replica holds the engine's lease (as last seen).
+    pub(crate) engine_elsewhere: AtomicBool,
     /// Wakes the dispatcher when notifications were created.
     pub(crate) wake_dispatch: Notify,
     /// Wakes the engine when silences or overrides changed.
@@ -230,11 +238,24 @@ impl Alerting {
             link_key,
             public_url: public_url.trim_end_matches('/').to_string(),
             intake: Mutex::new(None),
+            log: None,
+            engine_elsewhere: AtomicBool::new(false),
             wake_dispatch: Notify::new(),
             wake_engine: Notify::new(),
             active: AtomicBool::new(false),
             counts: AlertingCounts::default(),
         }
+    }
+
+    /// Alerts are taken through `log` (see [`intake`]).
+    pub fn with_intake_log(mut self, log: intake::IntakeLog) -> Self {
+        self.log = Some(std::sync::Arc::new(log));
+        self
+    }
+
+    /// This replica's intake log, if alerts are taken through one.
+    pub fn intake_log(&self) -> Option<&intake::IntakeLog> {
+        self.log.as_deref()
     }
 
     /// Nothing configured (tests, CLI commands).

@@ -5,16 +5,18 @@
 //! fenced by the lease's token, so a replica that lost the lease without
 //! noticing cannot write stale state.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use leitstand_alerting::LabelSet;
 use leitstand_alerting::wire::IncomingAlert;
-use leitstand_store::{AlertRepository, Fence, LeaseRepository};
+use leitstand_store::{AlertRepository, Fence, IntakeProgress, LeaseRepository};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::engine::{Action, Engine};
+use super::intake::IntakeLog;
 use super::{Batch, Observation, Source};
 use crate::{App, AppError, Result};
 
@@ -50,7 +52,13 @@ impl Runtime {
 /// Starts the loops as replica `holder`.
 pub fn spawn(app: App, holder: String) -> Runtime {
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run(app, holder, stopped));
+    let pump = app.alerting.log.clone().map(|log| tokio::spawn(pump(app.clone(), log, stopped.clone())));
+    let task = tokio::spawn(async move {
+        run(app, holder, stopped).await;
+        if let Some(pump) = pump {
+            let _ = pump.await;
+        }
+    });
     Runtime { stop, task }
 }
 
@@ -74,32 +82,44 @@ enum InboxEntry {
     Act { alert: Uuid, actor: String, action: String, note: Option<String> },
 }
 
-/// Hands observations to the engine; returns once they are durable (in
-/// the engine's state, or in the inbox when another replica runs it).
+/// Hands observations to the engine; returns once they are durable: in
+/// this replica's intake log (see [`super::intake`]), or without one in
+/// the engine's state (or the inbox when another replica runs it).
 pub async fn submit(app: &App, observations: Vec<Observation>) -> Result<()> {
     if observations.is_empty() {
         return Ok(());
     }
     app.alerting.counts.received.fetch_add(observations.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let intake = app.alerting.intake.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if let Some(intake) = intake {
+    if let Some(log) = &app.alerting.log {
+        let record = serde_json::to_vec(&InboxEntry::Observe(stored(observations))).unwrap_or_default();
+        log.append(record).await?;
+        return Ok(());
+    }
+    deliver(app, observations, None).await
+}
+
+/// Stores observations: applied by the engine when this replica runs it,
+/// else parked in the inbox; with `intake`, the log position they end.
+async fn deliver(app: &App, observations: Vec<Observation>, intake: Option<IntakeProgress>) -> Result<()> {
+    let engine = app.alerting.intake.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(engine) = engine {
         let (done, wait) = oneshot::channel();
-        let batch = Batch { observations, done: Some(done) };
-        match intake.send(Command::Observe(batch)).await {
+        let batch = Batch { observations, done: Some(done), intake };
+        match engine.send(Command::Observe(batch)).await {
             Ok(()) => {
                 return wait.await.map_err(|_| AppError::invalid("alerts", "the alert engine stopped; send again"));
             }
             Err(mpsc::error::SendError(Command::Observe(batch))) => {
-                return to_inbox_observe(app, batch.observations).await;
+                return to_inbox_observe(app, batch.observations, batch.intake.as_ref()).await;
             }
             Err(_) => unreachable!("only observations are sent here"),
         }
     }
-    to_inbox_observe(app, observations).await
+    to_inbox_observe(app, observations, intake.as_ref()).await
 }
 
-async fn to_inbox_observe(app: &App, observations: Vec<Observation>) -> Result<()> {
-    let stored: Vec<StoredObservation> = observations
+fn stored(observations: Vec<Observation>) -> Vec<StoredObservation> {
+    observations
         .into_iter()
         .map(|o| StoredObservation {
             source: o.source.as_str().into(),
@@ -110,10 +130,130 @@ async fn to_inbox_observe(app: &App, observations: Vec<Observation>) -> Result<(
             generator_url: o.alert.generator_url,
             resolved: o.resolved,
         })
-        .collect();
-    let body = serde_json::to_string(&InboxEntry::Observe(stored)).unwrap_or_default();
-    app.store.push_alert_inbox(app.clock.now(), "observe", &body).await?;
+        .collect()
+}
+
+fn from_stored(stored: Vec<StoredObservation>) -> impl Iterator<Item = Observation> {
+    stored.into_iter().map(|s| Observation {
+        source: Source::parse(&s.source),
+        alert: IncomingAlert {
+            labels: s.labels,
+            annotations: s.annotations,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            generator_url: s.generator_url,
+        },
+        resolved: s.resolved,
+    })
+}
+
+async fn to_inbox_observe(app: &App, observations: Vec<Observation>, intake: Option<&IntakeProgress>) -> Result<()> {
+    let body = serde_json::to_string(&InboxEntry::Observe(stored(observations))).unwrap_or_default();
+    app.store.push_alert_inbox(app.clock.now(), "observe", &body, intake).await?;
     Ok(())
+}
+
+/// Most bytes of intake records the engine takes into one batch (each
+/// record is one request's alerts; a few MiB are tens of thousands).
+const PUMP_BYTES: usize = 4 << 20;
+/// Most intake records per batch.
+const PUMP_RECORDS: usize = 256;
+
+/// Feeds this replica's intake log to the engine — or, while another
+/// replica runs it, to the shared inbox — in order, each record once: the
+/// position goes into the same transaction as the records' changes, and
+/// after a failure the log is read again from the first record not stored.
+async fn pump(app: App, log: Arc<IntakeLog>, mut stop: watch::Receiver<bool>) {
+    let mut durable = log.durable();
+    let mut tail = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mut reader = match tail.take() {
+            Some(reader) => reader,
+            None => match app.store.alert_intake_progress(log.journal()).await {
+                Ok(applied) => log.tail(applied),
+                Err(e) => {
+                    tracing::error!(error = %e, "alert intake progress unreadable; retrying");
+                    if pause(&mut stop, Duration::from_secs(1)).await {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let below = *durable.borrow_and_update();
+        if reader.position() >= below {
+            tail = Some(reader);
+            tokio::select! {
+                changed = durable.changed() => if changed.is_err() { return },
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let (reader, read) = tokio::task::spawn_blocking(move || {
+            let read = reader.read(below, PUMP_RECORDS, PUMP_BYTES);
+            (reader, read)
+        })
+        .await
+        .expect("the intake reader does not panic");
+        let records = match read {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(error = %e, "alert intake log unreadable; the alerts in it wait");
+                if pause(&mut stop, Duration::from_secs(5)).await {
+                    return;
+                }
+                continue; // read again from the stored position
+            }
+        };
+        let Some(last) = records.last().map(|(seq, _)| *seq) else {
+            tail = Some(reader);
+            continue;
+        };
+        let mut observations = Vec::new();
+        for (seq, body) in &records {
+            match serde_json::from_slice::<InboxEntry>(body) {
+                Ok(InboxEntry::Observe(s)) => observations.extend(from_stored(s)),
+                Ok(InboxEntry::Act { .. }) | Err(_) => {
+                    tracing::error!(seq, "alert intake record unreadable; skipped");
+                }
+            }
+        }
+        drop(records);
+        let progress = IntakeProgress { journal: log.journal().to_string(), applied: last as i64 };
+        // Until the engine runs here, or is known to run elsewhere, wait:
+        // parking in the inbox while this replica is about to take the
+        // engine would apply these after newer records.
+        while app.alerting.intake.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+            && !app.alerting.engine_elsewhere.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            if pause(&mut stop, Duration::from_millis(50)).await {
+                return;
+            }
+        }
+        match deliver(&app, observations, Some(progress)).await {
+            Ok(()) => {
+                tail = Some(reader);
+                log.forget_through(last).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "alert intake records not stored; retrying");
+                if pause(&mut stop, Duration::from_secs(1)).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits `d`; whether the stop came meanwhile.
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
 }
 
 /// Hands a person's action to the engine. `Ok(true)`: done; `Ok(false)`:
@@ -138,7 +278,7 @@ pub async fn act(app: &App, alert: Uuid, actor: &str, action: Action) -> Result<
     };
     let body = serde_json::to_string(&InboxEntry::Act { alert, actor: actor.to_string(), action: name.into(), note })
         .unwrap_or_default();
-    app.store.push_alert_inbox(app.clock.now(), "act", &body).await?;
+    app.store.push_alert_inbox(app.clock.now(), "act", &body, None).await?;
     Ok(false)
 }
 
@@ -149,6 +289,7 @@ async fn run(app: App, holder: String, mut stop: watch::Receiver<bool>) {
         }
         match app.store.try_acquire_lease(LEASE, &holder, app.clock.now(), LEASE_TTL).await {
             Ok(Some(lease)) => {
+                app.alerting.engine_elsewhere.store(false, std::sync::atomic::Ordering::Relaxed);
                 let fence = Fence { lease: LEASE.into(), holder: holder.clone(), token: lease.token };
                 match Engine::load(app.clone(), Some(fence)).await {
                     Ok(engine) => {
@@ -160,7 +301,7 @@ async fn run(app: App, holder: String, mut stop: watch::Receiver<bool>) {
                     Err(e) => tracing::error!(error = %e, "alert engine cannot load its state; retrying"),
                 }
             }
-            Ok(None) => {}
+            Ok(None) => app.alerting.engine_elsewhere.store(true, std::sync::atomic::Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "alerting lease unavailable; retrying"),
         }
         if *stop.borrow() {
@@ -227,8 +368,10 @@ async fn term(app: &App, holder: &str, mut engine: Engine, stop: &mut watch::Rec
     while let Ok(cmd) = rx.try_recv() {
         match cmd {
             Command::Observe(batch) => {
-                let _ = to_inbox_observe(app, batch.observations).await;
-                if let Some(done) = batch.done {
+                // Answered only once parked: an unanswered batch is sent again.
+                if to_inbox_observe(app, batch.observations, batch.intake.as_ref()).await.is_ok()
+                    && let Some(done) = batch.done
+                {
                     let _ = done.send(());
                 }
             }
@@ -247,17 +390,19 @@ async fn term(app: &App, holder: &str, mut engine: Engine, stop: &mut watch::Rec
 async fn handle(engine: &mut Engine, first: Command, rx: &mut mpsc::Receiver<Command>) -> Result<()> {
     let mut observations = Vec::new();
     let mut waiting = Vec::new();
+    let mut intake = None;
     let mut next = Some(first);
     while let Some(cmd) = next.take() {
         match cmd {
             Command::Observe(batch) => {
                 observations.extend(batch.observations);
                 waiting.extend(batch.done);
+                intake = batch.intake.or(intake);
             }
             Command::Act { alert, actor, action, done } => {
                 // Actions run in order with the reports before them.
-                if !observations.is_empty() {
-                    engine.observe(std::mem::take(&mut observations)).await?;
+                if !observations.is_empty() || intake.is_some() {
+                    engine.observe_logged(std::mem::take(&mut observations), intake.take()).await?;
                     for w in waiting.drain(..) {
                         let _ = w.send(());
                     }
@@ -269,8 +414,8 @@ async fn handle(engine: &mut Engine, first: Command, rx: &mut mpsc::Receiver<Com
             next = rx.try_recv().ok();
         }
     }
-    if !observations.is_empty() {
-        engine.observe(observations).await?;
+    if !observations.is_empty() || intake.is_some() {
+        engine.observe_logged(observations, intake).await?;
     }
     for w in waiting {
         let _ = w.send(());
@@ -284,23 +429,7 @@ async fn drain_inbox(app: &App, engine: &mut Engine, after: i64) -> Result<i64> 
     for row in rows {
         last = row.id;
         match serde_json::from_str::<InboxEntry>(&row.body) {
-            Ok(InboxEntry::Observe(stored)) => {
-                let observations = stored
-                    .into_iter()
-                    .map(|s| Observation {
-                        source: Source::parse(&s.source),
-                        alert: IncomingAlert {
-                            labels: s.labels,
-                            annotations: s.annotations,
-                            starts_at: s.starts_at,
-                            ends_at: s.ends_at,
-                            generator_url: s.generator_url,
-                        },
-                        resolved: s.resolved,
-                    })
-                    .collect();
-                engine.observe(observations).await?;
-            }
+            Ok(InboxEntry::Observe(stored)) => engine.observe(from_stored(stored).collect()).await?,
             Ok(InboxEntry::Act { alert, actor, action, note }) => {
                 let action = match (action.as_str(), note) {
                     ("ack", _) => Action::Ack,

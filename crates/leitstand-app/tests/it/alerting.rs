@@ -15,6 +15,8 @@ use leitstand_alerting::link::LinkKey;
 use leitstand_alerting::wire::IncomingAlert;
 use leitstand_app::alerting::dispatch::dispatch_once;
 use leitstand_app::alerting::engine::{Action, Engine};
+use leitstand_app::alerting::intake::IntakeLog;
+use leitstand_app::alerting::runtime;
 use leitstand_app::alerting::{Alerting, AlertingSettings, AudienceRoute, ChannelDef, Observation, Source};
 use leitstand_app::{App, AppError};
 use leitstand_core::Clock;
@@ -379,4 +381,64 @@ store_test!(escalation_notifies_whoever_is_on_call_then, |store| {
     assert_eq!(last, serde_json::json!(["anna@example.org"]), "the override, at the moment of sending");
     let ics = app.schedule_ical(&admin, "primary", "leitstand.test").await.unwrap();
     assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.contains("SUMMARY:Rufbereitschaft: Anna"), "{ics}");
+});
+
+store_test!(alerts_in_the_intake_log_are_applied_once_across_restarts, |store| {
+    let (mut app, _clock) = app(store);
+    let _admin = admin(&app).await;
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let with_log = |app: &mut App| {
+        let log = IntakeLog::open(dir.path()).unwrap();
+        let alerting = Alerting::new(webhook_settings(&url), LinkKey::new([7; 32]), "http://leitstand.test".into());
+        app.alerting = Arc::new(alerting.with_intake_log(log));
+    };
+    let open = async |app: &App| app.store.open_alerts(jiff::Timestamp::UNIX_EPOCH).await.unwrap().len();
+    // Waiting for the runtime's tasks to get there (not for timing logic).
+    let until = async |what: &str, ok: &dyn Fn() -> bool| {
+        for _ in 0..1000 {
+            if ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{what}: not within 10 s");
+    };
+    with_log(&mut app);
+    let journal = app.alerting.intake_log().unwrap().journal().to_string();
+
+    // Taken while no engine runs (as if it had crashed): on disk only.
+    for name in ["A", "B", "C"] {
+        runtime::submit(&app, vec![critical(name)]).await.unwrap();
+    }
+    assert_eq!(open(&app).await, 0, "not applied before an engine runs");
+    assert_eq!(app.store.alert_intake_progress(&journal).await.unwrap(), None);
+
+    // The engine starts and replays them; then takes new ones as they come.
+    let running = runtime::spawn(app.clone(), "replica-a".into());
+    until("the replayed alerts notified", &|| got.lock().unwrap().len() == 3).await;
+    runtime::submit(&app, vec![critical("D"), critical("E")]).await.unwrap();
+    until("the new alerts notified", &|| got.lock().unwrap().len() == 5).await;
+    assert_eq!(open(&app).await, 5);
+    assert_eq!(app.store.alert_intake_progress(&journal).await.unwrap(), Some(4), "four records, applied");
+    running.shutdown().await;
+
+    // Restarted on the same log: one more record; only it is applied.
+    with_log(&mut app);
+    assert_eq!(app.alerting.intake_log().unwrap().journal(), journal, "the log keeps its id");
+    runtime::submit(&app, vec![critical("F")]).await.unwrap();
+    let running = runtime::spawn(app.clone(), "replica-a".into());
+    until("the sixth alert notified", &|| got.lock().unwrap().len() == 6).await;
+    running.shutdown().await;
+    let names: Vec<String> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["alerts"][0]["labels"]["alertname"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["A", "B", "C", "D", "E", "F"], "each alert notified exactly once: {names:?}");
+    assert_eq!(open(&app).await, 6);
+    assert_eq!(app.store.alert_intake_progress(&journal).await.unwrap(), Some(5));
 });

@@ -5,8 +5,9 @@ use jiff::{SignedDuration, Timestamp};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_store::testing::{self, TestDb};
 use leitstand_store::{
-    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, LeaseRepository, NewTenant,
-    NotificationOutcome, NotificationRow, OverrideRow, SilenceRow, Store, StoreError, TenantRepository, store_test,
+    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, IntakeProgress,
+    LeaseRepository, NewTenant, NotificationOutcome, NotificationRow, OverrideRow, SilenceRow, Store, StoreError,
+    TenantRepository, store_test,
 };
 use uuid::Uuid;
 
@@ -90,6 +91,7 @@ fn new_alerts(alerts: &[AlertRow]) -> AlertChanges {
         history: alerts.iter().map(|a| history(a, 0, "fired")).collect(),
         notifications: alerts.iter().map(|a| notification(a, 0)).collect(),
         inbox_done: None,
+        intake: None,
     }
 }
 
@@ -407,9 +409,11 @@ store_test!(concurrent_claimers_never_get_the_same_notification, |store| {
 store_test!(a_fenced_batch_with_a_lost_lease_writes_nothing, |store| {
     let ttl = Duration::from_secs(30);
     let lease = store.try_acquire_lease("alerting", "replica-a", t(0), ttl).await.unwrap().unwrap();
-    let inbox = store.push_alert_inbox(t(0), "api", "[]").await.unwrap();
+    let inbox = store.push_alert_inbox(t(0), "api", "[]", None).await.unwrap();
     let a = alert("PortalDown", None, 0);
-    let changes = AlertChanges { inbox_done: Some(inbox), ..new_alerts(std::slice::from_ref(&a)) };
+    let intake = IntakeProgress { journal: "replica-a-log".into(), applied: 7 };
+    let changes =
+        AlertChanges { inbox_done: Some(inbox), intake: Some(intake), ..new_alerts(std::slice::from_ref(&a)) };
     let fence = |holder: &str, token: i64| Fence { lease: "alerting".into(), holder: holder.into(), token };
 
     for (f, now, why) in [
@@ -425,10 +429,12 @@ store_test!(a_fenced_batch_with_a_lost_lease_writes_nothing, |store| {
         assert!(store.alert_history(a.id).await.unwrap().is_empty(), "{why}");
         assert_eq!(store.notification_backlog().await.unwrap(), 0, "{why}");
         assert_eq!(store.alert_inbox(0, 10).await.unwrap().len(), 1, "{why}");
+        assert_eq!(store.alert_intake_progress("replica-a-log").await.unwrap(), None, "{why}");
     }
 
     store.apply_alert_changes(Some(&fence("replica-a", lease.token)), t(29), &changes).await.unwrap();
     assert!(store.alert(a.id).await.unwrap().is_some());
+    assert_eq!(store.alert_intake_progress("replica-a-log").await.unwrap(), Some(7));
     assert!(store.alert_inbox(0, 10).await.unwrap().is_empty());
 
     // After a takeover the old holder's token is stale.
@@ -451,9 +457,9 @@ store_test!(a_failing_batch_is_rolled_back_whole, |store| {
 });
 
 store_test!(inbox_rows_are_read_in_order_and_removed_with_the_batch, |store| {
-    let first = store.push_alert_inbox(t(1), "api", r#"[{"labels":{"alertname":"A"}}]"#).await.unwrap();
-    let second = store.push_alert_inbox(t(2), "webhook", r#"{"alerts":[]}"#).await.unwrap();
-    let third = store.push_alert_inbox(t(3), "api", "[]").await.unwrap();
+    let first = store.push_alert_inbox(t(1), "api", r#"[{"labels":{"alertname":"A"}}]"#, None).await.unwrap();
+    let second = store.push_alert_inbox(t(2), "webhook", r#"{"alerts":[]}"#, None).await.unwrap();
+    let third = store.push_alert_inbox(t(3), "api", "[]", None).await.unwrap();
     assert!(first < second && second < third);
     let all = store.alert_inbox(0, 10).await.unwrap();
     assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [first, second, third]);
@@ -465,7 +471,30 @@ store_test!(inbox_rows_are_read_in_order_and_removed_with_the_batch, |store| {
 
     write(store, AlertChanges { inbox_done: Some(second), ..Default::default() }).await;
     assert_eq!(store.alert_inbox(0, 10).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [third]);
-    assert!(store.push_alert_inbox(t(4), "api", "[]").await.unwrap() > third, "ids are not reused");
+    assert!(store.push_alert_inbox(t(4), "api", "[]", None).await.unwrap() > third, "ids are not reused");
+});
+
+store_test!(intake_progress_moves_with_the_write_that_stores_the_records, |store| {
+    let progress = |journal: &str, applied| IntakeProgress { journal: journal.into(), applied };
+    assert_eq!(store.alert_intake_progress("log-a").await.unwrap(), None);
+    // Forwarded to the inbox: the row and the progress together.
+    let id = store.push_alert_inbox(t(1), "observe", "[]", Some(&progress("log-a", 3))).await.unwrap();
+    assert_eq!(store.alert_intake_progress("log-a").await.unwrap(), Some(3));
+    assert_eq!(store.alert_inbox(0, 10).await.unwrap()[0].id, id);
+    // Applied by the engine: moves on, per log.
+    write(store, AlertChanges { intake: Some(progress("log-a", 9)), ..Default::default() }).await;
+    write(store, AlertChanges { intake: Some(progress("log-b", 1)), ..Default::default() }).await;
+    assert_eq!(store.alert_intake_progress("log-a").await.unwrap(), Some(9));
+    assert_eq!(store.alert_intake_progress("log-b").await.unwrap(), Some(1));
+    // A batch that fails leaves the progress where it was.
+    let stranger = alert("NeverWritten", None, 0);
+    let failing = AlertChanges {
+        notifications: vec![notification(&stranger, 0)],
+        intake: Some(progress("log-a", 12)),
+        ..Default::default()
+    };
+    assert!(store.apply_alert_changes(None, t(2), &failing).await.is_err());
+    assert_eq!(store.alert_intake_progress("log-a").await.unwrap(), Some(9));
 });
 
 fn silence(tenant_id: Option<Uuid>, created: i64, ends: i64) -> SilenceRow {
