@@ -173,7 +173,18 @@ async fn pump(app: App, log: Arc<IntakeLog>, mut stop: watch::Receiver<bool>) {
         let mut reader = match tail.take() {
             Some(reader) => reader,
             None => match app.store.alert_intake_progress(log.journal()).await {
-                Ok(applied) => log.tail(applied),
+                Ok(applied) => {
+                    let reader = log.tail(applied);
+                    let below = *durable.borrow();
+                    if reader.position() < below {
+                        tracing::info!(
+                            from = reader.position(),
+                            to = below - 1,
+                            "alert intake: taking the records not yet applied"
+                        );
+                    }
+                    reader
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "alert intake progress unreadable; retrying");
                     if pause(&mut stop, Duration::from_secs(1)).await {
@@ -324,7 +335,20 @@ async fn term(app: &App, holder: &str, mut engine: Engine, stop: &mut watch::Rec
     let dispatcher = tokio::spawn(dispatch_loop(app.clone(), holder.to_string(), dispatch_stopped));
     let mut renew = tokio::time::interval(LEASE_TTL / 3);
     renew.tick().await;
+    // What was parked before this term (by other replicas, or by this one
+    // while a lease it held before a crash ran out) comes before anything
+    // sent to the engine from now on.
     let mut inbox_after = 0i64;
+    loop {
+        match drain_inbox(app, &mut engine, inbox_after).await {
+            Ok(last) if last > inbox_after => inbox_after = last,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::error!(error = %e, "alert inbox not read");
+                break;
+            }
+        }
+    }
     let mut inbox = tokio::time::interval(Duration::from_secs(1));
     loop {
         let due = engine.next_due().map(|t| {
