@@ -98,6 +98,30 @@ pub fn group_key(group_by: &GroupBy, labels: &LabelSet) -> (String, u64) {
     (canonical_text(&group), fingerprint(&group).0)
 }
 
+/// The text of [`group_key`] from label pairs in name order (an engine
+/// that keeps labels packed derives it when needed instead of keeping it
+/// per alert).
+pub fn group_text<'a>(group_by: &GroupBy, labels: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::from("{");
+    let grouped = labels.filter(|(name, value)| {
+        !value.is_empty()
+            && match group_by {
+                GroupBy::All => true,
+                GroupBy::Labels(names) => names.binary_search_by(|n| n.as_str().cmp(name)).is_ok(),
+            }
+    });
+    for (i, (name, value)) in grouped.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push('=');
+        push_quoted(&mut out, value);
+    }
+    out.push('}');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +142,21 @@ mod tests {
         assert_ne!(group_key(&by, &c).1, hash);
         let tenant = set(&[("alertname", "ProbeDown"), ("service", "portal"), ("tenant", "acme")]);
         assert_eq!(group_key(&by, &tenant).0, r#"{alertname="ProbeDown",service="portal",tenant="acme"}"#);
+    }
+
+    #[test]
+    fn group_text_from_pairs_is_the_group_key() {
+        let sets = [
+            set(&[("alertname", "ProbeDown"), ("service", "portal"), ("instance", "https://a")]),
+            set(&[("alertname", "X"), ("instance", "say \"hi\""), ("empty", ""), ("tenant", "acme")]),
+            set(&[]),
+        ];
+        for by in [GroupBy::default(), GroupBy::All, GroupBy::labels(["instance"]), GroupBy::labels::<&str>([])] {
+            for labels in &sets {
+                let pairs = labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                assert_eq!(group_text(&by, pairs), group_key(&by, labels).0, "{by:?} {labels:?}");
+            }
+        }
     }
 
     #[test]

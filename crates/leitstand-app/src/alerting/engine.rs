@@ -17,7 +17,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
-use leitstand_alerting::group::group_key;
+use leitstand_alerting::group::{GroupBy, group_text};
 use leitstand_alerting::inhibit::InhibitionIndex;
 use leitstand_alerting::labels::{Fingerprint, LabelSet, Labels, PackedLabels, fingerprint};
 use leitstand_alerting::lifecycle::{
@@ -48,7 +48,6 @@ pub(crate) struct Entry {
     pub generator_url: Option<Box<str>>,
     pub tenant_id: Option<Uuid>,
     pub source: Source,
-    pub group_key: Box<str>,
 }
 
 impl Entry {
@@ -104,7 +103,9 @@ struct Pending {
 pub struct Engine {
     app: App,
     fence: Option<Fence>,
-    alerts: HashMap<Fingerprint, Entry>,
+    /// Boxed: the map's slots stay small (its spare capacity is most of
+    /// its size) and moving an entry out and back is a pointer.
+    alerts: HashMap<Fingerprint, Box<Entry>>,
     by_id: HashMap<Uuid, Fingerprint>,
     timers: BinaryHeap<Reverse<(Timestamp, Fingerprint)>>,
     inhibition: InhibitionIndex,
@@ -151,7 +152,7 @@ impl Engine {
         let since = now.checked_sub(window).unwrap_or(Timestamp::MIN);
         for row in engine.app.store.open_alerts(since).await? {
             match entry_from_row(&row) {
-                Some(entry) => engine.insert(entry),
+                Some(entry) => engine.insert(Box::new(entry)),
                 None => tracing::error!(alert = %row.id, "stored alert cannot be read; left as it is"),
             }
         }
@@ -225,7 +226,7 @@ impl Engine {
         policy_of(&self.app.alerting, tenant)
     }
 
-    fn insert(&mut self, entry: Entry) {
+    fn insert(&mut self, entry: Box<Entry>) {
         let fp = entry.state.fingerprint;
         if entry.state.status == Status::Firing && self.inhibition.is_source(&entry.labels) {
             self.inhibition.insert(fp, &entry.labels.to_set());
@@ -347,17 +348,15 @@ impl Engine {
                 let mut state = AlertState::new(id, fp, starts, level, now);
                 state.ends_at = o.alert.ends_at;
                 let tenant_id = label(&o.alert.labels, "tenant").and_then(|t| self.tenants.get(t).copied());
-                let (group, _) = group_key(&self.app.alerting.settings.group_by, &o.alert.labels);
                 let (suppression, changes) = self.suppression(fp, &o.alert.labels, now);
-                let entry = Entry {
+                let entry = Box::new(Entry {
                     state,
                     annotations: annotations_json(&o.alert.annotations).into(),
                     generator_url: o.alert.generator_url.map(Into::into),
                     labels: PackedLabels::new(&o.alert.labels),
                     tenant_id,
                     source: o.source,
-                    group_key: group.into(),
-                };
+                });
                 self.insert(entry);
                 let ctx = Context { policy, now, suppression: suppression.as_ref(), suppression_changes_at: changes };
                 let entry = self.alerts.get_mut(&fp).expect("inserted above");
@@ -605,6 +604,7 @@ impl Engine {
         let level_name = policy.level(level).map(|l| l.name.clone()).unwrap_or_default();
         let summary = self.summary(entry);
         let links = self.links(entry.state.id, now);
+        let group = group_text(&settings.group_by, entry.labels.iter());
         per_channel
             .into_iter()
             .filter_map(|(channel_id, recipients)| {
@@ -615,7 +615,7 @@ impl Engine {
                     locale: channel.locale,
                     level,
                     level_name: level_name.clone(),
-                    group_key: entry.group_key.to_string(),
+                    group_key: group.clone(),
                     alerts: vec![summary.clone()],
                     links: links.clone(),
                     recipients: recipients.into_iter().collect(),
@@ -624,7 +624,7 @@ impl Engine {
                 Some(NotificationRow {
                     id: message.id,
                     alert_id: entry.state.id,
-                    group_key: entry.group_key.to_string(),
+                    group_key: group.clone(),
                     channel: channel_id.to_string(),
                     kind: kind_str(message_kind).to_string(),
                     level: i16::from(level),
@@ -683,8 +683,13 @@ impl Engine {
             return Ok(());
         }
         let now = self.app.clock.now();
-        let alerts: Vec<AlertRow> =
-            pending.dirty.iter().filter_map(|fp| self.alerts.get(fp)).map(|e| row_from_entry(e, now)).collect();
+        let group_by = &self.app.alerting.settings.group_by;
+        let alerts: Vec<AlertRow> = pending
+            .dirty
+            .iter()
+            .filter_map(|fp| self.alerts.get(fp))
+            .map(|e| row_from_entry(e, group_by, now))
+            .collect();
         let notify = !pending.notifications.is_empty();
         let changes = AlertChanges {
             alerts,
@@ -735,7 +740,7 @@ fn annotations_json(annotations: &LabelSet) -> String {
 }
 
 /// The stored row of an entry.
-pub(crate) fn row_from_entry(e: &Entry, now: Timestamp) -> AlertRow {
+pub(crate) fn row_from_entry(e: &Entry, group_by: &GroupBy, now: Timestamp) -> AlertRow {
     let s = &e.state;
     AlertRow {
         id: s.id,
@@ -748,7 +753,7 @@ pub(crate) fn row_from_entry(e: &Entry, now: Timestamp) -> AlertRow {
         alertname: e.label("alertname").unwrap_or("").to_string(),
         severity: e.severity().unwrap_or("").to_string(),
         service: e.service().map(str::to_string),
-        group_key: e.group_key.to_string(),
+        group_key: group_text(group_by, e.labels.iter()),
         status: s.status.as_str().to_string(),
         starts_at: s.starts_at,
         ends_at: s.ends_at,
@@ -798,6 +803,5 @@ pub(crate) fn entry_from_row(r: &AlertRow) -> Option<Entry> {
         generator_url: r.generator_url.clone().map(Into::into),
         tenant_id: r.tenant_id,
         source: Source::parse(&r.source),
-        group_key: r.group_key.clone().into(),
     })
 }
