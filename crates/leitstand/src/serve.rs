@@ -310,6 +310,9 @@ fn spawn_witnessing(app: App) -> Option<tokio::task::JoinHandle<()>> {
     }))
 }
 
+/// How often, at most, the audit query index takes what the log acknowledged.
+const INDEX_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The audit log's background work: index, outbox, retention, self-check.
 fn spawn_audit_tasks(app: App, audit: &crate::config::AuditConfig) -> tokio::task::JoinHandle<()> {
     let verify_every = audit.verify_interval.std();
@@ -320,12 +323,23 @@ fn spawn_audit_tasks(app: App, audit: &crate::config::AuditConfig) -> tokio::tas
         let mut outbox = tokio::time::interval(std::time::Duration::from_secs(2));
         let mut verify = tokio::time::interval(verify_every);
         let mut retention = tokio::time::interval(retention_every);
+        // The index follows at most every INDEX_EVERY with what came
+        // meanwhile: a step per ledger change took SQLite's one writer dozens
+        // of times a second from the alert engine and the dispatcher. Searches
+        // catch the index up themselves, so none misses an event.
+        let mut index = tokio::time::interval(INDEX_EVERY);
+        index.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut index_due = false;
         loop {
             tokio::select! {
                 changed = changes.changed() => {
                     if changed.is_err() {
                         return; // the log has shut down
                     }
+                    index_due = true;
+                }
+                _ = index.tick(), if index_due => {
+                    index_due = false;
                     if let Err(e) = app.index_audit_step().await {
                         tracing::error!(error = %e, "audit index update failed");
                     }
