@@ -78,8 +78,13 @@ impl GroupBy {
 /// A label set as canonical text: `{a="1",b="2"}`, names sorted, values
 /// quoted and escaped like matcher values.
 pub fn canonical_text(labels: &LabelSet) -> String {
+    canonical_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`canonical_text`] of name and value pairs in name order.
+fn canonical_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::from("{");
-    for (i, (name, value)) in labels.iter().enumerate() {
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -102,24 +107,13 @@ pub fn group_key(group_by: &GroupBy, labels: &LabelSet) -> (String, u64) {
 /// that keeps labels packed derives it when needed instead of keeping it
 /// per alert).
 pub fn group_text<'a>(group_by: &GroupBy, labels: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::from("{");
-    let grouped = labels.filter(|(name, value)| {
+    canonical_pairs(labels.filter(|(name, value)| {
         !value.is_empty()
             && match group_by {
                 GroupBy::All => true,
                 GroupBy::Labels(names) => names.binary_search_by(|n| n.as_str().cmp(name)).is_ok(),
             }
-    });
-    for (i, (name, value)) in grouped.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push('=');
-        push_quoted(&mut out, value);
-    }
-    out.push('}');
-    out
+    }))
 }
 
 #[cfg(test)]
