@@ -183,7 +183,7 @@ impl Observation {
 pub(crate) struct Batch {
     pub observations: Vec<Observation>,
     pub done: Option<oneshot::Sender<()>>,
-    /// The intake log records the batch is, stored with it.
+    /// How far the intake log is applied with this batch (stored with it).
     pub intake: Option<leitstand_store::IntakeProgress>,
 }
 
