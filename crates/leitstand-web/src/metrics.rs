@@ -64,6 +64,7 @@ pub struct Metrics {
     witness: [Family<WitnessLabels, Gauge>; 2],
     siem: [Gauge; 4],
     monitoring: [Gauge; 7],
+    alerting: [Gauge; 6],
 }
 
 impl std::fmt::Debug for Metrics {
@@ -174,6 +175,19 @@ impl Metrics {
             mon.register(name, help, gauge.clone());
         }
 
+        let alert = registry.sub_registry_with_prefix("alerting");
+        let alerting: [Gauge; 6] = Default::default();
+        for (gauge, (name, help)) in alerting.iter().zip([
+            ("active", "1 while this replica runs the alert engine and the dispatcher (holds the alerting lease)"),
+            ("received", "Alerts received since start (API, webhook, own rules)"),
+            ("firing", "Alerts open and firing in the engine"),
+            ("delivered", "Notifications delivered since start"),
+            ("failed_attempts", "Delivery attempts that failed since start"),
+            ("intake_backlog", "Intake log records not yet applied by the engine (alert on growth)"),
+        ]) {
+            alert.register(name, help, gauge.clone());
+        }
+
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -188,6 +202,7 @@ impl Metrics {
             witness,
             siem,
             monitoring,
+            alerting,
         }
     }
 
@@ -209,6 +224,14 @@ impl Metrics {
     /// firing, probe runs, scrapes, refused samples.
     pub fn set_monitoring(&self, values: [u64; 7]) {
         for (gauge, v) in self.monitoring.iter().zip(values) {
+            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Sets the alerting gauges: active, received, firing, delivered,
+    /// failed attempts, intake backlog.
+    pub fn set_alerting(&self, values: [u64; 6]) {
+        for (gauge, v) in self.alerting.iter().zip(values) {
             gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
         }
     }

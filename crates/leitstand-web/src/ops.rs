@@ -52,6 +52,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 /// `GET /metrics` — Prometheus / OpenMetrics exposition.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.set_monitoring(state.app.monitoring.stats());
+    state.metrics.set_alerting(state.app.alerting.stats());
     let (per_ip, per_account, total) = state.app.failed_logins.snapshot(state.app.clock.now());
     state.metrics.set_failed_logins(per_ip, per_account, total);
     if let Some(log) = state.app.audit_sink.log() {

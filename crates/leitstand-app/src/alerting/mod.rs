@@ -198,6 +198,8 @@ pub struct AlertingCounts {
     pub failed_attempts: AtomicU64,
     /// Alerts open (firing) in the engine.
     pub firing: AtomicU64,
+    /// Records in this replica's intake log not yet applied (or parked).
+    pub intake_backlog: AtomicU64,
 }
 
 /// The shared state of alerting in one process.
@@ -274,6 +276,20 @@ impl Alerting {
 
     pub(crate) fn set_active(&self, active: bool) {
         self.active.store(active, Ordering::Relaxed);
+    }
+
+    /// The gauges for `/metrics`: active, received, firing, delivered,
+    /// failed delivery attempts, intake backlog (records).
+    pub fn stats(&self) -> [u64; 6] {
+        let c = &self.counts;
+        [
+            u64::from(self.is_active()),
+            c.received.load(Ordering::Relaxed),
+            c.firing.load(Ordering::Relaxed),
+            c.delivered.load(Ordering::Relaxed),
+            c.failed_attempts.load(Ordering::Relaxed),
+            c.intake_backlog.load(Ordering::Relaxed),
+        ]
     }
 
     /// A channel by id.

@@ -197,6 +197,8 @@ async fn pump(app: App, log: Arc<IntakeLog>, mut stop: watch::Receiver<bool>) {
             },
         };
         let below = *durable.borrow_and_update();
+        let backlog = below.saturating_sub(reader.position());
+        app.alerting.counts.intake_backlog.store(backlog, std::sync::atomic::Ordering::Relaxed);
         if reader.position() >= below {
             tail = Some(reader);
             tokio::select! {

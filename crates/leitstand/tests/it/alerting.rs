@@ -400,6 +400,20 @@ receivers:
     );
     // Prometheus's alert was never touched by the Alertmanager's.
     assert_eq!(rig.alerts_named("PortalSlow")[0]["status"], "firing");
+    // Leitstand's own gauges: the engine runs, alerts came in, PortalSlow
+    // fires, and the intake log is worked off.
+    let (_, text) = rig.get_with("/metrics", None);
+    assert_eq!(sample(&text, "leitstand_alerting_active", ""), Some(1.0), "{text}");
+    assert!(sample(&text, "leitstand_alerting_received", "").is_some_and(|n| n >= 3.0), "{text}");
+    assert!(sample(&text, "leitstand_alerting_firing", "").is_some_and(|n| n >= 1.0), "{text}");
+    // Prometheus keeps sending: a record may be on its way in at any moment.
+    rig.until("the intake log worked off", |r| {
+        let (_, text) = r.get_with("/metrics", None);
+        match sample(&text, "leitstand_alerting_intake_backlog", "") {
+            Some(0.0) => Ok(()),
+            other => Err(format!("backlog {other:?}")),
+        }
+    });
     assert_eq!(rig.server.terminate(), 0);
 }
 
