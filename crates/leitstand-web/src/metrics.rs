@@ -134,16 +134,16 @@ impl Metrics {
         auth.register("failed_logins_since_start", "Failed logins since this process started", failed_total.clone());
 
         let log = registry.sub_registry_with_prefix("audit_log");
-        let audit: [Gauge; 5] = Default::default();
-        for (gauge, (name, help)) in audit.iter().zip([
-            ("sequenced_events", "Events durable in the audit journal"),
-            ("published_events", "Events covered by the published signed checkpoint"),
-            ("indexed_events", "Events in the audit query index"),
-            ("verify_findings", "Findings of the last self-verification (0 = the log verified; alert on > 0)"),
-            ("verify_runs", "Completed self-verifications since start"),
-        ]) {
-            log.register(name, help, gauge.clone());
-        }
+        let audit = gauges(
+            log,
+            [
+                ("sequenced_events", "Events durable in the audit journal"),
+                ("published_events", "Events covered by the published signed checkpoint"),
+                ("indexed_events", "Events in the audit query index"),
+                ("verify_findings", "Findings of the last self-verification (0 = the log verified; alert on > 0)"),
+                ("verify_runs", "Completed self-verifications since start"),
+            ],
+        );
         let witness: [Family<WitnessLabels, Gauge>; 2] = Default::default();
         for (family, (name, help)) in witness.iter().zip([
             ("witness_cosigned_size", "Tree size a witness last cosigned"),
@@ -151,42 +151,45 @@ impl Metrics {
         ]) {
             log.register(name, help, family.clone());
         }
-        let siem: [Gauge; 4] = Default::default();
-        for (gauge, (name, help)) in siem.iter().zip([
-            ("siem_forwarded_events", "Events confirmed delivered to the SIEM (its cursor; compare with sequenced)"),
-            ("siem_connected", "1 while a connection to the SIEM is open"),
-            ("siem_failures", "SIEM connection or write failures since start"),
-            ("siem_skipped_events", "Events deleted by retention before they reached the SIEM (alert on > 0)"),
-        ]) {
-            log.register(name, help, gauge.clone());
-        }
+        let siem = gauges(
+            log,
+            [
+                (
+                    "siem_forwarded_events",
+                    "Events confirmed delivered to the SIEM (its cursor; compare with sequenced)",
+                ),
+                ("siem_connected", "1 while a connection to the SIEM is open"),
+                ("siem_failures", "SIEM connection or write failures since start"),
+                ("siem_skipped_events", "Events deleted by retention before they reached the SIEM (alert on > 0)"),
+            ],
+        );
 
         let mon = registry.sub_registry_with_prefix("monitoring");
-        let monitoring: [Gauge; 7] = Default::default();
-        for (gauge, (name, help)) in monitoring.iter().zip([
-            ("active", "1 while this replica runs the probes, scrapes and rules (holds the monitoring lease)"),
-            ("series", "Series in the embedded store"),
-            ("probes_down", "Probes whose target is down"),
-            ("alerts_firing", "Alerts firing"),
-            ("probe_runs", "Probe checks run since start"),
-            ("scrapes", "Scrapes run since start"),
-            ("refused_samples", "Samples not stored since start (series limit, out of order; alert on growth)"),
-        ]) {
-            mon.register(name, help, gauge.clone());
-        }
+        let monitoring = gauges(
+            mon,
+            [
+                ("active", "1 while this replica runs the probes, scrapes and rules (holds the monitoring lease)"),
+                ("series", "Series in the embedded store"),
+                ("probes_down", "Probes whose target is down"),
+                ("alerts_firing", "Alerts firing"),
+                ("probe_runs", "Probe checks run since start"),
+                ("scrapes", "Scrapes run since start"),
+                ("refused_samples", "Samples not stored since start (series limit, out of order; alert on growth)"),
+            ],
+        );
 
         let alert = registry.sub_registry_with_prefix("alerting");
-        let alerting: [Gauge; 6] = Default::default();
-        for (gauge, (name, help)) in alerting.iter().zip([
-            ("active", "1 while this replica runs the alert engine and the dispatcher (holds the alerting lease)"),
-            ("received", "Alerts received since start (API, webhook, own rules)"),
-            ("firing", "Alerts open and firing in the engine"),
-            ("delivered", "Notifications delivered since start"),
-            ("failed_attempts", "Delivery attempts that failed since start"),
-            ("intake_backlog", "Intake log records not yet applied by the engine (alert on growth)"),
-        ]) {
-            alert.register(name, help, gauge.clone());
-        }
+        let alerting = gauges(
+            alert,
+            [
+                ("active", "1 while this replica runs the alert engine and the dispatcher (holds the alerting lease)"),
+                ("received", "Alerts received since start (API, webhook, own rules)"),
+                ("firing", "Alerts open and firing in the engine"),
+                ("delivered", "Notifications delivered since start"),
+                ("failed_attempts", "Delivery attempts that failed since start"),
+                ("intake_backlog", "Intake log records not yet applied by the engine (alert on growth)"),
+            ],
+        );
 
         Self {
             registry: Mutex::new(registry),
@@ -208,9 +211,7 @@ impl Metrics {
 
     /// Sets the SIEM gauges: confirmed cursor, connected, failures, skipped.
     pub fn set_siem(&self, values: [u64; 4]) {
-        for (gauge, v) in self.siem.iter().zip(values) {
-            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
-        }
+        set_all(&self.siem, values);
     }
 
     /// Sets one witness's gauges: cosigned size and refusals.
@@ -223,24 +224,18 @@ impl Metrics {
     /// Sets the monitoring gauges: active, series, probes down, alerts
     /// firing, probe runs, scrapes, refused samples.
     pub fn set_monitoring(&self, values: [u64; 7]) {
-        for (gauge, v) in self.monitoring.iter().zip(values) {
-            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
-        }
+        set_all(&self.monitoring, values);
     }
 
     /// Sets the alerting gauges: active, received, firing, delivered,
     /// failed attempts, intake backlog.
     pub fn set_alerting(&self, values: [u64; 6]) {
-        for (gauge, v) in self.alerting.iter().zip(values) {
-            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
-        }
+        set_all(&self.alerting, values);
     }
 
     /// Sets the audit log gauges: sequenced, published, indexed, findings, runs.
     pub fn set_audit_log(&self, values: [u64; 5]) {
-        for (gauge, v) in self.audit.iter().zip(values) {
-            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
-        }
+        set_all(&self.audit, values);
     }
 
     /// Records one HTTP request.
@@ -283,6 +278,22 @@ impl StoreObserver for Metrics {
 }
 
 /// RSS from `/proc/self/statm` (Linux); `None` elsewhere.
+/// Registers one gauge per (name, help) in `registry`.
+fn gauges<const N: usize>(registry: &mut Registry, specs: [(&str, &str); N]) -> [Gauge; N] {
+    let gauges: [Gauge; N] = std::array::from_fn(|_| Gauge::default());
+    for (gauge, (name, help)) in gauges.iter().zip(specs) {
+        registry.register(name, help, gauge.clone());
+    }
+    gauges
+}
+
+/// Sets each gauge to its value (saturating at `i64::MAX`).
+fn set_all(gauges: &[Gauge], values: impl IntoIterator<Item = u64>) {
+    for (gauge, v) in gauges.iter().zip(values) {
+        gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
+    }
+}
+
 fn resident_memory_bytes() -> Option<i64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
