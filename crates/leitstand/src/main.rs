@@ -15,9 +15,13 @@ use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve, witness_cmd};
 /// jemalloc: measured under the alerting benchmark (docs/benchmarks.md),
 /// the request and delivery path took about 30 % less CPU than with glibc's
 /// allocator, whose per-thread arenas also kept freed memory; mimalloc was
-/// as fast but held 50–70 MiB more with 100,000 alerts open. Freed pages go
-/// back to the system from jemalloc's background thread (its decay curve),
-/// not only when a thread allocates again.
+/// as fast but held 50–70 MiB more with 100,000 alerts open. It serves the C
+/// code linked in as well (the crate's `unprefixed_malloc_on_supported_platforms`
+/// feature), above all SQLite's page caches and statements: left on glibc's
+/// allocator, those kept about 25 MiB resident after a burst of 10,000
+/// alerts. Its options are built in (`JEMALLOC_SYS_WITH_MALLOC_CONF` in
+/// `.cargo/config.toml`, which says why each is set; `MALLOC_CONF` in the
+/// environment overrides them one by one).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -26,9 +30,6 @@ mod bench_cmd;
 
 fn main() -> ExitCode {
     let started = Instant::now();
-    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
-        eprintln!("memory: jemalloc's background thread not started ({e}); freed memory is returned later");
-    }
     leitstand_app::install_crypto_provider();
     let cli = Cli::parse();
     match run(cli, started) {
