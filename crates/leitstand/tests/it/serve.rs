@@ -138,3 +138,26 @@ pub(crate) fn drop_postgres(admin: &sqlx::postgres::PgConnectOptions, database: 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(leitstand_store::testing::drop_postgres(admin, database));
 }
+
+/// The allocator's built-in options (`.cargo/config.toml`): freed pages go
+/// back to the system within a second, from a background thread, and
+/// `MALLOC_CONF` overrides them one by one, as the README says.
+#[test]
+fn allocator_returns_freed_memory_within_a_second_unless_overridden() {
+    let options = |conf: &str| {
+        let out = crate::leitstand()
+            .arg("--version")
+            .env("MALLOC_CONF", format!("stats_print:true,stats_print_opts:mdablxeh{conf}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let built_in = options("");
+    for expected in ["opt.dirty_decay_ms: 1000", "opt.muzzy_decay_ms: 0", "opt.background_thread: true"] {
+        assert!(built_in.contains(expected), "{expected} in\n{built_in}");
+    }
+    let overridden = options(",dirty_decay_ms:10000");
+    assert!(overridden.contains("opt.dirty_decay_ms: 10000"), "{overridden}");
+    assert!(overridden.contains("opt.muzzy_decay_ms: 0"), "{overridden}");
+}
