@@ -300,10 +300,11 @@ impl App {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AppError::invalid("name", "give the token a name of 1 to 100 characters"));
         }
-        if scopes.is_empty() || scopes.iter().any(|s| !matches!(s.as_str(), "read" | "write" | "ingest")) {
+        if scopes.is_empty() || scopes.iter().any(|s| !matches!(s.as_str(), "read" | "write" | "ingest" | "calendar")) {
             return Err(AppError::invalid(
                 "scopes",
-                "scopes are \"read\", \"write\" and \"ingest\" (sending alerts only); at least one",
+                "scopes are \"read\", \"write\", \"ingest\" (sending alerts only) and \"calendar\" \
+                 (subscribing to on-call calendars only); at least one",
             ));
         }
         let now = self.clock.now();
@@ -311,8 +312,11 @@ impl App {
             return Err(AppError::invalid("expires", "the expiry must be in the future"));
         }
         // A tenant viewer can never hand out more than reading.
-        if principal.role.is_tenant_bound() && scopes.iter().any(|s| s != "read") {
-            return Err(AppError::invalid("scopes", "a tenant viewer's token can only read"));
+        if principal.role.is_tenant_bound() && scopes.iter().any(|s| s != "read" && s != "calendar") {
+            return Err(AppError::invalid(
+                "scopes",
+                "a tenant viewer's token can only read (scopes \"read\" and \"calendar\")",
+            ));
         }
         if let Via::Token { scopes: own, .. } = &principal.via
             && scopes.iter().any(|s| !own.contains(s))

@@ -11,7 +11,7 @@ use crate::{AppError, Result};
 pub enum Via {
     /// A browser session.
     Session,
-    /// An API token with its scopes (`read`, `write`, `ingest`).
+    /// An API token with its scopes (`read`, `write`, `ingest`, `calendar`).
     Token {
         /// Token id.
         id: Uuid,
@@ -49,6 +49,7 @@ fn is_read(action: Action) -> bool {
             | Action::ReadPolicy
             | Action::ReadMonitoring
             | Action::ReadAlerts
+            | Action::ReadOnCallCalendar
     )
 }
 
@@ -58,13 +59,15 @@ impl Principal {
     pub fn require(&self, action: Action) -> Result<()> {
         let scoped = match &self.via {
             Via::Token { scopes, .. } => {
-                // `ingest` is the least a sender of alerts needs: it can
-                // do nothing else, not even read.
+                // `ingest` is the least a sender of alerts needs, and
+                // `calendar` the least a calendar app needs: neither can do
+                // anything else, not even read.
                 let needed = if is_read(action) { "read" } else { "write" };
                 scopes.iter().any(|s| {
                     s == needed
                         || (needed == "read" && s == "write")
                         || (action == Action::IngestAlerts && s == "ingest")
+                        || (action == Action::ReadOnCallCalendar && s == "calendar")
                 })
             }
             Via::Session | Via::Cli => true,

@@ -111,6 +111,9 @@ pub enum Action {
     IngestAlerts,
     /// Create and expire silences.
     ManageSilences,
+    /// Subscribe to an on-call schedule as a calendar (iCalendar); all a
+    /// token with the `calendar` scope can do.
+    ReadOnCallCalendar,
     /// Add and remove on-call overrides.
     ManageOnCall,
     /// Send a test message through a channel.
@@ -150,6 +153,7 @@ impl Action {
             Action::RespondToAlerts => "alert.respond",
             Action::IngestAlerts => "alert.ingest",
             Action::ManageSilences => "silence.manage",
+            Action::ReadOnCallCalendar => "oncall.calendar",
             Action::ManageOnCall => "oncall.manage",
             Action::TestChannels => "channel.test",
         }
@@ -175,6 +179,7 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::RespondToAlerts, &[Admin, Devops]),
     (Action::IngestAlerts, &[Admin, Devops]),
     (Action::ManageSilences, &[Admin, Devops]),
+    (Action::ReadOnCallCalendar, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ManageOnCall, &[Admin, Devops]),
     (Action::TestChannels, &[Admin, Devops]),
 ];

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
-use leitstand_app::{AppError, NewUserRequest, Principal};
+use leitstand_app::{AppError, NewUserRequest, Principal, Via};
 use leitstand_core::access::{Action, Role};
 use leitstand_store::{ApiToken, Tenant, User};
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,50 @@ impl FromRequestParts<AppState> for Caller {
             return Err(fail(AppError::Unauthenticated));
         };
         Ok(Caller { principal, request_id })
+    }
+}
+
+/// The caller of a calendar feed: as [`Caller`], or by `?token=`, because a
+/// calendar app subscribes to a URL and cannot send an `Authorization`
+/// header. A URL ends up in the app's settings, its sync service and
+/// proxies' logs, so only a token whose scopes are `calendar` alone is taken
+/// there: leaked, it shows who is on call and nothing else, and it is
+/// revoked like any token.
+pub struct FeedCaller(pub Caller);
+
+/// `?token=` of a calendar feed.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct FeedToken {
+    /// An API token with the scope `calendar` alone, for calendar apps; others
+    /// are refused here (send them in the `Authorization` header).
+    token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for FeedCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let request_id = parts.extensions.get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
+        let fail = |error| ApiError { error, request_id: request_id.clone() };
+        let token = Query::<FeedToken>::try_from_uri(&parts.uri)
+            .map_err(|e| fail(AppError::Invalid { field: "token", message: e.body_text() }))?
+            .0
+            .token;
+        let Some(token) = token else {
+            return Caller::from_request_parts(parts, state).await.map(FeedCaller);
+        };
+        let principal = state.app.authenticate_token(token.trim()).await.map_err(fail)?;
+        let calendar_only =
+            matches!(&principal.via, Via::Token { scopes, .. } if scopes.iter().all(|s| s == "calendar"));
+        if !calendar_only {
+            return Err(fail(AppError::Invalid {
+                field: "token",
+                message: "a token in the URL must have the scope \"calendar\" alone; send other tokens in the \
+                          Authorization header"
+                    .into(),
+            }));
+        }
+        Ok(FeedCaller(Caller { principal, request_id }))
     }
 }
 

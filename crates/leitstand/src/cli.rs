@@ -260,7 +260,8 @@ pub enum TokenCommand {
         /// The user the token acts for.
         #[arg(long)]
         user: String,
-        /// Scope: read or write (repeatable) [default: read].
+        /// Scope: read, write, ingest (sending alerts only) or calendar
+        /// (on-call calendars only); repeatable [default: read].
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
         /// Lifetime, e.g. 30d or 8h [default: no expiry].

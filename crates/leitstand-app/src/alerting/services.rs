@@ -521,7 +521,7 @@ impl App {
 
     /// The iCalendar of schedule `id`: 7 days back, 90 days ahead.
     pub async fn schedule_ical(&self, principal: &Principal, id: &str, host: &str) -> Result<String> {
-        principal.require(Perm::ReadAlerts)?;
+        principal.require(Perm::ReadOnCallCalendar)?;
         let schedule =
             self.alerting.schedule(id).ok_or_else(|| AppError::NotFound { entity: "schedule", key: id.into() })?;
         let now = self.clock.now();

@@ -1,7 +1,7 @@
 use jiff::SignedDuration;
 use leitstand_app::AppError;
 use leitstand_core::Clock;
-use leitstand_core::access::Role;
+use leitstand_core::access::{Action, Role};
 use leitstand_store::store_test;
 
 use crate::{PASSWORD, add, admin, app, audit};
@@ -105,6 +105,27 @@ store_test!(tokens_carry_scopes_expire_and_revoke, |store| {
     assert_eq!(err.to_string(), "name: give the token a name of 1 to 100 characters");
     let err = app.create_token(&admin, "x", &["admin".into()], None).await.unwrap_err();
     assert!(err.to_string().starts_with("scopes:"));
+});
+
+store_test!(a_calendar_token_reads_on_call_calendars_and_nothing_else, |store| {
+    let (app, _) = app(store);
+    let admin = admin(&app).await;
+    app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
+    add(&app, &admin, "tina", Role::TenantViewer, &["bank-a"]).await;
+    let tina = app.login("tina", PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
+    // Narrower than reading, so a tenant viewer may hand it out; writing not.
+    let calendar = app.create_token(&tina, "Kalender", &["calendar".into()], None).await.unwrap();
+    let err = app.create_token(&tina, "x", &["write".into()], None).await.unwrap_err();
+    assert!(err.to_string().contains("can only read"), "{err}");
+    let principal = app.authenticate_token(&calendar.secret).await.unwrap();
+    principal.require(Action::ReadOnCallCalendar).unwrap();
+    for other in [Action::ReadAlerts, Action::ReadTenants, Action::ReadAudit, Action::ReadOwnTokens] {
+        assert!(matches!(principal.require(other), Err(AppError::Forbidden { .. })), "{other:?}");
+    }
+    assert!(matches!(app.tenants(&principal).await, Err(AppError::Forbidden { .. })));
+    // A read token covers the calendar too.
+    let read = app.create_token(&tina, "r", &["read".into()], None).await.unwrap();
+    app.authenticate_token(&read.secret).await.unwrap().require(Action::ReadOnCallCalendar).unwrap();
 });
 
 store_test!(disabling_a_user_ends_sessions_and_tokens, |store| {

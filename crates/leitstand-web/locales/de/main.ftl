@@ -109,6 +109,7 @@ tokens-create-heading = Token erstellen
 tokens-name = Name
 tokens-scope-read = Lesen
 tokens-scope-write = Schreiben
+tokens-scope-calendar = Kalender (nur Bereitschaftspläne abonnieren)
 tokens-scopes = Rechte
 tokens-days = Gültigkeit in Tagen (leer: unbegrenzt)
 tokens-create = Token erstellen
@@ -443,6 +444,8 @@ schedule-nobody = Gerade hat niemand Rufbereitschaft.
 schedule-until-open = auf Weiteres
 schedule-zone = Zeiten in { $zone }.
 schedule-ics = Als Kalender abonnieren (iCalendar)
+schedules-ics-app = Eine Kalender-App abonniert die Adresse eines Plans mit angehängtem ?token=… und einem Token, das nur das Recht „Kalender“ hat: Damit sieht man, wer Rufbereitschaft hat, und sonst nichts.
+schedules-ics-tokens = Token anlegen
 schedule-shifts-heading = Die nächsten Schichten
 schedule-shifts-caption = Schichten von { $name } in den nächsten 14 Tagen
 schedule-shifts-empty = In den nächsten 14 Tagen hat niemand Rufbereitschaft.

@@ -109,6 +109,7 @@ tokens-create-heading = Create token
 tokens-name = Name
 tokens-scope-read = Read
 tokens-scope-write = Write
+tokens-scope-calendar = Calendar (subscribing to on-call schedules only)
 tokens-scopes = Scopes
 tokens-days = Valid for days (empty: no expiry)
 tokens-create = Create token
@@ -443,6 +444,8 @@ schedule-nobody = Nobody is on call right now.
 schedule-until-open = further notice
 schedule-zone = Times in { $zone }.
 schedule-ics = Subscribe as a calendar (iCalendar)
+schedules-ics-app = A calendar app subscribes to a schedule's address with ?token=… appended, using a token whose only scope is "Calendar": it shows who is on call and nothing else.
+schedules-ics-tokens = Create a token
 schedule-shifts-heading = The next shifts
 schedule-shifts-caption = Shifts of { $name } in the next 14 days
 schedule-shifts-empty = Nobody is on call in the next 14 days.

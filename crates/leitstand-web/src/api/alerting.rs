@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ApiResult, Caller};
+use super::{ApiResult, Caller, FeedCaller, FeedToken};
 use crate::AppState;
 use crate::problem::problem;
 
@@ -872,11 +872,12 @@ fn public_host(app: &App) -> String {
 }
 
 /// `GET /api/v1/schedules/{id}/calendar.ics`: the shifts from 7 days back
-/// to 90 days ahead as iCalendar, to subscribe to.
-#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", tag = "oncall", params(("id" = String, Path)), responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 403), (status = 404)))]
+/// to 90 days ahead as iCalendar, to subscribe to; a calendar app gives its
+/// token as `?token=` ([`FeedCaller`]).
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", tag = "oncall", params(("id" = String, Path), FeedToken), responses((status = 200, content_type = "text/calendar", description = "RFC 5545"), (status = 401), (status = 403), (status = 404), (status = 422, description = "a token in the URL without the scope `calendar` alone")))]
 pub(crate) async fn schedule_calendar(
     State(state): State<AppState>,
-    caller: Caller,
+    FeedCaller(caller): FeedCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let host = public_host(&state.app);

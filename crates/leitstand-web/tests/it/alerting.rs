@@ -481,6 +481,50 @@ store_test!(a_signed_link_shows_a_button_and_acknowledges_on_post, |store| {
     rig.stop().await;
 });
 
+store_test!(calendar_apps_subscribe_with_a_token_in_the_url_that_can_do_nothing_else, |store| {
+    let rig = Rig::start(store).await;
+    let services = &rig.app.state.app;
+    let admin = services.cli_principal("admin").await.unwrap();
+    let calendar = services.create_token(&admin, "Kalender", &["calendar".into()], None).await.unwrap();
+    let feed = |query: &str| {
+        rig.app.client.get(rig.app.url(&format!("/api/v1/schedules/plattform/calendar.ics{query}"))).send()
+    };
+    let res = feed(&format!("?token={}", calendar.secret)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/calendar; charset=utf-8");
+    assert!(res.text().await.unwrap().contains("SUMMARY:Rufbereitschaft: Ben Berger"));
+    // The token reads the calendar and nothing else, in the URL or the header.
+    assert_eq!(rig.get(&calendar.secret, "/api/v1/schedules/plattform/calendar.ics").await.status(), 200);
+    assert_eq!(rig.get(&calendar.secret, "/api/v1/schedules").await.status(), 403);
+    assert_eq!(rig.get(&calendar.secret, "/api/v1/alerts").await.status(), 403);
+    // A URL token counts on no other route.
+    let res = rig.app.client.get(rig.app.url(&format!("/api/v1/alerts?token={}", calendar.secret))).send();
+    assert_eq!(res.await.unwrap().status(), 401);
+    // Any other token is refused in the URL, saying why; unknown or none: 401.
+    let res = feed(&format!("?token={}", rig.admin)).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let problem = res.text().await.unwrap();
+    assert!(
+        problem.contains("token: a token in the URL must have the scope") && problem.contains("Authorization header")
+    );
+    assert_eq!(feed("?token=lst_0000").await.unwrap().status(), 401);
+    assert_eq!(feed("").await.unwrap().status(), 401);
+    // Revoked, the subscription stops.
+    services.revoke_token(&admin, calendar.id).await.unwrap();
+    assert_eq!(feed(&format!("?token={}", calendar.secret)).await.unwrap().status(), 401);
+
+    // The pages offer the scope and say how to subscribe.
+    let (_, html) = rig.app.page(&rig.cookie, "/tokens").await;
+    assert!(
+        html.contains("<option value=\"calendar\">Kalender (nur Bereitschaftspläne abonnieren)</option>"),
+        "{html}"
+    );
+    let (_, html) = rig.app.page(&rig.cookie, "/alerts/schedules").await;
+    assert!(html.contains("mit angehängtem ?token=… und einem Token, das nur das Recht „Kalender“ hat"), "{html}");
+    assert!(html.contains("<a href=\"/tokens\">Token anlegen</a>"));
+    rig.stop().await;
+});
+
 store_test!(schedules_on_call_overrides_and_the_calendar, |store| {
     let rig = Rig::start(store).await;
     let list = rig.json(&rig.admin, "/api/v1/schedules").await;
