@@ -27,7 +27,7 @@
 //!
 //! **Outbox semantics.** Notifications are rows written with the state that
 //! caused them. Dispatchers (on any replica) claim due rows for a while,
-//! send, and record each attempt with [`AlertRepository::finish_notification`].
+//! send, and record each attempt with [`AlertRepository::finish_notifications`].
 //! A claim that runs out belongs to a crashed sender and is claimed again,
 //! so delivery is at least once; finishing checks the claim, so a sender
 //! whose claim was taken over cannot overwrite the new sender's outcome.
@@ -383,18 +383,10 @@ pub trait AlertRepository {
         claim_for: Duration,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<NotificationRow>>> + Send;
-    /// Records a delivery attempt of notification `id` and its outcome,
-    /// releasing the claim — only if `holder` still holds it; false (and
-    /// nothing recorded) otherwise.
-    fn finish_notification(
-        &self,
-        id: Uuid,
-        holder: &str,
-        outcome: &NotificationOutcome,
-        attempt: &AttemptRow,
-    ) -> impl Future<Output = Result<bool>> + Send;
-    /// [`AlertRepository::finish_notification`] for many rows in one
-    /// transaction (a dispatcher round); whether each was still claimed.
+    /// Records delivery attempts and their outcomes, releasing the claims, in
+    /// one transaction (a dispatcher round): each only if `holder` still
+    /// holds its claim (another claimer took over a lapsed one otherwise);
+    /// whether each was recorded.
     fn finish_notifications(
         &self,
         holder: &str,
@@ -1288,17 +1280,6 @@ impl AlertRepository for Store {
             Ok(rows)
         })
         .await
-    }
-
-    async fn finish_notification(
-        &self,
-        id: Uuid,
-        holder: &str,
-        outcome: &NotificationOutcome,
-        attempt: &AttemptRow,
-    ) -> Result<bool> {
-        let done = self.finish_notifications(holder, &[(id, outcome.clone(), attempt.clone())]).await?;
-        Ok(done.first().copied().unwrap_or(false))
     }
 
     async fn finish_notifications(

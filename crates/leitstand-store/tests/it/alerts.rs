@@ -85,6 +85,14 @@ fn attempt(id: Uuid, secs: i64, ok: bool) -> AttemptRow {
     }
 }
 
+/// One attempt recorded through the dispatcher's bulk form; whether `holder`
+/// still held the claim.
+async fn finish(store: &Store, id: Uuid, holder: &str, outcome: &NotificationOutcome, attempt: &AttemptRow) -> bool {
+    let done = store.finish_notifications(holder, &[(id, outcome.clone(), attempt.clone())]).await.unwrap();
+    assert_eq!(done.len(), 1);
+    done[0]
+}
+
 fn new_alerts(alerts: &[AlertRow]) -> AlertChanges {
     AlertChanges {
         alerts: alerts.to_vec(),
@@ -302,11 +310,11 @@ store_test!(a_notification_is_claimed_sent_retried_and_delivered, |store| {
 
     // Someone else's claim cannot be finished, and nothing is recorded.
     let retry = NotificationOutcome::Retry { not_before: t(60), error: "451 try again later".into() };
-    assert!(!store.finish_notification(due.id, "sender-b", &retry, &attempt(due.id, 2, false)).await.unwrap());
+    assert!(!finish(store, due.id, "sender-b", &retry, &attempt(due.id, 2, false)).await);
     assert!(store.notification_attempts(due.id).await.unwrap().is_empty());
     assert_eq!(store.notification(due.id).await.unwrap().unwrap(), claimed[0]);
 
-    assert!(store.finish_notification(due.id, "sender-a", &retry, &attempt(due.id, 2, false)).await.unwrap());
+    assert!(finish(store, due.id, "sender-a", &retry, &attempt(due.id, 2, false)).await);
     let retried = store.notification(due.id).await.unwrap().unwrap();
     assert_eq!(
         retried,
@@ -320,11 +328,8 @@ store_test!(a_notification_is_claimed_sent_retried_and_delivered, |store| {
     assert!(store.claim_notifications("sender-a", t(59), claim, 10).await.unwrap().is_empty(), "not before its time");
     assert_eq!(ids_of(&store.claim_notifications("sender-b", t(60), claim, 10).await.unwrap()), [due.id]);
     let delivered = NotificationOutcome::Delivered { at: t(61) };
-    assert!(store.finish_notification(due.id, "sender-b", &delivered, &attempt(due.id, 60, true)).await.unwrap());
-    assert!(
-        !store.finish_notification(due.id, "sender-b", &delivered, &attempt(due.id, 62, true)).await.unwrap(),
-        "once"
-    );
+    assert!(finish(store, due.id, "sender-b", &delivered, &attempt(due.id, 60, true)).await);
+    assert!(!finish(store, due.id, "sender-b", &delivered, &attempt(due.id, 62, true)).await, "once");
 
     let done = store.notification(due.id).await.unwrap().unwrap();
     assert_eq!(
@@ -340,7 +345,7 @@ store_test!(a_notification_is_claimed_sent_retried_and_delivered, |store| {
     // Failing for good, and a fallback copy inserted on its own.
     assert_eq!(ids_of(&store.claim_notifications("sender-a", t(600), claim, 10).await.unwrap()), [later.id]);
     let failed = NotificationOutcome::Failed { error: "550 no such user".into() };
-    assert!(store.finish_notification(later.id, "sender-a", &failed, &attempt(later.id, 600, false)).await.unwrap());
+    assert!(finish(store, later.id, "sender-a", &failed, &attempt(later.id, 600, false)).await);
     let gone = store.notification(later.id).await.unwrap().unwrap();
     assert_eq!((gone.status.as_str(), gone.last_error.as_deref()), ("failed", Some("550 no such user")));
     let fallback = NotificationRow { channel: "ops-chat".into(), fallback_of: Some(later.id), ..notification(&a, 600) };
@@ -372,8 +377,8 @@ store_test!(a_crashed_senders_claim_is_taken_over_after_it_runs_out, |store| {
     let taken = store.claim_notifications("other", t(31), claim, 10).await.unwrap();
     assert_eq!(taken[0].claimed_by.as_deref(), Some("other"));
     let delivered = NotificationOutcome::Delivered { at: t(32) };
-    assert!(!store.finish_notification(n.id, "crashed", &delivered, &attempt(n.id, 32, true)).await.unwrap());
-    assert!(store.finish_notification(n.id, "other", &delivered, &attempt(n.id, 32, true)).await.unwrap());
+    assert!(!finish(store, n.id, "crashed", &delivered, &attempt(n.id, 32, true)).await);
+    assert!(finish(store, n.id, "other", &delivered, &attempt(n.id, 32, true)).await);
     assert_eq!(store.notification_attempts(n.id).await.unwrap().len(), 1);
 });
 
