@@ -3,7 +3,7 @@
 //! their history, acknowledging and resolving (also through a signed
 //! link), silences, on-call schedules and overrides, channels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use leitstand_alerting::LabelSet;
@@ -339,16 +339,24 @@ impl App {
         alerts: Vec<(IncomingAlert, bool)>,
     ) -> Result<usize> {
         principal.require(Perm::IngestAlerts)?;
-        let known: HashMap<String, Uuid> =
-            self.store.tenants(None).await?.into_iter().map(|t| (t.slug.as_str().to_string(), t.id)).collect();
-        for (i, (alert, _)) in alerts.iter().enumerate() {
-            if let Some(t) = alert.labels.get("tenant").filter(|t| !t.is_empty())
-                && !known.contains_key(t)
-            {
-                return Err(AppError::Invalid {
-                    field: "labels.tenant",
-                    message: format!("[{i}].labels.tenant: unknown tenant {t:?}"),
-                });
+        fn tenant_of(alert: &IncomingAlert) -> Option<&String> {
+            alert.labels.get("tenant").filter(|t| !t.is_empty())
+        }
+        // The tenants are read only when an alert names one (the platform's
+        // own alerts name none), and then afresh: a tenant created a moment
+        // ago is known at once.
+        if alerts.iter().any(|(alert, _)| tenant_of(alert).is_some()) {
+            let known: HashSet<String> =
+                self.store.tenants(None).await?.into_iter().map(|t| t.slug.as_str().to_string()).collect();
+            for (i, (alert, _)) in alerts.iter().enumerate() {
+                if let Some(t) = tenant_of(alert)
+                    && !known.contains(t)
+                {
+                    return Err(AppError::Invalid {
+                        field: "labels.tenant",
+                        message: format!("[{i}].labels.tenant: unknown tenant {t:?}"),
+                    });
+                }
             }
         }
         let n = alerts.len();
