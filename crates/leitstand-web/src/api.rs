@@ -83,7 +83,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let request_id = parts.extensions.get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
+        let request_id = TraceContext::request_id(&parts.extensions);
         let fail = |error| ApiError { error, request_id: request_id.clone() };
         let bearer = parts
             .headers
@@ -126,7 +126,7 @@ impl FromRequestParts<AppState> for FeedCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let request_id = parts.extensions.get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
+        let request_id = TraceContext::request_id(&parts.extensions);
         let fail = |error| ApiError { error, request_id: request_id.clone() };
         let token = Query::<FeedToken>::try_from_uri(&parts.uri)
             .map_err(|e| fail(AppError::Invalid { field: "token", message: e.body_text() }))?

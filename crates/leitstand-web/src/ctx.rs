@@ -66,7 +66,7 @@ impl FromRequestParts<AppState> for Ctx {
                     .and_then(Lang::from_accept_language)
             })
             .unwrap_or(Lang::De);
-        let request_id = parts.extensions.get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
+        let request_id = TraceContext::request_id(&parts.extensions);
         Ok(Ctx { tr: Tr { lang }, session, request_id, tls: is_tls(&parts.headers) })
     }
 }

@@ -277,7 +277,6 @@ impl StoreObserver for Metrics {
     }
 }
 
-/// RSS from `/proc/self/statm` (Linux); `None` elsewhere.
 /// Registers one gauge per (name, help) in `registry`.
 fn gauges<const N: usize>(registry: &mut Registry, specs: [(&str, &str); N]) -> [Gauge; N] {
     let gauges: [Gauge; N] = std::array::from_fn(|_| Gauge::default());
@@ -294,6 +293,7 @@ fn set_all(gauges: &[Gauge], values: impl IntoIterator<Item = u64>) {
     }
 }
 
+/// RSS from `/proc/self/statm` (Linux); `None` elsewhere.
 fn resident_memory_bytes() -> Option<i64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;

@@ -49,7 +49,7 @@ fn wants_json(req: &Request) -> bool {
 
 /// Fallback for unknown routes.
 pub(crate) async fn not_found(req: Request) -> Response {
-    let request_id = req.extensions().get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default();
+    let request_id = TraceContext::request_id(req.extensions());
     if wants_json(&req) {
         return problem(StatusCode::NOT_FOUND, "No resource exists at this path.", &request_id);
     }

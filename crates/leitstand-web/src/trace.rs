@@ -32,6 +32,15 @@ pub struct TraceContext {
     pub flags: String,
 }
 
+impl TraceContext {
+    /// The trace id of the request these extensions belong to, which every
+    /// error answer carries as its request id; empty outside the tracing
+    /// middleware.
+    pub(crate) fn request_id(extensions: &axum::http::Extensions) -> String {
+        extensions.get::<TraceContext>().map(|c| c.trace_id.clone()).unwrap_or_default()
+    }
+}
+
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     // getrandom only fails without an OS entropy source; a fixed id then
