@@ -45,6 +45,8 @@ pub struct AuditLog {
     pub rules: EventRules,
     /// Retention classes of the policy.
     pub retention: Retention,
+    /// Seals secrets stored in the database.
+    pub sealer: crate::sealing::Sealer,
     /// Findings of the last self-verification (0 = the log verified).
     pub verify_findings: AtomicU64,
     /// Completed self-verifications.
@@ -60,12 +62,19 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// A log handle for the server.
-    pub fn new(ledger: Ledger, pseudonymiser: Pseudonymiser, rules: EventRules, retention: Retention) -> Self {
+    pub fn new(
+        ledger: Ledger,
+        pseudonymiser: Pseudonymiser,
+        rules: EventRules,
+        retention: Retention,
+        sealer: crate::sealing::Sealer,
+    ) -> Self {
         Self {
             ledger,
             pseudonymiser,
             rules,
             retention,
+            sealer,
             verify_findings: AtomicU64::new(0),
             verify_runs: AtomicU64::new(0),
             witnesses: Vec::new(),
@@ -87,7 +96,15 @@ pub enum AuditSink {
     /// Straight into the log (the server).
     Log(Arc<AuditLog>),
     /// Into the database outbox (a CLI command while the server runs).
-    Outbox(Arc<(Pseudonymiser, EventRules)>),
+    Outbox(Arc<OutboxKeys>),
+}
+
+/// What a command-line process needs of the keys while the server holds
+/// the log.
+pub struct OutboxKeys {
+    pseudonymiser: Pseudonymiser,
+    rules: EventRules,
+    sealer: crate::sealing::Sealer,
 }
 
 /// Records audit events for one app.
@@ -451,16 +468,21 @@ impl AuditSink {
         share: bool,
     ) -> Result<Self, AuditOpenError> {
         let keys = leitstand_audit::keys::load_or_create(&settings.key_dir, &settings.origin)?;
+        let sealer = crate::sealing::Sealer::new(&keys.sealing);
         let mut options = leitstand_audit::ledger::LedgerOptions::new(&settings.dir);
         options.checkpoint_interval = settings.checkpoint_interval;
         match Ledger::open(options, keys.signer, clock) {
             Ok(ledger) => {
-                let mut log = AuditLog::new(ledger, keys.pseudonymiser, settings.rules, settings.retention);
+                let mut log = AuditLog::new(ledger, keys.pseudonymiser, settings.rules, settings.retention, sealer);
                 log.witnesses = settings.witnesses.into_iter().map(crate::witnessing::WitnessState::new).collect();
                 Ok(AuditSink::Log(Arc::new(log)))
             }
             Err(leitstand_audit::ledger::LedgerError::Locked(_)) if share => {
-                Ok(AuditSink::Outbox(Arc::new((keys.pseudonymiser, settings.rules))))
+                Ok(AuditSink::Outbox(Arc::new(OutboxKeys {
+                    pseudonymiser: keys.pseudonymiser,
+                    rules: settings.rules,
+                    sealer,
+                })))
             }
             Err(e) => Err(e.into()),
         }
@@ -470,7 +492,15 @@ impl AuditSink {
     pub fn keys(&self) -> (&Pseudonymiser, &EventRules) {
         match self {
             AuditSink::Log(log) => (&log.pseudonymiser, &log.rules),
-            AuditSink::Outbox(keys) => (&keys.0, &keys.1),
+            AuditSink::Outbox(keys) => (&keys.pseudonymiser, &keys.rules),
+        }
+    }
+
+    /// Seals and opens the secrets stored in the database.
+    pub fn sealer(&self) -> &crate::sealing::Sealer {
+        match self {
+            AuditSink::Log(log) => &log.sealer,
+            AuditSink::Outbox(keys) => &keys.sealer,
         }
     }
 

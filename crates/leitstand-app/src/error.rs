@@ -22,6 +22,16 @@ pub enum AppError {
         /// When the lock ends.
         until: jiff::Timestamp,
     },
+    /// More sign-in attempts for this account or address are being checked
+    /// right now than allowed; nothing was counted or checked.
+    #[error("too many sign-in attempts at once; try again in a moment")]
+    Throttled,
+    /// The one-time password was right but has expired.
+    #[error("the one-time password has expired; ask an administrator for a new one")]
+    PasswordExpired,
+    /// Signed in with a one-time password: it must be changed first.
+    #[error("change your one-time password first (PUT /api/v1/me/password or the profile page)")]
+    PasswordChangeRequired,
     /// The principal may not do this.
     #[error("not allowed: {action}")]
     Forbidden {

@@ -1,36 +1,62 @@
 //! Authentication: password hashing (Argon2id, off the async runtime), the
 //! first-start admin, login with throttling and no user enumeration,
 //! sessions with idle and absolute timeouts, and API tokens.
+//!
+//! Every check of a secret an attacker could guess — a password at sign-in
+//! or when it is changed, a second-factor code that guards a change — goes
+//! through [`App::attempt`]: counted before it is checked, bounded in flight,
+//! and given back only when it succeeds.
 
+use std::future::Future;
 use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use jiff::{SignedDuration, Timestamp};
-use leitstand_core::access::{Action, Role, TenantScope, check_password};
+use leitstand_core::access::{Action, IP_KEY_PREFIX, Role, TenantScope, check_password};
 use leitstand_store::{
     ApiToken, NewUser, SessionRepository, SessionRow, StoreError, ThrottleRepository, User, UserRepository,
 };
 use serde_json::json;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::principal::{Principal, Via};
 use crate::secrets::{constant_time_eq, digest, random_hex};
 use crate::{App, AppError, Result};
 
-/// Session lifetimes.
+/// Session and one-time password lifetimes.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionSettings {
     /// A session unused this long ends.
     pub idle: SignedDuration,
     /// A session ends this long after login, used or not.
     pub absolute: SignedDuration,
+    /// A one-time password (first start, new user, reset) stops working
+    /// this long after it was set.
+    pub one_time_password: SignedDuration,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { idle: SignedDuration::from_mins(30), absolute: SignedDuration::from_hours(12) }
+        Self {
+            idle: SignedDuration::from_mins(30),
+            absolute: SignedDuration::from_hours(12),
+            one_time_password: SignedDuration::from_hours(72),
+        }
     }
+}
+
+/// What checking a guessable secret found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Right.
+    Passed,
+    /// The password was wrong.
+    WrongPassword,
+    /// The password was right (or not asked), the code wrong or missing.
+    WrongCode,
 }
 
 /// A successful login.
@@ -66,16 +92,27 @@ pub struct NewApiToken {
     pub secret: String,
 }
 
+/// Password hashes computed at the same time in this process: each holds
+/// 19 MiB and a core for tens of milliseconds, so a flood of sign-ins
+/// queues here instead of exhausting memory.
+static PASSWORD_WORK: Semaphore = Semaphore::const_new(8);
+
+/// Runs Argon2 work on a blocking thread, at most [`PASSWORD_WORK`] at once.
+async fn password_work<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = PASSWORD_WORK.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Hashes a password with Argon2id on a blocking thread.
 pub async fn hash_password(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    password_work(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| AppError::invalid("password", e.to_string()))
     })
     .await
-    .map_err(|e| AppError::invalid("password", e.to_string()))?
+    .unwrap_or_else(|| Err(AppError::invalid("password", "the password could not be hashed")))
 }
 
 /// A hash of a random password, verified against when the user does not
@@ -92,11 +129,9 @@ fn dummy_hash() -> &'static str {
 pub(crate) async fn verify_password(password: String, hash: Option<String>) -> bool {
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
-    let ok = tokio::task::spawn_blocking(move || {
-        Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
-    })
-    .await
-    .unwrap_or(false);
+    let ok = password_work(move || Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())
+        .await
+        .unwrap_or(false);
     ok && known
 }
 
@@ -109,16 +144,22 @@ pub fn generate_password() -> String {
     bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }
 
-/// The principal of a stored user.
+/// The principal of a stored user. A session signed in with a one-time
+/// password may only change it; API tokens are credentials of their own
+/// and keep working (the reset offers to revoke them).
 pub(crate) fn principal_of(user: &User, via: Via) -> Principal {
     Principal {
         user_id: user.id,
         username: user.username.clone(),
         role: user.role,
         scope: if user.role.is_tenant_bound() { TenantScope::Only(user.tenants.clone()) } else { TenantScope::All },
+        password_change_due: matches!(via, Via::Session { .. }) && user.must_change_password,
         via,
     }
 }
+
+/// How often expired sign-in counters are deleted (at most).
+const THROTTLE_PURGE_EVERY: SignedDuration = SignedDuration::from_mins(1);
 
 impl App {
     /// On a store without users: creates `admin`. Returns the generated
@@ -143,6 +184,7 @@ impl App {
             role: Role::Admin,
             password_hash: Some(hash_password(password.clone()).await?),
             must_change_password: generated,
+            password_expires_at: generated.then(|| self.one_time_password_expiry()),
             tenants: vec![],
             external_id: None,
         };
@@ -166,47 +208,124 @@ impl App {
         }
     }
 
+    /// When a one-time password set now stops working.
+    pub fn one_time_password_expiry(&self) -> Timestamp {
+        let now = self.clock.now();
+        now.saturating_add(self.sessions.one_time_password).unwrap_or(now)
+    }
+
+    /// The throttle keys of account `name` and address `ip`: pseudonyms, so
+    /// the counters never hold a name (or a password typed into the name
+    /// field) or an address.
+    fn throttle_keys(&self, name: &str, ip: &str) -> (String, String) {
+        let (pseudonymiser, _) = self.audit_sink.keys();
+        (
+            format!("account:{}", pseudonymiser.pseudonym(name)),
+            format!("{IP_KEY_PREFIX}{}", pseudonymiser.pseudonym(ip)),
+        )
+    }
+
+    /// Checks a guessable secret of account `name`, sent from `ip`, under
+    /// the throttle. The attempt is counted for the address and the account
+    /// before `check` runs, in one atomic step each, and `check` runs only
+    /// while both counts are within their limits, so at most the policy's
+    /// number of guesses is ever checked per lock window, however many
+    /// arrive at once. Attempts beyond the in-flight bound are refused
+    /// uncounted (`Throttled`). Success gives the attempt back.
+    pub(crate) async fn attempt(&self, name: &str, ip: &str, check: impl Future<Output = Verdict>) -> Result<()> {
+        let now = self.clock.now();
+        self.purge_throttle_now_and_then(now).await;
+        let rules = &self.throttle;
+        let (account, address) = self.throttle_keys(name, ip);
+        let bounds =
+            [(address.as_str(), rules.in_flight_for(&address)), (account.as_str(), rules.in_flight_for(&account))];
+        let Some(_places) = self.attempts_in_flight.enter(&bounds) else { return Err(AppError::Throttled) };
+        let mut counted = 0;
+        for key in [&address, &account] {
+            let state = self.store.count_attempt(key, now, rules).await?;
+            if !rules.admits(key, state.failures) {
+                return Err(AppError::Locked { until: state.locked_until.unwrap_or(now) });
+            }
+            counted = counted.max(state.failures);
+        }
+        match check.await {
+            Verdict::Passed => {
+                self.store.clear_throttle(&account).await?;
+                self.store.refund_attempt(&address, rules).await?;
+                Ok(())
+            }
+            verdict => {
+                self.failed_logins.record(&address, &account, now);
+                tokio::time::sleep(rules.delay(counted)).await;
+                Err(if verdict == Verdict::WrongCode { AppError::BadSecondFactor } else { AppError::BadCredentials })
+            }
+        }
+    }
+
+    /// Deletes sign-in counters whose lock and window have passed, at most
+    /// once a minute.
+    async fn purge_throttle_now_and_then(&self, now: Timestamp) {
+        let last = self.throttle_purged_at.load(Ordering::Relaxed);
+        if now.as_microsecond() - last < THROTTLE_PURGE_EVERY.as_micros() as i64
+            || self
+                .throttle_purged_at
+                .compare_exchange(last, now.as_microsecond(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if let Err(e) = self.store.purge_throttle(now, &self.throttle).await {
+            tracing::warn!(error = %e, "expired sign-in counters were not deleted; next try in a minute");
+        }
+    }
+
+    /// The second-factor secret of `user`, opened, if it has one.
+    pub(crate) fn totp_secret_of(&self, user: &User) -> Result<Option<String>> {
+        let Some(stored) = &user.totp_secret else { return Ok(None) };
+        self.audit_sink.sealer().open("totp", user.id, stored).map(Some).map_err(|e| {
+            AppError::Internal(StoreError::Corrupt { entity: "user", reason: format!("{}: {e}", user.username) })
+        })
+    }
+
     /// Logs in with user name and password from source address `ip`.
     /// `code` is the TOTP code, required when the user has the second
     /// factor on; a wrong or missing code counts as a failed login.
     pub async fn login(&self, username: &str, password: &str, code: Option<&str>, ip: &str) -> Result<LoginOutcome> {
-        let now = self.clock.now();
         let name = username.trim().to_lowercase();
-        let account_key = format!("account:{name}");
-        let ip_key = format!("ip:{ip}");
-        for key in [&account_key, &ip_key] {
-            if let Some(until) = self.store.throttle_state(key, now, &self.throttle).await?.locked_until {
-                self.audit()
-                    .record(
-                        "anonymous",
-                        "auth.login",
-                        None,
-                        &format!("user:{name}"),
-                        "denied",
-                        json!({ "reason": "locked" }),
-                    )
-                    .await?;
-                return Err(AppError::Locked { until });
-            }
-        }
-        let user = self.store.user_by_name(&name).await?;
-        let hash = user.as_ref().filter(|u| u.active).and_then(|u| u.password_hash.clone());
-        let password_ok = verify_password(password.to_string(), hash).await;
-        let second_ok = match user.as_ref().and_then(|u| u.totp_secret.as_deref().map(|s| (u.id, s))) {
-            Some((id, secret)) => password_ok && code.is_some_and(|c| self.accept_totp(id, secret, c)),
-            None => true,
+        let user = self.store.user_by_name(&name).await?.filter(|u| u.active);
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let second = match &user {
+            Some(u) => self.totp_secret_of(u)?.map(|secret| (u.id, secret)),
+            None => None,
         };
-        if !password_ok || !second_ok {
-            let a = self.store.register_failure(&account_key, now, &self.throttle).await?;
-            let i = self.store.register_failure(&ip_key, now, &self.throttle).await?;
-            self.failed_logins.record(ip, &name, now);
-            self.audit().record("anonymous", "auth.login", None, &format!("user:{name}"), "failure", json!({})).await?;
-            tokio::time::sleep(self.throttle.delay(a.failures.max(i.failures))).await;
-            // Only someone who knows the password learns that a code is needed.
-            return Err(if password_ok { AppError::BadSecondFactor } else { AppError::BadCredentials });
+        let check = async {
+            if !verify_password(password.to_string(), hash).await {
+                Verdict::WrongPassword
+            } else if let Some((id, secret)) = &second
+                && !code.is_some_and(|c| self.accept_totp(*id, secret, c))
+            {
+                // Only someone who knows the password learns that a code is needed.
+                Verdict::WrongCode
+            } else {
+                Verdict::Passed
+            }
+        };
+        let object = format!("user:{name}");
+        if let Err(e) = self.attempt(&name, ip, check).await {
+            let (outcome, details) = match &e {
+                AppError::Locked { .. } => ("denied", json!({ "reason": "locked" })),
+                AppError::Throttled => ("denied", json!({ "reason": "too many attempts at once" })),
+                _ => ("failure", json!({})),
+            };
+            self.audit().record("anonymous", "auth.login", None, &object, outcome, details).await?;
+            return Err(e);
         }
         let user = user.ok_or(AppError::BadCredentials)?;
-        self.store.clear_throttle(&account_key).await?;
+        if user.must_change_password && user.password_expires_at.is_some_and(|at| at <= self.clock.now()) {
+            let details = json!({ "reason": "one-time password expired" });
+            self.audit().record("anonymous", "auth.login", None, &object, "failure", details).await?;
+            return Err(AppError::PasswordExpired);
+        }
         self.start_session(&user, "password").await
     }
 
@@ -235,7 +354,7 @@ impl App {
             )
             .await?;
         let session = ValidSession {
-            principal: principal_of(user, Via::Session),
+            principal: principal_of(user, Via::Session { id_hash: row.id_hash.clone() }),
             csrf_token: row.csrf_token,
             id_hash: row.id_hash,
             must_change_password: user.must_change_password,
@@ -261,7 +380,7 @@ impl App {
             self.store.touch_session(&id_hash, self.clock.now()).await?;
         }
         Ok(ValidSession {
-            principal: principal_of(&user, Via::Session),
+            principal: principal_of(&user, Via::Session { id_hash: id_hash.clone() }),
             csrf_token: row.csrf_token,
             id_hash,
             must_change_password: user.must_change_password,

@@ -13,6 +13,7 @@ mod identity;
 pub mod monitoring;
 mod oidc;
 mod principal;
+mod sealing;
 mod secrets;
 mod security;
 pub mod siem;
@@ -32,10 +33,11 @@ pub use error::AppError;
 pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession, generate_password};
 pub use oidc::{Oidc, OidcSettings, OidcStart};
 pub use principal::{Principal, Via};
-pub use security::FailedLogins;
+pub use sealing::{Sealer, Unsealable};
+pub use security::{FailedLogins, InFlight};
 pub use tenants::TenantView;
 pub use totp::{new_totp_secret, otpauth_uri, totp_code};
-pub use users::{NewUserRequest, UserView};
+pub use users::{NewUserRequest, OwnPasswordChange, UserView};
 
 /// Installs ring as the process's TLS crypto provider (reqwest is built
 /// without a bundled one, keeping aws-lc out of the build). Idempotent.
@@ -59,6 +61,10 @@ pub struct App {
     pub throttle: Throttle,
     /// Failed-login rates for the security metrics.
     pub failed_logins: Arc<FailedLogins>,
+    /// Sign-in attempts being checked now, per throttle key.
+    pub attempts_in_flight: Arc<InFlight>,
+    /// When expired sign-in counters were last deleted (Unix µs).
+    throttle_purged_at: Arc<std::sync::atomic::AtomicI64>,
     used_totp_steps: Arc<totp::UsedSteps>,
     /// Sign-in through an identity provider, if configured.
     pub oidc: Option<Arc<Oidc>>,
@@ -80,6 +86,8 @@ impl App {
             sessions: SessionSettings::default(),
             throttle: Throttle::default(),
             failed_logins: Arc::new(FailedLogins::default()),
+            attempts_in_flight: Arc::default(),
+            throttle_purged_at: Arc::default(),
             used_totp_steps: Arc::default(),
             oidc: None,
             audit_sink,

@@ -294,6 +294,7 @@ impl App {
                             role,
                             password_hash: None,
                             must_change_password: false,
+                            password_expires_at: None,
                             tenants: tenants.clone(),
                             external_id: Some(external_id.clone()),
                         },

@@ -10,7 +10,11 @@ use crate::{AppError, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// A browser session.
-    Session,
+    Session {
+        /// The session's stored id (SHA-256 of the cookie): the session a
+        /// password change keeps while it ends all others.
+        id_hash: String,
+    },
     /// An API token with its scopes (`read`, `write`, `ingest`, `calendar`).
     Token {
         /// Token id.
@@ -35,6 +39,9 @@ pub struct Principal {
     pub scope: TenantScope<Uuid>,
     /// Authentication path.
     pub via: Via,
+    /// Signed in with a one-time password: until it is changed, the change
+    /// is the only thing allowed (and signing out).
+    pub password_change_due: bool,
 }
 
 /// Actions that only read.
@@ -55,8 +62,12 @@ fn is_read(action: Action) -> bool {
 
 impl Principal {
     /// Fails with `Forbidden` unless the role (and a token's scopes) allow
-    /// `action`.
+    /// `action`, and with `PasswordChangeRequired` for anything but the
+    /// change while a one-time password is in use.
     pub fn require(&self, action: Action) -> Result<()> {
+        if self.password_change_due && action != Action::ChangeOwnPassword {
+            return Err(AppError::PasswordChangeRequired);
+        }
         let scoped = match &self.via {
             Via::Token { scopes, .. } => {
                 // `ingest` is the least a sender of alerts needs, and
@@ -70,7 +81,7 @@ impl Principal {
                         || (action == Action::ReadOnCallCalendar && s == "calendar")
                 })
             }
-            Via::Session | Via::Cli => true,
+            Via::Session { .. } | Via::Cli => true,
         };
         if self.role.may(action) && scoped { Ok(()) } else { Err(AppError::Forbidden { action: action.as_str() }) }
     }
@@ -79,7 +90,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match &self.via {
             Via::Token { id, .. } => format!("user:{} token:{id}", self.username),
-            Via::Session => format!("user:{}", self.username),
+            Via::Session { .. } => format!("user:{}", self.username),
             Via::Cli => format!("user:{} via:cli", self.username),
         }
     }

@@ -2,15 +2,22 @@
 //! step of clock skew — what every authenticator app speaks). A code is
 //! accepted once: its time step is remembered per user, so a code seen by a
 //! shoulder-surfer cannot be replayed within its window.
+//!
+//! Secrets are stored sealed ([`crate::sealing`]). Replacing or turning off
+//! a second factor needs a current code of it, checked like a sign-in, so a
+//! stolen session or token cannot take the factor over or guess its way
+//! past it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use leitstand_store::{UserChange, UserRepository};
+use leitstand_core::access::Action;
+use leitstand_store::{User, UserChange, UserRepository};
 use serde_json::json;
 use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
 
+use crate::identity::Verdict;
 use crate::{App, AppError, Principal, Result};
 
 /// Time steps already used, per user.
@@ -62,18 +69,56 @@ impl App {
         self.totp_step(secret, code).is_some_and(|step| self.used_totp_steps.claim(user, step))
     }
 
+    /// Checks a code of the user's current second factor under the sign-in
+    /// throttle (from `ip`).
+    async fn prove_second_factor(&self, user: &User, secret: &str, code: &str, ip: &str) -> Result<()> {
+        let check =
+            async { if self.accept_totp(user.id, secret, code) { Verdict::Passed } else { Verdict::WrongCode } };
+        self.attempt(&user.username, ip, check).await.map_err(|e| match e {
+            AppError::BadSecondFactor => {
+                AppError::invalid("current_code", "the code of the current second factor does not match")
+            }
+            other => other,
+        })
+    }
+
+    /// A fresh secret for setting the second factor up, with its
+    /// `otpauth://` URI (for authenticator apps).
+    pub fn new_totp_setup(&self, principal: &Principal) -> Result<(String, String)> {
+        principal.require(Action::ManageOwnAccount)?;
+        let secret = new_totp_secret();
+        let uri = otpauth_uri(&secret, &principal.username);
+        Ok((secret, uri))
+    }
+
     /// Turns the second factor on, after the user proved the app shows codes
-    /// for `secret`.
-    pub async fn enable_totp(&self, principal: &Principal, secret: &str, code: &str) -> Result<()> {
+    /// for `secret`. Replacing one already on needs a code of it
+    /// (`current_code`), checked like a sign-in from `ip`.
+    pub async fn enable_totp(
+        &self,
+        principal: &Principal,
+        secret: &str,
+        code: &str,
+        current_code: Option<&str>,
+        ip: &str,
+    ) -> Result<()> {
+        principal.require(Action::ManageOwnAccount)?;
+        let user = self.store.user(principal.user_id).await?.ok_or(AppError::Unauthenticated)?;
         if totp(secret).is_none() {
             return Err(AppError::invalid("secret", "not a valid base32 TOTP secret"));
+        }
+        let replaces = self.totp_secret_of(&user)?;
+        if let Some(old) = &replaces {
+            let current = current_code.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
+                AppError::invalid("current_code", "a second factor is on: give a code of it to replace it")
+            })?;
+            self.prove_second_factor(&user, old, current, ip).await?;
         }
         if !self.accept_totp(principal.user_id, secret, code) {
             return Err(AppError::invalid("code", "the code does not match; check the time on your device"));
         }
-        self.store
-            .change_user(principal.user_id, UserChange::Totp(Some(secret.trim().to_string())), self.clock.now())
-            .await?;
+        let sealed = self.audit_sink.sealer().seal("totp", user.id, secret.trim());
+        self.store.change_user(user.id, UserChange::Totp(Some(sealed)), self.clock.now()).await?;
         self.audit()
             .record(
                 &principal.actor(),
@@ -81,18 +126,22 @@ impl App {
                 None,
                 &format!("user:{}", principal.username),
                 "success",
-                json!({}),
+                json!({ "replaced": replaces.is_some() }),
             )
             .await
     }
 
-    /// Turns the second factor off; needs a current code.
-    pub async fn disable_totp(&self, principal: &Principal, code: &str) -> Result<()> {
+    /// Turns the second factor off; needs a current code, checked like a
+    /// sign-in from `ip`.
+    pub async fn disable_totp(&self, principal: &Principal, code: &str, ip: &str) -> Result<()> {
+        principal.require(Action::ManageOwnAccount)?;
         let user = self.store.user(principal.user_id).await?.ok_or(AppError::Unauthenticated)?;
-        let secret = user.totp_secret.ok_or_else(|| AppError::invalid("code", "no second factor is set up"))?;
-        if !self.accept_totp(user.id, &secret, code) {
-            return Err(AppError::invalid("code", "the code does not match"));
-        }
+        let secret =
+            self.totp_secret_of(&user)?.ok_or_else(|| AppError::invalid("code", "no second factor is set up"))?;
+        self.prove_second_factor(&user, &secret, code, ip).await.map_err(|e| match e {
+            AppError::Invalid { .. } => AppError::invalid("code", "the code does not match"),
+            other => other,
+        })?;
         self.store.change_user(user.id, UserChange::Totp(None), self.clock.now()).await?;
         self.audit()
             .record(
@@ -109,6 +158,20 @@ impl App {
     /// Whether the principal has the second factor on.
     pub async fn has_totp(&self, principal: &Principal) -> Result<bool> {
         Ok(self.store.user(principal.user_id).await?.is_some_and(|u| u.totp_secret.is_some()))
+    }
+
+    /// Seals the second-factor secrets stored in clear before sealing
+    /// existed; how many. Run at start.
+    pub async fn seal_stored_secrets(&self) -> Result<usize> {
+        let mut sealed = 0;
+        for user in self.store.users().await? {
+            if let Some(clear) = user.totp_secret.as_deref().filter(|s| !crate::Sealer::is_sealed(s)) {
+                let value = self.audit_sink.sealer().seal("totp", user.id, clear);
+                self.store.change_user(user.id, UserChange::Totp(Some(value)), user.updated_at).await?;
+                sealed += 1;
+            }
+        }
+        Ok(sealed)
     }
 }
 

@@ -1,6 +1,10 @@
 //! User administration: add, list, disable, reset password, change role and
-//! tenant memberships. Every change is audited; disabling or resetting ends
-//! the user's sessions.
+//! tenant memberships. Every change is audited.
+//!
+//! What ends with what: disabling a user ends their sessions and revokes
+//! their API tokens (re-enabling brings neither back); any change of a
+//! password ends the other sessions of the account — all of them after an
+//! administrator's reset — and revokes its tokens when asked to.
 
 use leitstand_core::access::{Action, Role, check_password};
 use leitstand_core::tenant::TenantSlug;
@@ -8,8 +12,19 @@ use leitstand_store::{NewUser, SessionRepository, TenantRepository, User, UserCh
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::identity::{hash_password, verify_password};
-use crate::{App, AppError, Principal, Result};
+use crate::identity::{Verdict, hash_password, verify_password};
+use crate::{App, AppError, Principal, Result, Via};
+
+/// A change of one's own password.
+#[derive(Debug, Clone)]
+pub struct OwnPasswordChange {
+    /// The password now.
+    pub current: String,
+    /// The new one.
+    pub new: String,
+    /// Revoke every API token of the account too.
+    pub revoke_tokens: bool,
+}
 
 /// A user as listed (no secrets).
 pub type UserView = User;
@@ -69,6 +84,7 @@ impl App {
             role: req.role,
             password_hash: Some(hash_password(req.password).await?),
             must_change_password: true,
+            password_expires_at: Some(self.one_time_password_expiry()),
             tenants: tenants.clone(),
             external_id: None,
         };
@@ -99,34 +115,50 @@ impl App {
             .ok_or_else(|| AppError::NotFound { entity: "user", key: username.to_string() })
     }
 
-    /// Disables or enables a user; disabling ends their sessions.
+    /// Disables or enables a user; disabling ends their sessions and
+    /// revokes their tokens.
     pub async fn set_user_active(&self, principal: &Principal, username: &str, active: bool) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let user = self.existing(username).await?;
         if !active && user.id == principal.user_id {
             return Err(AppError::invalid("username", "you cannot disable your own account"));
         }
-        let user = self.store.change_user(user.id, UserChange::Active(active), self.clock.now()).await?;
-        if !active {
-            self.store.delete_user_sessions(user.id).await?;
-        }
+        let now = self.clock.now();
+        let user = self.store.change_user(user.id, UserChange::Active(active), now).await?;
+        let details = if active {
+            json!({})
+        } else {
+            let sessions = self.store.delete_user_sessions(user.id, None).await?;
+            let tokens = self.store.revoke_user_tokens(user.id, now).await?;
+            json!({ "sessions_ended": sessions, "tokens_revoked": tokens })
+        };
         let action = if active { "user.enable" } else { "user.disable" };
         self.audit()
-            .record(&principal.actor(), action, None, &format!("user:{}", user.username), "success", json!({}))
+            .record(&principal.actor(), action, None, &format!("user:{}", user.username), "success", details)
             .await?;
         Ok(user)
     }
 
-    /// Sets a new password chosen by an administrator; the user must change
-    /// it at the next login. Ends the user's sessions.
-    pub async fn reset_password(&self, principal: &Principal, username: &str, password: String) -> Result<UserView> {
+    /// Sets a new one-time password chosen by an administrator: the user
+    /// must change it at the next sign-in, before it expires. Ends all of
+    /// the user's sessions; with `revoke_tokens`, revokes their tokens too.
+    pub async fn reset_password(
+        &self,
+        principal: &Principal,
+        username: &str,
+        password: String,
+        revoke_tokens: bool,
+    ) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let user = self.existing(username).await?;
         check_password(&user.username, &password).map_err(|e| AppError::invalid("password", e.to_string()))?;
         let hash = hash_password(password).await?;
-        let user =
-            self.store.change_user(user.id, UserChange::Password { hash, must_change: true }, self.clock.now()).await?;
-        self.store.delete_user_sessions(user.id).await?;
+        let now = self.clock.now();
+        let change =
+            UserChange::Password { hash, must_change: true, expires_at: Some(self.one_time_password_expiry()) };
+        let user = self.store.change_user(user.id, change, now).await?;
+        let sessions = self.store.delete_user_sessions(user.id, None).await?;
+        let tokens = if revoke_tokens { self.store.revoke_user_tokens(user.id, now).await? } else { 0 };
         self.audit()
             .record(
                 &principal.actor(),
@@ -134,30 +166,67 @@ impl App {
                 None,
                 &format!("user:{}", user.username),
                 "success",
-                json!({}),
+                json!({ "sessions_ended": sessions, "tokens_revoked": tokens }),
             )
             .await?;
         Ok(user)
     }
 
-    /// Changes one's own password (needs the current one).
-    pub async fn change_own_password(&self, principal: &Principal, current: &str, new: String) -> Result<()> {
+    /// Changes one's own password, from source address `ip`. The current
+    /// password is checked like a sign-in (a wrong one counts towards the
+    /// lock). Ends every other session of the account — the one making the
+    /// change stays — and with `revoke_tokens` revokes its tokens.
+    pub async fn change_own_password(&self, principal: &Principal, change: OwnPasswordChange, ip: &str) -> Result<()> {
+        principal.require(Action::ChangeOwnPassword)?;
         let user = self.store.user(principal.user_id).await?.ok_or(AppError::Unauthenticated)?;
-        let ok = verify_password(current.to_string(), user.password_hash.clone()).await;
-        if !ok {
-            return Err(AppError::invalid("current_password", "the current password is wrong"));
+        let actor = principal.actor();
+        let object = format!("user:{}", user.username);
+        let Some(hash) = user.password_hash.clone() else {
+            return Err(AppError::invalid(
+                "current_password",
+                "this account signs in through the organisation's identity provider and has no password here",
+            ));
+        };
+        check_password(&user.username, &change.new).map_err(|e| AppError::invalid("new_password", e.to_string()))?;
+        let current = change.current.clone();
+        let check =
+            async { if verify_password(current, Some(hash)).await { Verdict::Passed } else { Verdict::WrongPassword } };
+        if let Err(e) = self.attempt(&user.username, ip, check).await {
+            let (outcome, reason) = match &e {
+                AppError::BadCredentials => ("failure", "wrong current password"),
+                AppError::Throttled => ("denied", "too many attempts at once"),
+                _ => ("denied", "locked"),
+            };
+            self.audit()
+                .record(&actor, "user.change_password", None, &object, outcome, json!({ "reason": reason }))
+                .await?;
+            return Err(match e {
+                AppError::BadCredentials => AppError::invalid("current_password", "the current password is wrong"),
+                other => other,
+            });
         }
-        check_password(&user.username, &new).map_err(|e| AppError::invalid("new_password", e.to_string()))?;
-        let hash = hash_password(new).await?;
-        self.store.change_user(user.id, UserChange::Password { hash, must_change: false }, self.clock.now()).await?;
+        if change.new == change.current {
+            return Err(AppError::invalid("new_password", "choose a password other than the current one"));
+        }
+        let hash = hash_password(change.new).await?;
+        let now = self.clock.now();
+        self.store
+            .change_user(user.id, UserChange::Password { hash, must_change: false, expires_at: None }, now)
+            .await?;
+        let keep = match &principal.via {
+            Via::Session { id_hash } => Some(id_hash.as_str()),
+            Via::Token { .. } | Via::Cli => None,
+        };
+        let sessions = self.store.delete_user_sessions(user.id, keep).await?;
+        let tokens = if change.revoke_tokens { self.store.revoke_user_tokens(user.id, now).await? } else { 0 };
         self.audit()
             .record(
-                &principal.actor(),
+                &actor,
                 "user.change_password",
                 None,
-                &format!("user:{}", user.username),
+                &object,
                 "success",
-                json!({}),
+                json!({ "sessions_ended": sessions, "tokens_revoked": tokens }),
             )
             .await
     }
@@ -197,6 +266,7 @@ impl App {
 
     /// Sets one's own UI language (`de` or `en`).
     pub async fn set_locale(&self, principal: &Principal, locale: &str) -> Result<()> {
+        principal.require(Action::ManageOwnAccount)?;
         if !["de", "en"].contains(&locale) {
             return Err(AppError::invalid("locale", "choose \"de\" or \"en\""));
         }

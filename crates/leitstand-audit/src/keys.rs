@@ -1,7 +1,9 @@
-//! The two secrets of the audit log, kept in files outside the database so
-//! that a database dump or a database administrator has neither: the
-//! Ed25519 key that signs checkpoints and the HMAC key behind pseudonyms.
-//! Both are created on first start (mode 0600) and never logged.
+//! Leitstand's secrets, kept in files outside the database so that a
+//! database dump or a database administrator has none of them: the Ed25519
+//! key that signs the audit log's checkpoints, the HMAC key behind
+//! pseudonyms (in the log and in the sign-in counters), and the key that
+//! seals the secrets Leitstand must read back from the database (second
+//! factors). All are created on first start (mode 0600) and never logged.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -11,12 +13,14 @@ use std::path::{Path, PathBuf};
 use leitstand_ledger::note::{NoteError, Signer};
 use leitstand_ledger::pseudonym::Pseudonymiser;
 
-/// The audit log's keys.
+/// Leitstand's keys.
 pub struct Keys {
     /// Signs checkpoints.
     pub signer: Signer,
     /// Makes pseudonyms.
     pub pseudonymiser: Pseudonymiser,
+    /// Seals secrets stored in the database (AES-256-GCM key).
+    pub sealing: [u8; 32],
 }
 
 /// Why the keys cannot be used.
@@ -44,6 +48,8 @@ pub enum KeyError {
 pub const LOG_KEY: &str = "audit-log.key";
 /// File name of the pseudonym key.
 pub const PSEUDONYM_KEY: &str = "audit-pseudonym.key";
+/// File name of the key that seals secrets stored in the database.
+pub const SEALING_KEY: &str = "secrets.key";
 
 fn random32() -> io::Result<[u8; 32]> {
     let mut seed = [0u8; 32];
@@ -124,25 +130,30 @@ pub fn witness_key(dir: &Path, name: &str) -> Result<Signer, KeyError> {
     load_signer(dir, WITNESS_KEY, name, Signer::cosigner_from_seed)
 }
 
-/// Loads the keys from `dir`, creating missing ones. The log key's name must
-/// be the log's `origin`.
-pub fn load_or_create(dir: &Path, origin: &str) -> Result<Keys, KeyError> {
-    create_dir(dir)?;
-    let signer = load_signer(dir, LOG_KEY, origin, Signer::from_seed)?;
-    let ps_path = dir.join(PSEUDONYM_KEY);
-    let text = read_or_create(&ps_path, || {
-        let key = random32().map_err(|source| KeyError::Io { path: ps_path.clone(), source })?;
+/// Loads the 32-byte key in `dir/file` (64 hex digits), creating it from
+/// random bytes if missing.
+fn load_hex_key(dir: &Path, file: &str) -> Result<[u8; 32], KeyError> {
+    let path = dir.join(file);
+    let text = read_or_create(&path, || {
+        let key = random32().map_err(|source| KeyError::Io { path: path.clone(), source })?;
         Ok(key.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n")
     })?;
     let hex = text.trim();
     let key: Option<Vec<u8>> = (hex.len() == 64)
         .then(|| (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect())
         .flatten();
-    let key: [u8; 32] = key.and_then(|k| k.try_into().ok()).ok_or_else(|| KeyError::Invalid {
-        path: ps_path.clone(),
-        reason: "expected 64 hex digits (a 32-byte key)".into(),
-    })?;
-    Ok(Keys { signer, pseudonymiser: Pseudonymiser::new(key) })
+    key.and_then(|k| k.try_into().ok())
+        .ok_or_else(|| KeyError::Invalid { path, reason: "expected 64 hex digits (a 32-byte key)".into() })
+}
+
+/// Loads the keys from `dir`, creating missing ones. The log key's name must
+/// be the log's `origin`.
+pub fn load_or_create(dir: &Path, origin: &str) -> Result<Keys, KeyError> {
+    create_dir(dir)?;
+    let signer = load_signer(dir, LOG_KEY, origin, Signer::from_seed)?;
+    let pseudonymiser = Pseudonymiser::new(load_hex_key(dir, PSEUDONYM_KEY)?);
+    let sealing = load_hex_key(dir, SEALING_KEY)?;
+    Ok(Keys { signer, pseudonymiser, sealing })
 }
 
 #[cfg(test)]
@@ -157,6 +168,10 @@ mod tests {
         let again = load_or_create(dir.path(), "example.org/audit").unwrap();
         assert_eq!(keys.signer.verifier(), again.signer.verifier());
         assert_eq!(keys.pseudonymiser.pseudonym("x"), again.pseudonymiser.pseudonym("x"));
+        assert_eq!(keys.sealing, again.sealing);
+        assert_ne!(keys.sealing, [0; 32]);
+        let mode = fs::metadata(dir.path().join(SEALING_KEY)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         let mode = fs::metadata(dir.path().join(LOG_KEY)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let witness = witness_key(dir.path(), "witness.example/w1").unwrap();

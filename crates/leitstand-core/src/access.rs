@@ -92,6 +92,10 @@ pub enum Action {
     ReadOwnTokens,
     /// Create and revoke one's own API tokens.
     ManageOwnTokens,
+    /// Change one's own password (the one thing a one-time password allows).
+    ChangeOwnPassword,
+    /// Change one's own language and second factor.
+    ManageOwnAccount,
     /// Read the audit trail (scoped for tenant viewers).
     ReadAudit,
     /// Submit audit events (a portal's service account).
@@ -145,6 +149,8 @@ impl Action {
             Action::ManageUsers => "user.manage",
             Action::ReadOwnTokens => "token.read_own",
             Action::ManageOwnTokens => "token.manage_own",
+            Action::ChangeOwnPassword => "account.password",
+            Action::ManageOwnAccount => "account.manage",
             Action::ReadAudit => "audit.read",
             Action::WriteAudit => "audit.write",
             Action::ReadPolicy => "policy.read",
@@ -171,6 +177,8 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ManageUsers, &[Admin]),
     (Action::ReadOwnTokens, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ManageOwnTokens, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ChangeOwnPassword, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ManageOwnAccount, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ReadAudit, &[Admin, Compliance, Security, Auditor, TenantViewer]),
     (Action::WriteAudit, &[Admin, Devops, Security]),
     (Action::ReadPolicy, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
@@ -289,6 +297,12 @@ pub fn check_password(username: &str, password: &str) -> Result<(), WeakPassword
 
 /// Progressive delay and lockout after failed logins, per account and per
 /// source address.
+///
+/// Every attempt is counted *before* its password is checked, in one atomic
+/// step of the store, and an attempt is checked only while the count is
+/// within the limit: however many arrive at once, at most `lock_after`
+/// passwords of one account (and `ip_lock_after` from one address) are ever
+/// tried per lock window. A successful attempt gives its count back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttle {
     /// Failures after which an account is locked.
@@ -302,6 +316,11 @@ pub struct Throttle {
     pub lock_for: jiff::SignedDuration,
     /// Failures older than this no longer count.
     pub window: jiff::SignedDuration,
+    /// Attempts of one account checked at the same time (per replica); more
+    /// are refused at once, uncounted and unchecked.
+    pub account_in_flight: u32,
+    /// Attempts from one source address checked at the same time.
+    pub ip_in_flight: u32,
 }
 
 impl Default for Throttle {
@@ -312,9 +331,15 @@ impl Default for Throttle {
             base_delay: std::time::Duration::from_millis(250),
             lock_for: jiff::SignedDuration::from_mins(15),
             window: jiff::SignedDuration::from_mins(15),
+            account_in_flight: 2,
+            ip_in_flight: 8,
         }
     }
 }
+
+/// The prefix of throttle keys of source addresses (the rest names the
+/// account).
+pub const IP_KEY_PREFIX: &str = "ip:";
 
 impl Throttle {
     /// Delay before answering the `failures`-th consecutive failure:
@@ -329,7 +354,19 @@ impl Throttle {
 
     /// The lock threshold for a throttle key (`ip:` keys or accounts).
     pub fn limit_for(&self, key: &str) -> u32 {
-        if key.starts_with("ip:") { self.ip_lock_after } else { self.lock_after }
+        if key.starts_with(IP_KEY_PREFIX) { self.ip_lock_after } else { self.lock_after }
+    }
+
+    /// How many attempts of a key may be checked at once.
+    pub fn in_flight_for(&self, key: &str) -> u32 {
+        if key.starts_with(IP_KEY_PREFIX) { self.ip_in_flight } else { self.account_in_flight }
+    }
+
+    /// Whether the attempt that brought the count of `key` to `attempts`
+    /// may be checked: the attempt that reaches the limit is (and locks the
+    /// key meanwhile), none after it.
+    pub fn admits(&self, key: &str, attempts: u32) -> bool {
+        attempts <= self.limit_for(key)
     }
 }
 
@@ -382,6 +419,14 @@ mod tests {
         assert_eq!(check_password("anna", "Passwort1234"), Err(WeakPassword::Common));
         assert_eq!(check_password("anna", "aaaaaaaaaaaaaa"), Err(WeakPassword::Common));
         assert!(check_password("anna", "korrekt Pferd Batterie").is_ok());
+    }
+
+    #[test]
+    fn throttle_admits_up_to_the_limit_of_each_kind_of_key() {
+        let t = Throttle::default();
+        assert!(t.admits("account:ps:x", 10) && !t.admits("account:ps:x", 11));
+        assert!(t.admits("ip:ps:y", 50) && !t.admits("ip:ps:y", 51));
+        assert_eq!((t.in_flight_for("account:ps:x"), t.in_flight_for("ip:ps:y")), (2, 8));
     }
 
     #[test]

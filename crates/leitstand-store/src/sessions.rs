@@ -90,14 +90,17 @@ pub trait SessionRepository {
     fn touch_session(&self, id_hash: &str, now: Timestamp) -> impl Future<Output = Result<()>> + Send;
     /// Ends one session.
     fn delete_session(&self, id_hash: &str) -> impl Future<Output = Result<()>> + Send;
-    /// Ends every session of a user (disable, password reset).
-    fn delete_user_sessions(&self, user: Uuid) -> impl Future<Output = Result<()>> + Send;
+    /// Ends every session of a user (disable, password reset); with
+    /// `except`, all but that one (one's own password change).
+    fn delete_user_sessions(&self, user: Uuid, except: Option<&str>) -> impl Future<Output = Result<u64>> + Send;
     /// Stores a new token.
     fn create_token(&self, token: ApiToken) -> impl Future<Output = Result<()>> + Send;
     /// The token with this hash.
     fn token_by_hash(&self, hash: &str) -> impl Future<Output = Result<Option<ApiToken>>> + Send;
     /// A user's tokens, newest first.
     fn tokens_of(&self, user: Uuid) -> impl Future<Output = Result<Vec<ApiToken>>> + Send;
+    /// Revokes every token of `user` not yet revoked; how many.
+    fn revoke_user_tokens(&self, user: Uuid, now: Timestamp) -> impl Future<Output = Result<u64>> + Send;
     /// Revokes a token of `user`; not found if it is not theirs.
     fn revoke_token(&self, id: Uuid, user: Uuid, now: Timestamp) -> impl Future<Output = Result<()>> + Send;
     /// Records a use.
@@ -142,8 +145,14 @@ impl SessionRepository for Store {
         execute!(self, "session.delete", "DELETE FROM sessions WHERE id_hash = $1", id_hash).map(|_| ())
     }
 
-    async fn delete_user_sessions(&self, user: Uuid) -> Result<()> {
-        execute!(self, "session.delete_user", "DELETE FROM sessions WHERE user_id = $1", user).map(|_| ())
+    async fn delete_user_sessions(&self, user: Uuid, except: Option<&str>) -> Result<u64> {
+        execute!(
+            self,
+            "session.delete_user",
+            "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2",
+            user,
+            except.unwrap_or_default()
+        )
     }
 
     async fn create_token(&self, t: ApiToken) -> Result<()> {
@@ -187,6 +196,16 @@ impl SessionRepository for Store {
             Ok(rows.into_iter().map(ApiToken::from).collect())
         })
         .await
+    }
+
+    async fn revoke_user_tokens(&self, user: Uuid, now: Timestamp) -> Result<u64> {
+        execute!(
+            self,
+            "token.revoke_user",
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            user,
+            to_db(now)
+        )
     }
 
     async fn revoke_token(&self, id: Uuid, user: Uuid, now: Timestamp) -> Result<()> {

@@ -31,6 +31,9 @@ pub struct User {
     pub active: bool,
     /// The password was set by someone else and must be changed.
     pub must_change_password: bool,
+    /// When a one-time password stops working (`None`: a password the
+    /// user chose).
+    pub password_expires_at: Option<Timestamp>,
     /// Tenants a tenant viewer may see.
     pub tenants: Vec<Uuid>,
     /// `issuer|subject` for accounts of an external identity provider.
@@ -56,6 +59,8 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     /// Must change the password at first login.
     pub must_change_password: bool,
+    /// When the one-time password stops working.
+    pub password_expires_at: Option<Timestamp>,
     /// Tenant memberships.
     pub tenants: Vec<Uuid>,
     /// `issuer|subject` for accounts of an external identity provider.
@@ -73,6 +78,7 @@ struct Row {
     locale: String,
     active: bool,
     must_change_password: bool,
+    password_expires_at: Option<i64>,
     external_id: Option<String>,
     created_at: i64,
     updated_at: i64,
@@ -93,6 +99,7 @@ impl Row {
             locale: self.locale,
             active: self.active,
             must_change_password: self.must_change_password,
+            password_expires_at: self.password_expires_at.map(from_db),
             tenants,
             external_id: self.external_id,
             created_at: from_db(self.created_at),
@@ -102,7 +109,7 @@ impl Row {
 }
 
 const COLUMNS: &str = "id, username, display_name, role, password_hash, totp_secret, locale, active, \
-                       must_change_password, external_id, created_at, updated_at";
+                       must_change_password, password_expires_at, external_id, created_at, updated_at";
 
 /// A change to a user.
 #[derive(Debug, Clone)]
@@ -113,6 +120,8 @@ pub enum UserChange {
         hash: String,
         /// Must be changed at next login.
         must_change: bool,
+        /// When it stops working (one-time passwords).
+        expires_at: Option<Timestamp>,
     },
     /// New role.
     Role(Role),
@@ -187,8 +196,8 @@ impl UserRepository for Store {
             let username = new.username.to_lowercase();
             on_pool!(self, |pool| sqlx::query(
                 "INSERT INTO users (id, username, display_name, role, password_hash, locale, active, \
-                 must_change_password, external_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'de', TRUE, $6, $8, $7, $7)"
+                 must_change_password, external_id, created_at, updated_at, password_expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'de', TRUE, $6, $8, $7, $7, $9)"
             )
             .bind(new.id)
             .bind(&username)
@@ -198,6 +207,7 @@ impl UserRepository for Store {
             .bind(new.must_change_password)
             .bind(to_db(now))
             .bind(&new.external_id)
+            .bind(new.password_expires_at.map(to_db))
             .execute(pool)
             .await
             .map(|_| ())
@@ -285,13 +295,15 @@ impl UserRepository for Store {
         self.timed("user.change", async {
             let now = to_db(now);
             let done = match &change {
-                UserChange::Password { hash, must_change } => on_pool!(self, |pool| sqlx::query(
-                    "UPDATE users SET password_hash = $2, must_change_password = $3, updated_at = $4 WHERE id = $1"
+                UserChange::Password { hash, must_change, expires_at } => on_pool!(self, |pool| sqlx::query(
+                    "UPDATE users SET password_hash = $2, must_change_password = $3, updated_at = $4, \
+                     password_expires_at = $5 WHERE id = $1"
                 )
                 .bind(id)
                 .bind(hash)
                 .bind(*must_change)
                 .bind(now)
+                .bind(expires_at.map(to_db))
                 .execute(pool)
                 .await?
                 .rows_affected()),

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::TraceContext;
 use crate::ctx::{SESSION_COOKIE, cookie};
+use crate::origin::ClientOrigin;
 use crate::problem::problem;
 
 pub(crate) mod alerting;
@@ -37,11 +38,12 @@ pub struct ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self.error {
-            AppError::Unauthenticated | AppError::BadCredentials | AppError::BadSecondFactor => {
-                StatusCode::UNAUTHORIZED
-            }
-            AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::Unauthenticated
+            | AppError::BadCredentials
+            | AppError::BadSecondFactor
+            | AppError::PasswordExpired => StatusCode::UNAUTHORIZED,
+            AppError::Locked { .. } | AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Forbidden { .. } | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Invalid { .. } | AppError::InvalidEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -58,7 +60,22 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
+        if let Some(value) = retry_after(&self.error) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         response
+    }
+}
+
+/// `Retry-After` for refusals that end: seconds, or the HTTP date a lock
+/// ends.
+pub(crate) fn retry_after(error: &AppError) -> Option<header::HeaderValue> {
+    match error {
+        AppError::Throttled => Some(header::HeaderValue::from_static("1")),
+        AppError::Locked { until } => {
+            header::HeaderValue::from_str(&until.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
+        }
+        _ => None,
     }
 }
 
@@ -66,6 +83,7 @@ impl IntoResponse for ApiError {
 pub struct Caller {
     principal: Principal,
     request_id: String,
+    ip: String,
 }
 
 impl Caller {
@@ -102,7 +120,7 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             return Err(fail(AppError::Unauthenticated));
         };
-        Ok(Caller { principal, request_id })
+        Ok(Caller { principal, request_id, ip: ClientOrigin::of(&parts.extensions).ip.to_string() })
     }
 }
 
@@ -146,7 +164,7 @@ impl FromRequestParts<AppState> for FeedCaller {
                     .into(),
             }));
         }
-        Ok(FeedCaller(Caller { principal, request_id }))
+        Ok(FeedCaller(Caller { principal, request_id, ip: ClientOrigin::of(&parts.extensions).ip.to_string() }))
     }
 }
 
@@ -602,10 +620,15 @@ pub(crate) async fn submit_audit_events(
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct PasswordReset {
     password: String,
+    /// Revoke every API token of the user too (default: they keep working).
+    #[serde(default)]
+    revoke_tokens: bool,
 }
 
 /// `POST /api/v1/users/{name}/password`: an administrator sets a new
-/// initial password (to be changed at the next sign-in); ends the user's sessions.
+/// one-time password (to be changed at the next sign-in, before it
+/// expires); ends the user's sessions, and with `revoke_tokens` revokes
+/// their API tokens.
 #[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", params(("name" = String, Path)), request_body = PasswordReset, responses((status = 204), (status = 403), (status = 404), (status = 422)))]
 pub(crate) async fn reset_password(
     State(state): State<AppState>,
@@ -613,7 +636,11 @@ pub(crate) async fn reset_password(
     Path(name): Path<String>,
     Json(body): Json<PasswordReset>,
 ) -> ApiResult<StatusCode> {
-    state.app.reset_password(&caller.principal, &name, body.password).await.map_err(|e| caller.fail(e))?;
+    state
+        .app
+        .reset_password(&caller.principal, &name, body.password, body.revoke_tokens)
+        .await
+        .map_err(|e| caller.fail(e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -622,20 +649,26 @@ pub(crate) async fn reset_password(
 pub(crate) struct OwnPassword {
     current_password: String,
     new_password: String,
+    /// Revoke every API token of the account too (default: they keep working).
+    #[serde(default)]
+    revoke_tokens: bool,
 }
 
-/// `PUT /api/v1/me/password`.
-#[utoipa::path(put, path = "/api/v1/me/password", tag = "identity", request_body = OwnPassword, responses((status = 204), (status = 422)))]
+/// `PUT /api/v1/me/password`: needs a session or a `write` token. A wrong
+/// current password counts as a failed sign-in. Ends every other session
+/// of the account.
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "identity", request_body = OwnPassword, responses((status = 204), (status = 403), (status = 422), (status = 429)))]
 pub(crate) async fn change_own_password(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<OwnPassword>,
 ) -> ApiResult<StatusCode> {
-    state
-        .app
-        .change_own_password(&caller.principal, &body.current_password, body.new_password)
-        .await
-        .map_err(|e| caller.fail(e))?;
+    let change = leitstand_app::OwnPasswordChange {
+        current: body.current_password,
+        new: body.new_password,
+        revoke_tokens: body.revoke_tokens,
+    };
+    state.app.change_own_password(&caller.principal, change, &caller.ip).await.map_err(|e| caller.fail(e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -646,8 +679,8 @@ pub(crate) struct Locale {
     locale: String,
 }
 
-/// `PUT /api/v1/me/locale`.
-#[utoipa::path(put, path = "/api/v1/me/locale", tag = "identity", request_body = Locale, responses((status = 204), (status = 422)))]
+/// `PUT /api/v1/me/locale`: needs a session or a `write` token.
+#[utoipa::path(put, path = "/api/v1/me/locale", tag = "identity", request_body = Locale, responses((status = 204), (status = 403), (status = 422)))]
 pub(crate) async fn set_locale(
     State(state): State<AppState>,
     caller: Caller,
@@ -658,41 +691,50 @@ pub(crate) async fn set_locale(
 }
 
 /// Turning the second factor on (`secret` from `GET /api/v1/me/totp/secret`
-/// or any base32 secret) or off (`code` only).
+/// or any base32 secret, and a `code` it shows) or off (`code` only).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct TotpChange {
     #[serde(default)]
     secret: String,
     code: String,
+    /// When a second factor is already on: a code of it, to replace it.
+    #[serde(default)]
+    current_code: Option<String>,
 }
 
-/// `GET /api/v1/me/totp/secret`: a fresh secret and its `otpauth://` URI.
-#[utoipa::path(get, path = "/api/v1/me/totp/secret", tag = "identity", responses((status = 200, description = "{secret, otpauth_uri}")))]
-pub(crate) async fn totp_secret(caller: Caller) -> Json<serde_json::Value> {
-    let secret = leitstand_app::new_totp_secret();
-    let uri = leitstand_app::otpauth_uri(&secret, &caller.principal.username);
-    Json(json!({ "secret": secret, "otpauth_uri": uri }))
+/// `GET /api/v1/me/totp/secret`: a fresh secret and its `otpauth://` URI;
+/// needs a session or a `write` token.
+#[utoipa::path(get, path = "/api/v1/me/totp/secret", tag = "identity", responses((status = 200, description = "{secret, otpauth_uri}"), (status = 403)))]
+pub(crate) async fn totp_secret(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+    let (secret, uri) = state.app.new_totp_setup(&caller.principal).map_err(|e| caller.fail(e))?;
+    Ok(Json(json!({ "secret": secret, "otpauth_uri": uri })))
 }
 
-/// `PUT /api/v1/me/totp`: turn the second factor on.
-#[utoipa::path(put, path = "/api/v1/me/totp", tag = "identity", request_body = TotpChange, responses((status = 204), (status = 422)))]
+/// `PUT /api/v1/me/totp`: turn the second factor on; replacing one that is
+/// on needs `current_code`. Needs a session or a `write` token.
+#[utoipa::path(put, path = "/api/v1/me/totp", tag = "identity", request_body = TotpChange, responses((status = 204), (status = 403), (status = 422), (status = 429)))]
 pub(crate) async fn enable_totp(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<TotpChange>,
 ) -> ApiResult<StatusCode> {
-    state.app.enable_totp(&caller.principal, &body.secret, &body.code).await.map_err(|e| caller.fail(e))?;
+    state
+        .app
+        .enable_totp(&caller.principal, &body.secret, &body.code, body.current_code.as_deref(), &caller.ip)
+        .await
+        .map_err(|e| caller.fail(e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /api/v1/me/totp`: turn the second factor off (needs a code).
-#[utoipa::path(delete, path = "/api/v1/me/totp", tag = "identity", request_body = TotpChange, responses((status = 204), (status = 422)))]
+/// `DELETE /api/v1/me/totp`: turn the second factor off (needs a code of
+/// it, checked like a sign-in). Needs a session or a `write` token.
+#[utoipa::path(delete, path = "/api/v1/me/totp", tag = "identity", request_body = TotpChange, responses((status = 204), (status = 403), (status = 422), (status = 429)))]
 pub(crate) async fn disable_totp(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<TotpChange>,
 ) -> ApiResult<StatusCode> {
-    state.app.disable_totp(&caller.principal, &body.code).await.map_err(|e| caller.fail(e))?;
+    state.app.disable_totp(&caller.principal, &body.code, &caller.ip).await.map_err(|e| caller.fail(e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

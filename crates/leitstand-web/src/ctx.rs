@@ -9,6 +9,7 @@ use leitstand_app::ValidSession;
 use crate::AppState;
 use crate::TraceContext;
 use crate::i18n::{Lang, Tr};
+use crate::origin::ClientOrigin;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "leitstand_session";
@@ -27,12 +28,6 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Whether the client reached us over TLS (directly or via a proxy that
-/// says so): cookies then get `Secure` and responses HSTS.
-pub fn is_tls(headers: &HeaderMap) -> bool {
-    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
-}
-
 /// Request context.
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -42,8 +37,10 @@ pub struct Ctx {
     pub session: Option<ValidSession>,
     /// Request id.
     pub request_id: String,
-    /// TLS in use.
+    /// TLS in use (cookies get `Secure`).
     pub tls: bool,
+    /// The client's address.
+    pub client_ip: String,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -67,6 +64,7 @@ impl FromRequestParts<AppState> for Ctx {
             })
             .unwrap_or(Lang::De);
         let request_id = TraceContext::request_id(&parts.extensions);
-        Ok(Ctx { tr: Tr { lang }, session, request_id, tls: is_tls(&parts.headers) })
+        let origin = ClientOrigin::of(&parts.extensions);
+        Ok(Ctx { tr: Tr { lang }, session, request_id, tls: origin.tls, client_ip: origin.ip.to_string() })
     }
 }

@@ -14,6 +14,7 @@ mod ctx;
 mod i18n;
 mod metrics;
 mod ops;
+mod origin;
 mod pages;
 mod problem;
 mod trace;
@@ -34,6 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use i18n::{Lang, Tr};
 pub use metrics::Metrics;
+pub use origin::{BadProxy, ClientOrigin, TrustedProxies, client_origin};
 pub use trace::TraceContext;
 pub use witness::witness_router;
 
@@ -65,6 +67,8 @@ pub struct AppState {
     pub contact: String,
     /// Serve `/audit/log/` without sign-in.
     pub audit_public: bool,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl AppState {
@@ -76,6 +80,7 @@ impl AppState {
             draining: Arc::new(AtomicBool::new(false)),
             contact: "barrierefreiheit@example.invalid".into(),
             audit_public: true,
+            trusted_proxies: Arc::default(),
         }
     }
 
@@ -138,10 +143,14 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
     // Outermost first: every response, even a timeout or an oversized body,
-    // is traced, counted and carries the security headers.
+    // is traced, counted and carries the security headers. Nothing is kept
+    // by caches unless its route says so (the stylesheet, the audit log's
+    // public tiles): signed-in pages show secrets, new tokens among them.
     routes.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), trace::observe))
+            .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), origin::record))
+            .layer(set(header::CACHE_CONTROL, "no-store"))
             .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(set(header::REFERRER_POLICY, "no-referrer"))
             .layer(set(header::X_FRAME_OPTIONS, "DENY"))
@@ -155,7 +164,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
 
 /// `Strict-Transport-Security` when the request came over TLS.
 async fn hsts(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let tls = ctx::is_tls(req.headers());
+    let tls = ClientOrigin::of(req.extensions()).tls;
     let mut response = next.run(req).await;
     if tls {
         response

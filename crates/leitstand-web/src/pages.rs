@@ -158,6 +158,7 @@ struct UserRow {
     role_label: String,
     tenants_label: String,
     reset_label: String,
+    revoke_label: String,
     tenants: String,
     active: bool,
     is_self: bool,
@@ -247,6 +248,7 @@ struct ProfilePage {
     page: Page,
     username: String,
     role: String,
+    password_change_due: bool,
     totp_on: bool,
     totp_secret: String,
     totp_uri: String,
@@ -276,6 +278,7 @@ fn error_page(ctx: &Ctx, state: &AppState, error: &AppError) -> Response {
         }
         AppError::Conflict { .. } => (StatusCode::CONFLICT, ctx.tr.arg("error-conflict", "detail", &error.to_string())),
         AppError::Unauthenticated => return Redirect::to("/login").into_response(),
+        AppError::PasswordChangeRequired => return Redirect::to("/profile").into_response(),
         _ => {
             tracing::error!(%error, "request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, ctx.tr.get("error-internal"))
@@ -285,14 +288,34 @@ fn error_page(ctx: &Ctx, state: &AppState, error: &AppError) -> Response {
     (status, ErrorPage { page, message }).into_response()
 }
 
-/// The signed-in session, or a redirect to the login page.
+/// The signed-in session, or a redirect to the login page — or to the
+/// profile while a one-time password must be changed: nothing else is
+/// shown before that.
 fn signed_in(ctx: &Ctx) -> Result<&ValidSession, Response> {
+    let session = signed_in_to_change_password(ctx)?;
+    if session.must_change_password {
+        return Err(Redirect::to("/profile").into_response());
+    }
+    Ok(session)
+}
+
+/// The signed-in session, even one that must change its password first
+/// (the profile, the change itself, signing out).
+fn signed_in_to_change_password(ctx: &Ctx) -> Result<&ValidSession, Response> {
     ctx.session.as_ref().ok_or_else(|| Redirect::to("/login").into_response())
 }
 
 /// A valid CSRF token for the session, or 403.
 fn checked<'a>(ctx: &'a Ctx, state: &AppState, csrf: &str) -> Result<&'a Principal, Response> {
     let session = signed_in(ctx)?;
+    state.app.check_csrf(session, csrf).map_err(|e| error_page(ctx, state, &e))?;
+    Ok(&session.principal)
+}
+
+/// [`checked`] for the forms a session may send before its one-time
+/// password is changed.
+fn checked_to_change_password<'a>(ctx: &'a Ctx, state: &AppState, csrf: &str) -> Result<&'a Principal, Response> {
+    let session = signed_in_to_change_password(ctx)?;
     state.app.check_csrf(session, csrf).map_err(|e| error_page(ctx, state, &e))?;
     Ok(&session.principal)
 }
@@ -344,12 +367,19 @@ pub(crate) struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after login (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".into(),
-    }
+/// Only local paths are followed after login (no open redirect): a path
+/// that starts with one `/`, holds no control character, whitespace or
+/// backslash (browsers drop tabs and newlines and read `/\t/host` as
+/// `//host`), and parses as a path with nothing before it. Anything else
+/// goes to `/`.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
+    let Some(n) = next else { return "/".into() };
+    let local = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        && n.parse::<axum::http::Uri>().is_ok_and(|u| u.scheme().is_none() && u.authority().is_none())
+        && axum::http::HeaderValue::from_str(n).is_ok();
+    if local { n.to_string() } else { "/".into() }
 }
 
 /// `GET /login`.
@@ -372,14 +402,9 @@ pub(crate) struct LoginForm {
 }
 
 /// `POST /login`.
-pub(crate) async fn login(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    Form(form): Form<LoginForm>,
-) -> Response {
+pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, Form(form): Form<LoginForm>) -> Response {
     let code = Some(form.code.trim()).filter(|c| !c.is_empty());
-    match state.app.login(&form.username, &form.password, code, &peer.ip().to_string()).await {
+    match state.app.login(&form.username, &form.password, code, &ctx.client_ip).await {
         Ok(outcome) => {
             let target = if outcome.session.must_change_password {
                 "/profile".to_string()
@@ -406,6 +431,14 @@ pub(crate) async fn login(
                 }
                 AppError::BadSecondFactor => {
                     page.errors.push(ctx.tr.get("login-code-failed"));
+                    StatusCode::UNAUTHORIZED
+                }
+                AppError::Throttled => {
+                    page.errors.push(ctx.tr.get("login-busy"));
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                AppError::PasswordExpired => {
+                    page.errors.push(ctx.tr.get("login-expired"));
                     StatusCode::UNAUTHORIZED
                 }
                 other => return error_page(&ctx, &state, other),
@@ -478,7 +511,7 @@ pub(crate) struct CsrfForm {
 
 /// `POST /logout`.
 pub(crate) async fn logout(State(state): State<AppState>, ctx: Ctx, Form(form): Form<CsrfForm>) -> Response {
-    or_respond!(checked(&ctx, &state, &form.csrf));
+    or_respond!(checked_to_change_password(&ctx, &state, &form.csrf));
     if let Some(session) = &ctx.session {
         let _ = state.app.logout(session).await;
     }
@@ -501,7 +534,9 @@ pub(crate) async fn language(
 ) -> Response {
     let lang = Lang::parse(&form.lang).unwrap_or(Lang::De);
     if ctx.session.is_some() {
-        match checked(&ctx, &state, &form.csrf) {
+        match checked_to_change_password(&ctx, &state, &form.csrf) {
+            // Refused while a one-time password must be changed: the
+            // cookie still switches the language.
             Ok(p) => {
                 let _ = state.app.set_locale(p, lang.code()).await;
             }
@@ -625,6 +660,7 @@ async fn render_users(state: &AppState, ctx: &Ctx, notice: Option<String>, error
             role_label: ctx.tr.arg("users-role-for", "name", &u.username),
             tenants_label: ctx.tr.arg("users-tenants-for", "name", &u.username),
             reset_label: ctx.tr.arg("users-reset-for", "name", &u.username),
+            revoke_label: ctx.tr.arg("users-revoke-tokens-for", "name", &u.username),
             tenants: u
                 .tenants
                 .iter()
@@ -703,6 +739,9 @@ pub(crate) struct UserChangeForm {
     #[serde(default)]
     tenants: String,
     password: Option<String>,
+    /// Checkbox: revoke the user's API tokens with the reset.
+    #[serde(default)]
+    revoke_tokens: Option<String>,
 }
 
 /// `POST /users/{name}`: disable, enable.
@@ -723,7 +762,10 @@ pub(crate) async fn change_user(
             }
             Err(e) => Err(AppError::Invalid { field: "role", message: e.to_string() }),
         },
-        "reset" => state.app.reset_password(principal, &name, form.password.unwrap_or_default()).await,
+        "reset" => {
+            let password = form.password.unwrap_or_default();
+            state.app.reset_password(principal, &name, password, form.revoke_tokens.is_some()).await
+        }
         _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
     };
     match result {
@@ -817,7 +859,7 @@ async fn render_profile(
     errors: Vec<String>,
     keep_secret: Option<String>,
 ) -> Response {
-    let session = or_respond!(signed_in(ctx));
+    let session = or_respond!(signed_in_to_change_password(ctx));
     let mut page = Page::new(ctx, state, "profile-title", "/profile");
     if session.must_change_password && notice.is_none() {
         page.notice = Some(ctx.tr.get("dashboard-must-change"));
@@ -831,10 +873,17 @@ async fn render_profile(
         Ok(on) => on,
         Err(e) => return error_page(ctx, state, &e),
     };
-    let totp_secret = match (totp_on, keep_secret) {
-        (true, _) => String::new(),
-        (false, Some(secret)) => secret,
-        (false, None) => leitstand_app::new_totp_secret(),
+    // The set-up of a second factor waits until a one-time password is changed.
+    let (totp_secret, totp_uri) = match (totp_on || session.must_change_password, keep_secret) {
+        (true, _) => (String::new(), String::new()),
+        (false, Some(secret)) => {
+            let uri = leitstand_app::otpauth_uri(&secret, &p.username);
+            (secret, uri)
+        }
+        (false, None) => match state.app.new_totp_setup(p) {
+            Ok(setup) => setup,
+            Err(e) => return error_page(ctx, state, &e),
+        },
     };
     (
         status,
@@ -842,8 +891,9 @@ async fn render_profile(
             page,
             username: p.username.clone(),
             role: ctx.tr.get(&format!("role-{}", p.role.as_str())),
+            password_change_due: session.must_change_password,
             totp_on,
-            totp_uri: if totp_on { String::new() } else { leitstand_app::otpauth_uri(&totp_secret, &p.username) },
+            totp_uri,
             totp_secret,
         },
     )
@@ -862,6 +912,9 @@ pub(crate) struct PasswordForm {
     csrf: String,
     current_password: String,
     new_password: String,
+    /// Checkbox: revoke one's API tokens too.
+    #[serde(default)]
+    revoke_tokens: Option<String>,
 }
 
 /// `POST /profile/password`.
@@ -870,10 +923,17 @@ pub(crate) async fn change_password(
     ctx: Ctx,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let principal = or_respond!(checked(&ctx, &state, &form.csrf));
-    match state.app.change_own_password(principal, &form.current_password, form.new_password).await {
+    let principal = or_respond!(checked_to_change_password(&ctx, &state, &form.csrf));
+    let change = leitstand_app::OwnPasswordChange {
+        current: form.current_password,
+        new: form.new_password,
+        revoke_tokens: form.revoke_tokens.is_some(),
+    };
+    match state.app.change_own_password(principal, change, &ctx.client_ip).await {
         Ok(()) => Redirect::to("/profile?done=password").into_response(),
-        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()], None).await,
+        Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. } | AppError::Throttled)) => {
+            render_profile(&state, &ctx, None, vec![e.to_string()], None).await
+        }
         Err(e) => error_page(&ctx, &state, &e),
     }
 }
@@ -891,14 +951,16 @@ pub(crate) struct TotpForm {
 pub(crate) async fn change_totp(State(state): State<AppState>, ctx: Ctx, Form(form): Form<TotpForm>) -> Response {
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let result = match form.op.as_str() {
-        "enable" => state.app.enable_totp(principal, &form.secret, &form.code).await,
-        "disable" => state.app.disable_totp(principal, &form.code).await,
+        "enable" => state.app.enable_totp(principal, &form.secret, &form.code, None, &ctx.client_ip).await,
+        "disable" => state.app.disable_totp(principal, &form.code, &ctx.client_ip).await,
         _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
     };
     let keep = (form.op == "enable" && !form.secret.is_empty()).then(|| form.secret.clone());
     match result {
         Ok(()) => Redirect::to("/profile?done=totp").into_response(),
-        Err(e @ AppError::Invalid { .. }) => render_profile(&state, &ctx, None, vec![e.to_string()], keep).await,
+        Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. } | AppError::Throttled)) => {
+            render_profile(&state, &ctx, None, vec![e.to_string()], keep).await
+        }
         Err(e) => error_page(&ctx, &state, &e),
     }
 }

@@ -22,6 +22,7 @@ fn system() -> Principal {
         role: Role::Admin,
         scope: TenantScope::All,
         via: Via::Cli,
+        password_change_due: false,
     }
 }
 
@@ -40,7 +41,8 @@ async fn app(config: &Config) -> anyhow::Result<App> {
     let clock: std::sync::Arc<dyn leitstand_core::Clock> = std::sync::Arc::new(SystemClock);
     // While the server runs it holds the log; events then wait in the outbox.
     let sink = leitstand_app::AuditSink::open(crate::serve::audit_settings(config), clock.clone(), true)?;
-    let app = App::new(store, clock, sink);
+    let mut app = App::new(store, clock, sink);
+    app.sessions.one_time_password = config.server.one_time_password_validity.signed();
     app.relay_audit_outbox().await?;
     Ok(app)
 }
@@ -85,19 +87,21 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitC
         }
         UserCommand::Disable { name } => {
             app.set_user_active(&me, &name, false).await?;
-            println!("user {name} disabled; sessions ended");
+            println!("user {name} disabled; sessions ended, API tokens revoked");
         }
         UserCommand::Enable { name } => {
             app.set_user_active(&me, &name, true).await?;
             println!("user {name} enabled");
         }
-        UserCommand::ResetPassword { name, password_stdin } => {
+        UserCommand::ResetPassword { name, password_stdin, revoke_tokens } => {
             let (password, generated) = read_password(password_stdin)?;
-            app.reset_password(&me, &name, password.clone()).await?;
+            let user = app.reset_password(&me, &name, password.clone(), revoke_tokens).await?;
+            let until =
+                user.password_expires_at.map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
             if generated {
-                println!("new one-time password for {name} (change at next login): {password}");
+                println!("new one-time password for {name} (change at next login, before {until}): {password}");
             } else {
-                println!("password of {name} reset; it must be changed at the next login");
+                println!("password of {name} reset; it must be changed at the next login, before {until}");
             }
         }
     }

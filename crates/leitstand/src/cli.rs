@@ -231,7 +231,8 @@ pub enum UserCommand {
     },
     /// List users.
     List,
-    /// Disable a user: ends their sessions and tokens.
+    /// Disable a user: ends their sessions and revokes their API tokens
+    /// (enabling the user again brings neither back).
     Disable {
         /// Login name.
         name: String,
@@ -241,14 +242,18 @@ pub enum UserCommand {
         /// Login name.
         name: String,
     },
-    /// Set a new password (generated, or from standard input); the user must
-    /// change it at the next login.
+    /// Set a new one-time password (generated, or from standard input); the
+    /// user must change it at the next login, before it expires. Ends the
+    /// user's sessions.
     ResetPassword {
         /// Login name.
         name: String,
         /// Read the new password from standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Revoke the user's API tokens too.
+        #[arg(long)]
+        revoke_tokens: bool,
     },
 }
 

@@ -30,6 +30,10 @@ mod bench_cmd;
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    // Everything Leitstand creates — the database and its WAL, the intake
+    // log, the audit journal, keys, exports — is its owner's alone (0600
+    // files, 0700 directories), whatever umask it was started with.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     leitstand_app::install_crypto_provider();
     let cli = Cli::parse();
     match run(cli, started) {

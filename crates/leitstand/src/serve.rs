@@ -71,6 +71,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     );
 
     let store = open(server).await?;
+    warn_about_loose_permissions(&server.data_dir);
     let metrics = Arc::new(Metrics::new(store.backend(), clock.now()));
     if config.audit.origin == crate::config::AuditConfig::default().origin {
         tracing::warn!(origin = %config.audit.origin, "audit.origin is the default; set a unique origin before the first production start (it cannot change later)");
@@ -85,15 +86,22 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     }
     services.sessions.idle = server.session_idle_timeout.signed();
     services.sessions.absolute = server.session_absolute_timeout.signed();
+    services.sessions.one_time_password = server.one_time_password_validity.signed();
+    let sealed = services.seal_stored_secrets().await?;
+    if sealed > 0 {
+        tracing::info!(secrets = sealed, "sealed second-factor secrets stored in clear before this version");
+    }
     if let Some(oidc) = &config.oidc {
         services.oidc = Some(Arc::new(Oidc::new(oidc_settings(oidc))?));
     }
     // The one-time password goes to the terminal only, never to the log.
-    if let Some(password) = services.bootstrap_admin(std::env::var("LEITSTAND_ADMIN_PASSWORD").ok()).await? {
+    let chosen = config.first_admin_password.as_ref().map(|p| p.expose().to_string());
+    if let Some(password) = services.bootstrap_admin(chosen).await? {
+        let until = services.one_time_password_expiry().strftime("%Y-%m-%d %H:%M UTC");
         eprintln!(
             "\nErstes Administratorkonto angelegt / first administrator account created:\n  \
              Benutzer / user: admin\n  Einmalpasswort / one-time password: {password}\n  \
-             Bei der ersten Anmeldung ändern. Change it at the first login.\n"
+             Bei der ersten Anmeldung ändern, gültig bis / change it at the first login, valid until: {until}\n"
         );
     }
     let mut monitoring = config.monitoring_settings.clone();
@@ -132,6 +140,10 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let mut state = AppState::new(services, metrics);
     state.contact = server.accessibility_contact.clone();
     state.audit_public = config.audit.public;
+    state.trusted_proxies = Arc::new(
+        leitstand_web::TrustedProxies::parse(&server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?,
+    );
     let limits =
         HttpLimits { body_limit_bytes: server.body_limit_bytes, request_timeout: server.request_timeout.std() };
     let app = leitstand_web::router(state.clone(), &limits).into_make_service_with_connect_info::<SocketAddr>();
@@ -390,12 +402,35 @@ pub async fn open(server: &ServerConfig) -> Result<Store, StartupError> {
 }
 
 fn check_data_dir(dir: &Path) -> Result<(), StartupError> {
+    use std::os::unix::fs::DirBuilderExt;
     let fail = |source| StartupError::DataDir { path: dir.to_path_buf(), source };
-    std::fs::create_dir_all(dir).map_err(fail)?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
     let probe = dir.join(".leitstand-write-test");
     std::fs::write(&probe, b"ok").map_err(fail)?;
     std::fs::remove_file(&probe).map_err(fail)?;
     Ok(())
+}
+
+/// Logs a warning for the data directory and each entry in it that other
+/// local users may read or write: they hold the database (with password
+/// hashes and sealed second factors), the intake log, the audit journal and
+/// the keys. Leitstand creates them private; older installations, a copy
+/// or a restore may not have.
+fn warn_about_loose_permissions(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path());
+    for path in std::iter::once(dir.to_path_buf()).chain(entries) {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        let mode = meta.permissions().mode() & 0o777;
+        if !meta.file_type().is_symlink() && mode & 0o077 != 0 {
+            let fix = if meta.is_dir() { "chmod 700" } else { "chmod 600" };
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "other local users may read this; run `{fix}` on it (Leitstand creates its files for its owner only)"
+            );
+        }
+    }
 }
 
 async fn open_store(

@@ -148,10 +148,13 @@ store_test!(second_factor_is_required_once_enabled_and_codes_cannot_be_replayed,
     let admin = admin(&app).await;
     let secret = leitstand_app::new_totp_secret();
     let at = |c: &leitstand_core::clock::ManualClock| u64::try_from(c.now().as_second()).unwrap();
-    let err = app.enable_totp(&admin, &secret, "000000").await.unwrap_err();
+    let err = app.enable_totp(&admin, &secret, "000000", None, "127.0.0.1").await.unwrap_err();
     assert!(err.to_string().starts_with("code:"), "{err}");
     let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
-    app.enable_totp(&admin, &secret, &code).await.unwrap();
+    app.enable_totp(&admin, &secret, &code, None, "127.0.0.1").await.unwrap();
+    let stored = leitstand_store::UserRepository::user_by_name(&app.store, "admin").await.unwrap().unwrap();
+    let stored = stored.totp_secret.unwrap();
+    assert!(leitstand_app::Sealer::is_sealed(&stored) && !stored.contains(&secret), "sealed at rest: {stored}");
 
     clock.advance(SignedDuration::from_secs(30));
     let err = app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap_err();
@@ -165,7 +168,7 @@ store_test!(second_factor_is_required_once_enabled_and_codes_cannot_be_replayed,
 
     clock.advance(SignedDuration::from_secs(30));
     let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
-    app.disable_totp(&admin, &code).await.unwrap();
+    app.disable_totp(&admin, &code, "127.0.0.1").await.unwrap();
     app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap();
     let actions: Vec<String> = audit(&app).await.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"auth.totp_enable".into()) && actions.contains(&"auth.totp_disable".into()));

@@ -10,12 +10,14 @@ mod tenants;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use leitstand_app::{App, NewUserRequest, Principal};
+use leitstand_app::{App, NewUserRequest, OwnPasswordChange, Principal};
 use leitstand_core::access::{Role, Throttle};
 use leitstand_core::clock::ManualClock;
 use leitstand_store::Store;
 
 pub const PASSWORD: &str = "korrekt Pferd Batterie";
+/// The one-time password a new user is created with.
+pub const ONE_TIME: &str = "Einmal Kennwort 4711";
 
 pub fn app(store: &Store) -> (App, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new("2026-11-23T10:00:00Z".parse::<Timestamp>().unwrap()));
@@ -45,6 +47,8 @@ pub async fn admin(app: &App) -> Principal {
     app.login("admin", PASSWORD, None, "127.0.0.1").await.unwrap().session.principal
 }
 
+/// A new user who has replaced the one-time password with [`PASSWORD`],
+/// signed in.
 pub async fn add(app: &App, admin: &Principal, name: &str, role: Role, tenants: &[&str]) -> Principal {
     app.add_user(
         admin,
@@ -52,11 +56,14 @@ pub async fn add(app: &App, admin: &Principal, name: &str, role: Role, tenants: 
             username: name.into(),
             display_name: String::new(),
             role,
-            password: PASSWORD.into(),
+            password: ONE_TIME.into(),
             tenants: tenants.iter().map(|s| s.to_string()).collect(),
         },
     )
     .await
     .unwrap();
+    let first = app.login(name, ONE_TIME, None, "127.0.0.1").await.unwrap().session.principal;
+    let change = OwnPasswordChange { current: ONE_TIME.into(), new: PASSWORD.into(), revoke_tokens: false };
+    app.change_own_password(&first, change, "127.0.0.1").await.unwrap();
     app.login(name, PASSWORD, None, "127.0.0.1").await.unwrap().session.principal
 }

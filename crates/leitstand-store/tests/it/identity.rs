@@ -19,6 +19,7 @@ fn user(name: &str, role: Role, tenants: Vec<Uuid>) -> NewUser {
         role,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$x$y".into()),
         must_change_password: false,
+        password_expires_at: None,
         tenants,
         external_id: None,
     }
@@ -47,10 +48,13 @@ store_test!(user_changes_apply, |store| {
     assert_eq!(u2.updated_at, t(5));
     let u3 = store.change_user(u.id, UserChange::Active(false), t(6)).await.unwrap();
     assert!(!u3.active);
-    let u4 =
-        store.change_user(u.id, UserChange::Password { hash: "h2".into(), must_change: true }, t(7)).await.unwrap();
+    let one_time = UserChange::Password { hash: "h2".into(), must_change: true, expires_at: Some(t(3600)) };
+    let u4 = store.change_user(u.id, one_time, t(7)).await.unwrap();
     assert_eq!(u4.password_hash.as_deref(), Some("h2"));
     assert!(u4.must_change_password);
+    assert_eq!(u4.password_expires_at, Some(t(3600)));
+    let own = UserChange::Password { hash: "h3".into(), must_change: false, expires_at: None };
+    assert_eq!(store.change_user(u.id, own, t(8)).await.unwrap().password_expires_at, None);
     let err = store.change_user(Uuid::now_v7(), UserChange::Active(true), t(8)).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }));
 });
@@ -67,8 +71,12 @@ store_test!(sessions_and_tokens, |store| {
     };
     store.create_session(session.clone()).await.unwrap();
     assert_eq!(store.session("abc").await.unwrap().unwrap(), session);
-    store.delete_user_sessions(u.id).await.unwrap();
+    store.create_session(SessionRow { id_hash: "def".into(), ..session.clone() }).await.unwrap();
+    assert_eq!(store.delete_user_sessions(u.id, Some("def")).await.unwrap(), 1, "all but the one kept");
     assert!(store.session("abc").await.unwrap().is_none());
+    assert!(store.session("def").await.unwrap().is_some());
+    store.delete_user_sessions(u.id, None).await.unwrap();
+    assert!(store.session("def").await.unwrap().is_none());
 
     let token = ApiToken {
         id: Uuid::now_v7(),
@@ -87,24 +95,76 @@ store_test!(sessions_and_tokens, |store| {
     assert!(store.revoke_token(token.id, other.id, t(1)).await.is_err(), "only the owner revokes");
     store.revoke_token(token.id, u.id, t(1)).await.unwrap();
     assert_eq!(store.tokens_of(u.id).await.unwrap()[0].revoked_at, Some(t(1)));
+    let second = ApiToken { id: Uuid::now_v7(), token_hash: "h2".into(), ..token.clone() };
+    store.create_token(second.clone()).await.unwrap();
+    store
+        .create_token(ApiToken { id: Uuid::now_v7(), user_id: other.id, token_hash: "h3".into(), ..token })
+        .await
+        .unwrap();
+    assert_eq!(store.revoke_user_tokens(u.id, t(2)).await.unwrap(), 1, "the one not yet revoked, of this user only");
+    let tokens = store.tokens_of(u.id).await.unwrap();
+    assert!(tokens.iter().any(|t2| t2.id == second.id && t2.revoked_at == Some(t(2))));
+    assert!(tokens.iter().any(|t2| t2.revoked_at == Some(t(1))), "an earlier revocation keeps its time");
+    assert_eq!(store.tokens_of(other.id).await.unwrap()[0].revoked_at, None);
 });
 
 store_test!(throttle_locks_after_repeated_failures_and_forgets_old_ones, |store| {
     let rules = Throttle::default();
     for i in 1..=9 {
-        let s = store.register_failure("account:anna", t(i), &rules).await.unwrap();
+        let s = store.count_attempt("account:anna", t(i), &rules).await.unwrap();
         assert_eq!(s.failures, u32::try_from(i).unwrap());
         assert_eq!(s.locked_until, None);
     }
-    let s = store.register_failure("account:anna", t(10), &rules).await.unwrap();
-    assert_eq!(s.locked_until, Some(t(10 + 15 * 60)));
-    assert!(store.throttle_state("account:anna", t(11), &rules).await.unwrap().locked_until.is_some());
-    assert_eq!(store.throttle_state("account:bob", t(11), &rules).await.unwrap().failures, 0);
-    // After lock and window have passed, the count starts again.
-    assert_eq!(store.throttle_state("account:anna", t(10 + 16 * 60), &rules).await.unwrap().failures, 0);
-    store.register_failure("ip:10.0.0.1", t(0), &rules).await.unwrap();
-    store.clear_throttle("ip:10.0.0.1").await.unwrap();
-    assert_eq!(store.throttle_state("ip:10.0.0.1", t(1), &rules).await.unwrap().failures, 0);
+    let s = store.count_attempt("account:anna", t(10), &rules).await.unwrap();
+    assert_eq!((s.failures, s.locked_until), (10, Some(t(10 + 15 * 60))), "the tenth attempt locks");
+    let s = store.count_attempt("account:anna", t(11), &rules).await.unwrap();
+    assert_eq!((s.failures, s.locked_until), (11, Some(t(10 + 15 * 60))), "a lock is not extended");
+    assert_eq!(store.count_attempt("account:bob", t(11), &rules).await.unwrap().failures, 1);
+    // After the lock has lapsed, the count starts again.
+    let s = store.count_attempt("account:anna", t(10 + 15 * 60), &rules).await.unwrap();
+    assert_eq!((s.failures, s.locked_until), (1, None));
+    // Without a lock, attempts older than the window no longer count.
+    let s = store.count_attempt("account:anna", t(10 + 30 * 60), &rules).await.unwrap();
+    assert_eq!(s.failures, 1);
+    store.count_attempt("ip:ps:1", t(0), &rules).await.unwrap();
+    store.clear_throttle("ip:ps:1").await.unwrap();
+    assert_eq!(store.count_attempt("ip:ps:1", t(1), &rules).await.unwrap().failures, 1);
+});
+
+store_test!(a_refunded_attempt_gives_back_its_count_and_its_lock, |store| {
+    let rules = Throttle { lock_after: 3, ..Throttle::default() };
+    for i in 1..=2 {
+        store.count_attempt("account:carl", t(i), &rules).await.unwrap();
+    }
+    assert!(store.count_attempt("account:carl", t(3), &rules).await.unwrap().locked_until.is_some());
+    store.refund_attempt("account:carl", &rules).await.unwrap();
+    let s = store.count_attempt("account:carl", t(4), &rules).await.unwrap();
+    assert_eq!(s.failures, 3, "the refunded attempt no longer counts");
+});
+
+store_test!(concurrent_attempts_are_all_counted, |store| {
+    // 60 attempts at once: every one is counted, and exactly the limit of
+    // them is admitted — a read-modify-write lost most of them.
+    let rules = Throttle::default();
+    let attempts = (0..60).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.count_attempt("account:dora", t(5), &rules).await.unwrap() })
+    });
+    let mut counts: Vec<u32> = Vec::new();
+    for a in attempts {
+        counts.push(a.await.unwrap().failures);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=60).collect::<Vec<_>>(), "each attempt got its own count");
+    assert_eq!(counts.iter().filter(|c| rules.admits("account:dora", **c)).count(), 10);
+});
+
+store_test!(throttle_rows_are_purged_after_lock_and_window, |store| {
+    let rules = Throttle { lock_after: 1, ..Throttle::default() };
+    store.count_attempt("account:erik", t(0), &rules).await.unwrap(); // locked until 15 min
+    store.count_attempt("ip:ps:2", t(0), &rules).await.unwrap();
+    assert_eq!(store.purge_throttle(t(10 * 60), &rules).await.unwrap(), 0, "still locked and in the window");
+    assert_eq!(store.purge_throttle(t(15 * 60), &rules).await.unwrap(), 2);
 });
 
 store_test!(interim_audit_events_come_back_oldest_first_until_cleared, |store| {

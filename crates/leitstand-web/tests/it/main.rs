@@ -54,10 +54,13 @@ pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut leitstand_
 }
 
 pub const PASSWORD: &str = "korrekt Pferd Batterie";
+/// The one-time password a new user is created with.
+pub const ONE_TIME: &str = "Einmal Kennwort 4711";
 
 impl App {
-    /// Creates the admin (if needed) and a user of `role` with `tenants`;
-    /// returns a session cookie header value for that user.
+    /// Creates the admin (if needed) and a user of `role` with `tenants`
+    /// who has replaced the one-time password with [`PASSWORD`]; returns a
+    /// session cookie header value for that user.
     pub async fn user(&self, name: &str, role: leitstand_core::access::Role, tenants: &[&str]) -> String {
         let services = &self.state.app;
         services.bootstrap_admin(Some(PASSWORD.into())).await.unwrap();
@@ -70,12 +73,19 @@ impl App {
                         username: name.into(),
                         display_name: String::new(),
                         role,
-                        password: PASSWORD.into(),
+                        password: ONE_TIME.into(),
                         tenants: tenants.iter().map(|s| s.to_string()).collect(),
                     },
                 )
                 .await
                 .unwrap();
+            let first = services.login(name, ONE_TIME, None, "127.0.0.1").await.unwrap().session.principal;
+            let change = leitstand_app::OwnPasswordChange {
+                current: ONE_TIME.into(),
+                new: PASSWORD.into(),
+                revoke_tokens: false,
+            };
+            services.change_own_password(&first, change, "127.0.0.1").await.unwrap();
         }
         self.login(name, PASSWORD).await.unwrap()
     }

@@ -55,6 +55,16 @@ pub struct ServerConfig {
     pub session_idle_timeout: Duration,
     /// A browser session ends this long after sign-in, used or not.
     pub session_absolute_timeout: Duration,
+    /// A one-time password — printed at the first start, given to a new
+    /// user or set by a reset — stops working this long after it was set.
+    pub one_time_password_validity: Duration,
+    /// Reverse proxies in front of Leitstand, as addresses or CIDR ranges
+    /// (`["10.0.0.0/8", "127.0.0.1"]`). Only from these are `Forwarded` /
+    /// `X-Forwarded-For` (the client address that sign-in throttling counts)
+    /// and `X-Forwarded-Proto` (TLS: `Secure` cookies, HSTS) believed. Empty:
+    /// the TCP peer is the client and those headers are ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Contact address for accessibility feedback, shown in every page's
     /// footer and in the accessibility statement (BITV 2.0 § 7).
     pub accessibility_contact: String,
@@ -73,6 +83,8 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             session_idle_timeout: Duration::from_mins(30),
             session_absolute_timeout: Duration::from_hours(12),
+            one_time_password_validity: Duration::from_hours(72),
+            trusted_proxies: Vec::new(),
             accessibility_contact: "barrierefreiheit@example.invalid".into(),
         }
     }
@@ -484,9 +496,17 @@ pub struct Config {
     pub alerting: alerting::AlertingConfig,
     /// The same, checked and resolved (channels built, schedules validated).
     pub alerting_settings: std::sync::Arc<leitstand_app::alerting::AlertingSettings>,
+    /// The first administrator's password (`LEITSTAND_ADMIN_PASSWORD`), for
+    /// a first start that should not generate one; checked against the
+    /// password rules while loading, so a weak one stops the start before
+    /// anything is created.
+    pub first_admin_password: Option<SecretString>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
+
+/// The environment variable with the first administrator's password.
+pub const ADMIN_PASSWORD_VAR: &str = "LEITSTAND_ADMIN_PASSWORD";
 
 /// Where a configuration problem comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -573,9 +593,20 @@ pub fn load_str(
     text: Option<&str>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
-    let layers = Layers::new(defaults_table(), file, text, env).map_err(ConfigError::Invalid)?;
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    let layers = Layers::new(defaults_table(), file, text, env.iter().cloned()).map_err(ConfigError::Invalid)?;
     let mut merged = layers.merged();
     let mut problems = Vec::new();
+    let first_admin_password = env.iter().find(|(k, _)| k == ADMIN_PASSWORD_VAR).map(|(_, v)| SecretString(v.clone()));
+    if let Some(Err(e)) =
+        first_admin_password.as_ref().map(|p| leitstand_core::access::check_password("admin", p.expose()))
+    {
+        problems.push(Problem {
+            origin: Origin::Env(ADMIN_PASSWORD_VAR.into()),
+            key: String::new(),
+            message: e.to_string(),
+        });
+    }
 
     let tenants = merged.remove("tenants");
     let oidc = merged.remove("oidc").and_then(|v| layers.deserialize::<OidcConfig>(v, "oidc", &mut problems));
@@ -597,6 +628,14 @@ pub fn load_str(
             "server.session_idle_timeout",
             format!("must be longer than 0s and at most session_absolute_timeout ({})", s.session_absolute_timeout),
         ));
+    }
+    if let Some(s) = &server {
+        if s.one_time_password_validity.is_zero() {
+            problems.push(layers.locate("server.one_time_password_validity", "must be longer than 0s".into()));
+        }
+        if let Err(e) = leitstand_web::TrustedProxies::parse(&s.trusted_proxies) {
+            problems.push(layers.locate("server.trusted_proxies", e.to_string()));
+        }
     }
     let log = take_section::<LogConfig>(&mut merged, "log", &layers, &mut problems);
     let audit = take_section::<AuditConfig>(&mut merged, "audit", &layers, &mut problems);
@@ -767,6 +806,7 @@ pub fn load_str(
             alerting_settings,
             policy,
             oidc,
+            first_admin_password,
             file: file.map(Path::to_path_buf),
         }),
         _ => Err(ConfigError::Invalid(problems)),
