@@ -132,6 +132,10 @@ pub(crate) fn own_event(
     outcome: &str,
     details: Value,
 ) -> SubmittedEvent {
+    debug_assert!(
+        leitstand_ledger::event::is_reserved_action(action),
+        "Leitstand's own action {action:?} must lie in a reserved domain (leitstand_ledger::event::RESERVED_DOMAINS)"
+    );
     let mut parts = actor.split(' ');
     let who = parts.next().unwrap_or("anonymous");
     let who = who.strip_prefix("user:").unwrap_or(who);
@@ -525,10 +529,18 @@ pub struct AuditPage {
 impl App {
     /// Accepts a batch of events submitted over the API: all or nothing,
     /// answered with their log indexes once durable. Tenants must exist and
-    /// be visible to the caller.
+    /// be visible to the caller. Each event records who submitted it, in
+    /// the bytes the log commits to, and none may pass itself off as one of
+    /// Leitstand's own (reserved action domains, the actor `system`).
     pub async fn ingest_audit(&self, principal: &crate::Principal, body: &[u8]) -> Result<Vec<u64>> {
         principal.require(leitstand_core::access::Action::WriteAudit)?;
-        let events = leitstand_ledger::event::parse_batch(body).map_err(AppError::InvalidEvent)?;
+        let mut events = leitstand_ledger::event::parse_batch(body).map_err(AppError::InvalidEvent)?;
+        let submitter = principal.actor();
+        let submitter = submitter.strip_prefix("user:").unwrap_or(&submitter);
+        for (index, e) in events.iter_mut().enumerate() {
+            leitstand_ledger::event::check_not_reserved(index, e).map_err(AppError::InvalidEvent)?;
+            e.submitted_by = Some(submitter.to_string());
+        }
         let known: std::collections::HashSet<String> = self
             .store
             .tenants(principal.tenant_filter())

@@ -92,6 +92,74 @@ pub struct SubmittedEvent {
     /// Free details; personal keys are pseudonymised.
     #[serde(default)]
     pub details: Option<Map<String, Value>>,
+    /// Who submitted the event, set by the receiver from the caller's
+    /// credentials, never by the client: `NAME` (pseudonymised) followed by
+    /// ` token:ID` or ` via:cli` when it came that way.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub submitted_by: Option<String>,
+}
+
+/// The action domains (`domain.verb`) of Leitstand's own events. Submitted
+/// events may not use them, nor the actor `system`: an event that reads as
+/// Leitstand's own — a sign-in, a role change, a verification — must be
+/// Leitstand's own. Domains of capabilities still to come are reserved
+/// already, so no portal starts using them.
+pub const RESERVED_DOMAINS: &[&str] = &[
+    "account",
+    "alert",
+    "audit",
+    "auth",
+    "backup",
+    "change",
+    "channel",
+    "deployment",
+    "flag",
+    "gate",
+    "incident",
+    "leitstand",
+    "notification",
+    "oncall",
+    "probe",
+    "report",
+    "restore",
+    "role",
+    "rule",
+    "silence",
+    "statuspage",
+    "tenant",
+    "token",
+    "totp",
+    "user",
+    "witness",
+];
+
+/// Whether `action` lies in a domain reserved for Leitstand's own events.
+pub fn is_reserved_action(action: &str) -> bool {
+    action.split_once('.').is_some_and(|(domain, _)| RESERVED_DOMAINS.contains(&domain))
+}
+
+/// The actor reserved for Leitstand itself.
+pub const RESERVED_ACTOR: &str = "system";
+
+/// Checks that a submitted event (at `index` in its batch) does not pass
+/// itself off as one of Leitstand's own.
+pub fn check_not_reserved(index: usize, event: &SubmittedEvent) -> Result<(), EventError> {
+    if is_reserved_action(&event.action) {
+        let domain = event.action.split('.').next().unwrap_or_default();
+        return Err(fail(
+            index,
+            "action",
+            format!(
+                "the domain {domain:?} is Leitstand's own; name the portal's events in a domain of their own (e.g. \"portal.{}\")",
+                event.action
+            ),
+        ));
+    }
+    if event.actor == RESERVED_ACTOR {
+        return Err(fail(index, "actor", "\"system\" is Leitstand itself; use \"service:NAME\" for a service"));
+    }
+    Ok(())
 }
 
 /// An event as stored: pseudonymised, in canonical field order.
@@ -103,6 +171,10 @@ pub struct StoredEvent {
     pub action: String,
     /// Who (pseudonym or a non-personal actor).
     pub actor: String,
+    /// Who submitted it over the API (pseudonym, and the token): absent on
+    /// Leitstand's own events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<String>,
     /// Tenant slug.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
@@ -339,10 +411,16 @@ impl SubmittedEvent {
         };
         let mut details = self.details.unwrap_or_default();
         pseudonymise_details(rules, p, &mut details);
+        let submitted_by = self.submitted_by.map(|by| {
+            let (who, via) = by.split_once(' ').map_or((by.as_str(), None), |(w, v)| (w, Some(v)));
+            let who = rules.actor(p, who);
+            via.map_or_else(|| who.clone(), |via| format!("{who} {via}"))
+        });
         let event = StoredEvent {
             time,
             action: self.action,
             actor,
+            submitted_by,
             tenant,
             object,
             outcome: self.outcome,
@@ -465,6 +543,38 @@ mod tests {
         }
         let err = prepare(&format!("{ok}\n{{\"actor\":")).unwrap_err();
         assert!(err.message.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn the_submitter_is_stored_pseudonymised_and_old_events_keep_their_bytes() {
+        let one = r#"{"actor":"anna","action":"order.create","outcome":"success"}"#;
+        let mut events = parse_batch(one.as_bytes()).unwrap();
+        let plain = events[0].clone().prepare(0, now(), &EventRules::default(), &Pseudonymiser::new([9; 32])).unwrap();
+        assert!(!String::from_utf8(plain.bytes).unwrap().contains("submitted_by"), "absent unless set");
+        events[0].submitted_by = Some("bernd token:0190f0c0-0000-7000-8000-000000000001".into());
+        let e = prepare_batch(events, now(), &EventRules::default(), &Pseudonymiser::new([9; 32])).unwrap().remove(0);
+        let text = String::from_utf8(e.bytes).unwrap();
+        assert!(!text.contains("bernd"), "{text}");
+        assert!(text.contains(r#""submitted_by":"ps:"#) && text.contains(" token:0190f0c0-"), "{text}");
+        let forged = r#"{"actor":"anna","action":"order.create","outcome":"success","submitted_by":"x"}"#;
+        assert_eq!(parse_batch(forged.as_bytes()).unwrap_err().field, "submitted_by", "clients cannot set it");
+    }
+
+    #[test]
+    fn leitstands_own_domains_and_actor_are_reserved() {
+        let event = |actor: &str, action: &str| SubmittedEvent {
+            actor: actor.into(),
+            action: action.into(),
+            outcome: "success".into(),
+            ..Default::default()
+        };
+        for action in ["user.create", "auth.login", "audit.verify", "incident.opened", "token.create"] {
+            assert_eq!(check_not_reserved(3, &event("anna", action)).unwrap_err().field, "action", "{action}");
+        }
+        assert_eq!(check_not_reserved(0, &event("system", "order.create")).unwrap_err().field, "actor");
+        for action in ["order.create", "portal.login", "authority.notify", "users.x"] {
+            assert!(check_not_reserved(0, &event("service:portal", action)).is_ok(), "{action}");
+        }
     }
 
     #[test]

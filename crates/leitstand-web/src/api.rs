@@ -482,12 +482,12 @@ fn parse_time(field: &'static str, value: Option<String>) -> Result<Option<jiff:
 }
 
 fn event_json(e: &leitstand_store::IndexedEvent) -> serde_json::Value {
-    let details = serde_json::from_str::<serde_json::Value>(&e.event)
-        .ok()
-        .and_then(|v| v.get("details").cloned())
-        .unwrap_or(serde_json::Value::Null);
+    let stored = serde_json::from_str::<serde_json::Value>(&e.event).ok();
+    let field = |name: &str| stored.as_ref().and_then(|v| v.get(name).cloned()).unwrap_or(serde_json::Value::Null);
+    let (details, submitted_by) = (field("details"), field("submitted_by"));
     json!({
-        "index": e.index, "logged_at": e.logged_at, "time": e.time, "actor": e.actor, "action": e.action,
+        "index": e.index, "logged_at": e.logged_at, "time": e.time, "actor": e.actor,
+        "submitted_by": submitted_by, "action": e.action,
         "tenant": e.tenant, "object": e.object, "outcome": e.outcome, "retention": e.retention,
         "correlation_id": e.correlation_id, "details": details,
         "event": e.event, "salt": e.salt.iter().map(|b| format!("{b:02x}")).collect::<String>(),
@@ -581,10 +581,14 @@ pub(crate) async fn audit_events(
 pub(crate) struct AuditEventIn {
     /// When it happened (RFC 3339); the time of arrival if absent.
     time: Option<String>,
-    /// Who acted: a user name (pseudonymised before storage), or `system`,
-    /// `anonymous`, `service:NAME`, `token:ID` (kept as they are).
+    /// Who acted: a user name (pseudonymised before storage), or
+    /// `anonymous`, `service:NAME`, `token:ID` (kept as they are). `system`
+    /// is Leitstand itself and refused here.
     actor: String,
-    /// `domain.verb`, e.g. `auth.login`, `order.create`, `approval.grant`.
+    /// `domain.verb`, e.g. `portal.login`, `order.create`,
+    /// `approval.grant`. Leitstand's own domains (`auth`, `user`, `audit`,
+    /// `alert`, … — `leitstand_ledger::event::RESERVED_DOMAINS`) are refused.
+    /// Who submitted the event is recorded with it from the credentials.
     action: String,
     /// Tenant slug (must exist).
     tenant: Option<String>,

@@ -179,6 +179,8 @@ struct AuditRow {
     time: String,
     action: String,
     actor: String,
+    /// Who submitted it over the API (empty for Leitstand's own events).
+    submitted_by: String,
     tenant: String,
     object: String,
     outcome: String,
@@ -1163,6 +1165,10 @@ pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter)
         .into_iter()
         .map(|e| AuditRow {
             index: e.index,
+            submitted_by: serde_json::from_str::<serde_json::Value>(&e.event)
+                .ok()
+                .and_then(|v| v.get("submitted_by").and_then(|s| s.as_str()).map(str::to_string))
+                .unwrap_or_default(),
             time: e.time.strftime("%Y-%m-%d %H:%M:%S").to_string(),
             outcome: outcome_label(&e.outcome),
             action: e.action,

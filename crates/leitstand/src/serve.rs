@@ -109,6 +109,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     monitoring.host_instance = host.clone();
     monitoring.data_dir = server.data_dir.clone(); // after --data-dir
     let checker = leitstand_probes::check::Checker::new(monitoring.roots.clone())?;
+    warn_about_unknown_tenants(&store, &monitoring).await?;
     services.monitoring = Arc::new(leitstand_app::monitoring::Monitoring::new(monitoring));
     let listener = bind(server.listen).await?;
     let background = spawn_audit_tasks(services.clone(), &config.audit);
@@ -408,6 +409,30 @@ fn check_data_dir(dir: &Path) -> Result<(), StartupError> {
     let probe = dir.join(".leitstand-write-test");
     std::fs::write(&probe, b"ok").map_err(fail)?;
     std::fs::remove_file(&probe).map_err(fail)?;
+    Ok(())
+}
+
+/// Logs a warning for each probe or scrape target whose tenant does not
+/// exist: their alerts are refused until the tenant is created.
+async fn warn_about_unknown_tenants(
+    store: &Store,
+    monitoring: &leitstand_app::monitoring::MonitoringSettings,
+) -> Result<(), StoreError> {
+    use leitstand_store::TenantRepository;
+    let known: std::collections::HashSet<String> =
+        store.tenants(None).await?.into_iter().map(|t| t.slug.as_str().to_string()).collect();
+    let probes = monitoring.probes.iter().map(|p| ("probe", &p.id, &p.tenant));
+    let targets = monitoring.targets.iter().map(|t| ("target", &t.id, &t.tenant));
+    for (kind, id, tenant) in probes.chain(targets) {
+        if let Some(tenant) = tenant.as_ref().filter(|t| !known.contains(t.as_str())) {
+            tracing::warn!(
+                kind,
+                id = %id,
+                tenant = %tenant,
+                "names a tenant that does not exist; its alerts are refused until the tenant is created"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -177,8 +177,45 @@ impl Engine {
                 reason: o.reason,
             });
         }
+        self.reload_tenants().await
+    }
+
+    /// Re-reads the tenants: at start, after a change, and when an alert
+    /// names a tenant the engine does not know yet (created since, perhaps
+    /// on another replica).
+    async fn reload_tenants(&mut self) -> Result<()> {
         self.tenants =
             self.app.store.tenants(None).await?.into_iter().map(|t| (t.slug.as_str().to_string(), t.id)).collect();
+        Ok(())
+    }
+
+    /// Takes out the observations whose `tenant` label names no tenant —
+    /// after looking the tenants up again — and records each as refused:
+    /// a tenant's alert stored as the platform's would be hidden from the
+    /// tenant and shown to nobody as theirs. Intake refuses such alerts
+    /// already; what reaches this far comes from a rule of a probe or
+    /// target whose tenant does not exist.
+    async fn refuse_unknown_tenants(&mut self, observations: &mut Vec<Observation>) -> Result<()> {
+        let unknown = |tenants: &HashMap<String, Uuid>, o: &Observation| {
+            label(&o.alert.labels, "tenant").is_some_and(|t| !tenants.contains_key(t))
+        };
+        if !observations.iter().any(|o| unknown(&self.tenants, o)) {
+            return Ok(());
+        }
+        self.reload_tenants().await?;
+        let tenants = std::mem::take(&mut self.tenants);
+        let (refused, kept): (Vec<Observation>, Vec<Observation>) =
+            std::mem::take(observations).into_iter().partition(|o| unknown(&tenants, o));
+        self.tenants = tenants;
+        *observations = kept;
+        for o in refused {
+            let alertname = label(&o.alert.labels, "alertname").unwrap_or_default();
+            let tenant = label(&o.alert.labels, "tenant").unwrap_or_default();
+            tracing::error!(alertname, tenant, "alert refused: its tenant label names no tenant; create the tenant");
+            let details = json!({ "alertname": alertname, "tenant": tenant, "reason": "unknown tenant" });
+            let event = crate::audit::own_event("system", "alert.refuse", None, "alert", "failure", details);
+            self.pending.audit.push(SubmittedEvent { time: Some(self.app.clock.now().to_string()), ..event });
+        }
         Ok(())
     }
 
@@ -305,6 +342,7 @@ impl Engine {
         mut observations: Vec<Observation>,
         intake: Option<IntakeProgress>,
     ) -> Result<()> {
+        self.refuse_unknown_tenants(&mut observations).await?;
         // Sources of inhibition first, so a host's and its services' alerts
         // arriving together yield one notification.
         observations.sort_by_key(|o| !self.inhibition.is_source(&o.alert.labels));

@@ -442,3 +442,23 @@ store_test!(alerts_in_the_intake_log_are_applied_once_across_restarts, |store| {
     assert_eq!(open(&app).await, 6);
     assert_eq!(app.store.alert_intake_progress(&journal).await.unwrap(), Some(5));
 });
+
+store_test!(alerts_for_a_tenant_created_after_start_keep_their_tenant, |store| {
+    // Issue 16, item 3: the engine read the tenants at start only, so a
+    // tenant created later had its alerts stored as the platform's.
+    let (app, _) = app(store);
+    let admin = admin(&app).await;
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    let bank = app.create_tenant(&admin, "bank-c", "Bank C").await.unwrap();
+    let mut alert = critical("ProbeDown");
+    alert.alert.labels.insert("tenant".into(), "bank-c".into());
+    let mut stray = critical("ProbeDown");
+    stray.alert.labels.insert("tenant".into(), "bank-x".into());
+    engine.observe(vec![alert, stray]).await.unwrap();
+    let rows = store.alerts(&Default::default()).await.unwrap();
+    assert_eq!(rows.len(), 1, "the alert of a tenant that does not exist is refused, not stored");
+    assert_eq!(rows[0].tenant_id, Some(bank.id));
+    let refused = audit(&app).await.into_iter().find(|e| e.action == "alert.refuse").expect("the refusal is audited");
+    assert_eq!(refused.outcome, "failure");
+    assert!(refused.event.contains("bank-x"), "{}", refused.event);
+});

@@ -159,6 +159,7 @@ audit-search-heading = Suchen
 audit-from = Von (Datum, UTC)
 audit-to = Bis einschließlich (Datum, UTC)
 audit-actor = Akteur
+audit-submitted-by = eingereicht von
 audit-actor-hint = Benutzername oder Pseudonym (ps:…)
 audit-action = Aktion
 audit-action-hint = z. B. auth.login oder auth. für alle Anmeldeereignisse

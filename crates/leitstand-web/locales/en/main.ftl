@@ -159,6 +159,7 @@ audit-search-heading = Search
 audit-from = From (date, UTC)
 audit-to = Up to and including (date, UTC)
 audit-actor = Actor
+audit-submitted-by = submitted by
 audit-actor-hint = User name or pseudonym (ps:…)
 audit-action = Action
 audit-action-hint = e.g. auth.login, or auth. for all sign-in events
