@@ -22,10 +22,6 @@ pub enum AppError {
         /// When the lock ends.
         until: jiff::Timestamp,
     },
-    /// More sign-in attempts for this account or address are being checked
-    /// right now than allowed; nothing was counted or checked.
-    #[error("too many sign-in attempts at once; try again in a moment")]
-    Throttled,
     /// The one-time password was right but has expired.
     #[error("the one-time password has expired; ask an administrator for a new one")]
     PasswordExpired,

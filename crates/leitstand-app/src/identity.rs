@@ -226,20 +226,17 @@ impl App {
     }
 
     /// Checks a guessable secret of account `name`, sent from `ip`, under
-    /// the throttle. The attempt is counted for the address and the account
-    /// before `check` runs, in one atomic step each, and `check` runs only
-    /// while both counts are within their limits, so at most the policy's
-    /// number of guesses is ever checked per lock window, however many
-    /// arrive at once. Attempts beyond the in-flight bound are refused
-    /// uncounted (`Throttled`). Success gives the attempt back.
+    /// the throttle. The attempt is counted for the address and then the
+    /// account before `check` runs, in one atomic step each, and `check`
+    /// runs only while both counts are within their limits: at most the
+    /// policy's number of guesses is ever checked per lock window, however
+    /// many arrive at once. Of those, a few per key are checked at a time;
+    /// the others wait their turn. Success gives the attempt back.
     pub(crate) async fn attempt(&self, name: &str, ip: &str, check: impl Future<Output = Verdict>) -> Result<()> {
         let now = self.clock.now();
         self.purge_throttle_now_and_then(now).await;
         let rules = &self.throttle;
         let (account, address) = self.throttle_keys(name, ip);
-        let bounds =
-            [(address.as_str(), rules.in_flight_for(&address)), (account.as_str(), rules.in_flight_for(&account))];
-        let Some(_places) = self.attempts_in_flight.enter(&bounds) else { return Err(AppError::Throttled) };
         let mut counted = 0;
         for key in [&address, &account] {
             let state = self.store.count_attempt(key, now, rules).await?;
@@ -248,6 +245,9 @@ impl App {
             }
             counted = counted.max(state.failures);
         }
+        let bounds =
+            [(address.as_str(), rules.in_flight_for(&address)), (account.as_str(), rules.in_flight_for(&account))];
+        let _places = self.attempts_in_flight.enter(&bounds).await;
         match check.await {
             Verdict::Passed => {
                 self.store.clear_throttle(&account).await?;
@@ -314,7 +314,6 @@ impl App {
         if let Err(e) = self.attempt(&name, ip, check).await {
             let (outcome, details) = match &e {
                 AppError::Locked { .. } => ("denied", json!({ "reason": "locked" })),
-                AppError::Throttled => ("denied", json!({ "reason": "too many attempts at once" })),
                 _ => ("failure", json!({})),
             };
             self.audit().record("anonymous", "auth.login", None, &object, outcome, details).await?;
@@ -437,8 +436,12 @@ impl App {
                 "a tenant viewer's token can only read (scopes \"read\" and \"calendar\")",
             ));
         }
+        // A token mints no more than it may do itself: `write` covers every
+        // scope, `read` the calendar too.
+        let covers =
+            |own: &String, wanted: &String| own == wanted || own == "write" || (own == "read" && wanted == "calendar");
         if let Via::Token { scopes: own, .. } = &principal.via
-            && scopes.iter().any(|s| !own.contains(s))
+            && scopes.iter().any(|wanted| !own.iter().any(|o| covers(o, wanted)))
         {
             return Err(AppError::Forbidden { action: "token.widen_scope" });
         }

@@ -6,12 +6,13 @@
 //! Also the sign-in attempts in flight per throttle key: the stored counts
 //! bound how many passwords are ever tried, this bounds how many are
 //! checked at the same moment (each check is tens of milliseconds of CPU
-//! and 19 MiB of Argon2 memory).
+//! and 19 MiB of Argon2 memory); more wait their turn.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Sliding one-minute windows of failed logins per IP and per account.
 #[derive(Debug, Default)]
@@ -58,43 +59,51 @@ impl FailedLogins {
     }
 }
 
-/// Sign-in attempts being checked now, per throttle key.
+/// Sign-in attempts being checked now, per throttle key: a semaphore per
+/// key, made on first use and forgotten when idle.
 #[derive(Debug, Default)]
-pub struct InFlight(Mutex<HashMap<String, u32>>);
+pub struct InFlight(Mutex<HashMap<String, Arc<Semaphore>>>);
 
 /// Holds places in [`InFlight`] until dropped.
 #[derive(Debug)]
 pub struct InFlightGuard<'a> {
     owner: &'a InFlight,
-    keys: Vec<String>,
+    permits: Vec<OwnedSemaphorePermit>,
 }
 
 impl InFlight {
-    /// Takes a place for each of `keys` if every one has fewer than its
-    /// limit in flight; `None` (and nothing taken) otherwise.
-    pub fn enter<'a>(&'a self, keys: &[(&str, u32)]) -> Option<InFlightGuard<'a>> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if keys.iter().any(|(key, limit)| map.get(*key).copied().unwrap_or(0) >= *limit) {
-            return None;
+    /// Waits for a place for each of `keys` (key and its limit), in the
+    /// order given — callers give the address before the account, so no two
+    /// wait for each other.
+    pub async fn enter<'a>(&'a self, keys: &[(&str, u32)]) -> InFlightGuard<'a> {
+        let mut guard = InFlightGuard { owner: self, permits: Vec::with_capacity(keys.len()) };
+        for (key, limit) in keys {
+            let semaphore = {
+                let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                map.entry((*key).to_string()).or_insert_with(|| Arc::new(Semaphore::new(*limit as usize))).clone()
+            };
+            // The semaphore is never closed.
+            if let Ok(permit) = semaphore.acquire_owned().await {
+                guard.permits.push(permit);
+            }
         }
-        for (key, _) in keys {
-            *map.entry((*key).to_string()).or_default() += 1;
-        }
-        Some(InFlightGuard { owner: self, keys: keys.iter().map(|(k, _)| (*k).to_string()).collect() })
+        guard
+    }
+
+    /// Keys with a semaphore now.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
 impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
+        self.permits.clear();
+        // Under the lock nobody can take a new reference: one left means
+        // only the map holds it, and the key is idle.
         let mut map = self.owner.0.lock().unwrap_or_else(|e| e.into_inner());
-        for key in &self.keys {
-            if let Some(n) = map.get_mut(key) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(key);
-                }
-            }
-        }
+        map.retain(|_, semaphore| Arc::strong_count(semaphore) > 1);
     }
 }
 
@@ -115,16 +124,19 @@ mod tests {
         assert_eq!(f.snapshot(t0 + SignedDuration::from_mins(5)), (0, 0, 13));
     }
 
-    #[test]
-    fn in_flight_places_are_bounded_per_key_and_given_back() {
+    #[tokio::test]
+    async fn in_flight_places_are_bounded_per_key_and_given_back() {
         let places = InFlight::default();
-        let a = places.enter(&[("ip:1", 8), ("account:x", 2)]).unwrap();
-        let b = places.enter(&[("ip:2", 8), ("account:x", 2)]).unwrap();
-        assert!(places.enter(&[("ip:3", 8), ("account:x", 2)]).is_none(), "two for the account at most");
-        assert!(places.enter(&[("ip:3", 8), ("account:y", 2)]).is_some(), "nothing was taken by the refusal");
+        let a = places.enter(&[("ip:1", 8), ("account:x", 2)]).await;
+        let b = places.enter(&[("ip:2", 8), ("account:x", 2)]).await;
+        let third = places.enter(&[("ip:3", 8), ("account:x", 2)]);
+        tokio::pin!(third);
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(50), &mut third).await;
+        assert!(waited.is_err(), "a third attempt for the account waits");
+        let _other = places.enter(&[("ip:3", 8), ("account:y", 2)]).await;
         drop(a);
-        let _c = places.enter(&[("ip:3", 8), ("account:x", 2)]).unwrap();
-        drop(b);
-        assert_eq!(places.0.lock().unwrap().get("ip:2"), None, "empty places are forgotten");
+        let c = third.await;
+        drop((b, c));
+        assert_eq!(places.len(), 2, "idle keys are forgotten: only ip:3 and account:y are held");
     }
 }

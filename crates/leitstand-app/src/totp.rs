@@ -107,6 +107,11 @@ impl App {
         if totp(secret).is_none() {
             return Err(AppError::invalid("secret", "not a valid base32 TOTP secret"));
         }
+        // The new app's code proves the set-up; the old factor's code is
+        // the one that counts as an attempt (and claims its time step).
+        let step = self
+            .totp_step(secret, code)
+            .ok_or_else(|| AppError::invalid("code", "the code does not match; check the time on your device"))?;
         let replaces = self.totp_secret_of(&user)?;
         if let Some(old) = &replaces {
             let current = current_code.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
@@ -114,11 +119,11 @@ impl App {
             })?;
             self.prove_second_factor(&user, old, current, ip).await?;
         }
-        if !self.accept_totp(principal.user_id, secret, code) {
-            return Err(AppError::invalid("code", "the code does not match; check the time on your device"));
-        }
         let sealed = self.audit_sink.sealer().seal("totp", user.id, secret.trim());
         self.store.change_user(user.id, UserChange::Totp(Some(sealed)), self.clock.now()).await?;
+        // Its code is used: it cannot sign in as well (a claim refused when
+        // the old factor's code took the same step leaves the same state).
+        let _ = self.used_totp_steps.claim(user.id, step);
         self.audit()
             .record(
                 &principal.actor(),

@@ -194,7 +194,6 @@ impl App {
         if let Err(e) = self.attempt(&user.username, ip, check).await {
             let (outcome, reason) = match &e {
                 AppError::BadCredentials => ("failure", "wrong current password"),
-                AppError::Throttled => ("denied", "too many attempts at once"),
                 _ => ("denied", "locked"),
             };
             self.audit()

@@ -317,7 +317,7 @@ pub struct Throttle {
     /// Failures older than this no longer count.
     pub window: jiff::SignedDuration,
     /// Attempts of one account checked at the same time (per replica); more
-    /// are refused at once, uncounted and unchecked.
+    /// wait their turn.
     pub account_in_flight: u32,
     /// Attempts from one source address checked at the same time.
     pub ip_in_flight: u32,

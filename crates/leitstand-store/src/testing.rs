@@ -89,6 +89,12 @@ impl TestDb {
     }
 }
 
+/// Every row of a one-column text query, run through the store's own pool:
+/// for tests that must see what is stored exactly as it is stored.
+pub async fn stored_texts(store: &Store, sql: &'static str) -> Vec<String> {
+    crate::on_pool!(store, |pool| sqlx::query_scalar(sql).fetch_all(pool).await.expect("test query"))
+}
+
 /// Records migration `version` as applied, as a newer Leitstand would have,
 /// through a connection of its own (the store under test stays untouched).
 pub async fn mark_migrated_by_newer_release(url: &str, version: i64) {

@@ -42,7 +42,7 @@ impl IntoResponse for ApiError {
             | AppError::BadCredentials
             | AppError::BadSecondFactor
             | AppError::PasswordExpired => StatusCode::UNAUTHORIZED,
-            AppError::Locked { .. } | AppError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden { .. } | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
@@ -67,11 +67,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `Retry-After` for refusals that end: seconds, or the HTTP date a lock
-/// ends.
+/// `Retry-After` for a lock: the HTTP date it ends.
 pub(crate) fn retry_after(error: &AppError) -> Option<header::HeaderValue> {
     match error {
-        AppError::Throttled => Some(header::HeaderValue::from_static("1")),
         AppError::Locked { until } => {
             header::HeaderValue::from_str(&until.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()
         }

@@ -36,6 +36,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use i18n::{Lang, Tr};
 pub use metrics::Metrics;
 pub use origin::{BadProxy, ClientOrigin, TrustedProxies, client_origin};
+pub use pages::safe_next;
 pub use trace::TraceContext;
 pub use witness::witness_router;
 

@@ -130,7 +130,6 @@ struct LoginPage {
 struct DashboardPage {
     page: Page,
     tenants_line: String,
-    must_change: bool,
     /// Firing alerts: severity, summary.
     alerts: Vec<(String, String)>,
     probes_line: Option<String>,
@@ -356,7 +355,6 @@ pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Respon
     let page = Page::new(&ctx, &state, "dashboard-title", "/");
     DashboardPage {
         tenants_line: ctx.tr.arg("dashboard-tenants", "count", &count.to_string()),
-        must_change: session.must_change_password,
         alerts,
         probes_line,
         page,
@@ -374,7 +372,7 @@ pub(crate) struct NextQuery {
 /// backslash (browsers drop tabs and newlines and read `/\t/host` as
 /// `//host`), and parses as a path with nothing before it. Anything else
 /// goes to `/`.
-pub(crate) fn safe_next(next: Option<&str>) -> String {
+pub fn safe_next(next: Option<&str>) -> String {
     let Some(n) = next else { return "/".into() };
     let local = n.starts_with('/')
         && !n.starts_with("//")
@@ -434,10 +432,6 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, Form(form): F
                 AppError::BadSecondFactor => {
                     page.errors.push(ctx.tr.get("login-code-failed"));
                     StatusCode::UNAUTHORIZED
-                }
-                AppError::Throttled => {
-                    page.errors.push(ctx.tr.get("login-busy"));
-                    StatusCode::TOO_MANY_REQUESTS
                 }
                 AppError::PasswordExpired => {
                     page.errors.push(ctx.tr.get("login-expired"));
@@ -933,7 +927,7 @@ pub(crate) async fn change_password(
     };
     match state.app.change_own_password(principal, change, &ctx.client_ip).await {
         Ok(()) => Redirect::to("/profile?done=password").into_response(),
-        Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. } | AppError::Throttled)) => {
+        Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. })) => {
             render_profile(&state, &ctx, None, vec![e.to_string()], None).await
         }
         Err(e) => error_page(&ctx, &state, &e),
@@ -960,7 +954,7 @@ pub(crate) async fn change_totp(State(state): State<AppState>, ctx: Ctx, Form(fo
     let keep = (form.op == "enable" && !form.secret.is_empty()).then(|| form.secret.clone());
     match result {
         Ok(()) => Redirect::to("/profile?done=totp").into_response(),
-        Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. } | AppError::Throttled)) => {
+        Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. })) => {
             render_profile(&state, &ctx, None, vec![e.to_string()], keep).await
         }
         Err(e) => error_page(&ctx, &state, &e),

@@ -62,7 +62,12 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitC
                 )
                 .await?;
             if generated {
-                println!("user {} created; one-time password (change at first login): {password}", user.username);
+                let until =
+                    user.password_expires_at.map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+                println!(
+                    "user {} created; one-time password (change at first login, before {until}): {password}",
+                    user.username
+                );
             } else {
                 println!("user {} created", user.username);
             }

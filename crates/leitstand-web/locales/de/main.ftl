@@ -29,7 +29,6 @@ login-code-failed = Der Einmalcode fehlt oder ist falsch.
 login-oidc = Mit dem Konto Ihrer Organisation anmelden
 login-failed = Benutzername oder Passwort ist falsch.
 login-locked = Zu viele Fehlversuche. Bitte versuchen Sie es nach { $until } erneut.
-login-busy = Zu viele gleichzeitige Anmeldeversuche für dieses Konto oder von dieser Adresse. Bitte versuchen Sie es in einigen Sekunden erneut.
 login-expired = Das Einmalpasswort ist abgelaufen. Bitten Sie eine Administratorin oder einen Administrator um ein neues.
 logged-out = Sie wurden abgemeldet.
 

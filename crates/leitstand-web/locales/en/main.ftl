@@ -29,7 +29,6 @@ login-code-failed = The one-time code is missing or wrong.
 login-oidc = Sign in with your organisation account
 login-failed = User name or password is wrong.
 login-locked = Too many failed attempts. Please try again after { $until }.
-login-busy = Too many sign-in attempts at once for this account or from this address. Please try again in a few seconds.
 login-expired = The one-time password has expired. Please ask an administrator for a new one.
 logged-out = You have been signed out.
 

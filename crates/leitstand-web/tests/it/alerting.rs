@@ -87,19 +87,19 @@ fn settings(hook: &str) -> AlertingSettings {
     settings
 }
 
-struct Rig {
-    app: App,
+pub(crate) struct Rig {
+    pub app: App,
     runtime: Runtime,
     /// Scope `ingest` only.
-    ingest: String,
+    pub ingest: String,
     /// The admin's read and write token.
-    admin: String,
+    pub admin: String,
     /// The admin's session cookie.
     cookie: String,
 }
 
 impl Rig {
-    async fn start(store: &leitstand_store::Store) -> Rig {
+    pub async fn start(store: &leitstand_store::Store) -> Rig {
         let hook = receiver(204).await;
         let app = spawn_app_with(store.clone(), |services| {
             services.alerting =
@@ -126,7 +126,7 @@ impl Rig {
         Rig { app, runtime, ingest, admin: token, cookie }
     }
 
-    async fn post(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
         self.app.client.post(self.app.url(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
@@ -134,14 +134,14 @@ impl Rig {
         self.app.client.get(self.app.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
-    async fn json(&self, token: &str, path: &str) -> Value {
+    pub async fn json(&self, token: &str, path: &str) -> Value {
         let res = self.get(token, path).await;
         assert_eq!(res.status(), 200, "GET {path}");
         res.json().await.unwrap()
     }
 
     /// Posts an alert as Prometheus does; its id.
-    async fn fire(&self, labels: Value) -> String {
+    pub async fn fire(&self, labels: Value) -> String {
         let name = labels["alertname"].as_str().unwrap().to_string();
         let body = json!([{ "labels": labels, "annotations": { "summary": format!("{name} ist passiert") } }]);
         let res = self.post(&self.ingest, "/api/v2/alerts", &body).await;
@@ -150,7 +150,7 @@ impl Rig {
         list.as_array().unwrap().iter().find(|a| a["alertname"] == name).unwrap()["id"].as_str().unwrap().to_string()
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.runtime.shutdown().await;
     }
 }

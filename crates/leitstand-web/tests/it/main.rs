@@ -6,6 +6,7 @@ mod alerting;
 mod audit;
 mod oidc;
 mod ops;
+mod security;
 mod ui;
 
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ pub struct App {
     pub addr: SocketAddr,
     pub state: AppState,
     pub client: reqwest::Client,
+    /// The services' clock, to move on.
+    pub clock: Arc<leitstand_core::clock::ManualClock>,
 }
 
 impl App {
@@ -33,6 +36,15 @@ pub async fn spawn_app(store: Store) -> App {
 
 /// A running server whose services were adjusted by `configure` first.
 pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut leitstand_app::App)) -> App {
+    spawn_app_with_state(store, configure, |_| {}).await
+}
+
+/// A running server whose services and then HTTP state were adjusted.
+pub async fn spawn_app_with_state(
+    store: Store,
+    configure: impl FnOnce(&mut leitstand_app::App),
+    configure_state: impl FnOnce(&mut AppState),
+) -> App {
     leitstand_app::install_crypto_provider();
     let start: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
     let metrics = Arc::new(Metrics::new(store.backend(), start));
@@ -42,15 +54,17 @@ pub async fn spawn_app_with(store: Store, configure: impl FnOnce(&mut leitstand_
     let mut settings = leitstand_app::AuditLogSettings::in_data_dir(&dir);
     settings.checkpoint_interval = std::time::Duration::from_millis(5);
     let sink = leitstand_app::AuditSink::open(settings, clock.clone(), false).unwrap();
-    let mut services = leitstand_app::App::new(store, clock, sink);
+    let mut services = leitstand_app::App::new(store, clock.clone(), sink);
     services.throttle.base_delay = std::time::Duration::ZERO;
     configure(&mut services);
-    let state = AppState::new(services, metrics);
+    let mut state = AppState::new(services, metrics);
+    configure_state(&mut state);
     let app = router(state.clone(), &HttpLimits::default()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    App { addr, state, client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap() }
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    App { addr, state, client, clock }
 }
 
 pub const PASSWORD: &str = "korrekt Pferd Batterie";

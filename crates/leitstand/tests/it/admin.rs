@@ -47,7 +47,7 @@ fn users_and_tokens_from_the_command_line() {
 
     let out = run_in(dir.path(), &["user", "add", "bob", "--role", "auditor"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("user bob created; one-time password (change at first login): "), "{stdout}");
+    assert!(stdout.starts_with("user bob created; one-time password (change at first login, before 20"), "{stdout}");
 
     let out = run_in(dir.path(), &["token", "create", "--user", "anna", "--scope", "write", "--expires", "30d"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

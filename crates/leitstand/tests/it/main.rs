@@ -9,6 +9,7 @@ mod audit;
 mod monitoring;
 mod policy;
 
+mod security;
 mod serve;
 mod siem;
 mod witness;
