@@ -32,8 +32,9 @@ fn files_are_no_longer_readable_by_every_local_user_and_second_factors_are_seale
     leitstand_app::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let code = leitstand_app::totp_code(&secret, now).unwrap();
+        // The server reads the system clock; so does the authenticator app.
+        let now = leitstand_core::Clock::now(&leitstand_core::clock::SystemClock).as_second();
+        let code = leitstand_app::totp_code(&secret, u64::try_from(now).unwrap()).unwrap();
         let res = reqwest::Client::new()
             .put(server.url("/api/v1/me/totp"))
             .bearer_auth(&token)
