@@ -80,9 +80,11 @@ impl Page {
                     ("/audit", "nav-audit", Action::ReadAudit),
                     ("/profile", "nav-profile", Action::ViewDashboard),
                 ];
+                // Before a one-time password is changed, the profile is the
+                // only place to go.
                 let items = nav
                     .into_iter()
-                    .filter(|(_, _, a)| p.role.may(*a))
+                    .filter(|(href, _, a)| p.role.may(*a) && (!s.must_change_password || *href == "/profile"))
                     .map(|(href, key, _)| NavItem {
                         href,
                         label: tr.get(key),
@@ -96,7 +98,7 @@ impl Page {
             None => (None, Vec::new(), String::new()),
         };
         let title = tr.get(title_key);
-        let crumbs = if here == "/" || ctx.session.is_none() {
+        let crumbs = if here == "/" || ctx.session.as_ref().is_none_or(|s| s.must_change_password) {
             Vec::new()
         } else {
             vec![("/".into(), tr.get("nav-dashboard")), (here.into(), title.clone())]
@@ -858,7 +860,7 @@ async fn render_profile(
     let session = or_respond!(signed_in_to_change_password(ctx));
     let mut page = Page::new(ctx, state, "profile-title", "/profile");
     if session.must_change_password && notice.is_none() {
-        page.notice = Some(ctx.tr.get("dashboard-must-change"));
+        page.notice = Some(ctx.tr.get("profile-must-change"));
     } else {
         page.notice = notice;
     }
