@@ -153,6 +153,7 @@ fn cef_payload(event: &SiemEvent) -> String {
         ("cs1", "tenant", Some(("cs1Label", "tenant"))),
         ("cs2", "correlation_id", Some(("cs2Label", "correlationId"))),
         ("cs3", "retention", Some(("cs3Label", "retention"))),
+        ("cs4", "submitted_by", Some(("cs4Label", "submittedBy"))),
     ];
     for (key, field, label) in optional {
         if let Some(v) = event.text(field) {
@@ -193,6 +194,7 @@ mod tests {
             "time": "2026-11-23T10:15:00.25Z",
             "action": "approval.grant",
             "actor": "ps:0123456789abcdef0123456789abcdef",
+            "submitted_by": "ps:fedcba9876543210fedcba9876543210 token:0190f0c0-0000-7000-8000-000000000001",
             "tenant": "bank-7",
             "object": "change|42=a",
             "outcome": outcome,
@@ -228,6 +230,7 @@ mod tests {
         let json: Value = serde_json::from_str(body).unwrap();
         assert_eq!(json["index"], 4711);
         assert_eq!(json["actor"], "ps:0123456789abcdef0123456789abcdef");
+        assert_eq!(json["submitted_by"], "ps:fedcba9876543210fedcba9876543210 token:0190f0c0-0000-7000-8000-000000000001");
         assert_eq!(json["details"]["note"], "line1\nline2 \"quoted\"]");
         // A failure is a warning: 13 * 8 + 4.
         assert!(message(&event("failure"), &options(Payload::Json)).starts_with("<108>1 "));
@@ -241,6 +244,8 @@ mod tests {
         assert!(cef.contains("|approval.grant|approval.grant|7|rt=1795428900250 externalId=4711 "), "{cef}");
         assert!(cef.contains(" duser=change|42\\=a "), "{cef}");
         assert!(cef.contains(" cs1=bank-7 cs1Label=tenant "), "{cef}");
+        assert!(cef.contains(" cs4=ps:fedcba9876543210fedcba9876543210 token:0190f0c0-"), "the submitter: {cef}");
+        assert!(cef.contains(" cs4Label=submittedBy "), "{cef}");
         assert!(cef.ends_with(r#"msg={"note":"line1\\nline2 \\"quoted\\"]"}"#), "{cef}");
         assert!(!cef.contains('\n'), "one line: {cef}");
     }
