@@ -230,7 +230,10 @@ mod tests {
         let json: Value = serde_json::from_str(body).unwrap();
         assert_eq!(json["index"], 4711);
         assert_eq!(json["actor"], "ps:0123456789abcdef0123456789abcdef");
-        assert_eq!(json["submitted_by"], "ps:fedcba9876543210fedcba9876543210 token:0190f0c0-0000-7000-8000-000000000001");
+        assert_eq!(
+            json["submitted_by"],
+            "ps:fedcba9876543210fedcba9876543210 token:0190f0c0-0000-7000-8000-000000000001"
+        );
         assert_eq!(json["details"]["note"], "line1\nline2 \"quoted\"]");
         // A failure is a warning: 13 * 8 + 4.
         assert!(message(&event("failure"), &options(Payload::Json)).starts_with("<108>1 "));

@@ -173,3 +173,19 @@ store_test!(second_factor_is_required_once_enabled_and_codes_cannot_be_replayed,
     let actions: Vec<String> = audit(&app).await.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"auth.totp_enable".into()) && actions.contains(&"auth.totp_disable".into()));
 });
+
+store_test!(second_factors_stored_in_clear_are_sealed_at_start_and_keep_working, |store| {
+    // Issue 16, item 8: TOTP secrets were stored in clear. What an earlier
+    // version stored is sealed by the next start, and still signs in.
+    use leitstand_store::{UserChange, UserRepository};
+    let (app, clock) = app(store);
+    let admin = admin(&app).await;
+    let secret = leitstand_app::new_totp_secret();
+    store.change_user(admin.user_id, UserChange::Totp(Some(secret.clone())), clock.now()).await.unwrap();
+    assert_eq!(app.seal_stored_secrets().await.unwrap(), 1);
+    assert_eq!(app.seal_stored_secrets().await.unwrap(), 0, "once");
+    let stored = store.user(admin.user_id).await.unwrap().unwrap().totp_secret.unwrap();
+    assert!(leitstand_app::Sealer::is_sealed(&stored) && !stored.contains(&secret), "{stored}");
+    let code = leitstand_app::totp_code(&secret, u64::try_from(clock.now().as_second()).unwrap()).unwrap();
+    app.login("admin", PASSWORD, Some(&code), "127.0.0.1").await.unwrap();
+});
