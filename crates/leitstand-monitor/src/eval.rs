@@ -67,9 +67,9 @@ pub fn eval(expr: &Expr, store: &SeriesStore, at_ms: i64) -> Result<Value, EvalE
         },
         Expr::Selector(sel) if sel.range_ms.is_none() => Value::Vector(
             store
-                .select(&sel.matchers, at_ms - LOOKBACK_MS, at_ms)
+                .latest(&sel.matchers, at_ms, LOOKBACK_MS)
                 .into_iter()
-                .filter_map(|s| s.points.last().map(|&(_, v)| Element { labels: s.labels, value: v }))
+                .map(|(labels, _, value)| Element { labels, value })
                 .collect(),
         ),
         Expr::Selector(_) => return Err(EvalError::Unsupported("a range vector as a result")),
@@ -208,12 +208,9 @@ fn call(func: Function, args: &[Expr], store: &SeriesStore, at_ms: i64) -> Resul
             };
             Value::Vector(
                 store
-                    .select(&sel.matchers, at_ms - LOOKBACK_MS, at_ms)
+                    .latest(&sel.matchers, at_ms, LOOKBACK_MS)
                     .into_iter()
-                    .filter_map(|s| {
-                        let &(t, _) = s.points.last()?;
-                        Some(Element { labels: without_name(&s.labels), value: t as f64 / 1000.0 })
-                    })
+                    .map(|(labels, t, _)| Element { labels: without_name(&labels), value: t as f64 / 1000.0 })
                     .collect(),
             )
         }

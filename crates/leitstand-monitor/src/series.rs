@@ -113,6 +113,9 @@ pub enum AppendError {
 #[derive(Debug, Default)]
 struct Series {
     points: VecDeque<(i64, f64)>,
+    /// How long its last point stands for the series (a check every 24 h
+    /// says the state for 24 h); 0: the usual lookback.
+    held_ms: i64,
 }
 
 /// The in-memory store. Series are kept by metric name first, so a
@@ -183,6 +186,14 @@ impl SeriesStore {
 
     /// Appends one point (labels are normalised).
     pub fn append(&mut self, labels: Labels, at_ms: i64, value: f64) -> Result<(), AppendError> {
+        self.append_held(labels, at_ms, value, 0)
+    }
+
+    /// Appends one point that stands for the series for `held_ms` — longer
+    /// than the 5-minute lookback when the series is measured more rarely
+    /// (a daily certificate check): instant selectors see it, and pruning
+    /// keeps it, until then.
+    pub fn append_held(&mut self, labels: Labels, at_ms: i64, value: f64, held_ms: i64) -> Result<(), AppendError> {
         let labels = normalise(labels);
         let (limit, count) = (self.max_series, self.count);
         let family = match self.by_name.get_mut(name_of(&labels)) {
@@ -207,6 +218,7 @@ impl SeriesStore {
             }
         }
         series.points.push_back((at_ms, value));
+        series.held_ms = held_ms;
         Ok(())
     }
 
@@ -215,12 +227,14 @@ impl SeriesStore {
         self.by_name.get(name).is_some_and(|f| !f.is_empty())
     }
 
-    /// Drops points older than the retention, and series left empty.
+    /// Drops points older than the retention — but a series' last point
+    /// while it is still held — and series left empty.
     pub fn prune(&mut self, now_ms: i64) {
         let oldest = now_ms - self.retention_ms;
         for family in self.by_name.values_mut() {
             family.retain(|_, s| {
-                while s.points.front().is_some_and(|&(t, _)| t < oldest) {
+                let last_held = s.points.back().is_some_and(|&(t, _)| t >= now_ms - s.held_ms);
+                while s.points.front().is_some_and(|&(t, _)| t < oldest) && !(last_held && s.points.len() == 1) {
                     s.points.pop_front();
                 }
                 !s.points.is_empty()
@@ -230,18 +244,40 @@ impl SeriesStore {
         self.count = self.by_name.values().map(HashMap::len).sum();
     }
 
-    /// Series matching all `matchers`, with their points in `from_ms..=to_ms`
-    /// (series without points there are left out), sorted by labels.
-    pub fn select(&self, matchers: &[Matcher], from_ms: i64, to_ms: i64) -> Vec<Selected> {
+    /// The latest point at or before `at_ms` of each series matching all
+    /// `matchers` that is no older than `lookback_ms` — or than the series'
+    /// hold, if longer — sorted by labels: what an instant selector sees.
+    pub fn latest(&self, matchers: &[Matcher], at_ms: i64, lookback_ms: i64) -> Vec<(Labels, i64, f64)> {
+        let mut out: Vec<(Labels, i64, f64)> = self
+            .matching(matchers)
+            .filter_map(|(labels, s)| {
+                let end = s.points.partition_point(|&(t, _)| t <= at_ms);
+                let &(t, v) = s.points.get(end.checked_sub(1)?)?;
+                (t >= at_ms - lookback_ms.max(s.held_ms)).then(|| (labels.clone(), t, v))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The series matching all `matchers`.
+    fn matching<'a>(&'a self, matchers: &'a [Matcher]) -> impl Iterator<Item = (&'a Labels, &'a Series)> + 'a {
         let named = matchers.iter().find(|m| m.name == NAME && m.op == MatchOp::Equal);
         let families: Vec<&HashMap<Labels, Series>> = match named {
             Some(m) => self.by_name.get(&m.value).into_iter().collect(),
             None => self.by_name.values().collect(),
         };
-        let mut out: Vec<Selected> = families
+        families
             .into_iter()
             .flat_map(|f| f.iter())
             .filter(|(labels, _)| matchers.iter().all(|m| m.matches_labels(labels)))
+    }
+
+    /// Series matching all `matchers`, with their points in `from_ms..=to_ms`
+    /// (series without points there are left out), sorted by labels.
+    pub fn select(&self, matchers: &[Matcher], from_ms: i64, to_ms: i64) -> Vec<Selected> {
+        let mut out: Vec<Selected> = self
+            .matching(matchers)
             .filter_map(|(labels, s)| {
                 let start = s.points.partition_point(|&(t, _)| t < from_ms);
                 let points: Vec<(i64, f64)> =
@@ -342,5 +378,28 @@ mod tests {
         // Empty label values are no labels; order does not matter.
         tiny.append(labels(&[("x", ""), (NAME, "a")]), 1, 2.0).unwrap();
         assert_eq!(tiny.len(), 1);
+    }
+
+    #[test]
+    fn a_held_point_stands_for_its_series_past_lookback_and_retention() {
+        // Issue 17, item 2: a daily check's result went stale after 5 min.
+        let day = 24 * 3_600_000;
+        let mut s = SeriesStore::new(2 * 3_600_000, 10);
+        let probe = labels(&[(NAME, "probe_success"), ("probe_id", "cert")]);
+        s.append_held(probe.clone(), 0, 0.0, day + 10_000).unwrap();
+        s.append(labels(&[(NAME, "probe_success"), ("probe_id", "web")]), 0, 1.0).unwrap();
+        let name = Matcher::new(NAME, MatchOp::Equal, "probe_success").unwrap();
+        let five_min = 5 * 60_000;
+        let seen = |s: &SeriesStore, at: i64| -> Vec<String> {
+            s.latest(std::slice::from_ref(&name), at, five_min).iter().map(|(l, _, _)| l[1].1.clone()).collect()
+        };
+        assert_eq!(seen(&s, 60_000), ["cert", "web"]);
+        assert_eq!(seen(&s, 6 * 60_000), ["cert"], "the 5-minute lookback ends the unheld one only");
+        s.prune(3 * 3_600_000);
+        assert_eq!(seen(&s, 3 * 3_600_000), ["cert"], "pruning keeps the held point");
+        assert_eq!(s.len(), 1);
+        assert!(seen(&s, day + 20_000).is_empty(), "until its hold ends");
+        s.prune(day + 20_000);
+        assert!(s.is_empty());
     }
 }

@@ -94,8 +94,9 @@ pub async fn scrape(clients: &Clients, target: &Target, limits: &Limits) -> Scra
 }
 
 /// Stores a scrape at `at_ms` (the scrape's time for every sample) with
-/// Prometheus's synthetic series. Returns the points that were refused.
-pub fn store(store: &mut SeriesStore, target: &Target, scrape: &Scrape, at_ms: i64) -> Vec<AppendError> {
+/// Prometheus's synthetic series, each standing for `held_ms` (the next
+/// scrape is due by then). Returns the points that were refused.
+pub fn store(store: &mut SeriesStore, target: &Target, scrape: &Scrape, at_ms: i64, held_ms: i64) -> Vec<AppendError> {
     let synthetic = |name: &str, value: f64| {
         let mut labels = target.labels.clone();
         labels.push((NAME.to_string(), name.to_string()));
@@ -108,7 +109,7 @@ pub fn store(store: &mut SeriesStore, target: &Target, scrape: &Scrape, at_ms: i
         synthetic("scrape_samples_scraped", scrape.samples.len() as f64),
     ];
     for (labels, value) in scrape.samples.iter().cloned().chain(extra) {
-        if let Err(e) = store.append(labels, at_ms, value) {
+        if let Err(e) = store.append_held(labels, at_ms, value, held_ms) {
             refused.push(e);
         }
     }

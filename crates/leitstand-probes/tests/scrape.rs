@@ -55,7 +55,7 @@ async fn scrapes_store_samples_with_target_labels_and_up() {
     let good = target(format!("{base}/metrics"));
     let s = scrape(&clients, &good, &limits).await;
     assert!(s.up && s.error.is_none(), "{s:?}");
-    assert!(store(&mut series, &good, &s, 0).is_empty());
+    assert!(store(&mut series, &good, &s, 0, 0).is_empty());
     assert_eq!(
         value(&series, "http_requests_total", &[("tenant", "bank-a"), ("exported_tenant", "bank-b")]),
         Some(1027.0)
@@ -74,7 +74,7 @@ async fn scrapes_store_samples_with_target_labels_and_up() {
         s.error.as_deref(),
         Some("Prometheus text body: line 2, column 11: expected ',' or '}' after the label value")
     );
-    store(&mut series, &broken, &s, 0);
+    store(&mut series, &broken, &s, 0, 0);
     assert_eq!(value(&series, "up", &[("job", "broken")]), Some(0.0));
     assert_eq!(value(&series, "up", &[("job", "portal")]), Some(1.0), "the good target is unaffected");
 

@@ -500,6 +500,22 @@ async fn dispatch_loop(app: App, holder: String, mut stop: watch::Receiver<bool>
     }
 }
 
+/// What the engine takes of a change of one of the own rules' alerts:
+/// firing and resolved (pending is nobody's business yet).
+pub fn rule_observation(e: crate::monitoring::AlertEvent, public_url: &str) -> Option<Observation> {
+    (e.state != "pending").then(|| Observation {
+        source: Source::Rule,
+        resolved: e.state == "resolved",
+        alert: IncomingAlert {
+            labels: e.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+            annotations: e.annotations.into_iter().collect(),
+            starts_at: Some(e.active_at),
+            ends_at: (e.state == "resolved").then_some(e.at),
+            generator_url: Some(format!("{public_url}/rules")),
+        },
+    })
+}
+
 /// Feeds the alerts of Leitstand's own rules (firing, resolved) into the
 /// engine as they change.
 pub fn forward_rule_alerts(app: App) -> tokio::task::JoinHandle<()> {
@@ -518,21 +534,8 @@ pub fn forward_rule_alerts(app: App) -> tokio::task::JoinHandle<()> {
             while let Ok(more) = events.try_recv() {
                 batch.push(more);
             }
-            let observations: Vec<Observation> = batch
-                .into_iter()
-                .filter(|e| e.state != "pending")
-                .map(|e| Observation {
-                    source: Source::Rule,
-                    resolved: e.state == "resolved",
-                    alert: IncomingAlert {
-                        labels: e.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
-                        annotations: e.annotations.into_iter().collect(),
-                        starts_at: Some(e.active_at),
-                        ends_at: (e.state == "resolved").then_some(e.at),
-                        generator_url: Some(format!("{}/rules", app.alerting.public_url)),
-                    },
-                })
-                .collect();
+            let observations: Vec<Observation> =
+                batch.into_iter().filter_map(|e| rule_observation(e, &app.alerting.public_url)).collect();
             if let Err(e) = submit(&app, observations).await {
                 tracing::error!(error = %e, "rule alerts not taken by the alert engine");
             }

@@ -332,6 +332,11 @@ impl Monitoring {
         self.events.subscribe()
     }
 
+    /// Drops samples older than the retention (but those still held).
+    pub fn prune(&self, now: Timestamp) {
+        self.series.lock().unwrap_or_else(|e| e.into_inner()).prune(now.as_millisecond());
+    }
+
     pub(crate) fn publish(&self, event: AlertEvent) {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == RECENT {

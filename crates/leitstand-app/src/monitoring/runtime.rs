@@ -219,6 +219,7 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
     for &interval in &groups {
         evaluations.add(first_round.min(interval), interval);
     }
+    let mut reconciled = std::collections::HashSet::new();
     let permits = Arc::new(Semaphore::new(m.settings.max_concurrent.max(1)));
     let renew_every = ms(LEASE_TTL / 3);
     let mut renew_at = renew_every;
@@ -240,18 +241,22 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
                     Job::Probe(i) => run_probe(&app, i, &checker).await,
                     Job::Target(i) => run_scrape(&app, i, &checker).await,
                     Job::Host => run_host(&app).await,
-                    Job::Prune => {
-                        let now = app.clock.now().as_millisecond();
-                        app.monitoring.series.lock().unwrap_or_else(|e| e.into_inner()).prune(now);
-                    }
+                    Job::Prune => app.monitoring.prune(app.clock.now()),
                 }
             });
         }
         for group in evaluations.take_due(now_ms) {
             let interval = groups[group];
+            // The first verdict of a term also settles what an earlier term
+            // (this process before a restart, or another replica) left firing.
+            let first = reconciled.insert(interval);
             let app = app.clone();
-            tokio::task::spawn_blocking(move || {
-                evaluate_group(&app.monitoring, interval, app.clock.now());
+            tokio::spawn(async move {
+                let (monitoring, at) = (app.monitoring.clone(), app.clock.now());
+                let _ = tokio::task::spawn_blocking(move || evaluate_group(&monitoring, interval, at)).await;
+                if first {
+                    reconcile_group(&app, interval).await;
+                }
             });
         }
         if now_ms >= renew_at {
@@ -320,6 +325,75 @@ pub fn evaluate_group(m: &Monitoring, interval_ms: i64, at: Timestamp) -> Vec<Al
     events
 }
 
+/// Resolves what the evaluator does not hold: the open alerts of this
+/// deployment's own rules in the interval group (source `rule`, firing in
+/// the store) whose label set no rule of the group has active — pending or
+/// firing — right after the group's first evaluation of a term. Rule states
+/// live in memory, so after a restart or a change of replica a condition
+/// that ended meanwhile sends no transition of its own; without this its
+/// alert would stay open, and the next outage would join it with an old
+/// escalation clock. Publishes a resolution for each, as the evaluator would
+/// have; returns them.
+pub async fn reconcile_group(app: &App, interval_ms: i64) -> Vec<AlertEvent> {
+    use leitstand_alerting::labels::{LabelSet, fingerprint};
+    use leitstand_store::AlertRepository;
+    let m = &app.monitoring;
+    let now = app.clock.now();
+    let group: Vec<_> = m.rules.iter().filter(|r| r.rule.interval_ms == interval_ms).collect();
+    let names: std::collections::HashSet<&str> = group.iter().map(|r| r.rule.name.as_str()).collect();
+    let label_set = |labels: &[(String, String)]| -> LabelSet {
+        labels.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let active: std::collections::HashSet<String> = group
+        .iter()
+        .flat_map(|r| {
+            let state = r.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.alerts.keys().map(|labels| fingerprint(&label_set(labels)).to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    let open = match app.store.open_alerts(now).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the open alerts; stale rule alerts stay open until the next start");
+            return Vec::new();
+        }
+    };
+    // Alerts of rules that are no longer configured go with the first group.
+    let first_group = m.rules.iter().map(|r| r.rule.interval_ms).min() == Some(interval_ms);
+    let ours = |alertname: &str| {
+        names.contains(alertname) || (first_group && !m.rules.iter().any(|r| r.rule.name == alertname))
+    };
+    let mut events = Vec::new();
+    for row in open {
+        if row.status != "firing" || row.source != "rule" || !ours(&row.alertname) {
+            continue;
+        }
+        if active.contains(&row.fingerprint) {
+            continue;
+        }
+        let pairs = |json: &str| -> Vec<(String, String)> {
+            serde_json::from_str::<std::collections::BTreeMap<String, String>>(json)
+                .map(|m| m.into_iter().collect())
+                .unwrap_or_default()
+        };
+        let labels = normalise(pairs(&row.labels));
+        tracing::info!(alertname = %row.alertname, alert = %row.id, "rule alert no longer holds after the start; resolved");
+        events.push(AlertEvent {
+            rule: row.alertname.clone(),
+            state: "resolved",
+            labels,
+            annotations: pairs(&row.annotations),
+            value: f64::NAN,
+            active_at: row.starts_at,
+            at: now,
+        });
+    }
+    for event in &events {
+        m.publish(event.clone());
+    }
+    events
+}
+
 /// One run of probe `i`: series, live state, history, audit.
 pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
     let m = &app.monitoring;
@@ -334,11 +408,15 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
     m.counts[0].fetch_add(1, Ordering::Relaxed);
     {
         let base = super::probe_labels(&entry.def);
+        // A check's result stands until the checks its retries allow have
+        // had their turn: a daily certificate check says the state for a
+        // day, not for the 5-minute lookback.
+        let held = ms(entry.def.interval) * (i64::from(entry.def.retries) + 1) + ms(entry.def.timeout);
         let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
         for (name, value) in outcome.samples() {
             let mut labels = base.clone();
             labels.push((NAME.to_string(), name.to_string()));
-            if let Err(e) = series.append(normalise(labels), at_ms, value) {
+            if let Err(e) = series.append_held(normalise(labels), at_ms, value, held) {
                 m.counts[2].fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(probe = %entry.def.id, metric = name, error = %e, "probe sample not stored");
             }
@@ -420,7 +498,8 @@ pub async fn run_scrape(app: &App, i: usize, checker: &Checker) {
     let scrape = leitstand_probes::scrape::scrape(checker.clients(), &entry.target, &m.settings.scrape_limits).await;
     let refused = {
         let mut series = m.series.lock().unwrap_or_else(|e| e.into_inner());
-        leitstand_probes::scrape::store(&mut series, &entry.target, &scrape, started.as_millisecond())
+        let held = ms(entry.def.interval) + ms(entry.def.timeout);
+        leitstand_probes::scrape::store(&mut series, &entry.target, &scrape, started.as_millisecond(), held)
     };
     m.counts[1].fetch_add(1, Ordering::Relaxed);
     m.counts[2].fetch_add(refused.len() as u64, Ordering::Relaxed);

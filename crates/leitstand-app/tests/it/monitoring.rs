@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use leitstand_app::AppError;
-use leitstand_app::monitoring::runtime::{evaluate_group, run_probe, stop_recording};
+use leitstand_app::alerting::engine::Engine;
+use leitstand_app::alerting::runtime::rule_observation;
+use leitstand_app::monitoring::runtime::{evaluate_group, reconcile_group, run_probe, stop_recording};
 use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef};
 use leitstand_core::Clock;
 use leitstand_core::access::Role;
@@ -217,7 +219,7 @@ store_test!(rule_alerts_are_scoped_to_the_viewers_tenants, |store| {
             };
             let refused = app
                 .monitoring
-                .with_series(|s| leitstand_probes::scrape::store(s, &target, &scrape, now.as_millisecond()));
+                .with_series(|s| leitstand_probes::scrape::store(s, &target, &scrape, now.as_millisecond(), 0));
             assert!(refused.is_empty());
         }
     }
@@ -234,4 +236,107 @@ store_test!(rule_alerts_are_scoped_to_the_viewers_tenants, |store| {
     assert_eq!(app.rules(&admin).await.unwrap()[0].alerts.len(), 2);
     let auditor = add(&app, &admin, "pruefer", Role::Auditor, &[]).await;
     assert_eq!(app.alert_changes(&auditor).await.unwrap().len(), 2);
+});
+
+/// One probe of `url` every `interval`, and `ProbeDown` at once.
+fn down_rule_settings(url: &str, interval: Duration) -> MonitoringSettings {
+    let mut p =
+        probe("portal", None, Check::Http(HttpProbe { body_contains: Some("ready".into()), ..HttpProbe::get(url) }));
+    p.interval = interval;
+    p.retries = 0;
+    let rule = Rule::new(
+        "ProbeDown",
+        "probe_success == 0",
+        0,
+        30_000,
+        vec![("severity".into(), "critical".into())],
+        vec![("summary_de".into(), "{{ $labels.instance }} ist nicht erreichbar".into())],
+    )
+    .unwrap();
+    MonitoringSettings { probes: vec![p], rules: vec![rule], ..Default::default() }
+}
+
+/// Evaluates the 30 s group and hands what changed to the engine.
+async fn evaluate_into(app: &leitstand_app::App, engine: &mut leitstand_app::alerting::engine::Engine) -> Vec<String> {
+    let events = evaluate_group(&app.monitoring, 30_000, app.clock.now());
+    let states = events.iter().map(|e| e.state.to_string()).collect();
+    let observations = events.into_iter().filter_map(|e| rule_observation(e, "http://leitstand.test")).collect();
+    engine.observe(observations).await.unwrap();
+    states
+}
+
+async fn statuses(store: &leitstand_store::Store) -> Vec<String> {
+    use leitstand_store::AlertRepository;
+    store.alerts(&Default::default()).await.unwrap().into_iter().map(|a| a.status).collect()
+}
+
+store_test!(a_rule_alert_firing_before_a_restart_resolves_once_the_condition_has_ended, |store| {
+    // Issue 17, item 1: rule states live in memory; after a restart a
+    // condition that ended meanwhile sent no transition, and the alert
+    // stayed open for good.
+    leitstand_app::install_crypto_provider();
+    let healthy = Arc::new(AtomicBool::new(false));
+    let url = portal(healthy.clone()).await;
+    let (mut app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let settings = down_rule_settings(&url, Duration::from_secs(30));
+    app.monitoring = Arc::new(Monitoring::new(settings.clone()));
+    let checker = Checker::new(leitstand_probes::tls::system_roots()).unwrap();
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    run_probe(&app, 0, &checker).await;
+    assert_eq!(evaluate_into(&app, &mut engine).await, ["firing"]);
+    assert_eq!(statuses(store).await, ["firing"]);
+
+    // Restart while it fires: fresh rule states, the alert loaded again.
+    clock.advance(SignedDuration::from_secs(60));
+    app.monitoring = Arc::new(Monitoring::new(settings.clone()));
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    run_probe(&app, 0, &checker).await;
+    assert_eq!(evaluate_into(&app, &mut engine).await, ["firing"], "still down: the same alert again");
+    assert!(reconcile_group(&app, 30_000).await.is_empty(), "an alert whose condition holds stays");
+    assert_eq!(statuses(store).await, ["firing"]);
+
+    // Restart after the portal came back: nothing transitions, the
+    // reconciliation resolves it.
+    healthy.store(true, Ordering::SeqCst);
+    clock.advance(SignedDuration::from_secs(60));
+    app.monitoring = Arc::new(Monitoring::new(settings));
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    run_probe(&app, 0, &checker).await;
+    assert!(evaluate_into(&app, &mut engine).await.is_empty(), "inactive to inactive is no transition");
+    let resolved = reconcile_group(&app, 30_000).await;
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].label("instance"), Some(url.as_str()));
+    let observations = resolved.into_iter().filter_map(|e| rule_observation(e, "http://leitstand.test")).collect();
+    engine.observe(observations).await.unwrap();
+    assert_eq!(statuses(store).await, ["resolved"]);
+    assert_eq!(
+        app.alert_changes(&_admin).await.unwrap().last().map(|c| c.state),
+        Some("resolved"),
+        "shown as a change"
+    );
+});
+
+store_test!(a_daily_probes_alert_holds_as_long_as_its_check, |store| {
+    // Issue 17, item 2: the result of a 24-hour check went stale after the
+    // 5-minute lookback and the alert resolved while the probe was down.
+    leitstand_app::install_crypto_provider();
+    let healthy = Arc::new(AtomicBool::new(false));
+    let url = portal(healthy.clone()).await;
+    let (mut app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let mut settings = down_rule_settings(&url, Duration::from_secs(24 * 3600));
+    settings.retention = Duration::from_secs(2 * 3600);
+    app.monitoring = Arc::new(Monitoring::new(settings));
+    let checker = Checker::new(leitstand_probes::tls::system_roots()).unwrap();
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    run_probe(&app, 0, &checker).await;
+    assert_eq!(evaluate_into(&app, &mut engine).await, ["firing"]);
+    let t0 = clock.now();
+    for minutes in [6, 60, 180, 23 * 60] {
+        clock.set(t0 + SignedDuration::from_mins(minutes));
+        app.monitoring.prune(clock.now());
+        assert!(evaluate_into(&app, &mut engine).await.is_empty(), "still down after {minutes} min");
+    }
+    assert_eq!(statuses(store).await, ["firing"]);
 });

@@ -59,7 +59,9 @@ pub struct EscalationLevel {
     /// unset on the last level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack_deadline: Option<Duration>,
-    /// Reaching this level opens an incident (incident-response process).
+    /// Reaching this level opens an incident (incident-response process);
+    /// unset: it does not.
+    #[serde(default)]
     pub opens_incident: bool,
 }
 

@@ -9,7 +9,7 @@ use super::{Origin, Problem};
 pub const ENV_PREFIX: &str = "LEITSTAND__";
 
 /// A key path segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Seg {
     Key(String),
     Index(usize),
@@ -147,29 +147,95 @@ impl Layers {
         merged
     }
 
-    /// Deserialises `value` (found at `prefix`) strictly, recording a located
-    /// problem on failure.
+    /// Deserialises `value` (found at `prefix`) strictly, recording every
+    /// problem, located. serde stops at the first one, so after each the
+    /// value is patched where it went wrong and deserialised again: an
+    /// unknown key is dropped, an array element with a problem is taken
+    /// out (later problems keep their original index), any other bad value
+    /// gives way to its default. The result is `None` if an element had to
+    /// be taken out (checks on the rest would speak of shifted positions);
+    /// otherwise it is the patched value, so that the semantic checks can
+    /// report their problems in the same run. Callers use a value only when
+    /// no problem was recorded.
     pub fn deserialize<T: serde::de::DeserializeOwned>(
         &self,
         value: toml::Value,
         prefix: &str,
         problems: &mut Vec<Problem>,
     ) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let inner = e.inner().to_string();
-                // toml appends "in `path`" lines; the path is reported separately.
-                let message = inner.lines().next().unwrap_or_default().to_string();
-                let path = e.path().to_string();
-                let path = match (prefix.is_empty(), path.as_str()) {
-                    (_, ".") => prefix.to_string(),
-                    (true, p) => p.to_string(),
-                    (false, p) => format!("{prefix}.{p}"),
-                };
-                problems.push(self.locate(&path, message));
-                None
+        let mut value = value;
+        let base = parse_path(prefix);
+        // (path of the array, index the element had in what was written)
+        let mut taken_out: Vec<(Vec<Seg>, usize)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_PROBLEMS_PER_SECTION {
+            let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+                Ok(v) => return taken_out.is_empty().then_some(v),
+                Err(e) => e,
+            };
+            let inner = e.inner().to_string();
+            // toml appends "in `path`" lines; the path is reported separately.
+            let message = inner.lines().next().unwrap_or_default().to_string();
+            let at = parse_path(&e.path().to_string());
+            let written = original_indices(&at, &taken_out);
+            let full: Vec<Seg> = base.iter().cloned().chain(written).collect();
+            if !seen.insert((full.clone(), message.clone())) {
+                return None; // no progress
             }
+            problems.push(self.locate(&render_path(&full), message.clone()));
+            if !self.patch(&mut value, &base, &at, &message, &mut taken_out) {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Patches `value` past the problem at `at`; false if it cannot go on.
+    fn patch(
+        &self,
+        value: &mut toml::Value,
+        base: &[Seg],
+        at: &[Seg],
+        message: &str,
+        taken_out: &mut Vec<(Vec<Seg>, usize)>,
+    ) -> bool {
+        let field = |what: &str| message.strip_prefix(what).and_then(|rest| rest.split('`').nth(1)).map(str::to_string);
+        if let Some(unknown) = field("unknown field ") {
+            // The path ends with the unknown key itself, or names its table.
+            let table_path = if at.last() == Some(&Seg::Key(unknown.clone())) { &at[..at.len() - 1] } else { at };
+            return node_mut(value, table_path)
+                .and_then(toml::Value::as_table_mut)
+                .is_some_and(|t| t.remove(&unknown).is_some());
+        }
+        if let Some(i) = at.iter().rposition(|s| matches!(s, Seg::Index(_))) {
+            let Seg::Index(index) = at[i] else { return false };
+            let array_path = at[..i].to_vec();
+            let Some(array) = node_mut(value, &array_path).and_then(toml::Value::as_array_mut) else { return false };
+            if index >= array.len() {
+                return false;
+            }
+            array.remove(index);
+            let written = original_indices(&at[..=i], taken_out);
+            if let Some(Seg::Index(original)) = written.last() {
+                taken_out.push((array_path, *original));
+            }
+            return true;
+        }
+        let target: Vec<Seg> = match field("missing field ") {
+            Some(missing) => at.iter().cloned().chain([Seg::Key(missing)]).collect(),
+            None => at.to_vec(),
+        };
+        let Some((last, parent)) = target.split_last() else { return false };
+        let Seg::Key(key) = last else { return false };
+        let full: Vec<Seg> = base.iter().chain(target.iter()).cloned().collect();
+        let default = node(&self.defaults, &full).cloned();
+        let Some(table) = node_mut(value, parent).and_then(toml::Value::as_table_mut) else { return false };
+        match default {
+            Some(default) => {
+                table.insert(key.clone(), default);
+                true
+            }
+            None => table.remove(key).is_some(),
         }
     }
 
@@ -190,6 +256,75 @@ impl Layers {
         }
         Problem { origin: Origin::Default, key: path.to_string(), message }
     }
+}
+
+/// Most problems reported for one section before giving up on it.
+const MAX_PROBLEMS_PER_SECTION: usize = 32;
+
+/// `at` (a path in a value some array elements were taken out of) with the
+/// indices those elements had as written.
+fn original_indices(at: &[Seg], taken_out: &[(Vec<Seg>, usize)]) -> Vec<Seg> {
+    let mut out: Vec<Seg> = Vec::with_capacity(at.len());
+    for seg in at {
+        match seg {
+            Seg::Index(i) => {
+                let mut removed: Vec<usize> =
+                    taken_out.iter().filter(|(array, _)| *array == out).map(|(_, index)| *index).collect();
+                removed.sort_unstable();
+                let mut original = *i;
+                for r in removed {
+                    if r <= original {
+                        original += 1;
+                    }
+                }
+                out.push(Seg::Index(original));
+            }
+            key => out.push(key.clone()),
+        }
+    }
+    out
+}
+
+/// `a.b[2].c` again.
+fn render_path(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The node at `path` in `table`.
+fn node<'a>(table: &'a toml::Table, path: &[Seg]) -> Option<&'a toml::Value> {
+    let (Seg::Key(first), rest) = path.split_first()? else { return None };
+    let mut value = table.get(first)?;
+    for seg in rest {
+        value = match seg {
+            Seg::Key(k) => value.as_table()?.get(k)?,
+            Seg::Index(i) => value.as_array()?.get(*i)?,
+        };
+    }
+    Some(value)
+}
+
+/// The node at `path` in `value`, to change.
+fn node_mut<'a>(value: &'a mut toml::Value, path: &[Seg]) -> Option<&'a mut toml::Value> {
+    let mut value = value;
+    for seg in path {
+        value = match seg {
+            Seg::Key(k) => value.as_table_mut()?.get_mut(k)?,
+            Seg::Index(i) => value.as_array_mut()?.get_mut(*i)?,
+        };
+    }
+    Some(value)
 }
 
 /// Builds the table an environment variable contributes. Key segments match
@@ -281,6 +416,16 @@ mod tests {
                 Seg::Key("ack_deadline".into())
             ]
         );
+    }
+
+    #[test]
+    fn taken_out_elements_keep_later_indices_as_written() {
+        let levels = vec![Seg::Key("levels".into())];
+        let taken = vec![(levels.clone(), 0), (levels.clone(), 2)];
+        let at = parse_path("levels[0].name");
+        assert_eq!(render_path(&original_indices(&at, &taken)), "levels[1].name");
+        assert_eq!(render_path(&original_indices(&parse_path("levels[1]"), &taken)), "levels[3]");
+        assert_eq!(render_path(&original_indices(&parse_path("other[0]"), &taken)), "other[0]");
     }
 
     #[test]

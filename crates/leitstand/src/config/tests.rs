@@ -85,11 +85,44 @@ fn every_problem_is_reported_at_once() {
     let errs = errors(
         "[thresholds.infrastructure.disk]\nwarning = 90\n\n[escalation.levels]\n\n[gates]\nmin_coverage_percent = 180\n",
     );
-    assert_eq!(errs.len(), 1, "a type error stops the policy section: {errs:?}");
+    assert_eq!(
+        errs,
+        [
+            "leitstand.toml:4:13: escalation.levels: invalid type: map, expected a sequence",
+            "leitstand.toml:2:1: thresholds.infrastructure.disk.warning: warning (90) must be below critical (85): disk fires above it",
+            "leitstand.toml:7:1: gates.min_coverage_percent: must be between 0 and 100, got 180",
+        ],
+        "a type error no longer hides the other problems"
+    );
     let errs = errors("[thresholds.infrastructure.disk]\nwarning = 90\n\n[gates]\nmin_coverage_percent = 180\n");
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs[0].starts_with("leitstand.toml:2:1: thresholds.infrastructure.disk.warning"));
     assert!(errs[1].starts_with("leitstand.toml:5:1: gates.min_coverage_percent: must be between 0 and 100"));
+}
+
+#[test]
+fn every_bad_array_element_and_unknown_key_is_reported_in_one_run() {
+    // Issue 17, item 5: the README's alerting block failed one level per run.
+    let text = "[server]\nlistn = \"x\"\n\n[[escalation.levels]]\nname = \"Eins\"\nnotify = [\"devops\"]\n\
+                channels = [\"email\"]\nact_within = 5\n[[escalation.levels]]\nname = \"Zwei\"\nnotify = [\"devops\"]\n\
+                channels = [\"email\"]\n[[escalation.levels]]\nname = \"Drei\"\nnotify = [\"devops\"]\nchannels = [\"fax\"]\n\n\
+                [thresholds.infrastructure.cpu]\nwarnign = 60\n";
+    let errs = errors(text);
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert!(errs[0].starts_with("leitstand.toml:2:1: server.listn: unknown field `listn`"), "{errs:#?}");
+    let rest = errs[1..].join("\n");
+    assert!(rest.contains("escalation.levels[0].act_within: invalid type: integer `5`"), "{rest}");
+    assert!(rest.contains("escalation.levels[2].channels[0]: unknown variant `fax`"), "{rest}");
+    assert!(rest.contains("thresholds.infrastructure.cpu.warnign: unknown field `warnign`"), "{rest}");
+}
+
+#[test]
+fn a_level_without_opens_incident_does_not_open_one() {
+    let text = "[[escalation.levels]]\nname = \"Eins\"\nnotify = [\"devops\"]\nchannels = [\"email\"]\n\
+                [[escalation.levels]]\nname = \"Zwei\"\nnotify = [\"devops\"]\nchannels = [\"email\"]\nopens_incident = true\n";
+    let config = load_text(text).unwrap();
+    let levels = &config.policy.base.escalation.levels;
+    assert_eq!((levels[0].opens_incident, levels[1].opens_incident), (false, true));
 }
 
 #[test]
