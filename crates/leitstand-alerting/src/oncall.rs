@@ -592,6 +592,18 @@ impl Schedule {
     /// is. `since` and `until` look at most [`MAX_SHIFTS`] hand-overs back
     /// and ahead.
     pub fn on_call(&self, at: Timestamp, overrides: &[Override]) -> Option<OnCall> {
+        let (who, since, until) = self.whole_stretch(at, overrides)?;
+        Some(OnCall { person: who.person.to_string(), rotation: who.rotation.map(str::to_string), since, until })
+    }
+
+    /// The person (and rotation) on call at `at` and how long they are
+    /// without a break: looked at most [`MAX_SHIFTS`] hand-overs back and
+    /// ahead.
+    fn whole_stretch<'a>(
+        &'a self,
+        at: Timestamp,
+        overrides: &'a [Override],
+    ) -> Option<(Who<'a>, Timestamp, Timestamp)> {
         let now = self.answer_at(at, overrides);
         let who = now.value?;
         let (mut since, mut until) = (now.start, now.end);
@@ -613,7 +625,30 @@ impl Schedule {
             }
             since = previous.start;
         }
-        Some(OnCall { person: who.person.to_string(), rotation: who.rotation.map(str::to_string), since, until })
+        Some((who, since, until))
+    }
+
+    /// [`Schedule::shifts`] without the cut at the range's ends: a shift
+    /// that began before `from` or ends after `to` keeps its own start and
+    /// end. A calendar feed fetched at different moments then shows the
+    /// same events — same start, same end, same UID — instead of one that
+    /// starts whenever it was fetched.
+    pub fn whole_shifts(&self, from: Timestamp, to: Timestamp, overrides: &[Override]) -> Vec<Shift> {
+        let mut shifts = self.shifts(from, to, overrides);
+        if let Some(first) = shifts.first_mut()
+            && first.starts_at == from
+            && let Some((_, since, _)) = self.whole_stretch(from, overrides)
+        {
+            first.starts_at = since;
+        }
+        if let Some(last) = shifts.last_mut()
+            && last.ends_at == to
+            && let Ok(inside) = to.checked_sub(SignedDuration::from_nanos(1))
+            && let Some((_, _, until)) = self.whole_stretch(inside, overrides)
+        {
+            last.ends_at = until;
+        }
+        shifts
     }
 
     /// Who is on call in `[from, to)`: the flattened timeline after layers
@@ -675,7 +710,13 @@ impl Schedule {
         content_line(&mut out, "PRODID", "-//Leitstand//Rufbereitschaft//DE");
         content_line(&mut out, "CALSCALE", "GREGORIAN");
         content_line(&mut out, "METHOD", "PUBLISH");
-        content_line(&mut out, "X-WR-CALNAME", &escape_text(&format!("Rufbereitschaft {}", self.def.name)));
+        // "Rufbereitschaft" once, also for a schedule named so.
+        let name = if self.def.name.to_lowercase().contains("rufbereitschaft") {
+            self.def.name.clone()
+        } else {
+            format!("Rufbereitschaft {}", self.def.name)
+        };
+        content_line(&mut out, "X-WR-CALNAME", &escape_text(&name));
         let stamp = utc(now);
         for shift in shifts {
             let uid = format!("{}@{prod_host}", uid(&self.def.id, &shift.person, shift.starts_at));
@@ -1079,6 +1120,28 @@ mod tests {
         let c = s.on_call(ts("2027-03-28T00:30:00Z"), &[]).unwrap();
         assert_eq!(c.until, ts("2027-03-28T01:30:00Z"));
         assert_eq!(s.on_call(c.until, &[]).unwrap().until, ts("2027-03-29T00:30:00Z"));
+    }
+
+    #[test]
+    fn a_feed_fetched_at_different_times_shows_the_same_events() {
+        // Issue 17, item 6: the first and last events were cut at the
+        // moment of fetching, so every sync changed them.
+        let s = schedule(vec![weekly()]);
+        let feed_at = |now: &str| {
+            let now = ts(now);
+            let day = SignedDuration::from_hours(24);
+            s.whole_shifts(now - day * 7, now + day * 90, &[])
+        };
+        let a = feed_at("2026-12-09T10:17:00Z");
+        let b = feed_at("2026-12-09T15:42:31Z");
+        assert_eq!(a, b, "the same events whenever it is fetched");
+        assert_eq!(a[0].starts_at, ts("2026-11-30T08:00:00Z"), "the first shift from its hand-over (09:00 CET)");
+        assert_eq!(a.last().unwrap().ends_at.strftime("%H:%M").to_string(), "08:00", "the last to its hand-over");
+        let mut named = def(vec![weekly()]);
+        named.name = "Rufbereitschaft Netz".into();
+        let feed =
+            validate(&named, &known).unwrap().ical(&a[..1], ts("2026-12-09T10:17:00Z"), "l.example", &|p| p.into());
+        assert!(feed.contains("\r\nX-WR-CALNAME:Rufbereitschaft Netz\r\n"), "not twice: {feed}");
     }
 
     fn one_shift(person: &str, rotation: Option<&str>) -> Shift {

@@ -28,6 +28,14 @@ pub enum AppError {
     /// Signed in with a one-time password: it must be changed first.
     #[error("change your one-time password first (PUT /api/v1/me/password or the profile page)")]
     PasswordChangeRequired,
+    /// The alert's state does not allow the action (acknowledging a
+    /// resolved one, …): `reason` is "already resolved", "resolved",
+    /// "already acknowledged", "not acknowledged" or "closed".
+    #[error("not possible: the alert is {reason}")]
+    AlertRefused {
+        /// Why, as the alert's state says it.
+        reason: &'static str,
+    },
     /// The principal may not do this.
     #[error("not allowed: {action}")]
     Forbidden {

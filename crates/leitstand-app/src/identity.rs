@@ -465,7 +465,13 @@ impl App {
                 None,
                 &format!("token:{}", token.id),
                 "success",
-                json!({ "name": name, "scopes": scopes, "expires_at": expires_at.map(|e| e.to_string()) }),
+                // `user` is pseudonymised; the token's name is not personal.
+                json!({
+                    "token_name": name,
+                    "user": principal.username,
+                    "scopes": scopes,
+                    "expires_at": expires_at.map(|e| e.to_string()),
+                }),
             )
             .await?;
         Ok(NewApiToken { id: token.id, secret })
@@ -500,14 +506,20 @@ impl App {
             .await
     }
 
-    /// The principal acting for `username` on the local command line.
+    /// The principal acting for `username` on the local command line (the
+    /// audit log records the operator, `system via:cli`).
     pub async fn cli_principal(&self, username: &str) -> Result<Principal> {
         let user = self
             .store
             .user_by_name(username)
             .await?
-            .filter(|u| u.active)
             .ok_or_else(|| AppError::NotFound { entity: "user", key: username.to_string() })?;
+        if !user.active {
+            return Err(AppError::invalid(
+                "user",
+                format!("{username:?} is disabled; `leitstand user enable {username}` enables it again"),
+            ));
+        }
         Ok(principal_of(&user, Via::Cli))
     }
 }

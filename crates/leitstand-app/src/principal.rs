@@ -86,12 +86,14 @@ impl Principal {
         if self.role.may(action) && scoped { Ok(()) } else { Err(AppError::Forbidden { action: action.as_str() }) }
     }
 
-    /// The actor string for audit events.
+    /// The actor string for audit events. On the command line the actor is
+    /// the operator at the shell, `system via:cli`, whoever the command acts
+    /// for (that user is named in the event's details).
     pub fn actor(&self) -> String {
         match &self.via {
             Via::Token { id, .. } => format!("user:{} token:{id}", self.username),
             Via::Session { .. } => format!("user:{}", self.username),
-            Via::Cli => format!("user:{} via:cli", self.username),
+            Via::Cli => "system via:cli".to_string(),
         }
     }
 

@@ -55,7 +55,7 @@ impl App {
                 Some(tenant.id),
                 &format!("tenant:{}", tenant.slug),
                 "success",
-                json!({ "name": tenant.name }),
+                json!({ "tenant_name": tenant.name }),
             )
             .await?;
         Ok(tenant)
@@ -73,7 +73,7 @@ impl App {
                 Some(tenant.id),
                 &format!("tenant:{slug}"),
                 "success",
-                json!({ "name": tenant.name }),
+                json!({ "tenant_name": tenant.name }),
             )
             .await?;
         Ok(tenant)

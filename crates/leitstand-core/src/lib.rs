@@ -10,6 +10,7 @@
 //! store, the web layer, an async runtime or the file system.
 
 pub mod access;
+pub mod annotations;
 pub mod calendar;
 pub mod clock;
 pub mod policy;

@@ -32,8 +32,20 @@ pub struct EventRules {
 
 impl Default for EventRules {
     fn default() -> Self {
-        let keys =
-            ["email", "e_mail", "mail", "user", "username", "user_name", "name", "ip", "ip_address", "phone", "iban"];
+        let keys = [
+            "email",
+            "e_mail",
+            "mail",
+            "user",
+            "username",
+            "user_name",
+            "name",
+            "person",
+            "ip",
+            "ip_address",
+            "phone",
+            "iban",
+        ];
         Self {
             personal_detail_keys: keys.into_iter().map(String::from).collect(),
             personal_object_prefixes: vec!["user:".into()],

@@ -27,6 +27,16 @@ pub enum Locale {
     En,
 }
 
+impl Locale {
+    /// `de` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Locale::De => "de",
+            Locale::En => "en",
+        }
+    }
+}
+
 /// Why a message is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,9 +80,16 @@ impl AlertSummary {
         self.labels.get(name).map_or("", String::as_str)
     }
 
-    /// The one-line summary: annotation `summary`, else the alert name.
-    pub fn summary(&self) -> &str {
-        self.annotations.get("summary").map_or_else(|| self.label("alertname"), String::as_str)
+    /// Annotation `name` in `locale`: `name_de` / `name_en` (how Leitstand's
+    /// own rules write their texts), else `name`.
+    pub fn localized(&self, name: &str, locale: Locale) -> Option<&str> {
+        leitstand_core::annotations::localized(&self.annotations, name, locale.code())
+    }
+
+    /// The one-line summary in `locale`: annotation `summary_de` /
+    /// `summary_en`, else `summary`, else the alert name.
+    pub fn summary(&self, locale: Locale) -> &str {
+        self.localized("summary", locale).unwrap_or_else(|| self.label("alertname"))
     }
 }
 

@@ -134,6 +134,39 @@ async fn resolved_says_resolved_in_both_languages(kind: Kind) {
     }
 }
 
+// (6) What is down: Leitstand's own rules write their summaries per
+// language (`summary_de`, `summary_en`); each recipient reads its own, and
+// the target (`instance`) is named where the summary does not name it.
+async fn summaries_in_the_recipients_language_and_the_target(kind: Kind) {
+    let rig = Rig::start(kind).await;
+    let channel = rig.channel(Behaviour::Accept).await;
+    for (locale, own, other) in [
+        (Locale::De, "Vergabeportal antwortet nicht", "Procurement portal is down"),
+        (Locale::En, "Procurement portal is down", "Vergabeportal antwortet nicht"),
+    ] {
+        let mut msg = message(locale, MessageKind::Firing);
+        msg.alerts[0].annotations = [
+            ("summary_de".to_string(), "Vergabeportal antwortet nicht".to_string()),
+            ("summary_en".to_string(), "Procurement portal is down".to_string()),
+        ]
+        .into();
+        channel.send(&msg).await.unwrap();
+        let body = rig.last().body;
+        // The webhook passes every annotation on as Alertmanager does; its
+        // text for people is what is read.
+        let text = match kind {
+            Kind::Webhook => serde_json::from_str::<serde_json::Value>(&body).unwrap()["leitstand"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            _ => body,
+        };
+        assert!(text.contains(own), "{kind:?}/{locale:?}: {own:?} missing in:\n{text}");
+        assert!(!text.contains(other), "{kind:?}/{locale:?}: the other language's {other:?} in:\n{text}");
+        assert!(text.contains("https://portal.example"), "{kind:?}/{locale:?}: the target missing in:\n{text}");
+    }
+}
+
 macro_rules! contract {
     ($($kind:ident => $module:ident),* $(,)?) => {$(
         mod $module {
@@ -147,7 +180,8 @@ macro_rules! contract {
                 connection_refused_is_retryable,
                 silent_receiver_times_out,
                 debug_hides_secrets,
-                resolved_says_resolved_in_both_languages
+                resolved_says_resolved_in_both_languages,
+                summaries_in_the_recipients_language_and_the_target
             );
         }
     )*};

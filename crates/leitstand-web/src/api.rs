@@ -45,7 +45,7 @@ impl IntoResponse for ApiError {
             AppError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden { .. } | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::AlertRefused { .. } => StatusCode::CONFLICT,
             AppError::Invalid { .. } | AppError::InvalidEvent(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::AuditUnavailable(_) | AppError::IntakeUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

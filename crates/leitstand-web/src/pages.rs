@@ -280,6 +280,7 @@ fn error_page(ctx: &Ctx, state: &AppState, error: &AppError) -> Response {
             (StatusCode::UNPROCESSABLE_ENTITY, ctx.tr.arg("error-invalid", "detail", &error.to_string()))
         }
         AppError::Conflict { .. } => (StatusCode::CONFLICT, ctx.tr.arg("error-conflict", "detail", &error.to_string())),
+        AppError::AlertRefused { reason } => (StatusCode::CONFLICT, refused(ctx.tr, reason)),
         AppError::Unauthenticated => return Redirect::to("/login").into_response(),
         AppError::PasswordChangeRequired => return Redirect::to("/profile").into_response(),
         _ => {
@@ -289,6 +290,11 @@ fn error_page(ctx: &Ctx, state: &AppState, error: &AppError) -> Response {
     };
     let page = Page::new(ctx, state, "error-title", "");
     (status, ErrorPage { page, message }).into_response()
+}
+
+/// Why an action on an alert was refused, in the reader's language.
+pub(crate) fn refused(tr: Tr, reason: &str) -> String {
+    tr.get(&format!("alert-refused-{}", reason.replace(' ', "-")))
 }
 
 /// The signed-in session, or a redirect to the login page — or to the

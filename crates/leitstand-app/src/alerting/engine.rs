@@ -353,8 +353,14 @@ impl Engine {
         self.commit().await
     }
 
-    fn observe_one(&mut self, o: Observation) {
+    fn observe_one(&mut self, mut o: Observation) {
         let now = self.app.clock.now();
+        // Alertmanager's resolve_timeout: a firing alert from the API that
+        // names no end ends unless it is sent again in time.
+        if o.source == Source::Api && !o.resolved && o.alert.ends_at.is_none() {
+            let timeout = SignedDuration::try_from(self.app.alerting.settings.resolve_timeout).unwrap_or_default();
+            o.alert.ends_at = now.checked_add(timeout).ok();
+        }
         let fp = fingerprint(&o.alert.labels);
         let resolved = o.resolved || o.alert.ends_at.is_some_and(|e| e <= now);
         let existing = self.alerts.get(&fp).map(|e| e.state.clone());
@@ -522,17 +528,11 @@ impl Engine {
     /// A person's action on alert `id`.
     pub async fn act(&mut self, id: Uuid, actor: &str, action: Action) -> Result<()> {
         let now = self.app.clock.now();
-        let Some(fp) = self.by_id.get(&id).copied() else {
-            return Err(AppError::Invalid {
-                field: "alert",
-                message: "the alert is closed (resolved longer than the dedup window ago)".into(),
-            });
-        };
+        // Closed: resolved longer than the dedup window ago.
+        let Some(fp) = self.by_id.get(&id).copied() else { return Err(AppError::AlertRefused { reason: "closed" }) };
         match self.try_apply(fp, action.input(actor.to_string()), now) {
             Ok(_) => self.commit().await,
-            Err(Refused::NotApplicable(why)) => {
-                Err(AppError::invalid("alert", format!("not possible: the alert is {why}")))
-            }
+            Err(Refused::NotApplicable(reason)) => Err(AppError::AlertRefused { reason }),
         }
     }
 

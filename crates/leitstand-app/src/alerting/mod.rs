@@ -93,6 +93,9 @@ pub struct AlertingSettings {
     pub group_by: GroupBy,
     /// How long a group's first notification waits for more alerts.
     pub group_wait: Duration,
+    /// An alert from the API without an end resolves this long after it was
+    /// last sent (Alertmanager's `resolve_timeout`).
+    pub resolve_timeout: Duration,
     /// The channels.
     pub channels: Vec<ChannelDef>,
     /// Audience → channels (and schedule).
@@ -118,6 +121,7 @@ impl Default for AlertingSettings {
         Self {
             group_by: GroupBy::default(),
             group_wait: Duration::ZERO,
+            resolve_timeout: Duration::from_secs(300),
             channels: Vec::new(),
             audiences: BTreeMap::new(),
             schedules: Vec::new(),

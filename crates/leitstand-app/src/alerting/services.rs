@@ -50,6 +50,9 @@ pub struct AlertView {
     pub starts_at: Timestamp,
     /// When it resolved.
     pub resolved_at: Option<Timestamp>,
+    /// The end its sender announced (`endsAt`; for an API alert without
+    /// one, `alerting.resolve_timeout` after it was last sent).
+    pub ends_at: Option<Timestamp>,
     /// Who acknowledged it (pseudonymous in the audit log, plain here for
     /// the people working it).
     pub acked_by: Option<String>,
@@ -57,18 +60,25 @@ pub struct AlertView {
     pub acked_at: Option<Timestamp>,
     /// What holds it back (`silence:…`, `inhibited:…`, `maintenance:…`).
     pub suppressed: Option<String>,
-    /// Annotation `summary` (or the alert name).
-    pub summary: String,
     /// All labels.
     pub labels: LabelSet,
     /// All annotations.
     pub annotations: LabelSet,
     /// `rule`, `api`, `webhook`.
     pub source: String,
-    /// When the next step is due (escalation deadline, …).
+    /// When the next escalation step is due (the deadline, or the end of
+    /// what holds it back); `None` once acknowledged or at the top level.
     pub next_step_at: Option<Timestamp>,
     /// Where it came from.
     pub generator_url: Option<String>,
+}
+
+impl AlertView {
+    /// The one-line summary in language `lang` (`de`, `en`): annotation
+    /// `summary_<lang>`, else `summary`, else the alert name.
+    pub fn summary(&self, lang: &str) -> &str {
+        leitstand_core::annotations::localized(&self.annotations, "summary", lang).unwrap_or(&self.alertname)
+    }
 }
 
 /// A notification with its attempts.
@@ -219,10 +229,16 @@ impl App {
         };
         let level = u8::try_from(row.level).unwrap_or(0);
         let level_name = policy.escalation.level(level).map(|l| l.name.clone()).unwrap_or_else(|| "–".into());
+        // A next step for people is an escalation still to come: none once
+        // acknowledged, at a level without a deadline, or at the top (the
+        // engine's own timer may still wait for a silence to end).
+        let escalates = row.status == "firing"
+            && row.acked_at.is_none()
+            && policy.escalation.level(level).is_some_and(|l| l.ack_deadline.is_some() || l.act_within.is_some())
+            && policy.escalation.level(level + 1).is_some();
         AlertView {
             id: row.id,
             fingerprint: row.fingerprint,
-            summary: annotations.get("summary").cloned().unwrap_or_else(|| row.alertname.clone()),
             tenant,
             alertname: row.alertname,
             severity: row.severity,
@@ -232,13 +248,14 @@ impl App {
             level_name,
             starts_at: row.starts_at,
             resolved_at: row.resolved_at,
+            ends_at: row.ends_at,
             acked_by: row.acked_by.as_deref().map(actor_name),
             acked_at: row.acked_at,
             suppressed: row.suppressed,
             labels,
             annotations,
             source: row.source,
-            next_step_at: row.next_step_at,
+            next_step_at: row.next_step_at.filter(|_| escalates),
             generator_url: row.generator_url,
         }
     }
@@ -535,8 +552,12 @@ impl App {
         let now = self.clock.now();
         let from = now.checked_sub(SignedDuration::from_hours(24 * 7)).unwrap_or(now);
         let to = now.checked_add(SignedDuration::from_hours(24 * 90)).unwrap_or(now);
-        let (_, overrides) = self.overrides_of(id, from, to).await?;
-        let shifts = schedule.shifts(from, to, &overrides);
+        // Overrides beyond the window too: the first and last shift are
+        // shown whole.
+        let margin = SignedDuration::from_hours(24 * 31);
+        let wider = (from.checked_sub(margin).unwrap_or(from), to.checked_add(margin).unwrap_or(to));
+        let (_, overrides) = self.overrides_of(id, wider.0, wider.1).await?;
+        let shifts = schedule.whole_shifts(from, to, &overrides);
         Ok(schedule.ical(&shifts, now, host, &|p| self.person_name(p)))
     }
 

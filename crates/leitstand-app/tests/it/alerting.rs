@@ -85,8 +85,10 @@ fn critical(name: &str) -> Observation {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let annotations: LabelSet = [("summary".to_string(), "Portal antwortet nicht".to_string())].into();
+    // An own rule's alert: it lasts until it is resolved (an API alert
+    // without an end would resolve after alerting.resolve_timeout).
     Observation {
-        source: Source::Api,
+        source: Source::Rule,
         alert: IncomingAlert { labels, annotations, starts_at: None, ends_at: None, generator_url: None },
         resolved: false,
     }
@@ -169,7 +171,7 @@ store_test!(acknowledgement_stops_escalation, |store| {
     clock.advance(SignedDuration::from_mins(5));
     engine.act(id, "user:anna", Action::Ack).await.unwrap();
     let again = engine.act(id, "user:ben", Action::Ack).await;
-    assert!(matches!(again, Err(AppError::Invalid { .. })), "{again:?}");
+    assert!(matches!(again, Err(AppError::AlertRefused { reason: "already acknowledged" })), "{again:?}");
     clock.advance(SignedDuration::from_mins(30));
     engine.tick().await.unwrap();
     dispatch_once(&app, "replica-a").await.unwrap();
@@ -461,4 +463,65 @@ store_test!(alerts_for_a_tenant_created_after_start_keep_their_tenant, |store| {
     let refused = audit(&app).await.into_iter().find(|e| e.action == "alert.refuse").expect("the refusal is audited");
     assert_eq!(refused.outcome, "failure");
     assert!(refused.event.contains("bank-x"), "{}", refused.event);
+});
+
+store_test!(alerts_from_the_api_without_an_end_resolve_after_the_resolve_timeout, |store| {
+    // Issue 17, item 4: an alert posted without endsAt never ended.
+    let (app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    let status = |name: &'static str| async move {
+        store.alerts(&Default::default()).await.unwrap().into_iter().find(|a| a.alertname == name).unwrap().status
+    };
+    let api = || Observation { source: Source::Api, ..critical("NoEnd") };
+    let mut forwarded = critical("Forwarded");
+    forwarded.source = Source::Webhook;
+    engine.observe(vec![api(), forwarded]).await.unwrap();
+    clock.advance(SignedDuration::from_mins(4));
+    engine.tick().await.unwrap();
+    assert_eq!(status("NoEnd").await, "firing");
+    engine.observe(vec![api()]).await.unwrap(); // sent again: 5 minutes from now
+    clock.advance(SignedDuration::from_mins(4));
+    engine.tick().await.unwrap();
+    assert_eq!(status("NoEnd").await, "firing", "the refresh moved its end");
+    clock.advance(SignedDuration::from_mins(2));
+    engine.tick().await.unwrap();
+    assert_eq!(status("NoEnd").await, "resolved", "five minutes without a refresh");
+    assert_eq!(status("Forwarded").await, "firing", "an Alertmanager's forwarded alert ends when it says so");
+});
+
+store_test!(no_next_step_is_shown_for_acknowledged_or_top_level_alerts, |store| {
+    // Issue 17, item 8: acknowledged and level-3 alerts showed a silence's
+    // end as their next step.
+    use leitstand_app::alerting::{AlertListQuery, NewSilence};
+    let (app, clock) = app(store);
+    let admin = admin(&app).await;
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("Acked"), critical("Escalates")]).await.unwrap();
+    let next = |name: &'static str| {
+        let (app, admin) = (app.clone(), admin.clone());
+        async move {
+            let list = app.alerts(&admin, &AlertListQuery::default()).await.unwrap();
+            list.into_iter().find(|a| a.alertname == name).unwrap().next_step_at
+        }
+    };
+    let deadline = clock.now() + SignedDuration::from_mins(15);
+    assert_eq!(next("Acked").await, Some(deadline), "level 2: acknowledge within 15 minutes");
+    let id = store.alerts(&Default::default()).await.unwrap().into_iter().find(|a| a.alertname == "Acked").unwrap().id;
+    engine.act(id, "user:admin", Action::Ack).await.unwrap();
+    assert_eq!(next("Acked").await, None, "acknowledged: no step to come");
+    clock.advance(SignedDuration::from_mins(16));
+    engine.tick().await.unwrap();
+    let silence = NewSilence {
+        matchers: vec!["service=\"portal\"".into()],
+        starts_at: None,
+        ends_at: clock.now() + SignedDuration::from_hours(2),
+        comment: "Wartung".into(),
+        tenant: None,
+    };
+    app.create_silence(&admin, silence).await.unwrap();
+    engine.reload().await.unwrap();
+    engine.tick().await.unwrap();
+    assert_eq!(next("Escalates").await, None, "level 3 is the top: the silence's end is no step");
+    assert_eq!(next("Acked").await, None);
 });

@@ -189,3 +189,25 @@ store_test!(second_factors_stored_in_clear_are_sealed_at_start_and_keep_working,
     let code = leitstand_app::totp_code(&secret, u64::try_from(clock.now().as_second()).unwrap()).unwrap();
     app.login("admin", PASSWORD, Some(&code), "127.0.0.1").await.unwrap();
 });
+
+store_test!(the_audit_trail_names_the_shell_operator_and_keeps_tenant_and_token_names, |store| {
+    // Issue 17, item 7: shell actions were recorded under the token owner's
+    // pseudonym, and tenant and token names were pseudonymised.
+    let (app, _) = app(store);
+    let admin = admin(&app).await;
+    app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
+    add(&app, &admin, "anna", Role::Devops, &[]).await;
+    let on_the_shell = app.cli_principal("anna").await.unwrap();
+    app.create_token(&on_the_shell, "Prometheus", &["ingest".into()], None).await.unwrap();
+    let events = audit(&app).await;
+    let token = events.iter().find(|e| e.action == "token.create").unwrap();
+    assert_eq!(token.actor, "system", "the operator at the shell");
+    let stored: serde_json::Value = serde_json::from_str(&token.event).unwrap();
+    assert_eq!(stored["details"]["via"], "cli");
+    assert_eq!(stored["details"]["token_name"], "Prometheus", "a token's name is no personal data");
+    let user = stored["details"]["user"].as_str().unwrap();
+    assert!(user.starts_with("ps:"), "the user it is for is pseudonymised: {user}");
+    let tenant = events.iter().find(|e| e.action == "tenant.create").unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&tenant.event).unwrap();
+    assert_eq!(stored["details"]["tenant_name"], "Bank A");
+});

@@ -25,6 +25,7 @@ pub(crate) struct Words {
     pub(crate) level: &'static str,
     pub(crate) service: &'static str,
     pub(crate) tenant: &'static str,
+    pub(crate) target: &'static str,
     pub(crate) runbook: &'static str,
     pub(crate) details: &'static str,
     pub(crate) notification: &'static str,
@@ -45,6 +46,7 @@ pub(crate) const DE: Words = Words {
     ended: "behoben um",
     level: "Stufe",
     service: "Dienst",
+    target: "Ziel",
     tenant: "Mandant",
     runbook: "Runbook",
     details: "Details",
@@ -66,6 +68,7 @@ pub(crate) const EN: Words = Words {
     ended: "resolved at",
     level: "Level",
     service: "Service",
+    target: "Target",
     tenant: "Tenant",
     runbook: "Runbook",
     details: "Details",
@@ -130,6 +133,8 @@ pub(crate) struct AlertView<'a> {
     pub(crate) summary: &'a str,
     pub(crate) name: &'a str,
     pub(crate) service: &'a str,
+    /// What is affected (`instance`), unless the summary names it already.
+    pub(crate) target: &'a str,
     pub(crate) tenant: &'a str,
     pub(crate) description: Option<&'a str>,
     pub(crate) runbook: Option<&'a str>,
@@ -206,12 +211,15 @@ impl<'a> View<'a> {
                     (false, None) => w.resolved.to_string(),
                     (true, _) => format!("{} {} {}", w.firing, w.since, time(a.starts_at, locale)),
                 };
+                let summary = a.summary(locale);
+                let instance = a.label("instance");
                 AlertView {
-                    summary: a.summary(),
+                    summary,
                     name: a.label("alertname"),
                     service: a.label("service"),
+                    target: if summary.contains(instance) { "" } else { instance },
                     tenant: a.label("tenant"),
-                    description: a.annotations.get("description").map(String::as_str).filter(|d| !d.is_empty()),
+                    description: a.localized("description", locale).filter(|d| !d.is_empty()),
                     runbook: a.annotations.get("runbook_url").and_then(|u| web_link(u)),
                     url: a.url.as_deref().and_then(web_link),
                     state,

@@ -336,7 +336,9 @@ pub(crate) struct AlertJson {
     /// 16 hex digits (Alertmanager's fingerprint of the labels).
     fingerprint: String,
     alertname: String,
-    /// Annotation `summary`, or the alert name.
+    /// Annotation `summary`, else `summary_de` (Leitstand's own rules write
+    /// `summary_de` and `summary_en`; both are in `annotations`), else the
+    /// alert name.
     summary: String,
     /// `firing` or `resolved`.
     status: String,
@@ -349,11 +351,16 @@ pub(crate) struct AlertJson {
     service: Option<String>,
     starts_at: Timestamp,
     resolved_at: Option<Timestamp>,
+    /// The end the sender announced (`endsAt`; for an alert sent without
+    /// one, `alerting.resolve_timeout` after it was last sent): it resolves
+    /// then unless sent again.
+    ends_at: Option<Timestamp>,
     acknowledged_by: Option<String>,
     acknowledged_at: Option<Timestamp>,
     /// What holds it back: `silence:ID`, `inhibited:FINGERPRINT`, `maintenance:NAME`.
     suppressed_by: Option<String>,
-    /// When the next step is due (escalation deadline, end of a hold-back, …).
+    /// When the next escalation step is due (the deadline, or the end of
+    /// what holds it back); null once acknowledged or at the top level.
     next_step_at: Option<Timestamp>,
     /// `rule`, `api` or `webhook`.
     source: String,
@@ -367,10 +374,10 @@ pub(crate) struct AlertJson {
 impl From<AlertView> for AlertJson {
     fn from(a: AlertView) -> Self {
         AlertJson {
+            summary: a.summary("de").to_string(),
             id: a.id,
             fingerprint: a.fingerprint,
             alertname: a.alertname,
-            summary: a.summary,
             status: a.status,
             severity: a.severity,
             level: a.level,
@@ -383,6 +390,7 @@ impl From<AlertView> for AlertJson {
             acknowledged_at: a.acked_at,
             suppressed_by: a.suppressed,
             next_step_at: a.next_step_at,
+            ends_at: a.ends_at,
             source: a.source,
             generator_url: a.generator_url,
             labels: a.labels,

@@ -33,7 +33,7 @@ use leitstand_store::AlertRepository;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Page, checked, error_page, form_status, signed_in};
+use super::{Page, checked, error_page, form_status, refused, signed_in};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
@@ -245,7 +245,7 @@ fn alert_row(tr: Tr, zone: &TimeZone, a: AlertView) -> AlertRow {
         since: local(a.starts_at, zone),
         acked_by: a.acked_by.clone().unwrap_or_default(),
         id: a.id,
-        summary: if a.summary == a.alertname { String::new() } else { a.summary },
+        summary: Some(a.summary(tr.code())).filter(|s| *s != a.alertname).unwrap_or_default().to_string(),
         alertname: a.alertname,
         service: a.service.unwrap_or_default(),
         tenant: a.tenant.unwrap_or_default(),
@@ -436,7 +436,8 @@ async fn render_alert(
     ];
     let (state_key, state_label) = state_text(tr, &a.status);
     let fact = |key: &str, value: String| Fact { label: tr.get(key), value };
-    let mut facts = vec![fact("alert-summary", a.summary.clone()), fact("alert-level", level_text(tr, &a))];
+    let mut facts =
+        vec![fact("alert-summary", a.summary(tr.code()).to_string()), fact("alert-level", level_text(tr, &a))];
     facts.push(fact("alert-since", local(a.starts_at, &zone)));
     if let Some(at) = a.resolved_at {
         facts.push(fact("alert-resolved-at", local(at, &zone)));
@@ -585,6 +586,10 @@ pub(crate) async fn respond(
         Ok(false) => Redirect::to(&format!("/alerts/{uuid}?done=queued")).into_response(),
         Err(e @ AppError::Invalid { .. }) => {
             let errors = service_errors(&e, &[("text", "note-text")], "actions");
+            render_alert(&state, &ctx, &id, None, errors, form.text).await
+        }
+        Err(AppError::AlertRefused { reason }) => {
+            let errors = vec![FieldError::new("actions", refused(ctx.tr, reason))];
             render_alert(&state, &ctx, &id, None, errors, form.text).await
         }
         Err(e) => error_page(&ctx, &state, &e),
@@ -1116,7 +1121,7 @@ pub(crate) async fn test_channel(
 
 enum LinkState {
     /// What the button will do.
-    Confirm { alertname: String, summary: String, action: String, button: String },
+    Confirm { alertname: String, summary: String, target: String, action: String, button: String },
     /// What was done.
     Done { message: String },
     /// The token is not valid (any reason, not said which).
@@ -1160,7 +1165,13 @@ pub(crate) async fn link(State(state): State<AppState>, ctx: Ctx, Path(token): P
     let annotations: leitstand_alerting::LabelSet = serde_json::from_str(&row.annotations).unwrap_or_default();
     let key = link_action_key(claims.action);
     let link = LinkState::Confirm {
-        summary: annotations.get("summary").cloned().unwrap_or_default(),
+        summary: leitstand_core::annotations::localized(&annotations, "summary", tr.code())
+            .unwrap_or_default()
+            .to_string(),
+        target: serde_json::from_str::<leitstand_alerting::LabelSet>(&row.labels)
+            .ok()
+            .and_then(|labels| labels.get("instance").cloned())
+            .unwrap_or_default(),
         action: tr.get(&format!("{key}-explain")),
         button: tr.get(key),
         alertname: row.alertname,
@@ -1183,8 +1194,8 @@ pub(crate) async fn act_by_link(State(state): State<AppState>, ctx: Ctx, Path(to
         Err(AppError::Invalid { field: "link", .. }) => {
             link_page(&ctx, &state, StatusCode::BAD_REQUEST, LinkState::Invalid)
         }
-        Err(AppError::Invalid { message, .. }) => {
-            let message = tr.arg("link-not-possible", "detail", &message);
+        Err(AppError::AlertRefused { reason }) => {
+            let message = tr.arg("link-not-possible", "detail", &refused(tr, reason));
             link_page(&ctx, &state, StatusCode::CONFLICT, LinkState::Done { message })
         }
         Err(e) => error_page(&ctx, &state, &e),

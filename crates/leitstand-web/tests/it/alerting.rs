@@ -322,8 +322,8 @@ store_test!(acknowledging_through_the_api_and_the_page, |store| {
     let kinds: Vec<&str> = detail["history"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"firing") && kinds.contains(&"acknowledged"), "{kinds:?}");
     let res = rig.post(&rig.admin, &format!("/api/v1/alerts/{id}/ack"), &json!({})).await;
-    assert_eq!(res.status(), 422, "already acknowledged");
-    assert!(res.text().await.unwrap().contains("not possible"));
+    assert_eq!(res.status(), 409, "already acknowledged: a conflict with the alert's state");
+    assert!(res.text().await.unwrap().contains("not possible: the alert is already acknowledged"));
 
     let res = rig.post(&rig.admin, &format!("/api/v1/alerts/{id}/notes"), &json!({ "text": "Neustart läuft" })).await;
     assert_eq!(res.status(), 200);

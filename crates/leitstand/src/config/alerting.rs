@@ -39,6 +39,11 @@ pub struct AlertingConfig {
     pub group_by: Vec<String>,
     /// How long the first notification of a group waits for more alerts.
     pub group_wait: Duration,
+    /// An alert sent to `POST /api/v2/alerts` without `endsAt` resolves
+    /// this long after it was last sent, as in Alertmanager (Prometheus
+    /// always sends `endsAt`; alerts forwarded by an Alertmanager's webhook
+    /// and Leitstand's own rules resolve when they say so).
+    pub resolve_timeout: Duration,
     /// How long the signed links in a notification stay valid.
     pub link_ttl: Duration,
     /// Secret the signed links are derived from. Replicas on one PostgreSQL
@@ -87,6 +92,7 @@ impl Default for AlertingConfig {
             public_url: None,
             group_by: DEFAULT_GROUP_BY.iter().map(|s| s.to_string()).collect(),
             group_wait: Duration::from_secs(10),
+            resolve_timeout: Duration::from_mins(5),
             link_ttl: Duration::from_hours(24),
             link_secret: None,
             retry_base: Duration::from_secs(10),
@@ -379,6 +385,7 @@ impl AlertingConfig {
         Ok(AlertingSettings {
             group_by,
             group_wait: self.group_wait.std(),
+            resolve_timeout: self.resolve_timeout.std(),
             channels,
             audiences,
             schedules,

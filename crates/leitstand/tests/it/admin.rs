@@ -61,6 +61,12 @@ fn users_and_tokens_from_the_command_line() {
     let anna = list.lines().find(|l| l.starts_with("anna")).unwrap();
     assert!(anna.contains("devops") && anna.contains(" no "), "{list}");
 
+    // Issue 17, item 8: a disabled user was reported as not found.
+    let out = run_in(dir.path(), &["token", "create", "--user", "anna", "--scope", "read"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("\"anna\" is disabled; `leitstand user enable anna`"), "{stderr}");
+
     let out = run_in(dir.path(), &["user", "add", "x", "--role", "root"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role \"root\""));
 }

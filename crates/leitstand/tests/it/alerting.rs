@@ -294,7 +294,8 @@ alerting:
     assert_eq!(alert["service"], "portal");
     let generator = alert["generator_url"].as_str().unwrap_or_default();
     assert!(generator.contains("/graph?g0.expr="), "Prometheus's link to the rule: {alert}");
-    assert!(alert["next_step_at"].is_string(), "the announced endsAt is the alert's timer: {alert}");
+    assert!(alert["ends_at"].is_string(), "the endsAt Prometheus announced: {alert}");
+    assert!(alert["next_step_at"].is_null(), "a warning does not escalate: {alert}");
     // Prometheus itself saw its notifications taken.
     let prom_metrics = format!("http://127.0.0.1:{prom_port}/metrics");
     let target = format!("127.0.0.1:{port}/");

@@ -155,6 +155,9 @@ pub fn card(msg: &Message) -> Value {
         .map(|a| {
             let title = if a.name.is_empty() { a.summary } else { a.name };
             let mut value = if a.summary == title { a.state.clone() } else { format!("{} · {}", a.summary, a.state) };
+            if !a.target.is_empty() {
+                value.push_str(&format!(" · {}: {}", v.w.target, a.target));
+            }
             if !a.service.is_empty() {
                 value.push_str(&format!(" · {}: {}", v.w.service, a.service));
             }
