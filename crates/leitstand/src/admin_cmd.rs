@@ -1,4 +1,4 @@
-//! `leitstand user …` and `leitstand token …`: administration from the
+//! `leitstand tenant …`, `leitstand user …` and `leitstand token …`: administration from the
 //! machine's shell, through the same application services (and audit
 //! events) as the UI. Whoever can run this can read the database anyway;
 //! the actor is recorded as `system via:cli`.
@@ -12,7 +12,7 @@ use leitstand_core::clock::SystemClock;
 use leitstand_core::time_limit::Duration;
 use uuid::Uuid;
 
-use crate::cli::{TokenCommand, UserCommand};
+use crate::cli::{TenantCommand, TokenCommand, UserCommand};
 use crate::config::Config;
 
 fn system() -> Principal {
@@ -45,6 +45,26 @@ async fn app(config: &Config) -> anyhow::Result<App> {
     app.sessions.one_time_password = config.server.one_time_password_validity.signed();
     app.relay_audit_outbox().await?;
     Ok(app)
+}
+
+/// Runs a tenant subcommand.
+pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<ExitCode> {
+    let app = app(config).await?;
+    let me = system();
+    match command {
+        TenantCommand::Add { slug, name } => {
+            let tenant = app.create_tenant(&me, &slug, &name).await?;
+            println!("tenant {} created", tenant.slug);
+        }
+        TenantCommand::List => {
+            println!("{:<24} {:<8} name", "tenant", "active");
+            for t in app.tenants(&me).await? {
+                println!("{:<24} {:<8} {}", t.slug, if t.active { "yes" } else { "no" }, t.name);
+            }
+        }
+    }
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs a user subcommand.

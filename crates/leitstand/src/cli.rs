@@ -32,6 +32,9 @@ pub enum Command {
     /// Configuration reference and schema.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage tenants (Mandanten).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Manage local user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -255,6 +258,22 @@ pub enum UserCommand {
         #[arg(long)]
         revoke_tokens: bool,
     },
+}
+
+/// `leitstand tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Add {
+        /// Short name (lower case, digits, `-`): the `tenant` label of its
+        /// probes and alerts, the `tenant` of its audit events.
+        slug: String,
+        /// Name shown in the UI.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants.
+    List,
 }
 
 /// `leitstand token …`.

@@ -72,6 +72,13 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
             print!("{}", config::reference::markdown());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tenant(command) => {
+            let config = load(&cli.config)?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(admin_cmd::tenant(&config, command))
+        }
         Command::User(command) => {
             let config = load(&cli.config)?;
             tokio::runtime::Builder::new_current_thread()

@@ -678,11 +678,52 @@ pub(crate) async fn list_silences(State(state): State<AppState>, caller: Caller)
     Ok(Json(silences.into_iter().map(SilenceJson::from).collect()))
 }
 
+/// A silence's matcher: PromQL's text form (`alertname="DiskWarning"`,
+/// `service=~"portal|shop"`, `!=`, `!~`), or Alertmanager's object
+/// (`{"name": "alertname", "value": "DiskWarning", "isRegex": false,
+/// "isEqual": true}`) — amtool and Alertmanager clients send those.
+#[derive(ToSchema)]
+#[schema(value_type = Object)]
+pub(crate) struct MatcherJson(String);
+
+impl<'de> Deserialize<'de> for MatcherJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let expected = || {
+            serde::de::Error::custom(
+                "a matcher is text like `alertname=\"DiskWarning\"` (=, !=, =~, !~) or an Alertmanager \
+                 matcher object {\"name\", \"value\", \"isRegex\", \"isEqual\"}",
+            )
+        };
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(text) => Ok(MatcherJson(text)),
+            serde_json::Value::Object(o) => {
+                let text = |key: &str| o.get(key).and_then(serde_json::Value::as_str);
+                let flag = |key: &str, default: bool| o.get(key).map_or(Some(default), serde_json::Value::as_bool);
+                let (Some(name), Some(value)) = (text("name"), text("value")) else { return Err(expected()) };
+                let (Some(regex), Some(equal)) = (flag("isRegex", false), flag("isEqual", true)) else {
+                    return Err(expected());
+                };
+                if o.keys().any(|k| !["name", "value", "isRegex", "isEqual"].contains(&k.as_str())) {
+                    return Err(expected());
+                }
+                let op = match (regex, equal) {
+                    (false, true) => "=",
+                    (false, false) => "!=",
+                    (true, true) => "=~",
+                    (true, false) => "!~",
+                };
+                Ok(MatcherJson(format!("{name}{op}{}", serde_json::Value::String(value.to_string()))))
+            }
+            _ => Err(expected()),
+        }
+    }
+}
+
 /// A new silence.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewSilenceJson {
     /// At least one; all must match. At least one must need a non-empty value.
-    matchers: Vec<String>,
+    matchers: Vec<MatcherJson>,
     /// Unset: now.
     starts_at: Option<Timestamp>,
     /// At most a year after the start.
@@ -708,7 +749,7 @@ pub(crate) async fn create_silence(
 ) -> ApiResult<(StatusCode, Json<CreatedJson>)> {
     let b = body(&caller, json)?;
     let new = NewSilence {
-        matchers: b.matchers,
+        matchers: b.matchers.into_iter().map(|m| m.0).collect(),
         starts_at: b.starts_at,
         ends_at: b.ends_at,
         comment: b.comment,

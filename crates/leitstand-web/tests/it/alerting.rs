@@ -400,10 +400,31 @@ store_test!(silences_are_created_listed_and_expired, |store| {
     assert_eq!(res.status(), 422);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
 
+    // Issue 17: Alertmanager's matcher objects (amtool sends those) are
+    // taken too, and a wrong shape is explained.
+    let objects = json!({
+        "matchers": [
+            { "name": "alertname", "value": "DiskWarning", "isRegex": false },
+            { "name": "instance", "value": "web-.*", "isRegex": true, "isEqual": false }
+        ],
+        "ends_at": "2026-11-23T12:00:00Z",
+        "comment": "Festplatte wird getauscht"
+    });
+    assert_eq!(rig.post(&rig.admin, "/api/v1/silences", &objects).await.status(), 201);
+    let list = rig.json(&rig.admin, "/api/v1/silences").await;
+    let made = list.as_array().unwrap().iter().find(|s| s["comment"] == "Festplatte wird getauscht").unwrap();
+    assert_eq!(made["matchers"], json!(["alertname=\"DiskWarning\"", "instance!~\"web-.*\""]), "{made}");
+    let odd = json!({ "matchers": [{ "label": "alertname" }], "ends_at": "2026-11-23T12:00:00Z", "comment": "x" });
+    let res = rig.post(&rig.admin, "/api/v1/silences", &odd).await;
+    assert_eq!(res.status(), 422);
+    let detail = res.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("alertname=\"DiskWarning\"") && detail.contains("isRegex"), "{detail}");
+
     let res = rig.app.client.delete(rig.app.url(&format!("/api/v1/silences/{id}"))).bearer_auth(&rig.admin).send();
     assert_eq!(res.await.unwrap().status(), 204);
     let list = rig.json(&rig.admin, "/api/v1/silences").await;
-    assert_eq!(list[0]["state"], "expired");
+    let expired = list.as_array().unwrap().iter().find(|s| s["id"] == id.as_str()).unwrap();
+    assert_eq!(expired["state"], "expired");
 
     // Through the page: a duration, and errors linked to their fields.
     let (status, html) = rig.app.page(&rig.cookie, "/alerts/silences").await;
