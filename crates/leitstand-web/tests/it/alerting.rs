@@ -477,6 +477,24 @@ store_test!(a_signed_link_shows_a_button_and_acknowledges_on_post, |store| {
     assert!(res.text().await.unwrap().contains("Der Alarm ist bestätigt."));
     let detail = rig.json(&rig.admin, &format!("/api/v1/alerts/{id}")).await;
     assert_eq!(detail["acknowledged_by"], "signed link");
+    // Issue 17, item 8: the refusal is said in one language, the reader's.
+    let res = rig.app.client.post(rig.app.url(&path)).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("Nicht möglich: Der Alarm ist bereits bestätigt.") && !html.contains("not possible"),
+        "{html}"
+    );
+    let res = rig
+        .app
+        .client
+        .post(rig.app.url(&path))
+        .header("sec-fetch-site", "same-origin")
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("Not possible: The alert is already acknowledged."));
 
     // Expired or altered: 400, saying only that.
     let expired = key.sign(&claims(LinkAction::Resolve, now() - SignedDuration::from_secs(1)));

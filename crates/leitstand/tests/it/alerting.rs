@@ -34,19 +34,19 @@ fn now() -> jiff::Timestamp {
 }
 
 /// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A child process (Prometheus, Alertmanager) logging to a file; killed on drop.
-struct Proc {
+pub(crate) struct Proc {
     name: &'static str,
     child: Child,
     log: PathBuf,
 }
 
 impl Proc {
-    fn spawn(name: &'static str, cmd: &mut Command, log: PathBuf) -> Proc {
+    pub(crate) fn spawn(name: &'static str, cmd: &mut Command, log: PathBuf) -> Proc {
         let file = std::fs::File::create(&log).unwrap();
         let child = cmd
             .stdin(Stdio::null())
@@ -72,17 +72,17 @@ impl Drop for Proc {
 }
 
 /// A running Leitstand, an HTTP client and what to print when a wait fails.
-struct Rig {
-    server: Server,
+pub(crate) struct Rig {
+    pub(crate) server: Server,
     rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     /// A token of scope `read` (alerts, audit log).
     read: String,
-    others: Vec<Proc>,
+    pub(crate) others: Vec<Proc>,
 }
 
 impl Rig {
-    fn new(server: Server, read: String) -> Rig {
+    pub(crate) fn new(server: Server, read: String) -> Rig {
         leitstand_app::install_crypto_provider();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
@@ -94,7 +94,7 @@ impl Rig {
     }
 
     /// Sends a request; status and body.
-    fn send(&self, request: reqwest::RequestBuilder) -> (u16, String) {
+    pub(crate) fn send(&self, request: reqwest::RequestBuilder) -> (u16, String) {
         self.rt.block_on(async {
             match request.send().await {
                 Ok(res) => {
@@ -123,7 +123,7 @@ impl Rig {
     }
 
     /// GET with the read token; the JSON answer (panics on another status).
-    fn get(&mut self, path: &str) -> Value {
+    pub(crate) fn get(&mut self, path: &str) -> Value {
         let (status, body) = self.get_with(path, Some(&self.read.clone()));
         if status != 200 {
             self.fail(&format!("GET {path}: {status} {body}"));
@@ -133,7 +133,7 @@ impl Rig {
 
     /// Calls `probe` every 250 ms until it gives a value; fails after
     /// `DEADLINE` with its last complaint and the logs.
-    fn until<T>(&mut self, what: &str, mut probe: impl FnMut(&mut Rig) -> Result<T, String>) -> T {
+    pub(crate) fn until<T>(&mut self, what: &str, mut probe: impl FnMut(&mut Rig) -> Result<T, String>) -> T {
         let deadline = Instant::now() + DEADLINE;
         loop {
             match probe(self) {
@@ -169,7 +169,7 @@ impl Rig {
     }
 
     /// The alerts Leitstand lists with this `alertname`.
-    fn alerts_named(&mut self, name: &str) -> Vec<Value> {
+    pub(crate) fn alerts_named(&mut self, name: &str) -> Vec<Value> {
         let list = self.get("/api/v1/alerts");
         list.as_array().unwrap().iter().filter(|a| a["alertname"] == name).cloned().collect()
     }

@@ -8,6 +8,7 @@ mod alerting_replicas;
 mod audit;
 mod monitoring;
 mod policy;
+mod readme;
 
 mod security;
 mod serve;
