@@ -4,8 +4,9 @@
 //! tenant, the portal served from a directory of its own, the SMTP server
 //! and the webhook receiver the README starts, `leitstand serve` with the
 //! README's configuration, the audit event the README submits, the probe
-//! going down and up, the notifications naming the target, level 3, a
-//! restart in between, and the offline verification of the log.
+//! going down and up, the notifications naming the target, level 3, the
+//! acknowledgement by the signed link, a restart in between, and the
+//! offline verification of the log.
 //!
 //! The commands are the README's: each is checked to be in it word for word.
 //! Only the ports (so that tests run side by side) and the demo's one
@@ -159,6 +160,20 @@ fn the_first_run_demos_of_the_readme_work_on_loopback() {
     rig.until("level 3 without acknowledgement", |r| {
         let a = r.get(&format!("/api/v1/alerts/{id}"));
         if a["level"] == 3 && log("hooks.log").contains("\"kind\":\"escalated\"") { Ok(()) } else { Err(a.to_string()) }
+    });
+
+    // The signed link in the level-3 webhook acknowledges without a login.
+    let escalated: Value = log("hooks.log")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|h| h["leitstand"]["kind"] == "escalated")
+        .unwrap();
+    let ack = escalated["leitstand"]["links"]["ack"].as_str().unwrap().to_string();
+    let (status, page) = rig.send(rig.client.post(&ack).header("Origin", rig.server.url("")));
+    assert_eq!(status, 200, "{page}");
+    rig.until("acknowledged through the link", |r| {
+        let a = r.get(&format!("/api/v1/alerts/{id}"));
+        if a["acknowledged_by"] == "signed link" { Ok(()) } else { Err(a.to_string()) }
     });
 
     // A restart in between: Leitstand stops while the alert fires, the
