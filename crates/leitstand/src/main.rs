@@ -72,27 +72,9 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
             print!("{}", config::reference::markdown());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tenant(command) => {
-            let config = load(&cli.config)?;
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?
-                .block_on(admin_cmd::tenant(&config, command))
-        }
-        Command::User(command) => {
-            let config = load(&cli.config)?;
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?
-                .block_on(admin_cmd::user(&config, command))
-        }
-        Command::Token(command) => {
-            let config = load(&cli.config)?;
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?
-                .block_on(admin_cmd::token(&config, command))
-        }
+        Command::Tenant(command) => block_on(admin_cmd::tenant(&load(&cli.config)?, command)),
+        Command::User(command) => block_on(admin_cmd::user(&load(&cli.config)?, command)),
+        Command::Token(command) => block_on(admin_cmd::token(&load(&cli.config)?, command)),
         Command::Audit(command) => {
             let config = load(&cli.config)?;
             audit_cmd::run(&config, command)
@@ -107,6 +89,11 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs a management command on a runtime of one thread.
+fn block_on(command: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(command)
 }
 
 /// Loads the configuration from the file and the process environment.
