@@ -179,7 +179,9 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         () = deadline => tracing::warn!(grace_s = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
     monitor.shutdown().await;
-    rule_alerts.abort();
+    if let Some(forwarder) = rule_alerts {
+        forwarder.finish(std::time::Duration::from_secs(5)).await;
+    }
     alerting.shutdown().await;
     leitstand_app::monitoring::runtime::stop_recording(&state.app, &holder).await;
     background.abort();

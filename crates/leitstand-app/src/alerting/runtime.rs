@@ -516,29 +516,77 @@ pub fn rule_observation(e: crate::monitoring::AlertEvent, public_url: &str) -> O
     })
 }
 
+/// Most rule alert changes handed to the intake in one record.
+const RULE_BATCH: usize = 1000;
+
+/// The task that hands the own rules' alert changes to the intake.
+pub struct RuleForwarder {
+    task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl RuleForwarder {
+    /// Hands over what is still waiting (monitoring has stopped) and ends;
+    /// gives up after `within`.
+    pub async fn finish(self, within: Duration) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(within, &mut task).await.is_err() {
+            tracing::error!("rule alert changes still waiting at the stop; the next start reconciles them");
+            task.abort();
+        }
+    }
+}
+
 /// Feeds the alerts of Leitstand's own rules (firing, resolved) into the
-/// engine as they change.
-pub fn forward_rule_alerts(app: App) -> tokio::task::JoinHandle<()> {
-    let mut events = app.monitoring.subscribe();
-    tokio::spawn(async move {
+/// engine's intake as they change, in order, through the same durable path
+/// as alerts from outside. Nothing is dropped: while the intake refuses
+/// (a full disk, an engine that stopped), the changes wait and are offered
+/// again. `None` when another consumer took the feed.
+pub fn forward_rule_alerts(app: App) -> Option<RuleForwarder> {
+    let mut feed = app.monitoring.take_feed()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut pending: Vec<Observation> = Vec::new();
+        let mut backoff = Duration::from_millis(100);
         loop {
-            let first = match events.recv().await {
-                Ok(e) => e,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::error!(missed = n, "rule alert changes were dropped before the engine took them");
-                    continue;
+            if *stopped.borrow() {
+                // Monitoring has stopped: what is left goes in once more.
+                pending.extend(
+                    feed.waiting(usize::MAX).into_iter().filter_map(|e| rule_observation(e, &app.alerting.public_url)),
+                );
+                if let Err(e) = submit(&app, pending).await {
+                    tracing::error!(error = %e, "rule alerts not taken by the intake at the stop");
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
-            let mut batch = vec![first];
-            while let Ok(more) = events.try_recv() {
-                batch.push(more);
+                return;
             }
-            let observations: Vec<Observation> =
-                batch.into_iter().filter_map(|e| rule_observation(e, &app.alerting.public_url)).collect();
-            if let Err(e) = submit(&app, observations).await {
-                tracing::error!(error = %e, "rule alerts not taken by the alert engine");
+            if pending.is_empty() {
+                tokio::select! {
+                    first = feed.recv() => match first {
+                        Some(first) => pending.extend(rule_observation(first, &app.alerting.public_url)),
+                        None => return,
+                    },
+                    _ = stopped.changed() => continue,
+                }
+            }
+            let room = RULE_BATCH.saturating_sub(pending.len());
+            pending
+                .extend(feed.waiting(room).into_iter().filter_map(|e| rule_observation(e, &app.alerting.public_url)));
+            match submit(&app, pending.clone()).await {
+                Ok(()) => {
+                    pending.clear();
+                    backoff = Duration::from_millis(100);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, waiting = pending.len(), "rule alerts not taken by the intake; offered again");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = stopped.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
             }
         }
-    })
+    });
+    Some(RuleForwarder { task, stop })
 }

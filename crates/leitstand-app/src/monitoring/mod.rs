@@ -224,6 +224,29 @@ impl AlertEvent {
     }
 }
 
+/// The receiving end of the alert changes ([`Monitoring::take_feed`]).
+#[derive(Debug)]
+pub struct AlertFeed(tokio::sync::mpsc::UnboundedReceiver<AlertEvent>);
+
+impl AlertFeed {
+    /// The next change; `None` when monitoring is gone.
+    pub async fn recv(&mut self) -> Option<AlertEvent> {
+        self.0.recv().await
+    }
+
+    /// The changes that are waiting now, at most `max`.
+    pub fn waiting(&mut self, max: usize) -> Vec<AlertEvent> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.0.try_recv() {
+                Ok(event) => out.push(event),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
 /// How many alert changes are kept for the UI.
 const RECENT: usize = 500;
 
@@ -236,7 +259,10 @@ pub struct Monitoring {
     pub(crate) rules: Vec<RuleEntry>,
     pub(crate) recent: Mutex<VecDeque<AlertEvent>>,
     pub(crate) host_last: Mutex<Option<(Timestamp, Vec<String>)>>,
-    events: tokio::sync::broadcast::Sender<AlertEvent>,
+    /// The alert changes for the alerting pipeline, unbounded: the consumer
+    /// hands them to the durable intake, and a change is never dropped for
+    /// being late (a bounded broadcast dropped them when it lagged).
+    feed: Mutex<(tokio::sync::mpsc::UnboundedSender<AlertEvent>, Option<AlertFeed>)>,
     /// Whether this instance runs the checks (holds the lease).
     pub(crate) active: std::sync::atomic::AtomicBool,
     /// Probe runs, scrapes and refused samples since start.
@@ -320,16 +346,21 @@ impl Monitoring {
             rules,
             recent: Mutex::new(VecDeque::new()),
             host_last: Mutex::new(None),
-            events: tokio::sync::broadcast::channel(4096).0,
+            feed: Mutex::new({
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (tx, Some(AlertFeed(rx)))
+            }),
             active: Default::default(),
             counts: Default::default(),
             settings,
         }
     }
 
-    /// Alert changes as they happen (for the alerting pipeline).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<AlertEvent> {
-        self.events.subscribe()
+    /// The alert changes as they happen, for the one consumer that takes
+    /// them to the alert engine (`None` once taken). Changes published
+    /// before it is taken wait for it.
+    pub fn take_feed(&self) -> Option<AlertFeed> {
+        self.feed.lock().unwrap_or_else(|e| e.into_inner()).1.take()
     }
 
     /// Drops samples older than the retention (but those still held).
@@ -344,7 +375,8 @@ impl Monitoring {
         }
         recent.push_back(event.clone());
         drop(recent);
-        let _ = self.events.send(event);
+        // Fails only when the consumer is gone (the server is stopping).
+        let _ = self.feed.lock().unwrap_or_else(|e| e.into_inner()).0.send(event);
     }
 
     /// Whether this instance runs the checks (on PostgreSQL only one

@@ -525,3 +525,54 @@ store_test!(no_next_step_is_shown_for_acknowledged_or_top_level_alerts, |store| 
     assert_eq!(next("Escalates").await, None, "level 3 is the top: the silence's end is no step");
     assert_eq!(next("Acked").await, None);
 });
+
+store_test!(a_burst_of_rule_alerts_larger_than_any_buffer_loses_none, |store| {
+    // Issue 18: own rule alerts reached the engine through a broadcast of
+    // 4,096 changes; a lagging engine lost the rest. 5,000 alerts fire at
+    // once while nothing takes them yet; every one is stored and notified,
+    // each once.
+    use leitstand_app::monitoring::{Monitoring, MonitoringSettings, runtime::evaluate_group};
+    use leitstand_monitor::rules::Rule;
+    const N: usize = 5_000;
+    let (mut app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = webhook_settings(&url);
+    settings.group_by = leitstand_alerting::group::GroupBy::All; // one notification per alert
+    let alerting = Alerting::new(settings, LinkKey::new([7; 32]), "http://leitstand.test".into());
+    app.alerting = Arc::new(alerting.with_intake_log(IntakeLog::open(dir.path()).unwrap()));
+    let rule =
+        Rule::new("Burst", "burst > 0", 0, 30_000, vec![("severity".into(), "critical".into())], vec![]).unwrap();
+    app.monitoring = Arc::new(Monitoring::new(MonitoringSettings { rules: vec![rule], ..Default::default() }));
+    let now = clock.now().as_millisecond();
+    app.monitoring.with_series(|s| {
+        for i in 0..N {
+            let labels = vec![("__name__".to_string(), "burst".to_string()), ("n".to_string(), i.to_string())];
+            s.append(labels, now, 1.0).unwrap();
+        }
+    });
+    // The forwarder listens; all 5,000 fire at once, before it can take
+    // any (the evaluation does not yield), and before any engine runs.
+    let forwarder = runtime::forward_rule_alerts(app.clone()).expect("the feed is there");
+    assert!(runtime::forward_rule_alerts(app.clone()).is_none(), "one consumer");
+    let events = evaluate_group(&app.monitoring, 30_000, clock.now());
+    assert_eq!(events.len(), N);
+    let running = runtime::spawn(app.clone(), "replica-a".into());
+    // Waiting for the runtime's tasks to get there (not for timing logic).
+    for _ in 0..6000 {
+        if got.lock().unwrap().len() >= N {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    forwarder.finish(std::time::Duration::from_secs(5)).await;
+    running.shutdown().await;
+    let mut names: Vec<String> =
+        got.lock().unwrap().iter().map(|b| b["alerts"][0]["labels"]["n"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names.len(), N, "every alert notified");
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), N, "each once");
+    assert_eq!(store.open_alerts(jiff::Timestamp::UNIX_EPOCH).await.unwrap().len(), N);
+});
