@@ -22,8 +22,6 @@ leitstand_start() {
   trap 'leitstand_stop; rm -rf "$work"' EXIT
   cd "$work"
   printf '%s\n' "${leitstand_config:-}" > leitstand.toml
-  "$bin" user add portal --role devops > /dev/null
-  token=$("$bin" token create --user portal --scope write)
   "$bin" serve --listen 127.0.0.1:0 > serve.log 2>&1 &
   server_pid=$!
   local listen=""
@@ -35,6 +33,9 @@ leitstand_start() {
   done
   [ -n "$listen" ] || { cat serve.log >&2; echo "leitstand did not start" >&2; return 1; }
   url="http://$listen"
+  # Management commands work on the installation serve made.
+  "$bin" user add portal --role devops > /dev/null
+  token=$("$bin" token create --user portal --scope write)
 }
 
 leitstand_stop() {

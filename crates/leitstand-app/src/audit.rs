@@ -471,7 +471,11 @@ impl AuditSink {
         clock: Arc<dyn leitstand_core::Clock>,
         share: bool,
     ) -> Result<Self, AuditOpenError> {
-        let keys = leitstand_audit::keys::load_or_create(&settings.key_dir, &settings.origin)?;
+        // A command beside a server (`share`) uses the server's keys and
+        // never makes new ones.
+        let missing =
+            if share { leitstand_audit::keys::Missing::Refuse } else { leitstand_audit::keys::Missing::Create };
+        let keys = leitstand_audit::keys::load(&settings.key_dir, &settings.origin, missing)?;
         let sealer = crate::sealing::Sealer::new(&keys.sealing);
         let mut options = leitstand_audit::ledger::LedgerOptions::new(&settings.dir);
         options.checkpoint_interval = settings.checkpoint_interval;

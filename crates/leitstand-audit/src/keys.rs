@@ -64,6 +64,16 @@ fn create_secret(path: &Path, text: &str) -> io::Result<()> {
     f.sync_all()
 }
 
+/// Whether missing keys are made (the server's first start) or are an
+/// error (a command run against an existing installation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Create missing keys.
+    Create,
+    /// A missing key is an error naming the file.
+    Refuse,
+}
+
 fn read_or_create(path: &Path, create: impl FnOnce() -> Result<String, KeyError>) -> Result<String, KeyError> {
     let io = |source| KeyError::Io { path: path.to_path_buf(), source };
     match fs::read_to_string(path) {
@@ -149,6 +159,25 @@ fn load_hex_key(dir: &Path, file: &str) -> Result<[u8; 32], KeyError> {
 /// Loads the keys from `dir`, creating missing ones. The log key's name must
 /// be the log's `origin`.
 pub fn load_or_create(dir: &Path, origin: &str) -> Result<Keys, KeyError> {
+    load(dir, origin, Missing::Create)
+}
+
+/// Loads the keys from `dir`; with [`Missing::Refuse`] a missing file is an
+/// error and nothing is created.
+pub fn load(dir: &Path, origin: &str, missing: Missing) -> Result<Keys, KeyError> {
+    if missing == Missing::Refuse {
+        for file in [LOG_KEY, PSEUDONYM_KEY, SEALING_KEY] {
+            let path = dir.join(file);
+            if !path.exists() {
+                return Err(KeyError::Invalid {
+                    path,
+                    reason: "missing: the keys are made by the first `leitstand serve` in this data \
+                             directory; point at that one with --data-dir or LEITSTAND_DATA_DIR"
+                        .into(),
+                });
+            }
+        }
+    }
     create_dir(dir)?;
     let signer = load_signer(dir, LOG_KEY, origin, Signer::from_seed)?;
     let pseudonymiser = Pseudonymiser::new(load_hex_key(dir, PSEUDONYM_KEY)?);

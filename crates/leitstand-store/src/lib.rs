@@ -96,11 +96,14 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long to wait for the database before giving up.
     pub connect_timeout: Duration,
+    /// Create a missing SQLite file (the server); a command run against an
+    /// installation must find it.
+    pub create_if_missing: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, connect_timeout: Duration::from_secs(5) }
+        Self { max_connections: 8, connect_timeout: Duration::from_secs(5), create_if_missing: true }
     }
 }
 
@@ -162,7 +165,7 @@ impl Store {
         let pool = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::InvalidUrl { reason: e.to_string() })?
-                .create_if_missing(true)
+                .create_if_missing(options.create_if_missing)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)

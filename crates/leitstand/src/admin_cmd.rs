@@ -37,7 +37,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 async fn app(config: &Config) -> anyhow::Result<App> {
-    let store = crate::serve::open(&config.server).await?;
+    let store = crate::serve::open_existing(&config.server).await?;
     let clock: std::sync::Arc<dyn leitstand_core::Clock> = std::sync::Arc::new(SystemClock);
     // While the server runs it holds the log; events then wait in the outbox.
     let sink = leitstand_app::AuditSink::open(crate::serve::audit_settings(config), clock.clone(), true)?;

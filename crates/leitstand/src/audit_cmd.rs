@@ -21,20 +21,14 @@ use crate::config::Config;
 pub fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
         AuditCommand::Key => {
-            let keys =
-                leitstand_audit::keys::load_or_create(&config.audit.key_dir(&config.server), &config.audit.origin)?;
-            println!("{}", keys.signer.verifier());
+            println!("{}", existing_keys(config)?.signer.verifier());
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify { url, key, witnesses } => {
             let verifier = match key {
                 Some(k) => Verifier::parse(&k)
                     .with_context(|| format!("--key {k:?} is not a verifier key (name+hash+base64)"))?,
-                None if url.is_none() => {
-                    leitstand_audit::keys::load_or_create(&config.audit.key_dir(&config.server), &config.audit.origin)?
-                        .signer
-                        .verifier()
-                }
+                None if url.is_none() => existing_keys(config)?.signer.verifier(),
                 None => anyhow::bail!(
                     "--url needs --key: the verifier key of the log, from `leitstand audit key` on its host"
                 ),
@@ -56,6 +50,14 @@ pub fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
             Ok(print(&report, started.elapsed()))
         }
     }
+}
+
+/// The log's keys in the data directory; never made here (a key made by a
+/// command in the wrong directory would be handed out as the log's).
+fn existing_keys(config: &Config) -> anyhow::Result<leitstand_audit::keys::Keys> {
+    crate::serve::require_data_dir(&config.server)?;
+    let dir = config.audit.key_dir(&config.server);
+    Ok(leitstand_audit::keys::load(&dir, &config.audit.origin, leitstand_audit::keys::Missing::Refuse)?)
 }
 
 fn verify_local(config: &Config, verifier: &Verifier) -> anyhow::Result<Report> {

@@ -16,6 +16,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "LEITSTAND_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Data directory [default: ./leitstand-data]. Every command finds the
+    /// installation where `serve` keeps it; only `serve` creates one.
+    #[arg(long, global = true, env = "LEITSTAND_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB
+    /// [default: SQLite in the data directory].
+    #[arg(long, global = true, env = "LEITSTAND_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -303,13 +313,6 @@ pub struct ServeArgs {
     /// Address and port to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LEITSTAND_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Data directory [default: ./leitstand-data].
-    #[arg(long, env = "LEITSTAND_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB
-    /// [default: SQLite in the data directory].
-    #[arg(long, env = "LEITSTAND_DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    pub database_url: Option<String>,
 }
 
 /// `leitstand policy …`.

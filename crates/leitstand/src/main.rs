@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use leitstand::cli::{Cli, Command, ConfigCommand, ServeArgs};
+use leitstand::cli::{Cli, Command, ConfigCommand};
 use leitstand::config::{self, Config, ConfigError, DatabaseUrl};
 use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve, witness_cmd};
 
@@ -58,31 +58,30 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Cli { config: file, data_dir, database_url, command } = cli;
+    let load = || load(file.as_deref(), data_dir.as_ref(), database_url.as_ref());
+    match command {
         Command::Serve(args) => {
-            let config = load(&cli.config).map(|c| apply_flags(c, args))?;
+            let mut config = load()?;
+            if let Some(listen) = args.listen {
+                config.server.listen = listen;
+            }
             logging::init(&config.log)?;
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serve::run(config, started))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Policy(command) => policy_cmd::run(command, &cli.config),
-        Command::Rules(command) => policy_cmd::rules(command, &cli.config),
+        Command::Policy(command) => policy_cmd::run(command, &file),
+        Command::Rules(command) => policy_cmd::rules(command, &file),
         Command::Config(ConfigCommand::Reference) => {
             print!("{}", config::reference::markdown());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tenant(command) => block_on(admin_cmd::tenant(&load(&cli.config)?, command)),
-        Command::User(command) => block_on(admin_cmd::user(&load(&cli.config)?, command)),
-        Command::Token(command) => block_on(admin_cmd::token(&load(&cli.config)?, command)),
-        Command::Audit(command) => {
-            let config = load(&cli.config)?;
-            audit_cmd::run(&config, command)
-        }
-        Command::Witness(command) => {
-            let config = load(&cli.config)?;
-            witness_cmd::run(&config, command)
-        }
+        Command::Tenant(command) => block_on(admin_cmd::tenant(&load()?, command)),
+        Command::User(command) => block_on(admin_cmd::user(&load()?, command)),
+        Command::Token(command) => block_on(admin_cmd::token(&load()?, command)),
+        Command::Audit(command) => audit_cmd::run(&load()?, command),
+        Command::Witness(command) => witness_cmd::run(&load()?, command),
         Command::Bench(command) => bench_cmd::run(command),
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", serde_json::to_string_pretty(&config::reference::schema())?);
@@ -96,21 +95,20 @@ fn block_on(command: impl std::future::Future<Output = anyhow::Result<ExitCode>>
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(command)
 }
 
-/// Loads the configuration from the file and the process environment.
-fn load(file: &Option<std::path::PathBuf>) -> Result<Config, ConfigError> {
-    config::load(file.as_deref(), std::env::vars())
-}
-
-/// Command-line flags (and their `LEITSTAND_*` variables) win over the file.
-fn apply_flags(mut config: Config, args: ServeArgs) -> Config {
-    if let Some(listen) = args.listen {
-        config.server.listen = listen;
+/// Loads the configuration from the file and the process environment;
+/// the data flags (and their `LEITSTAND_*` variables) win over both, for
+/// every command alike.
+fn load(
+    file: Option<&std::path::Path>,
+    data_dir: Option<&std::path::PathBuf>,
+    database_url: Option<&String>,
+) -> Result<Config, ConfigError> {
+    let mut config = config::load(file, std::env::vars())?;
+    if let Some(dir) = data_dir {
+        config.server.data_dir = dir.clone();
     }
-    if let Some(dir) = args.data_dir {
-        config.server.data_dir = dir;
+    if let Some(url) = database_url {
+        config.server.database_url = Some(DatabaseUrl::new(url.clone()));
     }
-    if let Some(url) = args.database_url {
-        config.server.database_url = Some(DatabaseUrl::new(url));
-    }
-    config
+    Ok(config)
 }

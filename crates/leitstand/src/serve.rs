@@ -32,6 +32,17 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    /// A command that works on an installation found none there.
+    #[error(
+        "{what} {path}: `leitstand serve` makes it on its first start; point at the installation with \
+         --data-dir or LEITSTAND_DATA_DIR (and --database-url or LEITSTAND_DATABASE_URL), as given to serve"
+    )]
+    NoInstallation {
+        /// What is missing.
+        what: &'static str,
+        /// Where it was looked for.
+        path: String,
+    },
     /// The database cannot be opened or migrated.
     #[error("cannot use the database {url}: {source}")]
     Database {
@@ -398,10 +409,38 @@ fn oidc_settings(c: &OidcConfig) -> OidcSettings {
     }
 }
 
-/// Checks the data directory and opens and migrates the database.
+/// Checks the data directory (creating it) and opens and migrates the
+/// database (creating a SQLite file): the server's start.
 pub async fn open(server: &ServerConfig) -> Result<Store, StartupError> {
     check_data_dir(&server.data_dir)?;
-    open_store(&server.database_url(), server.max_db_connections, server.db_connect_timeout.std()).await
+    open_store(&server.database_url(), server.max_db_connections, server.db_connect_timeout.std(), true).await
+}
+
+/// Fails unless the data directory exists.
+pub fn require_data_dir(server: &ServerConfig) -> Result<(), StartupError> {
+    if server.data_dir.is_dir() {
+        Ok(())
+    } else {
+        Err(StartupError::NoInstallation { what: "no data directory at", path: server.data_dir.display().to_string() })
+    }
+}
+
+/// Opens the database of an existing installation for a management
+/// command: nothing is created — no data directory, no SQLite file, no
+/// schema in an empty database.
+pub async fn open_existing(server: &ServerConfig) -> Result<Store, StartupError> {
+    require_data_dir(server)?;
+    let url = server.database_url();
+    let store = open_store(&url, server.max_db_connections, server.db_connect_timeout.std(), false).await;
+    let store = store.map_err(|e| match e {
+        StartupError::Database { source: StoreError::Unreachable { .. }, .. }
+            if url.expose().starts_with("sqlite:") =>
+        {
+            StartupError::NoInstallation { what: "no database at", path: url.redacted() }
+        }
+        other => other,
+    })?;
+    Ok(store)
 }
 
 fn check_data_dir(dir: &Path) -> Result<(), StartupError> {
@@ -464,10 +503,14 @@ async fn open_store(
     url: &DatabaseUrl,
     max_connections: u32,
     timeout: std::time::Duration,
+    create: bool,
 ) -> Result<Store, StartupError> {
     let fail = |source| StartupError::Database { url: url.redacted(), source };
-    let options = StoreOptions { max_connections, connect_timeout: timeout };
+    let options = StoreOptions { max_connections, connect_timeout: timeout, create_if_missing: create };
     let store = Store::connect(url.expose(), &options).await.map_err(fail)?;
+    if !create && store.schema_status().await.map_err(fail)?.applied == 0 {
+        return Err(StartupError::NoInstallation { what: "no Leitstand schema in the database", path: url.redacted() });
+    }
     let schema = store.migrate().await.map_err(fail)?;
     tracing::info!(schema = schema.applied, backend = store.backend().as_str(), "database ready");
     Ok(store)

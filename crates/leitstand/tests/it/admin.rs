@@ -28,6 +28,7 @@ fn first_start_prints_a_one_time_password_to_the_terminal_only() {
 #[test]
 fn users_and_tokens_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
+    crate::install(dir.path(), &[]);
     let mut child = leitstand()
         .current_dir(dir.path())
         .args(["user", "add", "anna", "--role", "devops", "--password-stdin"])
@@ -69,4 +70,44 @@ fn users_and_tokens_from_the_command_line() {
 
     let out = run_in(dir.path(), &["user", "add", "x", "--role", "root"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role \"root\""));
+}
+
+#[test]
+fn commands_find_the_servers_data_and_never_make_their_own() {
+    // Issue 18: `serve --data-dir /srv/ls`, then `token create` in another
+    // directory answered "user not found" and made a second database and
+    // second audit keys there.
+    let (home, elsewhere) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data = home.path().join("srv-ls");
+    let data_arg = data.to_str().unwrap();
+    crate::install(home.path(), &["--data-dir", data_arg]);
+    for args in [
+        vec!["token", "create", "--user", "admin"],
+        vec!["audit", "key"],
+        vec!["tenant", "list"],
+        vec!["audit", "verify"],
+    ] {
+        let out = run_in(elsewhere.path(), &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        assert!(stderr.contains("./leitstand-data") && stderr.contains("--data-dir"), "{args:?}: {stderr}");
+    }
+    let made: Vec<_> = std::fs::read_dir(elsewhere.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(made.is_empty(), "nothing is created where the data is not: {made:?}");
+    // With the flag, or its variable, the same installation as the server's.
+    let out = run_in(elsewhere.path(), &["--data-dir", data_arg, "token", "create", "--user", "admin"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = leitstand()
+        .current_dir(elsewhere.path())
+        .env("LEITSTAND_DATA_DIR", &data)
+        .args(["audit", "key"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("localhost/leitstand-audit+"), "{out:?}");
+    // A directory without a database is not an installation either.
+    let empty = elsewhere.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run_in(elsewhere.path(), &["user", "list", "--data-dir", empty.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"), "{out:?}");
+    assert!(!empty.join("leitstand.db").exists());
 }

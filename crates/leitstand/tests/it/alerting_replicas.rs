@@ -12,7 +12,7 @@ use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::{Server, admin_token};
+use crate::{Server, admin_token, admin_token_in};
 
 type Counts = Arc<Mutex<BTreeMap<String, usize>>>;
 
@@ -79,7 +79,7 @@ fn on_postgres_exactly_one_replica_decides_and_sends() {
     let mut a = Server::start(dir.path(), &["--data-dir", "a"]);
     a.logged("alert engine started");
     let mut b = Server::start(dir.path(), &["--data-dir", "b"]);
-    let token = admin_token(dir.path(), "ingest");
+    let token = admin_token_in(dir.path(), &["--data-dir", "a"], "ingest");
     let send = |server: &Server, body: &Value| {
         rt.block_on(async {
             let res = reqwest::Client::new()

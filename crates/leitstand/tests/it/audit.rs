@@ -16,6 +16,7 @@ use crate::{Server, run_in};
 #[tokio::test]
 async fn ingest_fetch_verify_and_detect_a_changed_tile() {
     let dir = tempfile::tempdir().unwrap();
+    crate::install(dir.path(), &[]);
     let out = run_in(dir.path(), &["user", "add", "portal", "--role", "devops"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run_in(dir.path(), &["token", "create", "--user", "portal", "--scope", "write"]);
@@ -109,16 +110,24 @@ async fn ingest_fetch_verify_and_detect_a_changed_tile() {
     let out = run_in(dir.path(), &["audit", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    // user.create (CLI), token.create (CLI), 2 portal events, user.create via outbox.
-    assert!(stdout.contains("5 stored events checked"), "{stdout}");
+    // user.create (the first start's admin), user.create (CLI), token.create
+    // (CLI), 2 portal events, user.create via outbox.
+    assert!(stdout.contains("6 stored events checked"), "{stdout}");
 
     let tiles = dir.path().join("leitstand-data/audit/log/tile/0");
-    let partial = std::fs::read_dir(tiles.join("000.p")).unwrap().next().unwrap().unwrap().path();
+    // The widest partial tile: the one the current checkpoint covers.
+    let partial = std::fs::read_dir(tiles.join("000.p"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .max_by_key(|p| p.file_name().unwrap().to_string_lossy().parse::<u32>().unwrap_or(0))
+        .unwrap();
+    let width = partial.file_name().unwrap().to_string_lossy().to_string();
     let mut bytes = std::fs::read(&partial).unwrap();
     bytes[40] ^= 1;
     std::fs::write(&partial, bytes).unwrap();
     let out = run_in(dir.path(), &["audit", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("FAILED") && stdout.contains("tile/0/000.p/5: hash 1 differs"), "{stdout}");
+    assert!(stdout.contains("FAILED") && stdout.contains(&format!("tile/0/000.p/{width}: hash 1 differs")), "{stdout}");
 }

@@ -37,9 +37,21 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
     leitstand().current_dir(dir).args(args).output().unwrap()
 }
 
+/// A first start of `leitstand serve ARGS` in `dir`, stopped again: the
+/// installation management commands work on (they never make one).
+pub fn install(dir: &Path, args: &[&str]) {
+    let mut server = Server::start(dir, args);
+    assert_eq!(server.terminate(), 0);
+}
+
 /// A new API token of the bootstrap admin with `scope` (`token create`).
 pub fn admin_token(dir: &Path, scope: &str) -> String {
-    let out = run_in(dir, &["token", "create", "--user", "admin", "--scope", scope]);
+    admin_token_in(dir, &[], scope)
+}
+
+/// [`admin_token`] with the data flags (`--data-dir`, `--database-url`).
+pub fn admin_token_in(dir: &Path, data: &[&str], scope: &str) -> String {
+    let out = run_in(dir, &[data, &["token", "create", "--user", "admin", "--scope", scope]].concat());
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(token.starts_with("lst_"), "token create: {}", String::from_utf8_lossy(&out.stderr));
     token

@@ -15,7 +15,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 
-use crate::{Server, admin_token};
+use crate::{Server, admin_token, admin_token_in};
 
 /// A CA (its PEM) and a TLS server for `localhost` whose certificate
 /// expires in 3 days.
@@ -247,7 +247,7 @@ fn on_postgres_one_replica_probes_and_the_other_takes_over() {
     let mut a = Server::start(dir.path(), &["--data-dir", "a"]);
     a.logged("monitoring started");
     let mut b = Server::start(dir.path(), &["--data-dir", "b"]);
-    let token = admin_token(dir.path(), "read");
+    let token = admin_token_in(dir.path(), &["--data-dir", "a"], "read");
     let api = Api { base: b.url(""), token, rt };
     // b shows what a records.
     api.until("/api/v1/probes", "b shows a's result", |p| item(p, "id", "portal")["state"] == "up");

@@ -94,9 +94,12 @@ fn the_first_run_demos_of_the_readme_work_on_loopback() {
     let monitoring = block_with(&text, "toml", "[[monitoring.probes]]\nid = \"portal\"");
     let alerting = block_with(&text, "toml", "[[alerting.channels]]\nid = \"ops-mail\"");
     let config = ports(&format!("{monitoring}\n{alerting}")).replace("\"1m\"", "\"3s\"");
-    std::fs::write(d.join("leitstand.toml"), config).unwrap();
 
-    // The README's steps, in its order.
+    // The README's steps, in its order: the first start makes the
+    // installation; then the demo's configuration.
+    let listen = format!("127.0.0.1:{listen_port}");
+    crate::install(d, &[]);
+    std::fs::write(d.join("leitstand.toml"), config).unwrap();
     assert!(leitstand(d, &["tenant", "add", "bank-a", "--name", "Bank A"]).contains("tenant bank-a created"));
     std::fs::create_dir_all(d.join("portal")).unwrap();
     let portal = |d: &Path| {
@@ -113,7 +116,6 @@ fn the_first_run_demos_of_the_readme_work_on_loopback() {
     let script = ports(&block_with(&text, "sh", "class Hook"));
     let code = script.split("python3 -c '").nth(1).and_then(|rest| rest.split("' &").next()).unwrap().to_string();
     let hooks = Proc::spawn("webhook receiver", Command::new("python3").args(["-u", "-c", &code]), d.join("hooks.log"));
-    let listen = format!("127.0.0.1:{listen_port}");
     let serve = |d: &Path| Server::run(d, &["serve", "--listen", &listen]);
     leitstand(d, &["user", "add", "portal", "--role", "devops"]);
     let token = leitstand(d, &["token", "create", "--user", "portal", "--scope", "write"]).trim().to_string();

@@ -140,6 +140,7 @@ async fn every_event_reaches_rsyslog_over_tls_across_outage_and_restart() {
     let port = free_port();
     let rsyslog = Rsyslog::start(siem.path(), port);
     config(portal.path(), siem.path(), port, "json");
+    crate::install(portal.path(), &[]);
     run_in(portal.path(), &["user", "add", "portal", "--role", "devops"]);
     let out = run_in(portal.path(), &["token", "create", "--user", "portal", "--scope", "write"]);
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();

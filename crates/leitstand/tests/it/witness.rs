@@ -47,6 +47,7 @@ async fn cosigned(client: &reqwest::Client, server: &Server, log: &Verifier, wit
 #[tokio::test]
 async fn a_witness_cosigns_and_refuses_a_re_signed_rewrite() {
     let (portal, authority) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    crate::install(portal.path(), &[]);
     let log_key = stdout(&run_in(portal.path(), &["audit", "key"]));
     std::fs::write(
         authority.path().join("leitstand.toml"),
