@@ -28,6 +28,9 @@ pub struct EventRules {
     pub max_event_bytes: usize,
     /// How far in the future an event's time may lie (clock skew).
     pub max_future: jiff::SignedDuration,
+    /// Classes this installation does not record (the policy's
+    /// `retention.<class>.allowed_in_production = false`: debug logs).
+    pub refused_classes: Vec<RetentionClass>,
 }
 
 impl Default for EventRules {
@@ -51,6 +54,7 @@ impl Default for EventRules {
             personal_object_prefixes: vec!["user:".into()],
             max_event_bytes: 16 * 1024,
             max_future: jiff::SignedDuration::from_mins(10),
+            refused_classes: vec![RetentionClass::Debug],
         }
     }
 }
@@ -421,6 +425,16 @@ impl SubmittedEvent {
                 )
             })?,
         };
+        if rules.refused_classes.contains(&class) {
+            return Err(fail(
+                index,
+                "retention",
+                format!(
+                    "{:?} events are not recorded in production (retention.{0}.allowed_in_production = false)",
+                    class.as_str()
+                ),
+            ));
+        }
         let mut details = self.details.unwrap_or_default();
         pseudonymise_details(rules, p, &mut details);
         let submitted_by = self.submitted_by.map(|by| {

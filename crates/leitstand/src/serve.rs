@@ -222,6 +222,10 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
 pub fn audit_settings(config: &Config) -> AuditLogSettings {
     let rules = leitstand_ledger::event::EventRules {
         personal_detail_keys: config.audit.personal_fields.iter().map(|k| k.to_ascii_lowercase()).collect(),
+        refused_classes: (config.policy.base.retention.classes().into_iter())
+            .filter(|(_, class)| !class.allowed_in_production)
+            .filter_map(|(key, _)| leitstand_ledger::entry::RetentionClass::parse(key))
+            .collect(),
         ..Default::default()
     };
     AuditLogSettings {

@@ -9,7 +9,7 @@ use leitstand_app::{AuditLogSettings, AuditSink};
 use leitstand_store::{AuditLogRepository, store_test};
 use serde_json::json;
 
-use crate::{admin, app, audit};
+use crate::{admin, app, audit, audit_sink_with};
 
 store_test!(own_events_are_pseudonymised_and_self_verification_alerts, |store| {
     let (app, _) = app(store);
@@ -50,8 +50,25 @@ store_test!(own_events_are_pseudonymised_and_self_verification_alerts, |store| {
     assert_eq!(alert.outcome, "failure");
 });
 
+store_test!(debug_events_are_refused_unless_the_policy_allows_them, |store| {
+    let (app, _) = app(store);
+    let debug = |class: &str| leitstand_ledger::event::SubmittedEvent {
+        actor: "service:batch".into(),
+        action: "job.run".into(),
+        outcome: "success".into(),
+        retention: Some(class.into()),
+        ..Default::default()
+    };
+    let err = app.audit().submit(vec![debug("application"), debug("debug")]).await.unwrap_err().to_string();
+    assert!(err.contains("event 1: retention"), "{err}");
+    assert!(err.contains("retention.debug.allowed_in_production = false"), "{err}");
+    assert!(audit(&app).await.iter().all(|e| e.action != "job.run"), "all or nothing: the batch is refused");
+});
+
 store_test!(retention_prunes_expired_events_and_the_log_still_verifies, |store| {
-    let (app, clock) = app(store);
+    let (mut app, clock) = app(store);
+    // A staging installation (`retention.debug.allowed_in_production = true`).
+    app.audit_sink = audit_sink_with(clock.clone(), |s| s.rules.refused_classes.clear());
     let admin = admin(&app).await;
     let events = |n: usize, class: &str| {
         (0..n)

@@ -28,9 +28,18 @@ pub fn app(store: &Store) -> (App, Arc<ManualClock>) {
 
 /// A fresh audit log in a temporary directory (kept for inspection).
 pub fn audit_sink(clock: Arc<ManualClock>) -> leitstand_app::AuditSink {
+    audit_sink_with(clock, |_| {})
+}
+
+/// A fresh audit log whose settings `adjust` changed first.
+pub fn audit_sink_with(
+    clock: Arc<ManualClock>,
+    adjust: impl FnOnce(&mut leitstand_app::AuditLogSettings),
+) -> leitstand_app::AuditSink {
     let dir = tempfile::Builder::new().prefix("leitstand-test-").tempdir().unwrap().keep();
     let mut settings = leitstand_app::AuditLogSettings::in_data_dir(&dir);
     settings.checkpoint_interval = std::time::Duration::from_millis(5);
+    adjust(&mut settings);
     leitstand_app::AuditSink::open(settings, clock, false).unwrap()
 }
 

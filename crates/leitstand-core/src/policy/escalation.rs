@@ -36,10 +36,9 @@ pub enum ChannelKind {
     Email,
     /// Chat: Slack-compatible, Mattermost, Teams or Matrix.
     Chat,
-    /// Generic webhook.
+    /// Generic webhook (a paging service such as PagerDuty or an SMS
+    /// gateway behind it).
     Webhook,
-    /// Phone / pager.
-    Phone,
 }
 
 /// One escalation level.
@@ -95,7 +94,7 @@ impl Default for Escalation {
                 EscalationLevel {
                     name: "Kritisch".into(),
                     notify: vec![Devops, OnCall],
-                    channels: vec![Chat, Email, Phone, Webhook],
+                    channels: vec![Chat, Email, Webhook],
                     act_within: Some(Duration::from_mins(15)),
                     ack_deadline: Some(Duration::from_mins(15)),
                     opens_incident: false,
@@ -103,7 +102,7 @@ impl Default for Escalation {
                 EscalationLevel {
                     name: "Ausfall".into(),
                     notify: vec![Devops, Development, Management],
-                    channels: vec![Chat, Email, Phone, Webhook],
+                    channels: vec![Chat, Email, Webhook],
                     act_within: Some(Duration::from_secs(0)),
                     ack_deadline: None,
                     opens_incident: true,

@@ -47,18 +47,30 @@ pub struct Policy {
     /// Alert deduplication and the escalation levels 1–3.
     pub escalation: Escalation,
     /// Incident severities SEV-1..4, reaction times, post-mortems.
+    ///
+    /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub incidents: Incidents,
     /// Regulatory reporting regimes: DORA, NIS2 / § 32 BSIG, GDPR Art. 33.
+    ///
+    /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub regulatory: Regulatory,
     /// Backup schedules, recovery objectives (RTO/RPO) and recovery tests.
+    ///
+    /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub backup: Backup,
     /// Change categories and their approvals.
+    ///
+    /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub changes: Changes,
     /// Deployment strategies: blue-green, canary, rollback.
+    ///
+    /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub deployment: Deployment,
     /// Log and audit retention classes.
     pub retention: Retention,
     /// CI quality-gate thresholds.
+    ///
+    /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub gates: Gates,
     /// Agreed recurring maintenance windows.
     pub maintenance: Maintenance,
@@ -86,6 +98,31 @@ impl PolicySet {
 /// tenant's.
 pub const TENANT_OVERRIDABLE: &[&str] =
     &["calendar", "thresholds", "escalation", "incidents", "regulatory", "backup", "retention", "maintenance"];
+
+/// Sections of the seed policy that no capability of this build enforces
+/// yet, each with what will. Their seed values are part of the policy (shown
+/// by `leitstand policy show` and in the reference), but setting one in
+/// `leitstand.toml` is refused at start: a value nothing reads would look
+/// like a promise.
+pub const NOT_YET_IN_FORCE: &[(&str, &str)] = &[
+    ("incidents", "incident management"),
+    ("regulatory", "regulatory reporting deadlines"),
+    ("backup", "backups and restore drills"),
+    ("changes", "change management"),
+    ("deployment", "deployments"),
+    ("gates", "CI quality gates"),
+];
+
+/// What will enforce the section of dotted `key` (`deployment.canary`,
+/// `tenants.bank-a.backup.rto`), if that section is not in force yet.
+pub fn not_yet_in_force(key: &str) -> Option<&'static str> {
+    let key = match key.strip_prefix("tenants.") {
+        Some(rest) => rest.split_once('.').map_or("", |(_, k)| k),
+        None => key,
+    };
+    let section = key.split(['.', '[']).next().unwrap_or_default();
+    NOT_YET_IN_FORCE.iter().find(|(s, _)| *s == section).map(|(_, what)| *what)
+}
 
 impl Policy {
     /// Checks the policy as a whole; returns every violation, not just the
@@ -171,6 +208,16 @@ mod tests {
         let json = serde_json::to_value(&policy).unwrap();
         let back: Policy = serde_json::from_value(json).unwrap();
         assert_eq!(back, policy);
+    }
+
+    #[test]
+    fn sections_not_in_force_are_named_with_what_will_enforce_them() {
+        assert_eq!(not_yet_in_force("deployment.snapshot_before_migration"), Some("deployments"));
+        assert_eq!(not_yet_in_force("tenants.bank-a.backup.rto.portal"), Some("backups and restore drills"));
+        assert_eq!(not_yet_in_force("incidents.severities.SEV-1.reaction"), Some("incident management"));
+        assert_eq!(not_yet_in_force("escalation.levels"), None);
+        assert_eq!(not_yet_in_force("tenants.bank-a.thresholds.infrastructure.cpu.warning"), None);
+        assert_eq!(not_yet_in_force("retention.debug.allowed_in_production"), None, "acts: audit refuses debug");
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub struct RetentionClass {
     pub keep: TimeLimit,
     /// Why (the legal basis).
     pub reason: String,
-    /// Whether this class may be recorded in production (debug logs: no).
+    /// Whether Leitstand records events of this class. Leitstand runs as
+    /// production: an audit event submitted in a class set to `false`
+    /// (debug logs) is refused with the reason.
     pub allowed_in_production: bool,
 }
 

@@ -239,6 +239,28 @@ impl Layers {
         }
     }
 
+    /// Every leaf key the file or an environment variable sets (an array is
+    /// one leaf), dotted, without repeats.
+    pub fn user_keys(&self) -> Vec<String> {
+        fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+            for (key, value) in table {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                match value {
+                    toml::Value::Table(inner) if !inner.is_empty() => walk(&path, inner, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let tables = self.file.iter().map(|f| &f.table).chain(self.env.iter().map(|e| &e.table));
+        for table in tables {
+            walk("", table, &mut out);
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|k| seen.insert(k.clone()));
+        out
+    }
+
     /// A problem at `path`, attributed to the environment variable that set
     /// it, or to its position in the file.
     pub fn locate(&self, path: &str, message: String) -> Problem {

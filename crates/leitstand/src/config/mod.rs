@@ -608,6 +608,17 @@ pub fn load_str(
         });
     }
 
+    for key in layers.user_keys() {
+        if let Some(what) = leitstand_core::policy::not_yet_in_force(&key) {
+            problems.push(layers.locate(
+                &key,
+                format!(
+                    "not in force yet: this build has no {what}, so the value would change nothing; remove it \
+                     (`leitstand policy show` lists the seed value)"
+                ),
+            ));
+        }
+    }
     let tenants = merged.remove("tenants");
     let oidc = merged.remove("oidc").and_then(|v| layers.deserialize::<OidcConfig>(v, "oidc", &mut problems));
     if let Some(oidc) = &oidc {

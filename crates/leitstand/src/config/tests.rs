@@ -71,33 +71,31 @@ fn warning_above_critical_is_impossible() {
 
 #[test]
 fn negative_duration_is_rejected() {
-    let errs = errors("[incidents]\nroot_cause_after_rollback = \"-24h\"\n");
+    let errs = errors("[escalation]\ndedup_window = \"-5m\"\n");
     assert_eq!(
         errs,
-        [
-            "leitstand.toml:2:1: incidents.root_cause_after_rollback: invalid duration \"-24h\": durations cannot be negative"
-        ]
+        ["leitstand.toml:2:1: escalation.dedup_window: invalid duration \"-5m\": durations cannot be negative"]
     );
 }
 
 #[test]
 fn every_problem_is_reported_at_once() {
     let errs = errors(
-        "[thresholds.infrastructure.disk]\nwarning = 90\n\n[escalation.levels]\n\n[gates]\nmin_coverage_percent = 180\n",
+        "[thresholds.infrastructure.disk]\nwarning = 90\n\n[escalation.levels]\n\n[retention.audit]\nkeep = \"1 year\"\n",
     );
     assert_eq!(
         errs,
         [
             "leitstand.toml:4:13: escalation.levels: invalid type: map, expected a sequence",
             "leitstand.toml:2:1: thresholds.infrastructure.disk.warning: warning (90) must be below critical (85): disk fires above it",
-            "leitstand.toml:7:1: gates.min_coverage_percent: must be between 0 and 100, got 180",
+            "leitstand.toml:7:1: retention.audit.keep: audit logs (1 year) must be kept at least as long as security logs (3 years)",
         ],
         "a type error no longer hides the other problems"
     );
-    let errs = errors("[thresholds.infrastructure.disk]\nwarning = 90\n\n[gates]\nmin_coverage_percent = 180\n");
+    let errs = errors("[thresholds.infrastructure.disk]\nwarning = 90\n\n[retention.audit]\nkeep = \"1 year\"\n");
     assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs[0].starts_with("leitstand.toml:2:1: thresholds.infrastructure.disk.warning"));
-    assert!(errs[1].starts_with("leitstand.toml:5:1: gates.min_coverage_percent: must be between 0 and 100"));
+    assert!(errs[1].starts_with("leitstand.toml:5:1: retention.audit.keep: audit logs (1 year) must be kept"));
 }
 
 #[test]
@@ -159,21 +157,21 @@ fn environment_overrides_the_file_and_is_named_in_errors() {
 #[test]
 fn tenants_override_their_sections_only() {
     let config = load_text(
-        "[tenants.makler-01.regulatory.nis2]\nenabled = false\n\n[tenants.makler-01.calendar]\nstate = \"HH\"\n",
+        "[tenants.makler-01.thresholds.infrastructure.cpu]\nwarning = 60\n\n[tenants.makler-01.calendar]\nstate = \"HH\"\n",
     )
     .unwrap();
     let slug = TenantSlug::parse("makler-01").unwrap();
     let tenant = config.policy.for_tenant(&slug);
-    assert!(!tenant.regulatory.nis2.enabled);
+    assert_eq!(tenant.thresholds.infrastructure.cpu.warning, 60.0);
     assert_eq!(tenant.calendar.state, Some(leitstand_core::calendar::Bundesland::HH));
-    assert!(config.policy.base.regulatory.nis2.enabled, "the base policy is untouched");
+    assert_eq!(config.policy.base.thresholds.infrastructure.cpu.warning, 70.0, "the base policy is untouched");
     let other = TenantSlug::parse("vergabe").unwrap();
     assert_eq!(config.policy.for_tenant(&other), &config.policy.base);
 
-    let errs = errors("[tenants.makler-01.gates]\nmin_coverage_percent = 50\n");
+    let errs = errors("[tenants.makler-01.oidc]\nissuer = \"x\"\n");
     assert_eq!(errs.len(), 1);
     assert!(
-        errs[0].starts_with("leitstand.toml:1:20: tenants.makler-01.gates: a tenant cannot override `gates`"),
+        errs[0].starts_with("leitstand.toml:1:20: tenants.makler-01.oidc: a tenant cannot override `oidc`"),
         "{errs:?}"
     );
     let errs = errors("[tenants.Makler]\n[tenants.Makler.calendar]\nstate = \"HH\"\n");
@@ -437,4 +435,35 @@ length = "7d"
     assert_eq!(s.schedules[0].id(), "primary");
     assert!(s.group_wait.is_zero());
     assert!(!format!("{config:?}").contains("0123456789abcdef"), "the webhook secret is never printed");
+}
+
+#[test]
+fn debug_events_are_recorded_only_where_the_policy_allows_them() {
+    use leitstand_ledger::entry::RetentionClass;
+    let refused = |text: &str| crate::serve::audit_settings(&load_text(text).unwrap()).rules.refused_classes;
+    assert_eq!(refused(""), [RetentionClass::Debug], "the seed: never debug logs in production");
+    assert_eq!(refused("[retention.debug]\nallowed_in_production = true\n"), []);
+    assert_eq!(
+        refused("[retention.access]\nallowed_in_production = false\n"),
+        [RetentionClass::Access, RetentionClass::Debug]
+    );
+}
+
+#[test]
+fn sections_nothing_enforces_yet_are_refused_with_the_reason() {
+    let errs = errors(
+        "[deployment]\nsnapshot_before_migration = false\n\n[tenants.bank-a.regulatory.nis2]\nenabled = false\n",
+    );
+    assert_eq!(
+        errs,
+        [
+            "leitstand.toml:2:1: deployment.snapshot_before_migration: not in force yet: this build has no deployments, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
+            "leitstand.toml:5:1: tenants.bank-a.regulatory.nis2.enabled: not in force yet: this build has no regulatory reporting deadlines, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
+        ]
+    );
+    let env = vec![("LEITSTAND__INCIDENTS__FIX_NEEDS_COMPLIANCE_APPROVAL".to_string(), "false".to_string())];
+    let Err(ConfigError::Invalid(problems)) = load_str(None, None, env) else { panic!("refused") };
+    assert!(problems.iter().any(|p| p.message.contains("no incident management")), "{problems:?}");
+    // The seed values stay in the policy, for reference.
+    assert!(load_text("").unwrap().policy.base.deployment.snapshot_before_migration);
 }

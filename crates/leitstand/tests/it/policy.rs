@@ -98,14 +98,14 @@ fn policy_show_prints_every_seed_value() {
 #[test]
 fn policy_show_json_and_per_tenant() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("leitstand.toml"), "[tenants.bank-a.regulatory.nis2]\nenabled = false\n").unwrap();
+    std::fs::write(dir.path().join("leitstand.toml"), "[tenants.bank-a.calendar]\nstate = \"HH\"\n").unwrap();
     let out = run_in(dir.path(), &["policy", "show", "--format", "json", "--tenant", "bank-a"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["regulatory"]["nis2"]["enabled"], false);
+    assert_eq!(json["calendar"]["state"], "HH");
     let out = run_in(dir.path(), &["policy", "show", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["regulatory"]["nis2"]["enabled"], true);
+    assert!(json["calendar"].get("state").is_none_or(|s| s != "HH"), "{}", json["calendar"]);
 }
 
 #[test]
