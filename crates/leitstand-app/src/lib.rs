@@ -12,6 +12,7 @@ mod error;
 mod identity;
 pub mod monitoring;
 mod oidc;
+pub mod overview;
 mod principal;
 mod sealing;
 mod secrets;
@@ -94,6 +95,12 @@ impl App {
             monitoring: Arc::new(monitoring::Monitoring::disabled()),
             alerting: Arc::new(alerting::Alerting::disabled()),
         }
+    }
+
+    /// The zone times are shown in: the platform policy's calendar zone.
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.alerting.settings.policy.base.calendar.time_zone)
+            .unwrap_or(jiff::tz::TimeZone::UTC)
     }
 
     /// Audit recorder bound to this app.

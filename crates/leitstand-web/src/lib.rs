@@ -17,6 +17,7 @@ mod ops;
 mod origin;
 mod pages;
 mod problem;
+mod time;
 mod trace;
 mod witness;
 

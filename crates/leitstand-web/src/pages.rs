@@ -131,10 +131,21 @@ struct LoginPage {
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     page: Page,
-    tenants_line: String,
-    /// Firing alerts: severity, summary.
-    alerts: Vec<(String, String)>,
+    /// Visible tenants (none for a role that may not read tenants).
+    tenants_line: Option<String>,
+    /// Firing alerts by severity; `None` for a role that may not read alerts.
+    groups: Option<Vec<SeverityRows>>,
+    /// Schedule, who is on call (and until when), whether nobody is.
+    on_call: Vec<(String, String, bool)>,
     probes_line: Option<String>,
+}
+
+/// One severity's firing alerts on the overview.
+struct SeverityRows {
+    severity: String,
+    heading: String,
+    rows: Vec<alerting::AlertRow>,
+    more: Option<String>,
 }
 
 struct TenantRow {
@@ -338,36 +349,63 @@ fn session_cookie(value: &str, tls: bool, max_age: Option<i64>) -> String {
 /// `GET /`.
 pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = or_respond!(signed_in(&ctx));
-    let p = &session.principal;
-    let count = state.app.tenants(p).await.map(|t| t.len()).unwrap_or(0);
-    let summary_key = if ctx.tr.code() == "en" { "summary_en" } else { "summary_de" };
-    let alerts = state
-        .app
-        .rules(p)
-        .await
-        .unwrap_or_default()
+    let tr = ctx.tr;
+    let overview = match state.app.overview(&session.principal).await {
+        Ok(o) => o,
+        Err(e) => return error_page(&ctx, &state, &e),
+    };
+    let zone = crate::time::zone(&state);
+    let groups = overview.alerts.map(|groups| {
+        groups
+            .into_iter()
+            .map(|g| SeverityRows {
+                heading: tr.args(
+                    "dashboard-severity",
+                    &[("severity", &severity_label(tr, &g.severity)), ("count", &g.count.to_string())],
+                ),
+                more: (g.count > g.alerts.len() as u64)
+                    .then(|| tr.arg("dashboard-more", "count", &(g.count - g.alerts.len() as u64).to_string())),
+                severity: g.severity.clone(),
+                rows: g.alerts.into_iter().map(|a| alerting::alert_row(tr, &zone, a)).collect(),
+            })
+            .collect()
+    });
+    let on_call = overview
+        .on_call
         .into_iter()
-        .flat_map(|r| r.alerts.into_iter().filter(|a| a.state == "firing"))
-        .map(|a| {
-            let severity = a.labels.iter().find(|(k, _)| k == "severity").map(|(_, v)| v.clone()).unwrap_or_default();
-            let summary = a.annotations.iter().find(|(k, _)| k == summary_key).map(|(_, v)| v.clone());
-            let name = a.labels.iter().find(|(k, _)| k == "alertname").map(|(_, v)| v.clone()).unwrap_or_default();
-            (severity, summary.unwrap_or(name))
+        .map(|o| {
+            let who = match (&o.person, o.until) {
+                (Some(p), Some(until)) => {
+                    tr.args("dashboard-on-call-until", &[("person", p), ("until", &crate::time::local(until, &zone))])
+                }
+                (Some(p), None) => p.clone(),
+                (None, _) => tr.get("dashboard-on-call-nobody"),
+            };
+            (o.schedule_name, who, o.person.is_none())
         })
         .collect();
-    let probes = state.app.probes(p).await.unwrap_or_default();
-    let probes_line = (!probes.is_empty()).then(|| {
-        let down = probes.iter().filter(|p| p.up == Some(false)).count();
-        ctx.tr.args("probes-summary", &[("count", &probes.len().to_string()), ("down", &down.to_string())])
-    });
+    let probes_line = overview
+        .probes
+        .map(|p| tr.args("probes-summary", &[("count", &p.count.to_string()), ("down", &p.down.to_string())]));
     let page = Page::new(&ctx, &state, "dashboard-title", "/");
     DashboardPage {
-        tenants_line: ctx.tr.arg("dashboard-tenants", "count", &count.to_string()),
-        alerts,
+        tenants_line: (overview.tenants > 0)
+            .then(|| tr.arg("dashboard-tenants", "count", &overview.tenants.to_string())),
+        groups,
+        on_call,
         probes_line,
         page,
     }
     .into_response()
+}
+
+/// `critical` → "Kritisch (critical)"; unknown severities as written.
+fn severity_label(tr: Tr, severity: &str) -> String {
+    match severity {
+        "critical" | "warning" | "info" => tr.get(&format!("severity-{severity}")),
+        "" => tr.get("severity-none"),
+        other => other.to_string(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -429,7 +467,7 @@ pub(crate) async fn login(State(state): State<AppState>, ctx: Ctx, Form(form): F
                     page.errors.push(ctx.tr.arg(
                         "login-locked",
                         "until",
-                        &until.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+                        &crate::time::local(*until, &crate::time::zone(&state)),
                     ));
                     StatusCode::TOO_MANY_REQUESTS
                 }
@@ -787,6 +825,7 @@ async fn render_tokens(state: &AppState, ctx: &Ctx, new_secret: Option<String>, 
         Err(e) => return error_page(ctx, state, &e),
     };
     let mut page = Page::new(ctx, state, "tokens-title", "/tokens");
+    let zone = crate::time::zone(state);
     let status = form_status(&errors);
     page.errors = errors;
     let rows = tokens
@@ -794,10 +833,7 @@ async fn render_tokens(state: &AppState, ctx: &Ctx, new_secret: Option<String>, 
         .map(|t| TokenRow {
             id: t.id,
             scopes: t.scopes.join(", "),
-            expires: t
-                .expires_at
-                .map(|e| e.strftime("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_else(|| ctx.tr.get("tokens-never")),
+            expires: t.expires_at.map(|e| crate::time::local(e, &zone)).unwrap_or_else(|| ctx.tr.get("tokens-never")),
             revoked: t.revoked_at.is_some(),
             name: t.name,
         })
@@ -1002,14 +1038,14 @@ fn some(value: &str) -> Option<String> {
 
 impl AuditFilter {
     /// The store query, or the fields that are wrong.
-    fn query(&self) -> Result<leitstand_store::AuditQuery, Vec<String>> {
+    fn query(&self, zone: &jiff::tz::TimeZone) -> Result<leitstand_store::AuditQuery, Vec<String>> {
         let mut errors = Vec::new();
         let mut day = |field: &str, value: &str, next: bool| -> Option<jiff::Timestamp> {
             let value = some(value)?;
             match value.parse::<jiff::civil::Date>() {
                 Ok(d) => {
                     let d = if next { d.tomorrow().ok()? } else { d };
-                    d.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+                    crate::time::start_of(d, zone)
                 }
                 Err(_) => {
                     errors.push(format!("{field}: {value:?} is not a date (YYYY-MM-DD)"));
@@ -1142,7 +1178,8 @@ pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter)
     let tr = ctx.tr;
     let mut page = Page::new(&ctx, &state, "audit-title", "/audit");
     let mut csv = None;
-    let (rows, next, status) = match filter.query() {
+    let zone = crate::time::zone(&state);
+    let (rows, next, status) = match filter.query(&zone) {
         Ok(query) => {
             csv = Some(export_href(&query));
             match state.app.search_audit(p, query).await {
@@ -1171,7 +1208,7 @@ pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter)
                 .ok()
                 .and_then(|v| v.get("submitted_by").and_then(|s| s.as_str()).map(str::to_string))
                 .unwrap_or_default(),
-            time: e.time.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            time: crate::time::local_seconds(e.time, &zone),
             outcome: outcome_label(&e.outcome),
             action: e.action,
             actor: e.actor,

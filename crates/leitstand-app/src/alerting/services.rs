@@ -215,11 +215,11 @@ pub(crate) fn silence_from_row(row: &SilenceRow) -> Option<Silence> {
 }
 
 impl App {
-    async fn tenant_slugs(&self) -> Result<HashMap<Uuid, String>> {
+    pub(crate) async fn tenant_slugs(&self) -> Result<HashMap<Uuid, String>> {
         Ok(self.store.tenants(None).await?.into_iter().map(|t| (t.id, t.slug.as_str().to_string())).collect())
     }
 
-    fn alert_view(&self, row: AlertRow, slugs: &HashMap<Uuid, String>) -> AlertView {
+    pub(crate) fn alert_view(&self, row: AlertRow, slugs: &HashMap<Uuid, String>) -> AlertView {
         let labels: LabelSet = serde_json::from_str(&row.labels).unwrap_or_default();
         let annotations: LabelSet = serde_json::from_str(&row.annotations).unwrap_or_default();
         let tenant = row.tenant_id.and_then(|id| slugs.get(&id).cloned());

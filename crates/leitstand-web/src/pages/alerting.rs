@@ -37,6 +37,7 @@ use super::{Page, checked, error_page, form_status, refused, signed_in};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
+use crate::time::{local, parse_local, zone_name};
 
 // ---------------------------------------------------------------------------
 // Shared pieces
@@ -115,25 +116,6 @@ async fn tenant_choices(state: &AppState, p: &Principal) -> Result<Vec<(String, 
     Ok(state.app.tenants(p).await?.into_iter().map(|t| (t.slug.to_string(), t.name)).collect())
 }
 
-/// The platform's time zone (the policy calendar's).
-fn platform_zone(state: &AppState) -> TimeZone {
-    TimeZone::get(&state.app.alerting.settings.policy.base.calendar.time_zone).unwrap_or(TimeZone::UTC)
-}
-
-fn local(t: Timestamp, zone: &TimeZone) -> String {
-    t.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
-}
-
-fn zone_name(zone: &TimeZone) -> String {
-    zone.iana_name().unwrap_or("UTC").to_string()
-}
-
-/// A `datetime-local` value (`2026-11-23T14:30`) in `zone`.
-fn parse_local(text: &str, zone: &TimeZone) -> Option<Timestamp> {
-    let dt: jiff::civil::DateTime = text.trim().parse().ok()?;
-    dt.to_zoned(zone.clone()).ok().map(|z| z.timestamp())
-}
-
 fn some(value: &str) -> Option<String> {
     Some(value.trim().to_string()).filter(|v| !v.is_empty())
 }
@@ -185,18 +167,18 @@ fn service_errors(error: &AppError, ids: &[(&str, &str)], fallback: &str) -> Vec
 // ---------------------------------------------------------------------------
 // /alerts
 
-struct AlertRow {
-    id: Uuid,
-    state: &'static str,
-    state_text: String,
-    level: String,
-    alertname: String,
-    summary: String,
-    service: String,
-    tenant: String,
-    since: String,
-    acked_by: String,
-    held_back: String,
+pub(crate) struct AlertRow {
+    pub(crate) id: Uuid,
+    pub(crate) state: &'static str,
+    pub(crate) state_text: String,
+    pub(crate) level: String,
+    pub(crate) alertname: String,
+    pub(crate) summary: String,
+    pub(crate) service: String,
+    pub(crate) tenant: String,
+    pub(crate) since: String,
+    pub(crate) acked_by: String,
+    pub(crate) held_back: String,
 }
 
 /// The filter as typed (echoed back into the form).
@@ -235,7 +217,7 @@ impl AlertsPage {
 /// How many alerts the list shows.
 const LIST_LIMIT: u32 = 200;
 
-fn alert_row(tr: Tr, zone: &TimeZone, a: AlertView) -> AlertRow {
+pub(crate) fn alert_row(tr: Tr, zone: &TimeZone, a: AlertView) -> AlertRow {
     let (state, text) = state_text(tr, &a.status);
     AlertRow {
         state,
@@ -260,7 +242,7 @@ pub(crate) async fn alerts(State(state): State<AppState>, ctx: Ctx, Query(filter
     if let Err(e) = p.require(Action::ReadAlerts) {
         return error_page(&ctx, &state, &e);
     }
-    let zone = platform_zone(&state);
+    let zone = crate::time::zone(&state);
     let mut errors = Vec::new();
     let query = crate::api::alerting::list_query(
         Some(filter.tenant.clone()),
@@ -425,7 +407,7 @@ async fn render_alert(
         Ok(d) => d,
         Err(e) => return error_page(ctx, state, &e),
     };
-    let zone = platform_zone(state);
+    let zone = crate::time::zone(state);
     let a = detail.alert;
     let mut page = section_page(ctx, state, "alerts-title", "/alerts/{id}", notice);
     page.title = a.alertname.clone();
@@ -662,6 +644,7 @@ impl SilencesPage {
 const WINDOW_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 62);
 
 fn window_rows(state: &AppState, tr: Tr, visible: &[String], now: Timestamp) -> Vec<WindowRow> {
+    let shown = crate::time::zone(state);
     let policies = &state.app.alerting.settings.policy;
     let base = std::iter::once((None, &policies.base));
     let tenants = policies
@@ -672,12 +655,13 @@ fn window_rows(state: &AppState, tr: Tr, visible: &[String], now: Timestamp) -> 
     base.chain(tenants)
         .flat_map(|(tenant, policy)| {
             let calendar_zone = TimeZone::get(&policy.calendar.time_zone).unwrap_or(TimeZone::UTC);
+            let shown = shown.clone();
             policy.maintenance.windows.iter().map(move |w| {
                 let zone = w.time_zone.as_deref().and_then(|z| TimeZone::get(z).ok()).unwrap_or(calendar_zone.clone());
                 let to = now.checked_add(WINDOW_HORIZON).unwrap_or(now);
                 let next = match w.occurrences(now, to, &calendar_zone).first() {
-                    Some(&(start, end)) if start <= now => tr.arg("window-open-until", "time", &local(end, &zone)),
-                    Some(&(start, _)) => local(start, &zone),
+                    Some(&(start, end)) if start <= now => tr.arg("window-open-until", "time", &local(end, &shown)),
+                    Some(&(start, _)) => local(start, &shown),
                     None => tr.get("window-none-soon"),
                 };
                 WindowRow {
@@ -712,7 +696,7 @@ async fn render_silences(
         Ok(t) => t,
         Err(e) => return error_page(ctx, state, &e),
     };
-    let zone = platform_zone(state);
+    let zone = crate::time::zone(state);
     let now = state.app.clock.now();
     let visible: Vec<String> = tenants.iter().map(|(s, _)| s.clone()).collect();
     let rows = silences
@@ -781,7 +765,7 @@ fn silence_end(tr: Tr, form: &SilenceForm, now: Timestamp, zone: &TimeZone) -> R
 pub(crate) async fn create_silence(State(state): State<AppState>, ctx: Ctx, Form(form): Form<SilenceForm>) -> Response {
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let tr = ctx.tr;
-    let zone = platform_zone(&state);
+    let zone = crate::time::zone(&state);
     let ends_at = match silence_end(tr, &form, state.app.clock.now(), &zone) {
         Ok(t) => t,
         Err(e) => return render_silences(&state, &ctx, None, form, vec![e]).await,
@@ -922,7 +906,7 @@ async fn render_schedules(
     let schedules = views
         .into_iter()
         .map(|s| {
-            let zone = TimeZone::get(&s.time_zone).unwrap_or(TimeZone::UTC);
+            let zone = crate::time::zone(state);
             let on_call = s.now.as_ref().map(|o| {
                 let name = s.now_name.clone().unwrap_or_else(|| app.person_name(&o.person));
                 let until =

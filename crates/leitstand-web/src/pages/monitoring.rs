@@ -8,16 +8,13 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use leitstand_app::monitoring::{ProbePoint, ProbeView};
 
 use super::{Page, error_page, signed_in};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
-
-fn time(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
 
 fn seconds(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -60,7 +57,7 @@ struct ProbeRow {
     latency: String,
 }
 
-fn probe_row(tr: Tr, p: &ProbeView) -> ProbeRow {
+fn probe_row(tr: Tr, zone: &TimeZone, p: &ProbeView) -> ProbeRow {
     let (key, text) = state_text(tr, p.up);
     ProbeRow {
         id: p.id.clone(),
@@ -70,7 +67,7 @@ fn probe_row(tr: Tr, p: &ProbeView) -> ProbeRow {
         tenant: p.tenant.clone().unwrap_or_default(),
         state: key,
         state_text: text,
-        since: p.since.map(time).unwrap_or_default(),
+        since: p.since.map(|t| crate::time::local_seconds(t, zone)).unwrap_or_default(),
         last: p
             .last
             .as_ref()
@@ -97,7 +94,8 @@ pub(crate) async fn probes(State(state): State<AppState>, ctx: Ctx) -> Response 
     };
     let page = Page::new(&ctx, &state, "probes-title", "/probes");
     let down = probes.iter().filter(|p| p.up == Some(false)).count();
-    ProbesPage { probes: probes.iter().map(|p| probe_row(ctx.tr, p)).collect(), down, page }.into_response()
+    let zone = crate::time::zone(&state);
+    ProbesPage { probes: probes.iter().map(|p| probe_row(ctx.tr, &zone, p)).collect(), down, page }.into_response()
 }
 
 /// The latency chart: a polyline of the durations over time, failed runs
@@ -115,7 +113,7 @@ struct Chart {
 const CHART_W: f64 = 600.0;
 const CHART_H: f64 = 160.0;
 
-fn chart(tr: Tr, points: &[ProbePoint]) -> Option<Chart> {
+fn chart(tr: Tr, time: impl Fn(Timestamp) -> String, points: &[ProbePoint]) -> Option<Chart> {
     let (first, last) = (points.first()?, points.last()?);
     let t0 = first.at.as_millisecond() as f64;
     let span = (last.at.as_millisecond() as f64 - t0).max(1.0);
@@ -175,6 +173,8 @@ pub(crate) async fn probe(State(state): State<AppState>, ctx: Ctx, Path(id): Pat
     let session = or_respond!(signed_in(&ctx));
     let p = &session.principal;
     let tr = ctx.tr;
+    let zone = crate::time::zone(&state);
+    let time = |t: Timestamp| crate::time::local_seconds(t, &zone);
     let (view, points) = match state.app.probe(p, &id).await {
         Ok(v) => v,
         Err(e) => return error_page(&ctx, &state, &e),
@@ -226,7 +226,7 @@ pub(crate) async fn probe(State(state): State<AppState>, ctx: Ctx, Path(id): Pat
         fact("probe-avail-maintenance", minutes(f.maintenance_minutes)),
         fact("probe-avail-unknown", minutes(f.unknown_minutes)),
     ];
-    let ts = |ms: i64| Timestamp::from_millisecond(ms).map(time).unwrap_or_default();
+    let ts = |ms: i64| Timestamp::from_millisecond(ms).map(&time).unwrap_or_default();
     let outages = f.outages.iter().map(|&(s, e)| (ts(s), ts(e), format!("{:.1}", (e - s) as f64 / 60_000.0))).collect();
     let results = points
         .iter()
@@ -240,9 +240,9 @@ pub(crate) async fn probe(State(state): State<AppState>, ctx: Ctx, Path(id): Pat
         })
         .collect();
     ProbePage {
-        probe: probe_row(tr, &view),
+        probe: probe_row(tr, &zone, &view),
         facts,
-        chart: chart(tr, &points),
+        chart: chart(tr, time, &points),
         results,
         availability: availability_facts,
         outages,
@@ -275,6 +275,8 @@ struct TargetsPage {
 pub(crate) async fn targets(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = or_respond!(signed_in(&ctx));
     let tr = ctx.tr;
+    let zone = crate::time::zone(&state);
+    let time = |t: Timestamp| crate::time::local_seconds(t, &zone);
     let targets = match state.app.scrape_targets(&session.principal).await {
         Ok(t) => t,
         Err(e) => return error_page(&ctx, &state, &e),
@@ -341,6 +343,8 @@ struct RulesPage {
 pub(crate) async fn rules(State(state): State<AppState>, ctx: Ctx) -> Response {
     let session = or_respond!(signed_in(&ctx));
     let tr = ctx.tr;
+    let zone = crate::time::zone(&state);
+    let time = |t: Timestamp| crate::time::local_seconds(t, &zone);
     let rules = match state.app.rules(&session.principal).await {
         Ok(r) => r,
         Err(e) => return error_page(&ctx, &state, &e),
@@ -367,7 +371,7 @@ pub(crate) async fn rules(State(state): State<AppState>, ctx: Ctx) -> Response {
                 scope: r.scope.clone().map(|s| tr.arg("rules-scope", "scope", &s)).unwrap_or_default(),
                 interval: seconds(r.interval),
                 for_duration: seconds(r.for_duration),
-                last_eval: r.last_eval.map(time).unwrap_or_default(),
+                last_eval: r.last_eval.map(&time).unwrap_or_default(),
                 problem,
                 alerts: r
                     .alerts

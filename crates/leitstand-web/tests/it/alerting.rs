@@ -309,6 +309,34 @@ store_test!(a_tenant_viewer_sees_only_its_tenants_alerts, |store| {
     rig.stop().await;
 });
 
+store_test!(the_overview_shows_every_open_alert_by_severity_and_who_is_on_call, |store| {
+    // Issue 18: the overview listed only the embedded rules' alerts and
+    // said "no alerts" while Prometheus alerts were firing.
+    let rig = Rig::start(store).await;
+    let (_, html) = rig.app.page(&rig.cookie, "/").await;
+    assert!(html.contains("Keine ausgelösten Alarme"), "{html}");
+    let disk = rig.fire(json!({ "alertname": "DiskSpaceLow", "severity": "warning", "instance": "db-1" })).await;
+    let errors = rig.fire(json!({ "alertname": "HighErrorRate", "severity": "critical", "tenant": "bank-a" })).await;
+    let (status, html) = rig.app.page(&rig.cookie, "/").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Keine ausgelösten Alarme"), "{html}");
+    let critical = html.find("Kritisch: 1").expect("a heading per severity with its count");
+    let warning = html.find("Warnung: 1").unwrap();
+    assert!(critical < warning, "the most severe first");
+    assert!(html.contains(&format!("href=\"/alerts/{errors}\"")) && html.contains(&format!("href=\"/alerts/{disk}\"")));
+    assert!(html.contains("HighErrorRate ist passiert") && html.contains("Mandant: bank-a"), "{html}");
+    assert!(html.contains("seit 2026-11-23 11:00 CET"), "times in the platform zone: {html}");
+    // Weekly turns from Monday 16 November, 09:00: Ben since this morning.
+    assert!(html.contains("Plattform-Team: Ben Berger bis 2026-11-30 09:00 CET"), "{html}");
+    assert!(!html.contains("Incidents"), "nothing promised that does not exist");
+
+    // A tenant viewer sees only its tenant's alerts and no platform alert.
+    let viewer = rig.app.user("viewer-b", Role::TenantViewer, &["bank-b"]).await;
+    let (_, html) = rig.app.page(&viewer, "/").await;
+    assert!(!html.contains("HighErrorRate") && !html.contains("DiskSpaceLow"), "{html}");
+    rig.stop().await;
+});
+
 store_test!(acknowledging_through_the_api_and_the_page, |store| {
     let rig = Rig::start(store).await;
     let id = rig.fire(json!({ "alertname": "ProbeDown", "severity": "critical", "service": "portal" })).await;

@@ -218,11 +218,13 @@ store_test!(the_audit_page_filters_pages_and_keeps_tenants_apart, |store| {
         csv.contains("actor=erika.muster") && csv.contains("outcome=denied") && csv.contains("format=csv"),
         "{csv}"
     );
-    // The CSV link carries the same search, dates as times, and works.
+    // The CSV link carries the same search, dates as times (days in the
+    // platform's zone, Europe/Berlin: 23 November starts at 23:00 UTC the
+    // day before), and works.
     let (_, dated) = app.page(&auditor, "/audit?from=2026-11-23&to=2026-11-23&outcome=denied").await;
     let href =
         dated.split("href=\"/api/v1/audit/events?").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
-    assert!(href.contains("from=2026-11-23T00%3A00%3A00Z") && href.contains("to=2026-11-24T00%3A00%3A00Z"), "{href}");
+    assert!(href.contains("from=2026-11-22T23%3A00%3A00Z") && href.contains("to=2026-11-23T23%3A00%3A00Z"), "{href}");
     let res = app
         .client
         .get(app.url(&format!("/api/v1/audit/events?{href}")))
