@@ -356,6 +356,15 @@ impl AlertState {
     /// the context says (notify, or hold back).
     pub fn start(&mut self, ctx: &Context<'_>) -> Vec<Effect> {
         let mut out = vec![history(HistoryKind::Firing, SYSTEM, serde_json::json!({ "level": self.level }))];
+        // Starting at such a level (a critical alert when the policy has
+        // two levels) calls for the incident process as reaching it does.
+        if ctx.policy.level(self.level).is_some_and(|l| l.opens_incident) {
+            out.push(history(
+                HistoryKind::IncidentOpened,
+                SYSTEM,
+                serde_json::json!({ "level": self.level, "alert": self.id.to_string() }),
+            ));
+        }
         self.settle(ctx, &mut out);
         out
     }
@@ -542,6 +551,18 @@ mod tests {
     }
     fn critical(policy: &Escalation) -> AlertState {
         AlertState::new(Uuid::nil(), Fingerprint(1), t0(), base_level(Some("critical"), policy), t0())
+    }
+
+    #[test]
+    fn starting_at_a_level_that_opens_an_incident_opens_one() {
+        let mut policy = Escalation::default();
+        policy.levels.truncate(2);
+        policy.levels[1].opens_incident = true;
+        policy.levels[1].ack_deadline = None;
+        let mut a = critical(&policy);
+        assert_eq!(kinds(&a.start(&ctx(&policy, t0()))), ["firing", "incident_opened", "notify:Firing:2"]);
+        let mut w = AlertState::new(Uuid::nil(), Fingerprint(2), t0(), base_level(Some("warning"), &policy), t0());
+        assert_eq!(kinds(&w.start(&ctx(&policy, t0()))), ["firing", "notify:Firing:1"]);
     }
 
     #[test]

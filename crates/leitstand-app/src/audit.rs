@@ -45,6 +45,9 @@ pub struct AuditLog {
     pub rules: EventRules,
     /// Retention classes of the policy.
     pub retention: Retention,
+    /// The working-day calendar retention periods in working days and
+    /// calendar months are counted in (the policy's `calendar`).
+    pub calendar: WorkingCalendar,
     /// Seals secrets stored in the database.
     pub sealer: crate::sealing::Sealer,
     /// Findings of the last self-verification (0 = the log verified).
@@ -74,6 +77,7 @@ impl AuditLog {
             pseudonymiser,
             rules,
             retention,
+            calendar: WorkingCalendar::germany(),
             sealer,
             verify_findings: AtomicU64::new(0),
             verify_runs: AtomicU64::new(0),
@@ -347,8 +351,7 @@ impl App {
     pub async fn apply_audit_retention(&self) -> Result<u64> {
         let Some(log) = self.audit_log() else { return Ok(0) };
         let now = self.clock.now();
-        let check =
-            Arc::new(RetentionCheck { policy: log.retention.clone(), calendar: WorkingCalendar::germany(), now });
+        let check = Arc::new(RetentionCheck { policy: log.retention.clone(), calendar: log.calendar.clone(), now });
         let mut total = 0;
         for class in RetentionClass::ALL {
             let c = check.clone();
@@ -389,11 +392,8 @@ impl App {
         };
         let dir = log.ledger.journal_dir().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
         let verifier = log.ledger.verifier().clone();
-        let check = RetentionCheck {
-            policy: log.retention.clone(),
-            calendar: WorkingCalendar::germany(),
-            now: self.clock.now(),
-        };
+        let check =
+            RetentionCheck { policy: log.retention.clone(), calendar: log.calendar.clone(), now: self.clock.now() };
         let report = tokio::task::spawn_blocking(move || verify_dir(&dir, &verifier, Some(&check)))
             .await
             .map_err(|e| AppError::AuditUnavailable(e.to_string()))?
@@ -432,6 +432,8 @@ pub struct AuditLogSettings {
     pub rules: EventRules,
     /// Retention classes.
     pub retention: Retention,
+    /// The calendar retention is counted in.
+    pub calendar: WorkingCalendar,
     /// Witnesses to send checkpoints to.
     pub witnesses: Vec<crate::witnessing::WitnessEndpoint>,
 }
@@ -446,6 +448,7 @@ impl AuditLogSettings {
             checkpoint_interval: Duration::from_millis(200),
             rules: EventRules::default(),
             retention: Retention::default(),
+            calendar: WorkingCalendar::germany(),
             witnesses: Vec::new(),
         }
     }
@@ -482,6 +485,7 @@ impl AuditSink {
         match Ledger::open(options, keys.signer, clock) {
             Ok(ledger) => {
                 let mut log = AuditLog::new(ledger, keys.pseudonymiser, settings.rules, settings.retention, sealer);
+                log.calendar = settings.calendar;
                 log.witnesses = settings.witnesses.into_iter().map(crate::witnessing::WitnessState::new).collect();
                 Ok(AuditSink::Log(Arc::new(log)))
             }

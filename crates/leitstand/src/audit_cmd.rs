@@ -10,7 +10,6 @@ use anyhow::Context;
 use leitstand_audit::ledger::log_dir;
 use leitstand_audit::verify::{Extra, Report, RetentionCheck, Source, verify, verify_dir};
 use leitstand_core::Clock;
-use leitstand_core::calendar::WorkingCalendar;
 use leitstand_core::clock::SystemClock;
 use leitstand_ledger::note::Verifier;
 
@@ -65,7 +64,7 @@ fn verify_local(config: &Config, verifier: &Verifier) -> anyhow::Result<Report> 
     anyhow::ensure!(log_dir(&dir).join("checkpoint").exists(), "no audit log in {}", dir.display());
     let retention = RetentionCheck {
         policy: config.policy.base.retention.clone(),
-        calendar: WorkingCalendar::germany(),
+        calendar: config.policy.base.calendar.working_calendar(),
         now: SystemClock.now(),
     };
     verify_dir(&dir, verifier, Some(&retention)).map_err(anyhow::Error::msg)

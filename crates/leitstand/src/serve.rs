@@ -235,6 +235,7 @@ pub fn audit_settings(config: &Config) -> AuditLogSettings {
         checkpoint_interval: config.audit.checkpoint_interval.std(),
         rules,
         retention: config.policy.base.retention.clone(),
+        calendar: config.policy.base.calendar.working_calendar(),
         witnesses: config
             .audit
             .witnesses

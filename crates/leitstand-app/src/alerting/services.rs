@@ -69,6 +69,10 @@ pub struct AlertView {
     /// When the next escalation step is due (the deadline, or the end of
     /// what holds it back); `None` once acknowledged or at the top level.
     pub next_step_at: Option<Timestamp>,
+    /// Until when someone must act, by the level's `act_within` (counted
+    /// from when it reached the level); `None` once acknowledged, resolved,
+    /// or at a level without one.
+    pub act_by: Option<Timestamp>,
     /// Where it came from.
     pub generator_url: Option<String>,
 }
@@ -232,10 +236,25 @@ impl App {
         // A next step for people is an escalation still to come: none once
         // acknowledged, at a level without a deadline, or at the top (the
         // engine's own timer may still wait for a silence to end).
-        let escalates = row.status == "firing"
-            && row.acked_at.is_none()
-            && policy.escalation.level(level).is_some_and(|l| l.ack_deadline.is_some() || l.act_within.is_some())
-            && policy.escalation.level(level + 1).is_some();
+        let open = row.status == "firing" && row.acked_at.is_none();
+        let deadline = policy.escalation.level(level).and_then(|l| l.ack_deadline);
+        let escalates = open && deadline.is_some() && policy.escalation.level(level + 1).is_some();
+        // The engine's own next timer may be something else (the end an
+        // API alert's sender announced); people see the escalation: its
+        // deadline, or while held back, when the hold ends.
+        let next_step_at = match (&row.suppressed, deadline) {
+            _ if !escalates => None,
+            (Some(_), _) => row.next_step_at,
+            (None, Some(d)) => row.level_since.checked_add(d.signed()).ok(),
+            (None, None) => None,
+        };
+        // The level's time to act runs from when the alert reached it.
+        let act_by = policy
+            .escalation
+            .level(level)
+            .and_then(|l| l.act_within)
+            .filter(|_| open)
+            .and_then(|d| row.level_since.checked_add(d.signed()).ok());
         AlertView {
             id: row.id,
             fingerprint: row.fingerprint,
@@ -255,7 +274,8 @@ impl App {
             labels,
             annotations,
             source: row.source,
-            next_step_at: row.next_step_at.filter(|_| escalates),
+            next_step_at,
+            act_by,
             generator_url: row.generator_url,
         }
     }

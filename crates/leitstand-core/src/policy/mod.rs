@@ -96,8 +96,9 @@ impl PolicySet {
 /// The sections a tenant may override in its `[tenants.<slug>]` table; the
 /// others (change process, CI gates, deployment) are the platform's, not a
 /// tenant's.
+/// (Retention is the platform's too: there is one audit log.)
 pub const TENANT_OVERRIDABLE: &[&str] =
-    &["calendar", "thresholds", "escalation", "incidents", "regulatory", "backup", "retention", "maintenance"];
+    &["calendar", "thresholds", "escalation", "incidents", "regulatory", "backup", "maintenance"];
 
 /// Sections of the seed policy that no capability of this build enforces
 /// yet, each with what will. Their seed values are part of the policy (shown
@@ -116,10 +117,15 @@ pub const NOT_YET_IN_FORCE: &[(&str, &str)] = &[
 /// What will enforce the section of dotted `key` (`deployment.canary`,
 /// `tenants.bank-a.backup.rto`), if that section is not in force yet.
 pub fn not_yet_in_force(key: &str) -> Option<&'static str> {
-    let key = match key.strip_prefix("tenants.") {
-        Some(rest) => rest.split_once('.').map_or("", |(_, k)| k),
-        None => key,
+    let (tenant, key) = match key.strip_prefix("tenants.") {
+        Some(rest) => (true, rest.split_once('.').map_or("", |(_, k)| k)),
+        None => (false, key),
     };
+    // A tenant's time zone places its maintenance windows and availability
+    // months; its working days would only count for its deadlines.
+    if tenant && key.starts_with("calendar") && key != "calendar.time_zone" {
+        return Some("per-tenant deadlines");
+    }
     let section = key.split(['.', '[']).next().unwrap_or_default();
     NOT_YET_IN_FORCE.iter().find(|(s, _)| *s == section).map(|(_, what)| *what)
 }
@@ -218,6 +224,9 @@ mod tests {
         assert_eq!(not_yet_in_force("escalation.levels"), None);
         assert_eq!(not_yet_in_force("tenants.bank-a.thresholds.infrastructure.cpu.warning"), None);
         assert_eq!(not_yet_in_force("retention.debug.allowed_in_production"), None, "acts: audit refuses debug");
+        assert_eq!(not_yet_in_force("tenants.bank-a.calendar.state"), Some("per-tenant deadlines"));
+        assert_eq!(not_yet_in_force("tenants.bank-a.calendar.time_zone"), None, "places maintenance windows");
+        assert_eq!(not_yet_in_force("calendar.state"), None, "counts audit retention in working days");
     }
 
     #[test]

@@ -362,6 +362,9 @@ pub(crate) struct AlertJson {
     /// When the next escalation step is due (the deadline, or the end of
     /// what holds it back); null once acknowledged or at the top level.
     next_step_at: Option<Timestamp>,
+    /// Until when someone must act (the level's `act_within`, from when
+    /// the alert reached it); null once acknowledged or resolved.
+    act_by: Option<Timestamp>,
     /// `rule`, `api` or `webhook`.
     source: String,
     generator_url: Option<String>,
@@ -390,6 +393,7 @@ impl From<AlertView> for AlertJson {
             acknowledged_at: a.acked_at,
             suppressed_by: a.suppressed,
             next_step_at: a.next_step_at,
+            act_by: a.act_by,
             ends_at: a.ends_at,
             source: a.source,
             generator_url: a.generator_url,

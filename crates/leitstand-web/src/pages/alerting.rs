@@ -439,6 +439,10 @@ async fn render_alert(
         _ => tr.get("alert-next-none"),
     };
     facts.push(fact("alert-next", next));
+    if let Some(by) = a.act_by {
+        let key = if by <= state.app.clock.now() { "alert-act-overdue" } else { "alert-act-by-value" };
+        facts.push(fact("alert-act-by", tr.arg(key, "time", &local(by, &zone))));
+    }
     if let Some(t) = &a.tenant {
         facts.push(fact("alert-tenant", t.clone()));
     }

@@ -340,6 +340,13 @@ store_test!(the_overview_shows_every_open_alert_by_severity_and_who_is_on_call, 
 store_test!(acknowledging_through_the_api_and_the_page, |store| {
     let rig = Rig::start(store).await;
     let id = rig.fire(json!({ "alertname": "ProbeDown", "severity": "critical", "service": "portal" })).await;
+    // Level 2 (Kritisch): act within 15 minutes, escalate unacknowledged
+    // after 15 minutes.
+    let detail = rig.json(&rig.admin, &format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(detail["act_by"], "2026-11-23T10:15:00Z", "{detail:#}");
+    assert_eq!(detail["next_step_at"], "2026-11-23T10:15:00Z");
+    let (_, html) = rig.app.page(&rig.cookie, &format!("/alerts/{id}")).await;
+    assert!(html.contains("Handeln bis") && html.contains("2026-11-23 11:15 CET"), "{html}");
 
     let res = rig.post(&rig.admin, &format!("/api/v1/alerts/{id}/ack"), &json!({})).await;
     assert_eq!(res.status(), 200);
@@ -347,6 +354,7 @@ store_test!(acknowledging_through_the_api_and_the_page, |store| {
     let detail = rig.json(&rig.admin, &format!("/api/v1/alerts/{id}")).await;
     let by = detail["acknowledged_by"].as_str().unwrap();
     assert_eq!(by, "admin", "the person, not their token's id");
+    assert!(detail["act_by"].is_null() && detail["next_step_at"].is_null(), "someone is on it: {detail}");
     let kinds: Vec<&str> = detail["history"].as_array().unwrap().iter().map(|h| h["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"firing") && kinds.contains(&"acknowledged"), "{kinds:?}");
     let res = rig.post(&rig.admin, &format!("/api/v1/alerts/{id}/ack"), &json!({})).await;

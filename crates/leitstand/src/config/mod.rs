@@ -608,9 +608,10 @@ pub fn load_str(
         });
     }
 
+    let mut not_in_force = Vec::new();
     for key in layers.user_keys() {
         if let Some(what) = leitstand_core::policy::not_yet_in_force(&key) {
-            problems.push(layers.locate(
+            not_in_force.push(layers.locate(
                 &key,
                 format!(
                     "not in force yet: this build has no {what}, so the value would change nothing; remove it \
@@ -619,6 +620,12 @@ pub fn load_str(
             ));
         }
     }
+    // In the order written, not in the order of the keys' names.
+    not_in_force.sort_by_key(|p| match &p.origin {
+        Origin::File { line, column, .. } => (0, *line, *column),
+        _ => (1, 0, 0),
+    });
+    problems.extend(not_in_force);
     let tenants = merged.remove("tenants");
     let oidc = merged.remove("oidc").and_then(|v| layers.deserialize::<OidcConfig>(v, "oidc", &mut problems));
     if let Some(oidc) = &oidc {
@@ -653,6 +660,11 @@ pub fn load_str(
     if let Some(a) = &audit {
         if let Err(e) = leitstand_ledger::note::Signer::from_seed(&a.origin, [0; 32]) {
             problems.push(layers.locate("audit.origin", format!("not usable as a key name: {e}")));
+        }
+        for (key, interval) in [("verify_interval", a.verify_interval), ("retention_interval", a.retention_interval)] {
+            if interval.is_zero() {
+                problems.push(layers.locate(&format!("audit.{key}"), "must be longer than 0s".into()));
+            }
         }
         if a.checkpoint_interval.is_zero() || a.checkpoint_interval > Duration::from_secs(1) {
             problems.push(layers.locate(

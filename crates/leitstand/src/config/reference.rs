@@ -63,7 +63,7 @@ pub fn schema() -> Value {
                 "tenants".into(),
                 serde_json::json!({
                     "type": "object",
-                    "description": "Per-tenant overrides: `[tenants.<slug>.<section>]` with the sections calendar, thresholds, escalation, incidents, regulatory, backup, retention, maintenance.",
+                    "description": "Per-tenant overrides: `[tenants.<slug>.<section>]` with the sections calendar (its `time_zone`), thresholds, escalation, incidents, regulatory, backup, maintenance.",
                     "additionalProperties": { "type": "object" }
                 }),
             );

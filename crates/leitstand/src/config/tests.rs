@@ -157,13 +157,13 @@ fn environment_overrides_the_file_and_is_named_in_errors() {
 #[test]
 fn tenants_override_their_sections_only() {
     let config = load_text(
-        "[tenants.makler-01.thresholds.infrastructure.cpu]\nwarning = 60\n\n[tenants.makler-01.calendar]\nstate = \"HH\"\n",
+        "[tenants.makler-01.thresholds.infrastructure.cpu]\nwarning = 60\n\n[tenants.makler-01.calendar]\ntime_zone = \"Europe/Lisbon\"\n",
     )
     .unwrap();
     let slug = TenantSlug::parse("makler-01").unwrap();
     let tenant = config.policy.for_tenant(&slug);
     assert_eq!(tenant.thresholds.infrastructure.cpu.warning, 60.0);
-    assert_eq!(tenant.calendar.state, Some(leitstand_core::calendar::Bundesland::HH));
+    assert_eq!(tenant.calendar.time_zone, "Europe/Lisbon");
     assert_eq!(config.policy.base.thresholds.infrastructure.cpu.warning, 70.0, "the base policy is untouched");
     let other = TenantSlug::parse("vergabe").unwrap();
     assert_eq!(config.policy.for_tenant(&other), &config.policy.base);
@@ -174,7 +174,7 @@ fn tenants_override_their_sections_only() {
         errs[0].starts_with("leitstand.toml:1:20: tenants.makler-01.oidc: a tenant cannot override `oidc`"),
         "{errs:?}"
     );
-    let errs = errors("[tenants.Makler]\n[tenants.Makler.calendar]\nstate = \"HH\"\n");
+    let errs = errors("[tenants.Makler]\n[tenants.Makler.calendar]\ntime_zone = \"Europe/Berlin\"\n");
     assert!(errs[0].contains("invalid tenant slug \"Makler\""), "{errs:?}");
     let errs = errors("[tenants.bank.thresholds.security.certificate_expiry]\ncritical = 40\n");
     assert_eq!(
@@ -452,13 +452,15 @@ fn debug_events_are_recorded_only_where_the_policy_allows_them() {
 #[test]
 fn sections_nothing_enforces_yet_are_refused_with_the_reason() {
     let errs = errors(
-        "[deployment]\nsnapshot_before_migration = false\n\n[tenants.bank-a.regulatory.nis2]\nenabled = false\n",
+        "[deployment]\nsnapshot_before_migration = false\n\n[tenants.bank-a.regulatory.nis2]\nenabled = false\n\n\
+         [tenants.bank-a.calendar]\nstate = \"HH\"\n",
     );
     assert_eq!(
         errs,
         [
             "leitstand.toml:2:1: deployment.snapshot_before_migration: not in force yet: this build has no deployments, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
             "leitstand.toml:5:1: tenants.bank-a.regulatory.nis2.enabled: not in force yet: this build has no regulatory reporting deadlines, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
+            "leitstand.toml:8:1: tenants.bank-a.calendar.state: not in force yet: this build has no per-tenant deadlines, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
         ]
     );
     let env = vec![("LEITSTAND__INCIDENTS__FIX_NEEDS_COMPLIANCE_APPROVAL".to_string(), "false".to_string())];
@@ -466,4 +468,26 @@ fn sections_nothing_enforces_yet_are_refused_with_the_reason() {
     assert!(problems.iter().any(|p| p.message.contains("no incident management")), "{problems:?}");
     // The seed values stay in the policy, for reference.
     assert!(load_text("").unwrap().policy.base.deployment.snapshot_before_migration);
+}
+
+#[test]
+fn audit_retention_counts_in_the_configured_calendar() {
+    let epiphany: jiff::civil::Date = "2026-01-06".parse().unwrap();
+    let calendar = |text: &str| crate::serve::audit_settings(&load_text(text).unwrap()).calendar;
+    assert!(calendar("").is_working_day(epiphany), "nationwide, 6 January is a working day");
+    let bavaria = calendar("[calendar]\nstate = \"BY\"\nextra_holidays = [\"2026-12-24\"]\n");
+    assert!(!bavaria.is_working_day(epiphany), "Heilige Drei Könige in Bavaria");
+    assert!(!bavaria.is_working_day("2026-12-24".parse().unwrap()));
+}
+
+#[test]
+fn zero_audit_intervals_are_refused() {
+    let errs = errors("[audit]\nverify_interval = \"0s\"\nretention_interval = \"0s\"\n");
+    assert_eq!(
+        errs,
+        [
+            "leitstand.toml:2:1: audit.verify_interval: must be longer than 0s",
+            "leitstand.toml:3:1: audit.retention_interval: must be longer than 0s"
+        ]
+    );
 }

@@ -98,14 +98,15 @@ fn policy_show_prints_every_seed_value() {
 #[test]
 fn policy_show_json_and_per_tenant() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("leitstand.toml"), "[tenants.bank-a.calendar]\nstate = \"HH\"\n").unwrap();
+    std::fs::write(dir.path().join("leitstand.toml"), "[tenants.bank-a.calendar]\ntime_zone = \"Europe/Lisbon\"\n")
+        .unwrap();
     let out = run_in(dir.path(), &["policy", "show", "--format", "json", "--tenant", "bank-a"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["calendar"]["state"], "HH");
+    assert_eq!(json["calendar"]["time_zone"], "Europe/Lisbon");
     let out = run_in(dir.path(), &["policy", "show", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(json["calendar"].get("state").is_none_or(|s| s != "HH"), "{}", json["calendar"]);
+    assert_eq!(json["calendar"]["time_zone"], "Europe/Berlin");
 }
 
 #[test]
