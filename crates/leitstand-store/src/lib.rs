@@ -9,20 +9,17 @@
 //! Schema changes are versioned migrations under `migrations/{sqlite,postgres}`;
 //! a database written by a newer Leitstand is refused, never modified.
 
-mod alerts;
+mod alerting;
 mod audit;
-mod audit_log;
+mod bulk;
 mod error;
+mod identity;
 mod leases;
-mod oidc;
-mod probes;
+mod monitoring;
 mod schema;
-mod sessions;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod throttle;
-mod users;
 
 use std::fmt;
 use std::future::Future;
@@ -34,21 +31,20 @@ use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use alerts::{
+pub use alerting::{
     AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, InboxRow, IntakeProgress,
     NotificationOutcome, NotificationRow, OverrideRow, SilenceRow,
 };
-pub use audit::{AuditEvent, AuditRepository};
-pub use audit_log::{AuditLogRepository, AuditQuery, IndexedEvent};
+pub use audit::{AuditEvent, AuditLogRepository, AuditQuery, AuditRepository, IndexedEvent};
 pub use error::StoreError;
+pub use identity::{
+    ApiToken, NewUser, OIDC_LOGIN_TTL, OidcLogin, OidcLoginRepository, SessionRepository, SessionRow,
+    ThrottleRepository, ThrottleState, User, UserChange, UserRepository,
+};
 pub use leases::{Lease, LeaseRepository};
-pub use oidc::{OIDC_LOGIN_TTL, OidcLogin, OidcLoginRepository};
-pub use probes::{ProbeHistoryRepository, ProbeTransition};
+pub use monitoring::{ProbeHistoryRepository, ProbeTransition};
 pub use schema::SchemaStatus;
-pub use sessions::{ApiToken, SessionRepository, SessionRow};
 pub use tenants::{NewTenant, Tenant, TenantRepository};
-pub use throttle::{ThrottleRepository, ThrottleState};
-pub use users::{NewUser, User, UserChange, UserRepository};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

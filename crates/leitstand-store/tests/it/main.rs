@@ -2,10 +2,10 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 //! through `store_test!`.
 
-mod alerts;
-mod audit_log;
+mod alerting;
+mod audit;
 mod identity;
 mod leases;
-mod probes;
+mod monitoring;
 mod schema;
 mod tenants;

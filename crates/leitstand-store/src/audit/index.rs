@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use std::sync::LazyLock;
 
-use crate::alerts::{POSTGRES_ROWS_PER_STATEMENT, column, sqlite_rows_per_statement, unnest_insert};
+use crate::bulk::{POSTGRES_ROWS_PER_STATEMENT, column, sqlite_rows_per_statement, unnest_insert};
 use crate::{Result, Store, execute, from_db, on_pool, to_db};
 
 const INDEXED_COLUMNS: &str =
