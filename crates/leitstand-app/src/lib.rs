@@ -7,21 +7,15 @@
 //! Must not depend on HTTP or the command line.
 
 pub mod alerting;
-mod audit;
+pub mod audit;
 mod error;
-mod identity;
+pub mod identity;
 pub mod monitoring;
-mod oidc;
 pub mod overview;
 mod principal;
 mod sealing;
 mod secrets;
-mod security;
-pub mod siem;
-mod tenants;
-mod totp;
-mod users;
-pub mod witnessing;
+pub mod tenants;
 
 use std::sync::Arc;
 
@@ -31,14 +25,14 @@ use leitstand_store::Store;
 
 pub use audit::{Audit, AuditLog, AuditLogSettings, AuditOpenError, AuditPage, AuditSink, INDEX_CURSOR};
 pub use error::AppError;
-pub use identity::{LoginOutcome, NewApiToken, SessionSettings, ValidSession, generate_password};
-pub use oidc::{Oidc, OidcSettings, OidcStart};
+pub use identity::{
+    FailedLogins, InFlight, LoginOutcome, NewApiToken, NewUserRequest, Oidc, OidcSettings, OidcStart,
+    OwnPasswordChange, SessionSettings, UserView, ValidSession, generate_password, new_totp_secret, otpauth_uri,
+    totp_code,
+};
 pub use principal::{Principal, Via};
 pub use sealing::{Sealer, Unsealable};
-pub use security::{FailedLogins, InFlight};
 pub use tenants::TenantView;
-pub use totp::{new_totp_secret, otpauth_uri, totp_code};
-pub use users::{NewUserRequest, OwnPasswordChange, UserView};
 
 /// Installs ring as the process's TLS crypto provider (reqwest is built
 /// without a bundled one, keeping aws-lc out of the build). Idempotent.
@@ -66,7 +60,7 @@ pub struct App {
     pub attempts_in_flight: Arc<InFlight>,
     /// When expired sign-in counters were last deleted (Unix µs).
     throttle_purged_at: Arc<std::sync::atomic::AtomicI64>,
-    used_totp_steps: Arc<totp::UsedSteps>,
+    used_totp_steps: Arc<identity::UsedSteps>,
     /// Sign-in through an identity provider, if configured.
     pub oidc: Option<Arc<Oidc>>,
     /// Where audit events go.

@@ -142,7 +142,8 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
     let witnessing = spawn_witnessing(services.clone());
     let siem = match &config.audit.siem {
         Some(c) => {
-            let forwarder = leitstand_app::siem::SiemForwarder::new(siem_settings(c)).map_err(StartupError::Siem)?;
+            let forwarder =
+                leitstand_app::audit::siem::SiemForwarder::new(siem_settings(c)).map_err(StartupError::Siem)?;
             spawn_siem(services.clone(), forwarder)
         }
         None => None,
@@ -242,16 +243,16 @@ pub fn audit_settings(config: &Config) -> AuditLogSettings {
             .iter()
             .filter_map(|w| {
                 let verifier = leitstand_ledger::note::Verifier::parse(&w.key).ok()?;
-                Some(leitstand_app::witnessing::WitnessEndpoint { url: w.url.clone(), verifier })
+                Some(leitstand_app::audit::witnessing::WitnessEndpoint { url: w.url.clone(), verifier })
             })
             .collect(),
     }
 }
 
 /// The SIEM forwarder's settings from the config.
-pub fn siem_settings(c: &crate::config::SiemConfig) -> leitstand_app::siem::SiemSettings {
+pub fn siem_settings(c: &crate::config::SiemConfig) -> leitstand_app::audit::siem::SiemSettings {
     let hostname = c.hostname.clone().unwrap_or_else(hostname);
-    leitstand_app::siem::SiemSettings {
+    leitstand_app::audit::siem::SiemSettings {
         address: c.address.clone(),
         tls: c.tls.then(|| leitstand_siem::TlsOptions {
             ca_file: c.ca_file.clone(),
@@ -279,7 +280,10 @@ fn hostname() -> String {
 
 /// Forwards the audit trail to the SIEM: at once when events arrive, and
 /// with growing pauses (1 s … 30 s) while the SIEM is unreachable.
-fn spawn_siem(app: App, mut forwarder: leitstand_app::siem::SiemForwarder) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_siem(
+    app: App,
+    mut forwarder: leitstand_app::audit::siem::SiemForwarder,
+) -> Option<tokio::task::JoinHandle<()>> {
     let log = app.audit_sink.log().cloned()?;
     let _ = log.siem.set(forwarder.stats.clone());
     Some(tokio::spawn(async move {
@@ -322,7 +326,7 @@ fn spawn_siem(app: App, mut forwarder: leitstand_app::siem::SiemForwarder) -> Op
 fn spawn_witnessing(app: App) -> Option<tokio::task::JoinHandle<()>> {
     let log = app.audit_sink.log().cloned().filter(|l| !l.witnesses.is_empty())?;
     Some(tokio::spawn(async move {
-        let http = leitstand_app::witnessing::witness_client();
+        let http = leitstand_app::audit::witnessing::witness_client();
         let mut changes = log.ledger.watch();
         let retry = std::time::Duration::from_secs(15);
         loop {

@@ -164,7 +164,7 @@ impl Engine {
     pub async fn reload(&mut self) -> Result<()> {
         let now = self.app.clock.now();
         let rows = self.app.store.silences(None, Some(now)).await?;
-        self.silences = rows.iter().filter_map(super::services::silence_from_row).collect();
+        self.silences = rows.iter().filter_map(super::rows::silence_from_row).collect();
         let from = now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(now);
         let to = now.checked_add(SignedDuration::from_hours(24 * 400)).unwrap_or(now);
         self.overrides.clear();

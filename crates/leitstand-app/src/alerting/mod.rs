@@ -18,6 +18,7 @@
 pub mod dispatch;
 pub mod engine;
 pub mod intake;
+mod rows;
 pub mod runtime;
 mod services;
 

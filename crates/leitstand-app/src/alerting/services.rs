@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 use jiff::{SignedDuration, Timestamp};
 use leitstand_alerting::LabelSet;
 use leitstand_alerting::link::{LinkAction, LinkClaims};
-use leitstand_alerting::matchers::{format_matcher, parse_matcher};
+use leitstand_alerting::matchers::format_matcher;
 use leitstand_alerting::oncall::{OnCall, Override, Shift};
-use leitstand_alerting::silence::{Silence, SilenceState, validate_new_silence};
+use leitstand_alerting::silence::{SilenceState, validate_new_silence};
 use leitstand_alerting::wire::IncomingAlert;
 use leitstand_core::access::Action as Perm;
 use leitstand_core::tenant::TenantSlug;
@@ -22,6 +22,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::engine::Action;
+use super::rows::silence_from_row;
 use super::{Observation, Source, runtime};
 use crate::{App, AppError, Principal, Result};
 
@@ -201,21 +202,6 @@ fn actor_name(actor: &str) -> String {
         None if who == "service:signed-link" => "signed link".into(),
         None => who.to_string(),
     }
-}
-
-pub(crate) fn silence_from_row(row: &SilenceRow) -> Option<Silence> {
-    let texts: Vec<String> = serde_json::from_str(&row.matchers).ok()?;
-    let matchers = texts.iter().map(|t| parse_matcher(t)).collect::<std::result::Result<Vec<_>, _>>().ok()?;
-    Some(Silence {
-        id: row.id,
-        tenant: None,
-        matchers,
-        starts_at: row.starts_at,
-        ends_at: row.ends_at,
-        created_by: row.created_by.clone(),
-        comment: row.comment.clone(),
-        expired_at: row.expired_at,
-    })
 }
 
 impl App {

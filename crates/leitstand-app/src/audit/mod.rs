@@ -13,6 +13,9 @@
 //! of the journal into the database), the outbox relay, retention, and the
 //! periodic self-verification.
 
+pub mod siem;
+pub mod witnessing;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -55,9 +58,9 @@ pub struct AuditLog {
     /// Completed self-verifications.
     pub verify_runs: AtomicU64,
     /// Witnesses that cosign the log's checkpoints.
-    pub witnesses: Vec<crate::witnessing::WitnessState>,
+    pub witnesses: Vec<witnessing::WitnessState>,
     /// The SIEM forwarder's figures, once it runs.
-    pub siem: std::sync::OnceLock<Arc<crate::siem::SiemStats>>,
+    pub siem: std::sync::OnceLock<Arc<siem::SiemStats>>,
     indexed: AtomicU64,
     /// One indexer at a time, with where it stopped reading the journal.
     index_lock: tokio::sync::Mutex<Option<JournalTail>>,
@@ -435,7 +438,7 @@ pub struct AuditLogSettings {
     /// The calendar retention is counted in.
     pub calendar: WorkingCalendar,
     /// Witnesses to send checkpoints to.
-    pub witnesses: Vec<crate::witnessing::WitnessEndpoint>,
+    pub witnesses: Vec<witnessing::WitnessEndpoint>,
 }
 
 impl AuditLogSettings {
@@ -486,7 +489,7 @@ impl AuditSink {
             Ok(ledger) => {
                 let mut log = AuditLog::new(ledger, keys.pseudonymiser, settings.rules, settings.retention, sealer);
                 log.calendar = settings.calendar;
-                log.witnesses = settings.witnesses.into_iter().map(crate::witnessing::WitnessState::new).collect();
+                log.witnesses = settings.witnesses.into_iter().map(witnessing::WitnessState::new).collect();
                 Ok(AuditSink::Log(Arc::new(log)))
             }
             Err(leitstand_audit::ledger::LedgerError::Locked(_)) if share => {

@@ -7,6 +7,17 @@
 //! through [`App::attempt`]: counted before it is checked, bounded in flight,
 //! and given back only when it succeeds.
 
+mod oidc;
+mod throttle;
+mod totp;
+mod users;
+
+pub use oidc::{Oidc, OidcSettings, OidcStart};
+pub use throttle::{FailedLogins, InFlight};
+pub(crate) use totp::UsedSteps;
+pub use totp::{new_totp_secret, otpauth_uri, totp_code};
+pub use users::{NewUserRequest, OwnPasswordChange, UserView};
+
 use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
