@@ -7,19 +7,29 @@
 //! It must not contain domain rules (those live in `leitstand-core`) or SQL
 //! (that lives in `leitstand-store`).
 
-mod api;
-mod auditlog;
+// An early `Response` is the natural error of a page handler.
+#![allow(clippy::result_large_err)]
+
+// Capabilities, each with its `api.rs` and `pages.rs`.
+mod alerting;
+mod audit;
+mod identity;
+mod monitoring;
+mod overview;
+mod tenants;
+
+// What every request and page shares.
 mod csrf;
 mod ctx;
 mod i18n;
 mod metrics;
 mod ops;
 mod origin;
-mod pages;
+mod page;
 mod problem;
+mod rest;
 mod time;
 mod trace;
-mod witness;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,19 +37,19 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::get;
 use leitstand_app::App;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+pub use audit::witness::witness_router;
 pub use i18n::{Lang, Tr};
+pub use identity::pages::safe_next;
 pub use metrics::Metrics;
 pub use origin::{BadProxy, ClientOrigin, TrustedProxies, client_origin};
-pub use pages::safe_next;
 pub use trace::TraceContext;
-pub use witness::witness_router;
 
 /// Limits applied to every request.
 #[derive(Debug, Clone)]
@@ -94,46 +104,19 @@ impl AppState {
 
 /// The full router with middleware.
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
-    let (api_routes, openapi) = api::router().split_for_parts();
+    let (api_routes, openapi) = rest::router().split_for_parts();
     let openapi_json = ([(header::CONTENT_TYPE, "application/json")], openapi.to_pretty_json().unwrap_or_default());
     let routes = Router::new()
-        .route("/", get(pages::dashboard))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/static/app.css", get(pages::stylesheet))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/login/oidc", get(pages::oidc_start))
-        .route("/login/oidc/callback", get(pages::oidc_callback))
-        .route("/logout", post(pages::logout))
-        .route("/language", post(pages::language))
-        .route("/barrierefreiheit", get(pages::accessibility))
-        .route("/tenants", get(pages::tenants).post(pages::create_tenant))
-        .route("/tenants/{slug}", post(pages::change_tenant))
-        .route("/users", get(pages::users).post(pages::create_user))
-        .route("/users/{name}", post(pages::change_user))
-        .route("/tokens", get(pages::tokens).post(pages::create_token))
-        .route("/tokens/{id}/revoke", post(pages::revoke_token))
-        .route("/profile", get(pages::profile))
-        .route("/profile/password", post(pages::change_password))
-        .route("/profile/totp", post(pages::change_totp))
-        .route("/audit", get(pages::audit))
-        .route("/probes", get(pages::probes))
-        .route("/probes/{id}", get(pages::probe))
-        .route("/targets", get(pages::targets))
-        .route("/rules", get(pages::rules))
-        .route("/alerts", get(pages::alerts))
-        .route("/alerts/{id}", get(pages::alert).post(pages::respond))
-        .route("/alerts/silences", get(pages::silences).post(pages::create_silence))
-        .route("/alerts/silences/{id}/expire", post(pages::expire_silence))
-        .route("/alerts/schedules", get(pages::schedules))
-        .route("/alerts/schedules/{id}/overrides", post(pages::create_override))
-        .route("/alerts/overrides/{id}/delete", post(pages::delete_override))
-        .route("/alerts/channels", get(pages::channels))
-        .route("/alerts/channels/{id}/test", post(pages::test_channel))
-        .route("/alerts/act/{token}", get(pages::link).post(pages::act_by_link))
-        .route("/audit/log/checkpoint", get(auditlog::checkpoint))
-        .route("/audit/log/tile/{*rest}", get(auditlog::tile))
+        .merge(page::routes())
+        .merge(overview::pages::routes())
+        .merge(identity::pages::routes())
+        .merge(tenants::pages::routes())
+        .merge(audit::pages::routes())
+        .merge(monitoring::pages::routes())
+        .merge(alerting::pages::routes())
         .merge(api_routes)
         .route("/api/v1/openapi.json", get(move || std::future::ready(openapi_json.clone())))
         .route_layer(axum::middleware::from_fn(trace::record_route))

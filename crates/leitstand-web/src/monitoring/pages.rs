@@ -5,16 +5,18 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use leitstand_app::monitoring::{ProbePoint, ProbeView};
 
-use super::{Page, error_page, signed_in};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
+use crate::page::*;
 
 fn seconds(d: std::time::Duration) -> String {
     let s = d.as_secs();
@@ -405,4 +407,13 @@ pub(crate) async fn rules(State(state): State<AppState>, ctx: Ctx) -> Response {
     let blind = rows.iter().filter(|r| !r.problem.is_empty() && !r.last_eval.is_empty()).count();
     let page = Page::new(&ctx, &state, "rules-title", "/rules");
     RulesPage { page, rules: rows, firing, pending, blind }.into_response()
+}
+
+/// The monitoring pages.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/probes", get(probes))
+        .route("/probes/{id}", get(probe))
+        .route("/targets", get(targets))
+        .route("/rules", get(rules))
 }

@@ -19,9 +19,11 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use leitstand_alerting::link::LinkAction;
@@ -33,10 +35,10 @@ use leitstand_store::AlertRepository;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Page, checked, error_page, form_status, refused, signed_in};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
+use crate::page::*;
 use crate::time::{local, parse_local, zone_name};
 
 // ---------------------------------------------------------------------------
@@ -244,7 +246,7 @@ pub(crate) async fn alerts(State(state): State<AppState>, ctx: Ctx, Query(filter
     }
     let zone = crate::time::zone(&state);
     let mut errors = Vec::new();
-    let query = crate::api::alerting::list_query(
+    let query = super::api::list_query(
         Some(filter.tenant.clone()),
         Some(filter.status.clone()),
         Some(filter.severity.clone()),
@@ -1188,4 +1190,19 @@ pub(crate) async fn act_by_link(State(state): State<AppState>, ctx: Ctx, Path(to
         }
         Err(e) => error_page(&ctx, &state, &e),
     }
+}
+
+/// The alerting pages.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/alerts", get(alerts))
+        .route("/alerts/{id}", get(alert).post(respond))
+        .route("/alerts/silences", get(silences).post(create_silence))
+        .route("/alerts/silences/{id}/expire", post(expire_silence))
+        .route("/alerts/schedules", get(schedules))
+        .route("/alerts/schedules/{id}/overrides", post(create_override))
+        .route("/alerts/overrides/{id}/delete", post(delete_override))
+        .route("/alerts/channels", get(channels))
+        .route("/alerts/channels/{id}/test", post(test_channel))
+        .route("/alerts/act/{token}", get(link).post(act_by_link))
 }

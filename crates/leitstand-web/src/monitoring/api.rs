@@ -8,9 +8,11 @@ use leitstand_app::AppError;
 use leitstand_app::monitoring::{AlertEvent, AlertView, AvailabilityView, ProbeView, RuleView, TargetView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiResult, Caller};
 use crate::AppState;
+use crate::rest::*;
 
 /// The last run of a probe.
 #[derive(Serialize, ToSchema)]
@@ -371,4 +373,16 @@ pub(crate) async fn alert_changes(
 ) -> ApiResult<Json<Vec<AlertChangeJson>>> {
     let changes = state.app.alert_changes(caller.principal()).await.map_err(|e| caller.fail(e))?;
     Ok(Json(changes.into_iter().map(AlertChangeJson::from).collect()))
+}
+
+/// The routes, registered from the same annotations that make the OpenAPI
+/// document.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_probes))
+        .routes(routes!(get_probe))
+        .routes(routes!(probe_availability))
+        .routes(routes!(list_targets))
+        .routes(routes!(list_rules))
+        .routes(routes!(alert_changes))
 }

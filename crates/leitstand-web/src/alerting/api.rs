@@ -27,11 +27,13 @@ use leitstand_app::{App, AppError};
 use leitstand_core::access::Action;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{ApiResult, Caller, FeedCaller, FeedToken};
 use crate::AppState;
 use crate::problem::problem;
+use crate::rest::*;
 
 // ---------------------------------------------------------------------------
 // Input helpers
@@ -1042,4 +1044,28 @@ pub(crate) async fn test_channel(
         Ok(status) => ChannelTestJson { ok: true, status, error: None },
         Err(error) => ChannelTestJson { ok: false, status: None, error: Some(error) },
     }))
+}
+
+/// The routes, registered from the same annotations that make the OpenAPI
+/// document.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_alerts_v2, get_alerts_v2))
+        .routes(routes!(status_v2))
+        .routes(routes!(alertmanager_webhook))
+        .routes(routes!(list_alerts))
+        .routes(routes!(get_alert))
+        .routes(routes!(ack_alert))
+        .routes(routes!(unack_alert))
+        .routes(routes!(resolve_alert))
+        .routes(routes!(note_alert))
+        .routes(routes!(list_silences, create_silence))
+        .routes(routes!(expire_silence))
+        .routes(routes!(list_schedules))
+        .routes(routes!(on_call_now))
+        .routes(routes!(schedule_calendar))
+        .routes(routes!(create_override))
+        .routes(routes!(delete_override))
+        .routes(routes!(list_channels))
+        .routes(routes!(test_channel))
 }

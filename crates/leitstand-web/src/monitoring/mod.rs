@@ -1,0 +1,4 @@
+//! Monitoring: probes, scrape targets, rules and their alerts.
+
+pub(crate) mod api;
+pub(crate) mod pages;

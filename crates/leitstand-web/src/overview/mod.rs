@@ -1,0 +1,3 @@
+//! The overview.
+
+pub(crate) mod pages;

@@ -1,0 +1,4 @@
+//! Tenants.
+
+pub(crate) mod api;
+pub(crate) mod pages;
