@@ -57,6 +57,21 @@ impl Status {
     }
 }
 
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    /// `firing` or `resolved`; anything else is named in the error.
+    fn from_str(s: &str) -> Result<Self, String> {
+        Status::parse(s).ok_or_else(|| format!("{s:?} is not firing or resolved"))
+    }
+}
+
 /// What holds an alert's notifications back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Suppression {

@@ -9,6 +9,7 @@
 pub mod alerting;
 pub mod audit;
 mod error;
+mod health;
 pub mod identity;
 pub mod monitoring;
 pub mod overview;
@@ -21,15 +22,20 @@ use std::sync::Arc;
 
 use leitstand_core::Clock;
 use leitstand_core::access::Throttle;
-use leitstand_store::Store;
 
 pub use audit::{Audit, AuditLog, AuditLogSettings, AuditOpenError, AuditPage, AuditSink, INDEX_CURSOR};
 pub use error::AppError;
+pub use health::Readiness;
 pub use identity::{
     FailedLogins, InFlight, LoginOutcome, NewApiToken, NewUserRequest, Oidc, OidcSettings, OidcStart,
     OwnPasswordChange, SessionSettings, UserView, ValidSession, generate_password, new_totp_secret, otpauth_uri,
     totp_code,
 };
+/// The store's metrics hook, implemented by the HTTP edge's registry.
+pub use leitstand_store::{Backend, StoreObserver};
+pub use leitstand_store::{Store, StoreOptions};
+#[cfg(feature = "testing")]
+pub use leitstand_store::{store_test, testing};
 pub use principal::{Principal, Via};
 pub use sealing::{Sealer, Unsealable};
 pub use tenants::TenantView;
@@ -46,8 +52,8 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 /// The services over one store.
 #[derive(Clone)]
 pub struct App {
-    /// The database.
-    pub store: Store,
+    /// The database: reached only through the services.
+    pub(crate) store: Store,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Session timeouts.
@@ -95,6 +101,12 @@ impl App {
     pub fn time_zone(&self) -> jiff::tz::TimeZone {
         jiff::tz::TimeZone::get(&self.alerting.settings.policy.base.calendar.time_zone)
             .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// The store, for tests that look beneath the services.
+    #[cfg(feature = "testing")]
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Audit recorder bound to this app.

@@ -77,8 +77,6 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// Contact address for accessibility feedback.
     pub contact: String,
-    /// Serve `/audit/log/` without sign-in.
-    pub audit_public: bool,
     /// Reverse proxies whose forwarding headers are believed.
     pub trusted_proxies: Arc<TrustedProxies>,
 }
@@ -91,7 +89,6 @@ impl AppState {
             metrics,
             draining: Arc::new(AtomicBool::new(false)),
             contact: "barrierefreiheit@example.invalid".into(),
-            audit_public: true,
             trusted_proxies: Arc::default(),
         }
     }

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use leitstand_app::Readiness;
 use serde_json::json;
 
 use crate::AppState;
@@ -18,32 +19,32 @@ pub(crate) async fn healthz() -> Json<serde_json::Value> {
 /// `GET /readyz` — the store answers and its schema is this binary's; 503
 /// while draining for shutdown or when the database is unreachable.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    let backend = state.app.store.backend().as_str();
+    let database = state.app.database();
     if state.draining.load(Ordering::SeqCst) {
-        let body = json!({ "status": "draining", "database": backend });
+        let body = json!({ "status": "draining", "database": database });
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
-    match state.app.store.schema_status().await {
-        Ok(schema) if schema.is_current() => {
+    match state.app.readiness().await {
+        Readiness::Ready { applied, known } => {
             let body = json!({
                 "status": "ready",
-                "database": backend,
-                "schema": { "applied": schema.applied, "known": schema.known },
+                "database": database,
+                "schema": { "applied": applied, "known": known },
             });
             (StatusCode::OK, Json(body)).into_response()
         }
-        Ok(schema) => {
+        Readiness::SchemaMismatch { applied, known } => {
             let body = json!({
                 "status": "not ready",
-                "database": backend,
+                "database": database,
                 "reason": "database schema is not at this release's version",
-                "schema": { "applied": schema.applied, "known": schema.known },
+                "schema": { "applied": applied, "known": known },
             });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
-        Err(error) => {
+        Readiness::Unreachable(error) => {
             tracing::warn!(%error, "readiness check failed");
-            let body = json!({ "status": "not ready", "database": backend, "reason": "database unreachable" });
+            let body = json!({ "status": "not ready", "database": database, "reason": "database unreachable" });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
@@ -55,27 +56,13 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.set_alerting(state.app.alerting.stats());
     let (per_ip, per_account, total) = state.app.failed_logins.snapshot(state.app.clock.now());
     state.metrics.set_failed_logins(per_ip, per_account, total);
-    if let Some(log) = state.app.audit_sink.log() {
-        use std::sync::atomic::Ordering::Relaxed;
-        let s = log.ledger.state();
-        state.metrics.set_audit_log([
-            s.sequenced,
-            s.published,
-            log.indexed(),
-            log.verify_findings.load(Relaxed),
-            log.verify_runs.load(Relaxed),
-        ]);
-        if let Some(siem) = log.siem.get() {
-            state.metrics.set_siem([
-                siem.confirmed.load(Relaxed),
-                u64::from(siem.connected.load(Relaxed)),
-                siem.failures.load(Relaxed),
-                siem.skipped.load(Relaxed),
-            ]);
+    if let Some(audit) = state.app.audit_figures() {
+        state.metrics.set_audit_log(audit.log);
+        if let Some(siem) = audit.siem {
+            state.metrics.set_siem(siem);
         }
-        for w in &log.witnesses {
-            let name = w.endpoint.verifier.name();
-            state.metrics.set_witness(name, w.cosigned.load(Relaxed), w.refusals.load(Relaxed));
+        for (name, cosigned, refusals) in &audit.witnesses {
+            state.metrics.set_witness(name, *cosigned, *refusals);
         }
     }
     let body = state.metrics.encode();

@@ -2,7 +2,6 @@
 //! CSRF checks, the error page, and the site's own pages (the
 //! accessibility statement, the stylesheet).
 
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;

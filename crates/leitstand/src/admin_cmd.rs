@@ -63,7 +63,7 @@ pub async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<E
             }
         }
     }
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -130,7 +130,7 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitC
             }
         }
     }
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -152,6 +152,6 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<Exi
             println!("{}", token.secret);
         }
     }
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }

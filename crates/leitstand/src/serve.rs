@@ -152,7 +152,6 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
 
     let mut state = AppState::new(services, metrics);
     state.contact = server.accessibility_contact.clone();
-    state.audit_public = config.audit.public;
     state.trusted_proxies = Arc::new(
         leitstand_web::TrustedProxies::parse(&server.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?,
@@ -237,6 +236,7 @@ pub fn audit_settings(config: &Config) -> AuditLogSettings {
         rules,
         retention: config.policy.base.retention.clone(),
         calendar: config.policy.base.calendar.working_calendar(),
+        public: config.audit.public,
         witnesses: config
             .audit
             .witnesses

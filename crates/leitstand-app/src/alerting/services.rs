@@ -7,11 +7,12 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use leitstand_alerting::LabelSet;
+use leitstand_alerting::lifecycle::Status;
 use leitstand_alerting::link::{LinkAction, LinkClaims};
 use leitstand_alerting::matchers::format_matcher;
 use leitstand_alerting::oncall::{OnCall, Override, Shift};
 use leitstand_alerting::silence::{SilenceState, validate_new_silence};
-use leitstand_alerting::wire::IncomingAlert;
+use leitstand_alerting::wire::{self, IncomingAlert};
 use leitstand_core::access::Action as Perm;
 use leitstand_core::tenant::TenantSlug;
 use leitstand_store::{
@@ -111,8 +112,8 @@ pub struct AlertDetail {
 pub struct AlertListQuery {
     /// Tenant slug.
     pub tenant: Option<String>,
-    /// `firing` / `resolved`.
-    pub status: Option<String>,
+    /// Firing or resolved.
+    pub status: Option<Status>,
     /// `severity` label.
     pub severity: Option<String>,
     /// `service` label.
@@ -280,7 +281,7 @@ impl App {
         let filter = AlertFilter {
             tenants: principal.tenant_filter(),
             tenant_id,
-            status: q.status.as_deref(),
+            status: q.status.map(Status::as_str),
             severity: q.severity.as_deref(),
             service: q.service.as_deref(),
             alertname: None,
@@ -339,6 +340,15 @@ impl App {
         self.alerting.link_key.verify(token, self.clock.now()).map_err(|e| AppError::invalid("link", e.to_string()))
     }
 
+    /// The alert a signed link is for, with what it does (the confirmation
+    /// page): the signature is the authority to see that one alert.
+    pub async fn alert_of_link(&self, token: &str) -> Result<(LinkClaims, AlertView)> {
+        let claims = self.verify_alert_link(token)?;
+        let row = self.store.alert(claims.alert).await?.ok_or_else(|| AppError::invalid("link", "no such alert"))?;
+        let slugs = self.tenant_slugs().await?;
+        Ok((claims, self.alert_view(row, &slugs)))
+    }
+
     /// Acts on a signed link from a notification: no session needed — the
     /// signature is the authority, limited to that alert and action.
     pub async fn act_by_link(&self, token: &str) -> Result<(LinkClaims, bool)> {
@@ -387,6 +397,41 @@ impl App {
             alerts.into_iter().map(|(alert, resolved)| Observation { source, alert, resolved }).collect();
         runtime::submit(self, observations).await?;
         Ok(n)
+    }
+
+    /// Alerts as Alertmanager's API v2 takes them (`POST /api/v2/alerts`,
+    /// the body as sent): an alert whose `endsAt` has passed resolves. The
+    /// sender's permission is checked before the body is read; a body that
+    /// does not parse is refused as `payload` naming the field.
+    pub async fn ingest_alertmanager_alerts(&self, principal: &Principal, body: &[u8]) -> Result<usize> {
+        principal.require(Perm::IngestAlerts)?;
+        let alerts = wire::parse_postable_alerts(body).map_err(|e| AppError::invalid("payload", e.to_string()))?;
+        let now = self.clock.now();
+        let batch = alerts
+            .into_iter()
+            .map(|a| {
+                let resolved = a.ends_at.is_some_and(|end| end <= now);
+                (a, resolved)
+            })
+            .collect();
+        self.ingest_alerts(principal, Source::Api, batch).await
+    }
+
+    /// An Alertmanager's webhook notification (the body as sent): resolved
+    /// alerts resolve. Checked and refused like
+    /// [`App::ingest_alertmanager_alerts`].
+    pub async fn ingest_alertmanager_webhook(&self, principal: &Principal, body: &[u8]) -> Result<usize> {
+        principal.require(Perm::IngestAlerts)?;
+        let payload = wire::parse_webhook(body).map_err(|e| AppError::invalid("payload", e.to_string()))?;
+        if payload.truncated_alerts > 0 {
+            tracing::warn!(
+                receiver = %payload.receiver,
+                truncated = payload.truncated_alerts,
+                "the Alertmanager left alerts out of its webhook (max_alerts); Leitstand sees only those sent"
+            );
+        }
+        let batch = payload.alerts.into_iter().map(|a| (a.alert, a.resolved)).collect();
+        self.ingest_alerts(principal, Source::Webhook, batch).await
     }
 
     /// Silences visible to `principal` (active and pending, and those that

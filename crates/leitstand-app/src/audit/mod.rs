@@ -13,8 +13,12 @@
 //! of the journal into the database), the outbox relay, retention, and the
 //! periodic self-verification.
 
+mod public;
 pub mod siem;
 pub mod witnessing;
+
+pub use leitstand_store::{AuditQuery, IndexedEvent};
+pub use public::{AuditFigures, AuditLogState, witness_server};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +33,7 @@ use leitstand_core::policy::Retention;
 use leitstand_ledger::entry::RetentionClass;
 use leitstand_ledger::event::{EventRules, PreparedEvent, StoredEvent, SubmittedEvent, prepare_batch};
 use leitstand_ledger::pseudonym::Pseudonymiser;
-use leitstand_store::{AuditLogRepository, AuditQuery, AuditRepository, IndexedEvent, TenantRepository};
+use leitstand_store::{AuditLogRepository, AuditRepository, TenantRepository};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -57,6 +61,8 @@ pub struct AuditLog {
     pub verify_findings: AtomicU64,
     /// Completed self-verifications.
     pub verify_runs: AtomicU64,
+    /// Anyone may read the public log (`audit.public`).
+    pub public: bool,
     /// Witnesses that cosign the log's checkpoints.
     pub witnesses: Vec<witnessing::WitnessState>,
     /// The SIEM forwarder's figures, once it runs.
@@ -81,6 +87,7 @@ impl AuditLog {
             rules,
             retention,
             calendar: WorkingCalendar::germany(),
+            public: true,
             sealer,
             verify_findings: AtomicU64::new(0),
             verify_runs: AtomicU64::new(0),
@@ -437,6 +444,8 @@ pub struct AuditLogSettings {
     pub retention: Retention,
     /// The calendar retention is counted in.
     pub calendar: WorkingCalendar,
+    /// Serve the public log without sign-in.
+    pub public: bool,
     /// Witnesses to send checkpoints to.
     pub witnesses: Vec<witnessing::WitnessEndpoint>,
 }
@@ -452,6 +461,7 @@ impl AuditLogSettings {
             rules: EventRules::default(),
             retention: Retention::default(),
             calendar: WorkingCalendar::germany(),
+            public: true,
             witnesses: Vec::new(),
         }
     }
@@ -489,6 +499,7 @@ impl AuditSink {
             Ok(ledger) => {
                 let mut log = AuditLog::new(ledger, keys.pseudonymiser, settings.rules, settings.retention, sealer);
                 log.calendar = settings.calendar;
+                log.public = settings.public;
                 log.witnesses = settings.witnesses.into_iter().map(witnessing::WitnessState::new).collect();
                 Ok(AuditSink::Log(Arc::new(log)))
             }

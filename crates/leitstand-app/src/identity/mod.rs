@@ -12,11 +12,13 @@ mod throttle;
 mod totp;
 mod users;
 
+/// Accounts and tokens as the services return them.
+pub use leitstand_store::{ApiToken, User};
 pub use oidc::{Oidc, OidcSettings, OidcStart};
 pub use throttle::{FailedLogins, InFlight};
 pub(crate) use totp::UsedSteps;
 pub use totp::{new_totp_secret, otpauth_uri, totp_code};
-pub use users::{NewUserRequest, OwnPasswordChange, UserView};
+pub use users::{NewUserRequest, OwnPasswordChange, UserUpdate, UserView};
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -26,9 +28,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use jiff::{SignedDuration, Timestamp};
 use leitstand_core::access::{Action, IP_KEY_PREFIX, Role, TenantScope, check_password};
-use leitstand_store::{
-    ApiToken, NewUser, SessionRepository, SessionRow, StoreError, ThrottleRepository, User, UserRepository,
-};
+use leitstand_store::{NewUser, SessionRepository, SessionRow, StoreError, ThrottleRepository, UserRepository};
 use serde_json::json;
 use tokio::sync::Semaphore;
 use uuid::Uuid;

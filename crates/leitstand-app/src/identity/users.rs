@@ -115,6 +115,21 @@ impl App {
             .ok_or_else(|| AppError::NotFound { entity: "user", key: username.to_string() })
     }
 
+    /// Changes what `change` names — the role with its tenants, whether
+    /// the account is active — as one request of a user manager; an empty
+    /// change is refused.
+    pub async fn update_user(&self, principal: &Principal, username: &str, change: UserUpdate) -> Result<UserView> {
+        principal.require(Action::ManageUsers)?;
+        let mut user = None;
+        if let Some(role) = change.role {
+            user = Some(self.change_role(principal, username, role, change.tenants).await?);
+        }
+        if let Some(active) = change.active {
+            user = Some(self.set_user_active(principal, username, active).await?);
+        }
+        user.ok_or_else(|| AppError::invalid("body", "set \"role\" or \"active\""))
+    }
+
     /// Disables or enables a user; disabling ends their sessions and
     /// revokes their tokens.
     pub async fn set_user_active(&self, principal: &Principal, username: &str, active: bool) -> Result<UserView> {
@@ -272,4 +287,15 @@ impl App {
         self.store.change_user(principal.user_id, UserChange::Locale(locale.to_string()), self.clock.now()).await?;
         Ok(())
     }
+}
+
+/// A change of a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    /// The new role, with `tenants`.
+    pub role: Option<Role>,
+    /// The tenants of a tenant-bound role.
+    pub tenants: Vec<String>,
+    /// Enabled or disabled.
+    pub active: Option<bool>,
 }

@@ -3,7 +3,9 @@
 
 use leitstand_core::access::Action;
 use leitstand_core::tenant::TenantSlug;
-use leitstand_store::{NewTenant, Tenant, TenantRepository};
+/// A tenant as the services return it.
+pub use leitstand_store::Tenant;
+use leitstand_store::{NewTenant, TenantRepository};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -61,6 +63,20 @@ impl App {
         Ok(tenant)
     }
 
+    /// Changes what `change` names — the name, whether it is active —
+    /// as one request of a manager; an empty change is refused.
+    pub async fn update_tenant(&self, principal: &Principal, slug: &str, change: TenantChange) -> Result<TenantView> {
+        principal.require(Action::ManageTenants)?;
+        let mut tenant = None;
+        if let Some(name) = &change.name {
+            tenant = Some(self.rename_tenant(principal, slug, name).await?);
+        }
+        if let Some(active) = change.active {
+            tenant = Some(self.set_tenant_active(principal, slug, active).await?);
+        }
+        tenant.ok_or_else(|| AppError::invalid("body", "set \"name\" or \"active\""))
+    }
+
     /// Renames a tenant.
     pub async fn rename_tenant(&self, principal: &Principal, slug: &str, name: &str) -> Result<TenantView> {
         principal.require(Action::ManageTenants)?;
@@ -90,4 +106,13 @@ impl App {
             .await?;
         Ok(tenant)
     }
+}
+
+/// A change of a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantChange {
+    /// The new display name.
+    pub name: Option<String>,
+    /// Active or not.
+    pub active: Option<bool>,
 }

@@ -395,7 +395,7 @@ store_test!(alerts_in_the_intake_log_are_applied_once_across_restarts, |store| {
         let alerting = Alerting::new(webhook_settings(&url), LinkKey::new([7; 32]), "http://leitstand.test".into());
         app.alerting = Arc::new(alerting.with_intake_log(log));
     };
-    let open = async |app: &App| app.store.open_alerts(jiff::Timestamp::UNIX_EPOCH).await.unwrap().len();
+    let open = async |app: &App| app.store().open_alerts(jiff::Timestamp::UNIX_EPOCH).await.unwrap().len();
     // Waiting for the runtime's tasks to get there (not for timing logic).
     let until = async |what: &str, ok: &dyn Fn() -> bool| {
         for _ in 0..1000 {
@@ -414,7 +414,7 @@ store_test!(alerts_in_the_intake_log_are_applied_once_across_restarts, |store| {
         runtime::submit(&app, vec![critical(name)]).await.unwrap();
     }
     assert_eq!(open(&app).await, 0, "not applied before an engine runs");
-    assert_eq!(app.store.alert_intake_progress(&journal).await.unwrap(), None);
+    assert_eq!(app.store().alert_intake_progress(&journal).await.unwrap(), None);
 
     // The engine starts and replays them; then takes new ones as they come.
     let running = runtime::spawn(app.clone(), "replica-a".into());
@@ -422,7 +422,7 @@ store_test!(alerts_in_the_intake_log_are_applied_once_across_restarts, |store| {
     runtime::submit(&app, vec![critical("D"), critical("E")]).await.unwrap();
     until("the new alerts notified", &|| got.lock().unwrap().len() == 5).await;
     assert_eq!(open(&app).await, 5);
-    assert_eq!(app.store.alert_intake_progress(&journal).await.unwrap(), Some(4), "four records, applied");
+    assert_eq!(app.store().alert_intake_progress(&journal).await.unwrap(), Some(4), "four records, applied");
     running.shutdown().await;
 
     // Restarted on the same log: one more record; only it is applied.
@@ -442,7 +442,7 @@ store_test!(alerts_in_the_intake_log_are_applied_once_across_restarts, |store| {
     sorted.sort();
     assert_eq!(sorted, ["A", "B", "C", "D", "E", "F"], "each alert notified exactly once: {names:?}");
     assert_eq!(open(&app).await, 6);
-    assert_eq!(app.store.alert_intake_progress(&journal).await.unwrap(), Some(5));
+    assert_eq!(app.store().alert_intake_progress(&journal).await.unwrap(), Some(5));
 });
 
 store_test!(alerts_for_a_tenant_created_after_start_keep_their_tenant, |store| {

@@ -152,7 +152,7 @@ store_test!(second_factor_is_required_once_enabled_and_codes_cannot_be_replayed,
     assert!(err.to_string().starts_with("code:"), "{err}");
     let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
     app.enable_totp(&admin, &secret, &code, None, "127.0.0.1").await.unwrap();
-    let stored = leitstand_store::UserRepository::user_by_name(&app.store, "admin").await.unwrap().unwrap();
+    let stored = leitstand_store::UserRepository::user_by_name(app.store(), "admin").await.unwrap().unwrap();
     let stored = stored.totp_secret.unwrap();
     assert!(leitstand_app::Sealer::is_sealed(&stored) && !stored.contains(&secret), "sealed at rest: {stored}");
 

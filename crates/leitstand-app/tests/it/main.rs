@@ -47,7 +47,7 @@ pub fn audit_sink_with(
 pub async fn audit(app: &App) -> Vec<leitstand_store::IndexedEvent> {
     app.index_audit_step().await.unwrap();
     let query = leitstand_store::AuditQuery { limit: 1000, ..Default::default() };
-    leitstand_store::AuditLogRepository::query_audit(&app.store, &query).await.unwrap()
+    leitstand_store::AuditLogRepository::query_audit(app.store(), &query).await.unwrap()
 }
 
 /// The bootstrap admin, as a session principal.

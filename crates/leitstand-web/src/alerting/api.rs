@@ -17,14 +17,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use leitstand_alerting::LabelSet;
+use leitstand_alerting::lifecycle::Status;
 use leitstand_alerting::matchers::{matches_all, parse_matcher};
-use leitstand_alerting::wire::{self, AlertState, GO_ZERO_TIME, GettableAlert, Receiver};
+use leitstand_alerting::wire::{AlertState, GO_ZERO_TIME, GettableAlert, Receiver};
 use leitstand_app::alerting::engine::Action as Respond;
 use leitstand_app::alerting::{
-    AlertDetail, AlertListQuery, AlertView, ChannelView, NewSilence, ScheduleView, SilenceView, Source,
+    AlertDetail, AlertListQuery, AlertView, ChannelView, NewSilence, ScheduleView, SilenceView,
 };
 use leitstand_app::{App, AppError};
-use leitstand_core::access::Action;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -70,6 +70,7 @@ fn ingest_error(caller: &Caller, error: AppError) -> Response {
         AppError::Invalid { field: "alerts", message } => {
             problem(StatusCode::SERVICE_UNAVAILABLE, message, &caller.request_id)
         }
+        AppError::Invalid { field: "payload", message } => bad_request(caller, message),
         e @ AppError::Invalid { .. } => bad_request(caller, e.to_string()),
         other => caller.fail(other).into_response(),
     }
@@ -106,22 +107,7 @@ pub(crate) struct PostableAlertDoc {
 /// body once the alerts are durable.
 #[utoipa::path(post, path = "/api/v2/alerts", tag = "alertmanager", request_body = Vec<PostableAlertDoc>, responses((status = 200, description = "Taken (empty body)"), (status = 400, description = "Names the field: `[3].labels.alertname: …`; nothing was stored"), (status = 401), (status = 403), (status = 503, description = "The engine stopped; send again")))]
 pub(crate) async fn post_alerts_v2(State(state): State<AppState>, caller: Caller, raw: Bytes) -> Response {
-    if let Err(e) = caller.principal().require(Action::IngestAlerts) {
-        return caller.fail(e).into_response();
-    }
-    let alerts = match wire::parse_postable_alerts(&raw) {
-        Ok(a) => a,
-        Err(e) => return bad_request(&caller, e.to_string()),
-    };
-    let now = state.app.clock.now();
-    let batch = alerts
-        .into_iter()
-        .map(|a| {
-            let resolved = a.ends_at.is_some_and(|end| end <= now);
-            (a, resolved)
-        })
-        .collect();
-    match state.app.ingest_alerts(caller.principal(), Source::Api, batch).await {
+    match state.app.ingest_alertmanager_alerts(caller.principal(), &raw).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => ingest_error(&caller, e),
     }
@@ -226,7 +212,7 @@ pub(crate) async fn get_alerts_v2(
             Err(e) => return bad_request(&caller, format!("filter: {e}")),
         }
     }
-    let q = AlertListQuery { status: Some("firing".into()), limit: Some(1_000), ..Default::default() };
+    let q = AlertListQuery { status: Some(Status::Firing), limit: Some(1_000), ..Default::default() };
     let alerts = match state.app.alerts(caller.principal(), &q).await {
         Ok(a) => a,
         Err(e) => return caller.fail(e).into_response(),
@@ -307,22 +293,7 @@ pub(crate) struct WebhookDoc {
 /// scope `ingest`). Resolved alerts resolve.
 #[utoipa::path(post, path = "/api/v1/alerts/alertmanager", tag = "alerts", request_body = WebhookDoc, responses((status = 200, description = "`{accepted}`: how many alerts were taken"), (status = 400, description = "Names the field: `alerts[0].status: …`; nothing was stored"), (status = 401), (status = 403), (status = 503)))]
 pub(crate) async fn alertmanager_webhook(State(state): State<AppState>, caller: Caller, raw: Bytes) -> Response {
-    if let Err(e) = caller.principal().require(Action::IngestAlerts) {
-        return caller.fail(e).into_response();
-    }
-    let payload = match wire::parse_webhook(&raw) {
-        Ok(p) => p,
-        Err(e) => return bad_request(&caller, e.to_string()),
-    };
-    if payload.truncated_alerts > 0 {
-        tracing::warn!(
-            receiver = %payload.receiver,
-            truncated = payload.truncated_alerts,
-            "the Alertmanager left alerts out of its webhook (max_alerts); Leitstand sees only those sent"
-        );
-    }
-    let batch = payload.alerts.into_iter().map(|a| (a.alert, a.resolved)).collect();
-    match state.app.ingest_alerts(caller.principal(), Source::Webhook, batch).await {
+    match state.app.ingest_alertmanager_webhook(caller.principal(), &raw).await {
         Ok(n) => Json(serde_json::json!({ "accepted": n })).into_response(),
         Err(e) => ingest_error(&caller, e),
     }
@@ -423,7 +394,8 @@ pub(crate) struct AlertsQuery {
     limit: Option<u32>,
 }
 
-/// The service's query from what was typed; `status` checked.
+/// The service's query from what was typed (an empty field filters
+/// nothing); a status that is none is refused before anything is read.
 pub(crate) fn list_query(
     tenant: Option<String>,
     status: Option<String>,
@@ -431,12 +403,9 @@ pub(crate) fn list_query(
     service: Option<String>,
     limit: Option<u32>,
 ) -> Result<AlertListQuery, AppError> {
-    let status = given(status);
-    if let Some(s) = &status
-        && !matches!(s.as_str(), "firing" | "resolved")
-    {
-        return Err(AppError::Invalid { field: "status", message: format!("{s:?} is not firing or resolved") });
-    }
+    let status = given(status)
+        .map(|s| s.parse::<Status>().map_err(|message| AppError::Invalid { field: "status", message }))
+        .transpose()?;
     Ok(AlertListQuery { tenant: given(tenant), status, severity: given(severity), service: given(service), limit })
 }
 

@@ -53,7 +53,7 @@ fn parse_time(field: &'static str, value: Option<String>) -> Result<Option<jiff:
         .transpose()
 }
 
-fn event_json(e: &leitstand_store::IndexedEvent) -> serde_json::Value {
+fn event_json(e: &leitstand_app::audit::IndexedEvent) -> serde_json::Value {
     let stored = serde_json::from_str::<serde_json::Value>(&e.event).ok();
     let field = |name: &str| stored.as_ref().and_then(|v| v.get(name).cloned()).unwrap_or(serde_json::Value::Null);
     let (details, submitted_by) = (field("details"), field("submitted_by"));
@@ -101,7 +101,7 @@ pub(crate) async fn audit_events(
         }
     };
     let max = if csv { 10_000 } else { 1_000 };
-    let search = leitstand_store::AuditQuery {
+    let search = leitstand_app::audit::AuditQuery {
         from: parse_time("from", q.from).map_err(|e| caller.fail(e))?,
         to: parse_time("to", q.to).map_err(|e| caller.fail(e))?,
         actor: q.actor,
@@ -147,7 +147,7 @@ pub(crate) async fn audit_events(
 }
 
 /// An audit event as a portal submits it (documentation of the wire format;
-/// parsed by `leitstand_ledger::event`).
+/// the audit service checks and parses it).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub(crate) struct AuditEventIn {
@@ -159,7 +159,7 @@ pub(crate) struct AuditEventIn {
     actor: String,
     /// `domain.verb`, e.g. `portal.login`, `order.create`,
     /// `approval.grant`. Leitstand's own domains (`auth`, `user`, `audit`,
-    /// `alert`, … — `leitstand_ledger::event::RESERVED_DOMAINS`) are refused.
+    /// `alert`, `incident`, `tenant`, `token`, …) are refused.
     /// Who submitted the event is recorded with it from the credentials.
     action: String,
     /// Tenant slug (must exist).

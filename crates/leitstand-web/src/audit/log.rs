@@ -8,6 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use leitstand_app::AppError;
+
 use crate::AppState;
 use crate::rest::{ApiError, Caller};
 
@@ -16,22 +18,8 @@ fn plain(status: StatusCode, text: &str) -> Response {
 }
 
 async fn serve(state: &AppState, caller: Option<Caller>, path: &str) -> Response {
-    if !state.audit_public {
-        match caller {
-            Some(c) if c.principal().require(leitstand_core::access::Action::ReadAudit).is_ok() => {}
-            _ => {
-                return plain(StatusCode::FORBIDDEN, "the audit log is not public here; sign in or use an API token\n");
-            }
-        }
-    }
-    let Some(log) = state.app.audit_sink.log() else {
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "no audit log in this process\n");
-    };
-    let ledger = log.ledger.clone();
-    let owned = path.to_string();
-    let read = tokio::task::spawn_blocking(move || ledger.read(&owned)).await;
-    match read {
-        Ok(Ok(Some(bytes))) => {
+    match state.app.audit_log_file(caller.as_ref().map(Caller::principal), path).await {
+        Ok(Some(bytes)) => {
             let (content_type, cache) = if path == "checkpoint" {
                 ("text/plain; charset=utf-8", "no-cache")
             } else {
@@ -44,16 +32,13 @@ async fn serve(state: &AppState, caller: Option<Caller>, path: &str) -> Response
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
             response
         }
-        Ok(Ok(None)) | Ok(Err(leitstand_audit::ledger::LedgerError::NotATile(_))) => {
-            plain(StatusCode::NOT_FOUND, "no such tile\n")
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, path, "audit log read failed");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "audit log read failed\n")
+        Ok(None) => plain(StatusCode::NOT_FOUND, "no such tile\n"),
+        Err(AppError::Unauthenticated | AppError::Forbidden { .. }) => {
+            plain(StatusCode::FORBIDDEN, "the audit log is not public here; sign in or use an API token\n")
         }
         Err(e) => {
-            tracing::error!(error = %e, "audit log read task failed");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "audit log read failed\n")
+            tracing::error!(error = %e, path, "audit log read failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "audit log read failed\n")
         }
     }
 }

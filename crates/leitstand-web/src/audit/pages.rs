@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leitstand_app::AppError;
-use leitstand_core::access::Action;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -84,7 +83,7 @@ fn query_value(value: &str) -> String {
 
 impl AuditFilter {
     /// The store query, or the fields that are wrong.
-    fn query(&self, zone: &jiff::tz::TimeZone) -> Result<leitstand_store::AuditQuery, Vec<String>> {
+    fn query(&self, zone: &jiff::tz::TimeZone) -> Result<leitstand_app::audit::AuditQuery, Vec<String>> {
         let mut errors = Vec::new();
         let mut day = |field: &str, value: &str, next: bool| -> Option<jiff::Timestamp> {
             let value = some(value)?;
@@ -118,7 +117,7 @@ impl AuditFilter {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(leitstand_store::AuditQuery {
+        Ok(leitstand_app::audit::AuditQuery {
             from,
             to,
             actor: some(&self.actor),
@@ -156,7 +155,7 @@ fn query_string(pairs: &[(&str, String)]) -> String {
 
 /// The API export of a search as CSV: dates as the times they stand for,
 /// up to 10 000 rows.
-fn export_href(q: &leitstand_store::AuditQuery) -> String {
+fn export_href(q: &leitstand_app::audit::AuditQuery) -> String {
     let mut pairs = vec![("format", "csv".to_string()), ("limit", "10000".to_string())];
     pairs.extend([("from", q.from), ("to", q.to)].into_iter().filter_map(|(k, t)| t.map(|t| (k, t.to_string()))));
     let texts = [
@@ -170,47 +169,32 @@ fn export_href(q: &leitstand_store::AuditQuery) -> String {
     format!("/api/v1/audit/events?{}", query_string(&pairs))
 }
 
-fn log_status(state: &AppState, tr: Tr) -> Option<LogStatus> {
-    use std::sync::atomic::Ordering::Relaxed;
-    let log = state.app.audit_sink.log()?;
-    let findings = log.verify_findings.load(Relaxed);
+fn log_status(log: leitstand_app::audit::AuditLogState, tr: Tr) -> LogStatus {
+    let [_, _, _, findings, runs] = log.figures.log;
     let verified = if findings == 0 {
-        tr.arg("audit-log-verified", "runs", &log.verify_runs.load(Relaxed).to_string())
+        tr.arg("audit-log-verified", "runs", &runs.to_string())
     } else {
         tr.arg("audit-log-findings", "findings", &findings.to_string())
     };
     let witnesses = log
+        .figures
         .witnesses
         .iter()
-        .map(|w| {
+        .map(|(name, cosigned, refusals)| {
             tr.args(
                 "audit-log-witness",
-                &[
-                    ("name", w.endpoint.verifier.name()),
-                    ("size", &w.cosigned.load(Relaxed).to_string()),
-                    ("refusals", &w.refusals.load(Relaxed).to_string()),
-                ],
+                &[("name", name), ("size", &cosigned.to_string()), ("refusals", &refusals.to_string())],
             )
         })
         .collect();
-    let siem = match log.siem.get() {
-        Some(s) => {
-            let connection =
-                tr.get(if s.connected.load(Relaxed) { "audit-log-siem-up" } else { "audit-log-siem-down" });
-            tr.args(
-                "audit-log-siem-state",
-                &[("forwarded", &s.confirmed.load(Relaxed).to_string()), ("state", &connection)],
-            )
+    let siem = match log.figures.siem {
+        Some([confirmed, connected, ..]) => {
+            let connection = tr.get(if connected == 1 { "audit-log-siem-up" } else { "audit-log-siem-down" });
+            tr.args("audit-log-siem-state", &[("forwarded", &confirmed.to_string()), ("state", &connection)])
         }
         None => tr.get("audit-log-none"),
     };
-    Some(LogStatus {
-        size: log.ledger.state().published,
-        key: log.ledger.verifier().to_string(),
-        verified,
-        witnesses,
-        siem,
-    })
+    LogStatus { size: log.size, key: log.key, verified, witnesses, siem }
 }
 
 /// `GET /audit`: the audit trail with filters, pages and CSV export, and
@@ -218,10 +202,11 @@ fn log_status(state: &AppState, tr: Tr) -> Option<LogStatus> {
 pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter): Query<AuditFilter>) -> Response {
     let session = or_respond!(signed_in(&ctx));
     let p = &session.principal;
-    if let Err(e) = p.require(Action::ReadAudit) {
-        return error_page(&ctx, &state, &e);
-    }
     let tr = ctx.tr;
+    let status_panel = match state.app.audit_log_state(p) {
+        Ok(log) => log.map(|log| log_status(log, tr)),
+        Err(e) => return error_page(&ctx, &state, &e),
+    };
     let mut page = Page::new(&ctx, &state, "audit-title", "/audit");
     let mut csv = None;
     let zone = crate::time::zone(&state);
@@ -267,12 +252,11 @@ pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter)
         pairs.push(("cursor", c.to_string()));
         format!("/audit?{}", query_string(&pairs))
     });
-    let csv_href = csv.unwrap_or_else(|| export_href(&leitstand_store::AuditQuery::default()));
+    let csv_href = csv.unwrap_or_else(|| export_href(&leitstand_app::audit::AuditQuery::default()));
     let outcomes = ["", "success", "failure", "denied"]
         .into_iter()
         .map(|o| (o, if o.is_empty() { tr.get("audit-outcome-any") } else { outcome_label(o) }))
         .collect();
-    let status_panel = log_status(&state, tr);
     (status, AuditPage { page, status: status_panel, filter, outcomes, rows, next_href, csv_href }).into_response()
 }
 

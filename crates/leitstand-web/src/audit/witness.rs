@@ -11,8 +11,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use leitstand_audit::witness::Witness;
-use leitstand_ledger::witness::{Refusal, SIZE_CONTENT_TYPE};
+use leitstand_app::audit::witness_server::{Refusal, SIZE_CONTENT_TYPE, Witness};
 
 /// The witness's routes (the submission prefix is the root).
 pub fn witness_router(witness: Arc<Witness>) -> Router {

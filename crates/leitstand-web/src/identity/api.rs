@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
+use leitstand_app::identity::{ApiToken, User, UserUpdate};
 use leitstand_app::{AppError, NewUserRequest};
-use leitstand_core::access::{Action, Role};
-use leitstand_store::{ApiToken, User};
+use leitstand_core::access::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -142,18 +142,8 @@ pub(crate) async fn patch_user(
     Path(name): Path<String>,
     Json(body): Json<UserPatch>,
 ) -> ApiResult<Json<UserJson>> {
-    let p = &caller.principal;
-    p.require(Action::ManageUsers).map_err(|e| caller.fail(e))?;
-    let mut user = None;
-    if let Some(role) = body.role {
-        user = Some(state.app.change_role(p, &name, role, body.tenants).await.map_err(|e| caller.fail(e))?);
-    }
-    if let Some(active) = body.active {
-        user = Some(state.app.set_user_active(p, &name, active).await.map_err(|e| caller.fail(e))?);
-    }
-    let user = user.ok_or_else(|| {
-        caller.fail(AppError::Invalid { field: "body", message: "set \"role\" or \"active\"".into() })
-    })?;
+    let change = UserUpdate { role: body.role, tenants: body.tenants, active: body.active };
+    let user = state.app.update_user(&caller.principal, &name, change).await.map_err(|e| caller.fail(e))?;
     Ok(Json(user.into()))
 }
 

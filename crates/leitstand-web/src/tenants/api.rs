@@ -4,8 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use leitstand_core::access::Action;
-use leitstand_store::Tenant;
+use leitstand_app::tenants::{Tenant, TenantChange};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -92,15 +91,8 @@ pub(crate) async fn patch_tenant(
     Path(slug): Path<String>,
     Json(body): Json<TenantPatch>,
 ) -> ApiResult<Json<TenantJson>> {
-    let p = &caller.principal;
-    p.require(Action::ManageTenants).map_err(|e| caller.fail(e))?;
-    let mut tenant = state.app.tenant(p, &slug).await.map_err(|e| caller.fail(e))?;
-    if let Some(name) = &body.name {
-        tenant = state.app.rename_tenant(p, &slug, name).await.map_err(|e| caller.fail(e))?;
-    }
-    if let Some(active) = body.active {
-        tenant = state.app.set_tenant_active(p, &slug, active).await.map_err(|e| caller.fail(e))?;
-    }
+    let change = TenantChange { name: body.name, active: body.active };
+    let tenant = state.app.update_tenant(&caller.principal, &slug, change).await.map_err(|e| caller.fail(e))?;
     Ok(Json(tenant.into()))
 }
 

@@ -1,8 +1,8 @@
 //! The role × endpoint matrix: every API route tried with every role and
 //! with no credentials; cross-tenant reads and writes refused.
 
+use leitstand_app::store_test;
 use leitstand_core::access::Role;
-use leitstand_store::store_test;
 use reqwest::Method;
 
 use crate::spawn_app;

@@ -11,9 +11,9 @@ use leitstand_alerting::link::{LinkAction, LinkClaims, LinkKey};
 use leitstand_alerting::oncall::{RotationDef, ScheduleDef, validate};
 use leitstand_app::alerting::runtime::{self, Runtime};
 use leitstand_app::alerting::{Alerting, AlertingSettings, AudienceRoute, ChannelDef, Person};
+use leitstand_app::store_test;
 use leitstand_core::access::Role;
 use leitstand_core::policy::{Audience, ChannelKind, MaintenanceWindow};
-use leitstand_store::store_test;
 use serde_json::{Value, json};
 
 use crate::{App, csrf_of, spawn_app_with};
@@ -99,7 +99,7 @@ pub(crate) struct Rig {
 }
 
 impl Rig {
-    pub async fn start(store: &leitstand_store::Store) -> Rig {
+    pub async fn start(store: &leitstand_app::Store) -> Rig {
         let hook = receiver(204).await;
         let app = spawn_app_with(store.clone(), |services| {
             services.alerting =

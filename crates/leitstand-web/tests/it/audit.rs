@@ -2,8 +2,8 @@
 //! are pseudonymised for the search), page with the cursor, export CSV, and
 //! tenant viewers confined to their tenants.
 
+use leitstand_app::store_test;
 use leitstand_core::access::Role;
-use leitstand_store::store_test;
 use serde_json::{Value, json};
 
 use crate::spawn_app;
@@ -15,7 +15,7 @@ async fn token(app: &crate::App, name: &str, role: Role, tenants: &[&str], scope
 }
 
 /// An app with tenants bank-a and bank-b and a portal's write token.
-async fn two_tenants_and_a_writer(store: leitstand_store::Store) -> (crate::App, String) {
+async fn two_tenants_and_a_writer(store: leitstand_app::Store) -> (crate::App, String) {
     let app = spawn_app(store).await;
     app.user("admin", Role::Admin, &[]).await;
     let admin = app.state.app.cli_principal("admin").await.unwrap();
@@ -179,6 +179,33 @@ store_test!(submit_search_page_and_export, |store| {
     for bad in ["/audit/log/tile/0/1", "/audit/log/tile/0/000.p/0", "/audit/log/tile/0/999"] {
         assert_eq!(app.client.get(app.url(bad)).send().await.unwrap().status(), 404, "{bad}");
     }
+});
+
+store_test!(a_log_that_is_not_public_is_served_only_to_who_may_read_the_trail, |store| {
+    // `audit.public = false`.
+    let app = crate::spawn_app_with(store.clone(), |services| {
+        let dir = tempfile::Builder::new().prefix("leitstand-test-").tempdir().unwrap().keep();
+        let mut settings = leitstand_app::AuditLogSettings::in_data_dir(&dir);
+        settings.public = false;
+        services.audit_sink = leitstand_app::AuditSink::open(settings, services.clock.clone(), false).unwrap();
+    })
+    .await;
+    let auditor = app.user("pruefer", Role::Auditor, &[]).await;
+    let devops = app.user("betrieb", Role::Devops, &[]).await;
+    let get = async |cookie: Option<&str>| {
+        let mut req = app.client.get(app.url("/audit/log/checkpoint"));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let res = req.send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    };
+    let (status, body) = get(None).await;
+    assert_eq!((status, body.as_str()), (403, "the audit log is not public here; sign in or use an API token\n"));
+    assert_eq!(get(Some(&devops)).await.0, 403, "devops may not read the audit trail");
+    let (status, body) = get(Some(&auditor)).await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with("localhost/leitstand-audit\n"), "{body}");
 });
 
 store_test!(the_audit_page_filters_pages_and_keeps_tenants_apart, |store| {

@@ -4,6 +4,7 @@
 mod access;
 mod alerting;
 mod audit;
+mod layering;
 mod oidc;
 mod ops;
 mod security;
@@ -12,7 +13,7 @@ mod ui;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use leitstand_store::Store;
+use leitstand_app::Store;
 use leitstand_web::{AppState, HttpLimits, Metrics, router};
 
 /// A running server on a random loopback port.

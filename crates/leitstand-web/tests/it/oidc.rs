@@ -9,9 +9,9 @@ use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use leitstand_app::store_test;
 use leitstand_app::{Oidc, OidcSettings};
 use leitstand_core::access::Role;
-use leitstand_store::store_test;
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
@@ -126,7 +126,7 @@ async fn provider() -> Shared {
     idp
 }
 
-async fn leitstand(store: &leitstand_store::Store, idp: &Shared) -> App {
+async fn leitstand(store: &leitstand_app::Store, idp: &Shared) -> App {
     let issuer = idp.lock().unwrap().base.clone();
     // The redirect URL needs Leitstand's port, known only after binding:
     // a placeholder that `sign_in` rewrites is enough for the fake provider.
@@ -199,9 +199,9 @@ store_test!(sign_in_creates_and_updates_the_account_from_claims, |store| {
     sign_in(&app).await.unwrap();
     assert_eq!(app.state.app.cli_principal("erika").await.unwrap().role, Role::Admin, "claims win at every sign-in");
     assert!(app.login("erika", PASSWORD).await.is_err(), "no password sign-in for provider accounts");
-    app.state.app.index_audit_step().await.unwrap();
-    let query = leitstand_store::AuditQuery { limit: 100, ..Default::default() };
-    let events = leitstand_store::AuditLogRepository::query_audit(store, &query).await.unwrap();
+    let admin = app.state.app.cli_principal("erika").await.unwrap();
+    let query = leitstand_app::audit::AuditQuery { limit: 100, ..Default::default() };
+    let events = app.state.app.search_audit(&admin, query).await.unwrap().events;
     let actions: Vec<String> = events.into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"user.create".into()) && actions.contains(&"role.change".into()));
 });

@@ -1,6 +1,6 @@
-use leitstand_store::store_test;
-use leitstand_store::testing::{drop_postgres, postgres_empty};
-use leitstand_store::{Store, StoreOptions};
+use leitstand_app::store_test;
+use leitstand_app::testing::{drop_postgres, postgres_empty};
+use leitstand_app::{Store, StoreOptions};
 
 use crate::spawn_app;
 

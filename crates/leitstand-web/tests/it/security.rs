@@ -10,9 +10,9 @@
 
 use std::net::IpAddr;
 
+use leitstand_app::store_test;
+use leitstand_app::testing::stored_texts;
 use leitstand_core::access::Role;
-use leitstand_store::store_test;
-use leitstand_store::testing::stored_texts;
 use serde_json::{Value, json};
 
 use crate::{App, ONE_TIME, PASSWORD, csrf_of, spawn_app, spawn_app_with, spawn_app_with_state};

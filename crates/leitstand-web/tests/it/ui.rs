@@ -1,5 +1,5 @@
+use leitstand_app::store_test;
 use leitstand_core::access::Role;
-use leitstand_store::store_test;
 
 use crate::{PASSWORD, csrf_of, spawn_app};
 
