@@ -3,7 +3,9 @@
 //! the engine relies on (at least one label, no empty values, valid names,
 //! the limits, no end before the start); a refusal names a path and a
 //! reason; and a webhook we would send for accepted alerts parses back to
-//! the same alerts.
+//! the same alerts. A posted silence (`POST /api/v2/silences`) either
+//! yields matcher text that parses back to the same matchers, or names
+//! the field that is wrong.
 #![no_main]
 
 use leitstand_alerting::labels::valid_label_name;
@@ -11,6 +13,8 @@ use leitstand_alerting::wire::{
     IncomingAlert, MAX_ALERTS, MAX_PAIRS, MAX_VALUE_BYTES, OutgoingAlert, WireError, parse_postable_alerts,
     parse_webhook, webhook_v4,
 };
+use leitstand_alerting::matchers::{format_matcher, parse_matcher};
+use leitstand_alerting::wire::silences::parse_postable_silence;
 use libfuzzer_sys::fuzz_target;
 
 fn check(alert: &IncomingAlert) {
@@ -33,6 +37,16 @@ fn check_error(e: &WireError) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    match parse_postable_silence(data) {
+        Ok(silence) => {
+            assert!(silence.matchers.len() <= MAX_PAIRS);
+            for text in &silence.matchers {
+                let m = parse_matcher(text).expect("the canonical text parses");
+                assert_eq!(&format_matcher(&m), text);
+            }
+        }
+        Err(e) => check_error(&e),
+    }
     match parse_postable_alerts(data) {
         Ok(alerts) => {
             assert!(alerts.len() <= MAX_ALERTS);

@@ -32,8 +32,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use alerting::{
-    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, InboxRow, IntakeProgress,
-    NotificationOutcome, NotificationRow, OverrideRow, SilenceRow,
+    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, Held, HistoryRow, InboxRow,
+    IntakeProgress, NotificationOutcome, NotificationRow, OverrideRow, SilenceRow,
 };
 pub use audit::{AuditEvent, AuditLogRepository, AuditQuery, AuditRepository, IndexedEvent};
 pub use error::StoreError;

@@ -25,6 +25,9 @@ pub struct Problem {
     pub request_id: String,
 }
 
+/// The media type of problem details.
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+
 /// An `application/problem+json` response.
 pub fn problem(status: StatusCode, detail: impl Into<String>, request_id: &str) -> Response {
     let problem = Problem {
@@ -35,7 +38,7 @@ pub fn problem(status: StatusCode, detail: impl Into<String>, request_id: &str) 
         request_id: request_id.to_string(),
     };
     let body = serde_json::to_string(&problem).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+    (status, [(header::CONTENT_TYPE, PROBLEM_JSON)], body).into_response()
 }
 
 fn wants_json(req: &Request) -> bool {

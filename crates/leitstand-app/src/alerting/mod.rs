@@ -15,6 +15,7 @@
 //! call (read, acknowledge, resolve, note, silences, overrides, test
 //! sends), each with its authorisation and tenant scope.
 
+pub mod alertmanager;
 pub mod dispatch;
 pub mod engine;
 pub mod intake;

@@ -141,6 +141,8 @@ pub struct SilenceView {
     pub created_by: String,
     /// Why.
     pub comment: String,
+    /// When it last changed: created, or expired early.
+    pub updated_at: Timestamp,
 }
 
 /// A new silence.
@@ -203,6 +205,26 @@ fn actor_name(actor: &str) -> String {
         None if who == "service:signed-link" => "signed link".into(),
         None => who.to_string(),
     }
+}
+
+/// The view of a stored silence; `None` if its matchers no longer parse.
+fn silence_view(row: &SilenceRow, slugs: &HashMap<Uuid, String>, now: Timestamp) -> Option<SilenceView> {
+    let s = silence_from_row(row)?;
+    Some(SilenceView {
+        id: row.id,
+        tenant: row.tenant_id.and_then(|t| slugs.get(&t).cloned()),
+        matchers: s.matchers.iter().map(format_matcher).collect(),
+        starts_at: row.starts_at,
+        ends_at: s.effective_end(),
+        state: match s.state(now) {
+            SilenceState::Pending => "pending",
+            SilenceState::Active => "active",
+            SilenceState::Expired => "expired",
+        },
+        created_by: actor_name(&row.created_by),
+        comment: row.comment.clone(),
+        updated_at: row.expired_at.unwrap_or(row.created_at),
+    })
 }
 
 impl App {
@@ -284,9 +306,8 @@ impl App {
             status: q.status.map(Status::as_str),
             severity: q.severity.as_deref(),
             service: q.service.as_deref(),
-            alertname: None,
-            before: None,
             limit: q.limit.unwrap_or(100).clamp(1, 1_000),
+            ..AlertFilter::default()
         };
         let slugs = self.tenant_slugs().await?;
         Ok(self.store.alerts(&filter).await?.into_iter().map(|r| self.alert_view(r, &slugs)).collect())
@@ -442,26 +463,21 @@ impl App {
         let since = now.checked_sub(SignedDuration::from_hours(24 * 7)).unwrap_or(now);
         let slugs = self.tenant_slugs().await?;
         let rows = self.store.silences(principal.tenant_filter(), Some(since)).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let s = silence_from_row(row)?;
-                Some(SilenceView {
-                    id: row.id,
-                    tenant: row.tenant_id.and_then(|t| slugs.get(&t).cloned()),
-                    matchers: s.matchers.iter().map(format_matcher).collect(),
-                    starts_at: row.starts_at,
-                    ends_at: s.effective_end(),
-                    state: match s.state(now) {
-                        SilenceState::Pending => "pending",
-                        SilenceState::Active => "active",
-                        SilenceState::Expired => "expired",
-                    },
-                    created_by: actor_name(&row.created_by),
-                    comment: row.comment.clone(),
-                })
-            })
-            .collect())
+        Ok(rows.iter().filter_map(|row| silence_view(row, &slugs, now)).collect())
+    }
+
+    /// One silence the caller may see, whenever it ended.
+    pub async fn silence(&self, principal: &Principal, id: Uuid) -> Result<SilenceView> {
+        principal.require(Perm::ReadAlerts)?;
+        let not_found = || AppError::NotFound { entity: "silence", key: id.to_string() };
+        let row = self.store.silence(id).await?.ok_or_else(not_found)?;
+        if let Some(list) = principal.tenant_filter()
+            && !row.tenant_id.is_some_and(|t| list.contains(&t))
+        {
+            return Err(not_found());
+        }
+        let slugs = self.tenant_slugs().await?;
+        silence_view(&row, &slugs, self.clock.now()).ok_or_else(not_found)
     }
 
     /// Creates a silence; the engine re-examines the open alerts at once.
@@ -470,12 +486,25 @@ impl App {
         let now = self.clock.now();
         let starts_at = new.starts_at.unwrap_or(now);
         let mut matchers = new.matchers.clone();
-        let tenant_id = match &new.tenant {
+        let tenant = match (&new.tenant, principal.tenant_filter()) {
+            (Some(slug), _) => Some(slug.clone()),
+            (None, None) => None,
+            // Somebody bound to one tenant silences that tenant's alerts.
+            (None, Some([only])) => Some(self.tenant_slugs().await?.remove(only).unwrap_or_default()),
+            (None, Some(_)) => {
+                return Err(AppError::invalid(
+                    "tenant",
+                    "name the tenant whose alerts it silences: your access is limited to tenants",
+                ));
+            }
+        };
+        let tenant_id = match &tenant {
             Some(slug) => {
-                let id = self
-                    .tenant_id(slug)
-                    .await?
-                    .ok_or_else(|| AppError::invalid("tenant", format!("unknown tenant {slug:?}")))?;
+                let unknown = || AppError::invalid("tenant", format!("unknown tenant {slug:?}"));
+                let id = self.tenant_id(slug).await?.ok_or_else(unknown)?;
+                if principal.tenant_filter().is_some_and(|list| !list.contains(&id)) {
+                    return Err(unknown());
+                }
                 // A tenant's silence only ever matches that tenant's alerts.
                 matchers.push(format!("tenant={}", json!(slug)));
                 Some(id)
@@ -487,7 +516,9 @@ impl App {
             AppError::invalid("silence", text.join("; "))
         })?;
         let id = Uuid::now_v7();
-        let texts: Vec<String> = parsed.iter().map(format_matcher).collect();
+        // The tenant's matcher once, also when the caller wrote it too.
+        let mut seen = HashSet::new();
+        let texts: Vec<String> = parsed.iter().map(format_matcher).filter(|t| seen.insert(t.clone())).collect();
         let row = SilenceRow {
             id,
             tenant_id,

@@ -273,11 +273,44 @@ pub struct AlertFilter<'a> {
     pub service: Option<&'a str>,
     /// Only this alert name.
     pub alertname: Option<&'a str>,
+    /// Only alerts in one of these states of being held back; `None`:
+    /// whatever holds them.
+    pub held: Option<Held>,
     /// Keyset cursor: only alerts before this `(starts_at, id)` in the
     /// listing's order (the last row of the previous page).
     pub before: Option<(Timestamp, Uuid)>,
     /// Page size (1 to 10 000).
     pub limit: u32,
+}
+
+/// Which alerts to list by what holds their notifications back, as
+/// Alertmanager's `active`, `silenced`, `inhibited` flags select them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Nothing holds it back.
+    pub active: bool,
+    /// A silence or a maintenance window holds it back.
+    pub silenced: bool,
+    /// An alert it depends on holds it back.
+    pub inhibited: bool,
+}
+
+impl Held {
+    /// The `WHERE` condition on the `suppressed` column (`FALSE` if no
+    /// state is wanted).
+    pub(crate) fn condition(self) -> String {
+        let mut parts = Vec::new();
+        if self.active {
+            parts.push("suppressed IS NULL");
+        }
+        if self.silenced {
+            parts.push("suppressed LIKE 'silence:%' OR suppressed LIKE 'maintenance:%'");
+        }
+        if self.inhibited {
+            parts.push("suppressed LIKE 'inhibited:%'");
+        }
+        if parts.is_empty() { "1 = 0".to_string() } else { format!("({})", parts.join(" OR ")) }
+    }
 }
 
 impl Default for AlertFilter<'_> {
@@ -290,6 +323,7 @@ impl Default for AlertFilter<'_> {
             severity: None,
             service: None,
             alertname: None,
+            held: None,
             before: None,
             limit: 100,
         }

@@ -124,6 +124,9 @@ impl AlertRepository for Store {
                 c.and(&format!("{column} = ?"), [Bind::Text(value)]);
             }
         }
+        if let Some(held) = filter.held {
+            c.and(&held.condition(), []);
+        }
         if let Some((at, id)) = filter.before {
             let at = to_db(at);
             c.and("(starts_at < ? OR (starts_at = ? AND id < ?))", [Bind::Int(at), Bind::Int(at), Bind::Uuid(id)]);

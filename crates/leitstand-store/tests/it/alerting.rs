@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_store::testing::{self, TestDb};
 use leitstand_store::{
-    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, HistoryRow, IntakeProgress,
+    AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, Held, HistoryRow, IntakeProgress,
     LeaseRepository, NewTenant, NotificationOutcome, NotificationRow, OverrideRow, SilenceRow, Store, StoreError,
     TenantRepository, store_test,
 };
@@ -175,6 +175,28 @@ store_test!(history_is_in_time_order_then_in_the_order_written, |store| {
     let kinds: Vec<String> = store.alert_history(a.id).await.unwrap().into_iter().map(|h| h.kind).collect();
     assert_eq!(kinds, ["fired", "acknowledged", "escalated", "notified", "suppressed"]);
     assert_eq!(store.alert_history(other.id).await.unwrap(), [history(&other, 5, "fired")]);
+});
+
+store_test!(alerts_are_listed_by_what_holds_them_back, |store| {
+    let free = alert("PortalDown", None, 1);
+    let silenced = AlertRow { suppressed: Some(format!("silence:{}", Uuid::now_v7())), ..alert("DiskFull", None, 2) };
+    let maintained = AlertRow { suppressed: Some("maintenance:db".into()), ..alert("DbSlow", None, 3) };
+    let inhibited = AlertRow { suppressed: Some("inhibited:0123456789abcdef".into()), ..alert("ShopDown", None, 4) };
+    write(store, new_alerts(&[free.clone(), silenced.clone(), maintained.clone(), inhibited.clone()])).await;
+    let held = |active, silenced, inhibited| AlertFilter {
+        held: Some(Held { active, silenced, inhibited }),
+        ..Default::default()
+    };
+    assert_eq!(list(store, held(true, false, false)).await, [free.id]);
+    assert_eq!(
+        list(store, held(false, true, false)).await,
+        [maintained.id, silenced.id],
+        "a maintenance window silences"
+    );
+    assert_eq!(list(store, held(false, false, true)).await, [inhibited.id]);
+    assert_eq!(list(store, held(true, false, true)).await, [inhibited.id, free.id]);
+    assert!(list(store, held(false, false, false)).await.is_empty());
+    assert_eq!(list(store, held(true, true, true)).await.len(), 4);
 });
 
 store_test!(filters_combine_and_tenant_scope_never_shows_other_or_platform_alerts, |store| {

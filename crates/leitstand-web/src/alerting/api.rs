@@ -1,16 +1,9 @@
-//! Alerting over HTTP. Two faces: Alertmanager's own API (`POST` and
-//! `GET /api/v2/alerts`, `GET /api/v2/status`) and its webhook receiver
-//! (`POST /api/v1/alerts/alertmanager`), so an existing Prometheus or
-//! Alertmanager sends to Leitstand without being changed; and Leitstand's
-//! API under `/api/v1` for alerts, silences, on-call schedules and
-//! channels, tenant-scoped like the pages.
-//!
-//! Payloads are checked by `leitstand_alerting::wire`; a refused payload is
-//! answered 400 with the path of the field (`[3].labels.alertname: …`), so
-//! the sender's operator finds it at once, and nothing of it is stored.
+//! Alerting over HTTP: Leitstand's API under `/api/v1` for alerts,
+//! silences, on-call schedules and channels, tenant-scoped like the pages;
+//! Alertmanager's own API and webhook receiver are in
+//! [`super::alertmanager`] and merged into these routes.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -18,8 +11,6 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use leitstand_alerting::LabelSet;
 use leitstand_alerting::lifecycle::Status;
-use leitstand_alerting::matchers::{matches_all, parse_matcher};
-use leitstand_alerting::wire::{AlertState, GO_ZERO_TIME, GettableAlert, Receiver};
 use leitstand_app::alerting::engine::Action as Respond;
 use leitstand_app::alerting::{
     AlertDetail, AlertListQuery, AlertView, ChannelView, NewSilence, ScheduleView, SilenceView,
@@ -32,7 +23,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::problem::problem;
 use crate::rest::*;
 
 // ---------------------------------------------------------------------------
@@ -57,246 +47,6 @@ fn id_of(caller: &Caller, entity: &'static str, text: &str) -> ApiResult<Uuid> {
 /// `None` for an absent or blank query value (forms send `tenant=`).
 fn given(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-fn bad_request(caller: &Caller, detail: impl Into<String>) -> Response {
-    problem(StatusCode::BAD_REQUEST, detail, &caller.request_id)
-}
-
-/// An ingest failure: refused input is the sender's fault (400, not to be
-/// retried); an engine that stopped mid-batch is ours (503, send again).
-fn ingest_error(caller: &Caller, error: AppError) -> Response {
-    match error {
-        AppError::Invalid { field: "alerts", message } => {
-            problem(StatusCode::SERVICE_UNAVAILABLE, message, &caller.request_id)
-        }
-        AppError::Invalid { field: "payload", message } => bad_request(caller, message),
-        e @ AppError::Invalid { .. } => bad_request(caller, e.to_string()),
-        other => caller.fail(other).into_response(),
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Alertmanager API v2
-
-/// A postable alert (Alertmanager API v2); documentation of the wire format,
-/// parsed by `leitstand_alerting::wire`.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub(crate) struct PostableAlertDoc {
-    /// Labels; at least one with a value. `alertname`, `severity`
-    /// (`warning` → level 1, `critical` → level 2; `info`/`none` are
-    /// recorded, never notified), `tenant` (a tenant's slug), `service`.
-    #[schema(value_type = Object)]
-    labels: LabelSet,
-    /// Annotations (`summary`, `description`, …).
-    #[schema(value_type = Object)]
-    annotations: Option<LabelSet>,
-    /// RFC 3339; unset: now.
-    starts_at: Option<String>,
-    /// RFC 3339; in the past: the alert is resolved; in the future: the
-    /// sender promises to repeat the alert before then.
-    ends_at: Option<String>,
-    #[schema(rename = "generatorURL")]
-    generator_url: Option<String>,
-}
-
-/// `POST /api/v2/alerts`: alerts from Prometheus (or anything speaking
-/// Alertmanager's API v2). Answered like Alertmanager: 200 with an empty
-/// body once the alerts are durable.
-#[utoipa::path(post, path = "/api/v2/alerts", tag = "alertmanager", request_body = Vec<PostableAlertDoc>, responses((status = 200, description = "Taken (empty body)"), (status = 400, description = "Names the field: `[3].labels.alertname: …`; nothing was stored"), (status = 401), (status = 403), (status = 503, description = "The engine stopped; send again")))]
-pub(crate) async fn post_alerts_v2(State(state): State<AppState>, caller: Caller, raw: Bytes) -> Response {
-    match state.app.ingest_alertmanager_alerts(caller.principal(), &raw).await {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(e) => ingest_error(&caller, e),
-    }
-}
-
-/// `GET /api/v2/alerts` filters, as amtool and Karma send them.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct GettableQueryDoc {
-    /// Include alerts that are notified (default true).
-    active: Option<bool>,
-    /// Include alerts held back by a silence or a maintenance window (default true).
-    silenced: Option<bool>,
-    /// Include alerts held back by an alert they depend on (default true).
-    inhibited: Option<bool>,
-    /// Leitstand processes alerts before answering: there are none (accepted, ignored).
-    unprocessed: Option<bool>,
-    /// A matcher such as `alertname="ProbeDown"`; repeat for several (all must match).
-    filter: Option<Vec<String>>,
-    /// Accepted for compatibility; every alert goes to the receiver `leitstand`.
-    receiver: Option<String>,
-}
-
-/// An alert as `GET /api/v2/alerts` lists it (Alertmanager's gettableAlert).
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub(crate) struct GettableAlertDoc {
-    #[schema(value_type = Object)]
-    labels: LabelSet,
-    #[schema(value_type = Object)]
-    annotations: LabelSet,
-    starts_at: String,
-    /// When it resolved; `0001-01-01T00:00:00Z` (Go's zero time) while it fires.
-    ends_at: String,
-    /// The latest of start, acknowledgement and resolution.
-    updated_at: String,
-    #[schema(rename = "generatorURL")]
-    generator_url: Option<String>,
-    /// 16 hex digits, Alertmanager's algorithm.
-    fingerprint: String,
-    /// Always `[{"name": "leitstand"}]`: Leitstand's escalation policy decides who is told.
-    #[schema(value_type = Vec<Object>)]
-    receivers: Vec<String>,
-    /// `{state: active|suppressed, silencedBy: [silence id], inhibitedBy: [fingerprint]}`.
-    #[schema(value_type = Object)]
-    status: String,
-}
-
-/// The firing alert `a` as Alertmanager shows it.
-fn gettable(a: AlertView) -> GettableAlert {
-    let updated_at = [Some(a.starts_at), a.acked_at, a.resolved_at].into_iter().flatten().max().unwrap_or(a.starts_at);
-    let ends_at = a.resolved_at.unwrap_or(GO_ZERO_TIME);
-    let mut g = GettableAlert::new(a.labels, a.annotations, a.starts_at, ends_at, updated_at, a.generator_url);
-    g.receivers = vec![Receiver { name: "leitstand".into() }];
-    match a.suppressed.as_deref().and_then(|s| s.split_once(':')) {
-        Some(("silence", id)) => {
-            g.status.state = AlertState::Suppressed;
-            g.status.silenced_by.push(id.to_string());
-        }
-        Some(("inhibited", fingerprint)) => {
-            g.status.state = AlertState::Suppressed;
-            g.status.inhibited_by.push(fingerprint.to_string());
-        }
-        // A maintenance window: held back, by nothing Alertmanager has a name for.
-        Some(_) => g.status.state = AlertState::Suppressed,
-        None => {}
-    }
-    g
-}
-
-fn flag(caller: &Caller, pairs: &[(String, String)], name: &'static str) -> ApiResult<bool> {
-    match pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()) {
-        None | Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(other) => {
-            Err(caller.fail(AppError::Invalid { field: name, message: format!("{other:?} is not true or false") }))
-        }
-    }
-}
-
-/// `GET /api/v2/alerts`: the firing alerts visible to the caller, as
-/// Alertmanager lists them (for amtool, Karma, Grafana). At most 1000, newest first.
-#[utoipa::path(get, path = "/api/v2/alerts", tag = "alertmanager", params(GettableQueryDoc), responses((status = 200, body = Vec<GettableAlertDoc>), (status = 400), (status = 401), (status = 403)))]
-pub(crate) async fn get_alerts_v2(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Response {
-    let Ok(Query(pairs)) = query else { return bad_request(&caller, "the query string is not valid") };
-    let flags =
-        (flag(&caller, &pairs, "active"), flag(&caller, &pairs, "silenced"), flag(&caller, &pairs, "inhibited"));
-    let (active, silenced, inhibited) = match flags {
-        (Ok(a), Ok(s), Ok(i)) => (a, s, i),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e.into_response(),
-    };
-    let mut matchers = Vec::new();
-    for (_, text) in pairs.iter().filter(|(k, _)| k == "filter") {
-        match parse_matcher(text) {
-            Ok(m) => matchers.push(m),
-            Err(e) => return bad_request(&caller, format!("filter: {e}")),
-        }
-    }
-    let q = AlertListQuery { status: Some(Status::Firing), limit: Some(1_000), ..Default::default() };
-    let alerts = match state.app.alerts(caller.principal(), &q).await {
-        Ok(a) => a,
-        Err(e) => return caller.fail(e).into_response(),
-    };
-    let list: Vec<GettableAlert> = alerts
-        .into_iter()
-        .filter(|a| matches_all(&matchers, &a.labels))
-        .map(gettable)
-        .filter(|g| {
-            if !g.status.inhibited_by.is_empty() {
-                inhibited
-            } else if g.status.state == AlertState::Suppressed {
-                silenced
-            } else {
-                active
-            }
-        })
-        .collect();
-    Json(list).into_response()
-}
-
-/// When this process started: `leitstand_process_start_time_seconds` of
-/// its own metrics (the one place the start time is kept).
-fn process_start(state: &AppState) -> Option<Timestamp> {
-    let text = state.metrics.encode();
-    let line = text.lines().find(|l| l.starts_with("leitstand_process_start_time_seconds "))?;
-    let seconds: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Timestamp::from_second(seconds as i64).ok()
-}
-
-/// `GET /api/v2/status`: what tools probe before they talk to an
-/// Alertmanager. Leitstand is no Alertmanager cluster (`disabled`) and has
-/// no Alertmanager configuration (`original` is empty); the version is
-/// Leitstand's.
-#[utoipa::path(get, path = "/api/v2/status", tag = "alertmanager", responses((status = 200, description = "`{cluster: {status: \"disabled\", peers: []}, versionInfo: {…}, config: {original: \"\"}, uptime}`; `uptime` is when the process started, as in Alertmanager"), (status = 401)))]
-pub(crate) async fn status_v2(State(state): State<AppState>, _caller: Caller) -> Json<serde_json::Value> {
-    let started = process_start(&state).unwrap_or_else(|| state.app.clock.now());
-    Json(serde_json::json!({
-        "cluster": { "status": "disabled", "peers": [] },
-        "versionInfo": {
-            "version": env!("CARGO_PKG_VERSION"),
-            "revision": "",
-            "branch": "",
-            "buildUser": "",
-            "buildDate": "",
-            "goVersion": "",
-        },
-        "config": { "original": "" },
-        "uptime": started,
-    }))
-}
-
-/// An Alertmanager webhook payload (version 4); documentation of the wire
-/// format, parsed by `leitstand_alerting::wire`.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub(crate) struct WebhookDoc {
-    /// Must be `"4"`.
-    version: String,
-    receiver: Option<String>,
-    /// `firing` or `resolved`.
-    status: Option<String>,
-    group_key: Option<String>,
-    #[schema(value_type = Object)]
-    group_labels: Option<LabelSet>,
-    #[schema(rename = "externalURL")]
-    external_url: Option<String>,
-    truncated_alerts: Option<u64>,
-    /// Each with `status` (`firing`/`resolved`), `labels`, `annotations`,
-    /// `startsAt`, `endsAt`, `generatorURL`, `fingerprint`.
-    #[schema(value_type = Vec<Object>)]
-    alerts: Vec<String>,
-}
-
-/// `POST /api/v1/alerts/alertmanager`: the receiver for an Alertmanager's
-/// `webhook_config` (with `http_config.authorization` carrying a token of
-/// scope `ingest`). Resolved alerts resolve.
-#[utoipa::path(post, path = "/api/v1/alerts/alertmanager", tag = "alerts", request_body = WebhookDoc, responses((status = 200, description = "`{accepted}`: how many alerts were taken"), (status = 400, description = "Names the field: `alerts[0].status: …`; nothing was stored"), (status = 401), (status = 403), (status = 503)))]
-pub(crate) async fn alertmanager_webhook(State(state): State<AppState>, caller: Caller, raw: Bytes) -> Response {
-    match state.app.ingest_alertmanager_webhook(caller.principal(), &raw).await {
-        Ok(n) => Json(serde_json::json!({ "accepted": n })).into_response(),
-        Err(e) => ingest_error(&caller, e),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1019,9 +769,7 @@ pub(crate) async fn test_channel(
 /// document.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(post_alerts_v2, get_alerts_v2))
-        .routes(routes!(status_v2))
-        .routes(routes!(alertmanager_webhook))
+        .merge(super::alertmanager::routes())
         .routes(routes!(list_alerts))
         .routes(routes!(get_alert))
         .routes(routes!(ack_alert))

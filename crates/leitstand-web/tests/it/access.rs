@@ -88,6 +88,21 @@ fn cases() -> Vec<Case> {
         (Method::POST, "/api/v2/alerts", Some(json!([])), [200, 200, 403, 403, 403, 403], 401),
         (Method::GET, "/api/v2/alerts", None, [200, 200, 200, 200, 200, 200], 401),
         (Method::GET, "/api/v2/status", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v2/alerts/groups", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v2/receivers", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v2/silences", None, [200, 200, 200, 200, 200, 200], 401),
+        (
+            Method::POST,
+            "/api/v2/silences",
+            Some(json!({
+                "matchers": [{"name": "alertname", "value": "X", "isRegex": false, "isEqual": true}],
+                "startsAt": "2026-11-23T10:00:00Z", "endsAt": "2026-11-24T10:00:00Z", "createdBy": "x", "comment": "c"
+            })),
+            [200, 200, 403, 403, 403, 403],
+            401,
+        ),
+        (Method::GET, "/api/v2/silence/0190f0c0-0000-7000-8000-000000000001", None, [404; 6], 401),
+        (Method::DELETE, "/api/v2/silence/0190f0c0-0000-7000-8000-000000000001", None, ACT, 401),
         (
             Method::POST,
             "/api/v1/alerts/alertmanager",

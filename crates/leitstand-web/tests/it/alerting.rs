@@ -16,7 +16,7 @@ use leitstand_core::access::Role;
 use leitstand_core::policy::{Audience, ChannelKind, MaintenanceWindow};
 use serde_json::{Value, json};
 
-use crate::{App, csrf_of, spawn_app_with};
+use crate::{App, csrf_of};
 
 const NOW: &str = "2026-11-23T10:00:00Z";
 
@@ -100,12 +100,17 @@ pub(crate) struct Rig {
 
 impl Rig {
     pub async fn start(store: &leitstand_app::Store) -> Rig {
+        Self::start_at(NOW.parse().unwrap(), store).await
+    }
+
+    /// A rig whose clock starts at `start`.
+    pub async fn start_at(start: jiff::Timestamp, store: &leitstand_app::Store) -> Rig {
         let hook = receiver(204).await;
-        let app = spawn_app_with(store.clone(), |services| {
+        let configure = |services: &mut leitstand_app::App| {
             services.alerting =
                 Arc::new(Alerting::new(settings(&hook), LinkKey::new([7; 32]), "https://leitstand.example".into()));
-        })
-        .await;
+        };
+        let app = crate::spawn_app_at(start, store.clone(), configure, |_| {}).await;
         let cookie = app.user("admin", Role::Admin, &[]).await;
         let services = &app.state.app;
         let admin = services.cli_principal("admin").await.unwrap();
@@ -130,7 +135,7 @@ impl Rig {
         self.app.client.post(self.app.url(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
-    async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
         self.app.client.get(self.app.url(path)).bearer_auth(token).send().await.unwrap()
     }
 

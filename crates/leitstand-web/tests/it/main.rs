@@ -3,6 +3,7 @@
 
 mod access;
 mod alerting;
+mod alertmanager;
 mod audit;
 mod layering;
 mod oidc;
@@ -46,8 +47,17 @@ pub async fn spawn_app_with_state(
     configure: impl FnOnce(&mut leitstand_app::App),
     configure_state: impl FnOnce(&mut AppState),
 ) -> App {
+    spawn_app_at("2026-11-23T10:00:00Z".parse().unwrap(), store, configure, configure_state).await
+}
+
+/// [`spawn_app_with_state`] with the clock starting at `start`.
+pub async fn spawn_app_at(
+    start: jiff::Timestamp,
+    store: Store,
+    configure: impl FnOnce(&mut leitstand_app::App),
+    configure_state: impl FnOnce(&mut AppState),
+) -> App {
     leitstand_app::install_crypto_provider();
-    let start: jiff::Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
     let metrics = Arc::new(Metrics::new(store.backend(), start));
     let store = store.with_observer(metrics.clone());
     let clock = Arc::new(leitstand_core::clock::ManualClock::new(start));

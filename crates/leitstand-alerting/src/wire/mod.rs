@@ -14,6 +14,7 @@
 //! labels and annotations each, values of at most [`MAX_VALUE_BYTES`].
 //! Every error names the path of the field, `[3].labels.alertname: …` or
 //! `alerts[0].startsAt: …`, so the sender's operator finds it at once.
+//! Silences as amtool and Grafana post and read them are in [`silences`].
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -23,6 +24,8 @@ use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::labels::{Fingerprint, LabelSet, fingerprint, valid_label_name};
+
+pub mod silences;
 
 /// Most alerts in one request.
 pub const MAX_ALERTS: usize = 10_000;
