@@ -133,6 +133,12 @@ test('admin: first login, tenants, tenant viewer, API token — every page acces
   assert.match(await page.getByRole('alert').innerText(), /from: "gestern" is not a date/);
   await axe(page, 'audit-error');
 
+  // The effective policy: each section in force or not yet, as configured.
+  await page.getByRole('link', { name: 'Richtlinie', exact: true }).click();
+  await page.getByRole('heading', { name: 'Grundrichtlinie der Plattform' }).waitFor();
+  assert.match(await page.locator('tbody').innerText(), /Incidents.*noch nicht in Kraft/);
+  await axe(page, 'policy');
+
   await page.goto(`${base}/barrierefreiheit`);
   await axe(page, 'accessibility-statement');
   await page.goto(`${base}/gibt-es-nicht`);

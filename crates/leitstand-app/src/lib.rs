@@ -13,6 +13,7 @@ mod health;
 pub mod identity;
 pub mod monitoring;
 pub mod overview;
+pub mod policy;
 mod principal;
 mod sealing;
 mod secrets;

@@ -16,6 +16,7 @@ mod audit;
 mod identity;
 mod monitoring;
 mod overview;
+mod policy;
 mod tenants;
 
 // What every request and page shares.
@@ -114,6 +115,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .merge(audit::pages::routes())
         .merge(monitoring::pages::routes())
         .merge(alerting::pages::routes())
+        .merge(policy::pages::routes())
         .merge(api_routes)
         .route("/api/v1/openapi.json", get(move || std::future::ready(openapi_json.clone())))
         .route_layer(axum::middleware::from_fn(trace::record_route))

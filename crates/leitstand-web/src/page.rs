@@ -68,6 +68,7 @@ impl Page {
                     ("/rules", "nav-rules", Action::ReadMonitoring),
                     ("/alerts", "nav-alerts", Action::ReadAlerts),
                     ("/audit", "nav-audit", Action::ReadAudit),
+                    ("/policy", "nav-policy", Action::ReadPolicy),
                     ("/profile", "nav-profile", Action::ViewDashboard),
                 ];
                 // Before a one-time password is changed, the profile is the

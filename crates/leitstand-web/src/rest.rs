@@ -189,4 +189,5 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(crate::audit::api::routes())
         .merge(crate::monitoring::api::routes())
         .merge(crate::alerting::api::routes())
+        .merge(crate::policy::api::routes())
 }

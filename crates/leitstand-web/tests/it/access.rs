@@ -38,6 +38,10 @@ fn cases() -> Vec<Case> {
         ),
         (Method::DELETE, "/api/v1/me/totp", Some(json!({"code": "000000"})), [422, 422, 422, 422, 422, 403], 401),
         (Method::GET, "/api/v1/tenants", None, [200, 200, 200, 200, 200, 200], 401),
+        // The effective policy: everybody, a tenant viewer only its tenants'.
+        (Method::GET, "/api/v1/policy", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/policy?tenant=bank-a", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/policy?tenant=bank-b", None, [200, 200, 200, 200, 200, 404], 401),
         (Method::GET, "/api/v1/tenants/bank-a", None, [200, 200, 200, 200, 200, 200], 401),
         (Method::GET, "/api/v1/tenants/bank-b", None, [200, 200, 200, 200, 200, 404], 401),
         (

@@ -8,6 +8,7 @@ mod audit;
 mod layering;
 mod oidc;
 mod ops;
+mod policy;
 mod security;
 mod ui;
 
