@@ -362,3 +362,135 @@ pub fn common_problems(
 pub(crate) fn host_port(target: &str) -> bool {
     target.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Decodes one entry as the binary does (serde_path_to_error over a
+    /// TOML table): the value, or the key and message of the first problem.
+    fn decode(text: &str) -> Result<ProbeConfig, (String, String)> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        serde_path_to_error::deserialize::<_, ProbeConfig>(toml::Value::Table(table))
+            .map_err(|e| (e.path().to_string(), e.inner().to_string().lines().next().unwrap_or_default().to_string()))
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        decode(text).unwrap().validate(&Defaults::default()).unwrap_err().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_flat_table_is_read_key_by_key_by_the_kind_that_owns_it() {
+        let entry = decode(
+            r#"
+id = "vergabe"
+kind = "http"
+target = "https://vergabe.example/health"
+method = "head"
+headers = { Authorization = "Bearer geheim-123" }
+json_pointer = "/status"
+json_value = "UP"
+"#,
+        )
+        .unwrap();
+        assert_eq!(entry.kinds.http.method.as_deref(), Some("head"));
+        assert_eq!(entry.kinds.http.json_value, Some("UP".into()));
+        assert!(!format!("{entry:?}").contains("geheim-123"), "header values never print");
+        assert!(!serde_json::to_string(&entry).unwrap().contains("geheim-123"), "nor serialise");
+        let def = entry.validate(&Defaults::default()).unwrap();
+        let Check::Http(http) = &def.check else { panic!("{def:?}") };
+        assert_eq!(http.method, reqwest::Method::HEAD);
+        assert_eq!(http.headers, [("Authorization".to_string(), "Bearer geheim-123".to_string())]);
+        assert_eq!(http.json, Some(("/status".to_string(), "UP".into())));
+        assert_eq!((def.interval.as_secs(), def.timeout.as_secs(), def.retries), (30, 10, 1));
+    }
+
+    #[test]
+    fn a_wrong_type_is_reported_at_its_key_and_an_unknown_key_by_name() {
+        let base = "id = \"p\"\nkind = \"http\"\ntarget = \"http://x/\"\n";
+        let wrong = |line: &str| decode(&format!("{base}{line}\n")).unwrap_err();
+        assert_eq!(
+            wrong("expect_status = \"200\""),
+            ("expect_status".into(), "invalid type: string \"200\", expected a sequence".into())
+        );
+        assert_eq!(wrong("expect_status = [70000]").0, "expect_status");
+        assert_eq!(wrong("follow_redirects = \"yes\"").0, "follow_redirects");
+        assert_eq!(wrong("timeout = 5").0, "timeout");
+        assert_eq!(wrong("cxml = { from_domain = 1 }").0, "cxml");
+        let (at, message) = wrong("tragte = \"x\"");
+        assert_eq!(at, ".");
+        assert!(message.starts_with("unknown field `tragte`, expected one of `id`, `name`, `kind`"), "{message}");
+        assert!(message.ends_with("`server_name`, `cxml`"), "every kind's keys are named: {message}");
+        let (_, message) = decode("id = \"p\"\nkind = \"smtp\"\ntarget = \"x\"\n").unwrap_err();
+        assert!(message.starts_with("unknown variant `smtp`, expected one of `http`, `tcp`"), "{message}");
+        assert_eq!(decode("id = \"p\"\nkind = \"tcp\"\n").unwrap_err().1, "missing field `target`");
+    }
+
+    #[test]
+    fn keys_of_other_kinds_are_refused_and_every_problem_named_at_once() {
+        assert_eq!(
+            problems(
+                "id = \"-x\"\nkind = \"tcp\"\ntarget = \"portal\"\nserver_name = \"p\"\nexpect_addresses = [\"1.2.3.4\"]\ninterval = \"0s\"\n"
+            ),
+            [
+                "id: use lower-case letters, digits and - (at most 63)",
+                "expect_addresses: does not apply to a tcp probe",
+                "server_name: does not apply to a tcp probe",
+                "target: \"portal\" is not host:port",
+                "interval: must be at least 1s",
+            ]
+        );
+        assert_eq!(
+            problems("id = \"c\"\nkind = \"cxml\"\ntarget = \"https://u:pw@portal.example/cxml\"\n"),
+            [
+                "target: the URL carries credentials, which would be shown and logged; put them in headers",
+                "cxml: the credentials are needed: [monitoring.probes.cxml] with from_domain, …, shared_secret",
+            ]
+        );
+        assert_eq!(
+            problems(
+                "id = \"h\"\nkind = \"http\"\ntarget = \"http://x/\"\nmethod = \"GE T\"\nexpect_status = [99]\njson_value = 1\nlabels = { job = \"x\" }\ntenant = \"Bank A\"\n"
+            )[..4],
+            [
+                "method: \"GE T\" is not an HTTP method",
+                "expect_status: 99 is not an HTTP status",
+                "json_pointer: is needed with json_value",
+                "labels: \"job\" is set by Leitstand; use the job key where there is one",
+            ]
+        );
+    }
+
+    #[test]
+    fn each_kind_brings_its_defaults() {
+        let defaults = Defaults { certificate_interval: Duration::from_hours(6), ..Defaults::default() };
+        let tls = decode("id = \"t\"\nkind = \"tls\"\ntarget = \"[::1]:443\"\n").unwrap().validate(&defaults).unwrap();
+        assert_eq!((tls.interval.as_secs(), tls.retries), (6 * 3600, 0));
+        let Check::Tls(probe) = &tls.check else { panic!() };
+        assert_eq!(probe.server_name, "::1", "the target's host, without brackets");
+        let dns = decode("id = \"d\"\nkind = \"dns\"\ntarget = \"portal.example\"\nretries = 3\ninterval = \"1m\"\n")
+            .unwrap()
+            .validate(&defaults)
+            .unwrap();
+        assert_eq!((dns.interval.as_secs(), dns.retries), (60, 3));
+    }
+
+    #[test]
+    fn every_key_belongs_to_one_kind_and_the_reference_names_every_kind() {
+        let keys: Vec<&str> = Kind::all_keys().collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!COMMON_KEYS.contains(key), "{key} is every probe's key");
+            assert!(!keys[..i].contains(key), "{key} belongs to two kinds");
+        }
+        let schema = schemars::SchemaGenerator::default().into_root_schema_for::<ProbeConfig>();
+        let properties = schema.get("properties").and_then(serde_json::Value::as_object).unwrap();
+        let documented: Vec<&str> = properties.keys().map(String::as_str).collect();
+        assert_eq!(documented, COMMON_KEYS.iter().copied().chain(keys).collect::<Vec<_>>());
+        let kind = properties["kind"]["description"].as_str().unwrap();
+        assert!(
+            kind.starts_with("`http`, `tcp`, `dns`, `tls`") && kind.contains(" or `") && kind.ends_with("`."),
+            "{kind}"
+        );
+        assert!(Kind::ALL.iter().all(|k| kind.contains(&format!("`{k}`"))), "{kind}");
+    }
+}

@@ -27,9 +27,10 @@
 //! What the kinds share lives beside them: [`config`] (the keys every probe
 //! has, the decoding of a whole entry, the checks of interval, labels and
 //! tenant), [`client`] (the HTTP clients, the body limit and the sorting of
-//! HTTP errors — `http`, `cxml` and scraping use it), [`error`] and
-//! [`check`] (the list of kinds, the one run entry point, the series every
-//! run writes). Every kind passes the same contract test,
+//! HTTP errors — `http`, `cxml` and scraping use it), [`error`], [`check`]
+//! (the [`check::Probe`] trait, the one run entry point, the series every
+//! run writes) and `kinds.rs` (the `probe_kinds!` macro the list below is
+//! written in). Every kind passes the same contract test,
 //! `tests/contract.rs`: an unreachable target, a silent one, a slow answer
 //! within the time limit, a malformed answer, the series it writes, and an
 //! error that names the cause.
@@ -44,27 +45,39 @@
 //!    optional and skipped when unset, so an entry of another kind that
 //!    sets it can be refused by name) and a probe type implementing
 //!    [`check::Probe`].
-//! 2. One line in the `probe_kinds!` list in [`check`]: the `kind` value,
-//!    the variant and the probe type. The `Kind` and `Check` enums, the
-//!    decoding and checking of the kind's keys, the "does not apply to a …
-//!    probe" refusals, the dispatch of runs and the configuration reference
-//!    follow from it.
+//! 2. One line in the `probe_kinds!` list below: the `kind` value, the
+//!    variant, the folder and the probe type (with a doc comment). The
+//!    module declaration, the [`Kind`] and [`Check`] enums, the decoding
+//!    and checking of the kind's keys, the "does not apply to a … probe"
+//!    refusals, the dispatch of runs, the default interval and retries, and
+//!    the kind's rows in the configuration reference follow from it.
 //!
 //! Then give the contract test's rig an arm that serves the kind's answers
 //! on loopback; the contract's tests run for it unchanged.
 
+#[macro_use]
+mod kinds;
+
 pub mod check;
 pub mod client;
 pub mod config;
-pub mod cxml;
-pub mod dns;
 pub mod error;
-pub mod http;
 pub mod schedule;
 pub mod scrape;
 pub mod state;
-pub mod tcp;
-pub mod tls;
+
+probe_kinds! {
+    /// An HTTP(S) request: status, latency, body keyword, JSON value.
+    "http" => Http(http::HttpProbe),
+    /// A TCP connect.
+    "tcp" => Tcp(tcp::TcpProbe),
+    /// DNS resolution (A/AAAA through the system's resolver).
+    "dns" => Dns(dns::DnsProbe),
+    /// A TLS endpoint's certificate: days to expiry, chain validity.
+    "tls" => Tls(tls::TlsProbe),
+    /// The cXML interface: a `ProfileRequest` answered by a `ProfileResponse` with status 200.
+    "cxml" => Cxml(cxml::CxmlProbe),
+}
 
 use std::time::Duration;
 
