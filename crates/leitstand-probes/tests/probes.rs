@@ -42,6 +42,7 @@ async fn server() -> String {
         .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance") }))
         .route("/moved", get(|| async { Redirect::temporary("/ok") }))
         .route("/cxml", axum::routing::post(cxml))
+        .route("/big", get(|| async { "x".repeat(leitstand_probes::client::BODY_LIMIT + 1) }))
         .route(
             "/slow",
             get(|| async {
@@ -144,4 +145,31 @@ async fn tcp_connects_or_names_the_failure() {
     drop(listener);
     let closed = TcpProbe::new(&open).check(Duration::from_secs(1)).await;
     assert!(!closed.success() && closed.message().starts_with(&format!("connect {open}: ")), "{closed:?}");
+}
+
+#[tokio::test]
+async fn each_failed_expectation_is_its_own_cause() {
+    use leitstand_probes::ProbeError;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let base = server().await;
+    let clients = Clients::new().unwrap();
+    let url = |p: &str| format!("{base}{p}");
+    let cause = |r: ProbeResult| r.error.unwrap();
+
+    let status = cause(probe(&clients, &HttpProbe::get(&url("/fail"))).await);
+    assert_eq!(status, ProbeError::Status { status: 503, expected: vec![] });
+    let keyword = HttpProbe { body_contains: Some("welcome".into()), ..HttpProbe::get(&url("/ok")) };
+    assert_eq!(cause(probe(&clients, &keyword).await), ProbeError::BodyMismatch { keyword: "welcome".into() });
+    let json = HttpProbe { json: Some(("/db/ok".into(), false.into())), ..HttpProbe::get(&url("/json")) };
+    let expected =
+        ProbeError::JsonMismatch { pointer: "/db/ok".into(), found: Some("true".into()), expected: "false".into() };
+    assert_eq!(cause(probe(&clients, &json).await), expected);
+    let not_json = HttpProbe { json: Some(("/status".into(), "UP".into())), ..HttpProbe::get(&url("/ok")) };
+    assert!(matches!(cause(probe(&clients, &not_json).await), ProbeError::Malformed { .. }));
+
+    // A body longer than the limit is not read to its end.
+    let big = probe(&clients, &HttpProbe::get(&url("/big"))).await;
+    assert_eq!(big.status, Some(200));
+    assert_eq!(cause(big.clone()), ProbeError::TooLarge { limit: leitstand_probes::client::BODY_LIMIT });
+    assert_eq!(big.message(), "the body is longer than 1048576 bytes");
 }
