@@ -4,82 +4,83 @@
 //! (`probe_success`, `probe_duration_seconds`, `probe_http_status_code`,
 //! `probe_ssl_earliest_cert_expiry`), so rules written for Prometheus's
 //! blackbox exporter read Leitstand's probes unchanged.
+//!
+//! Each kind implements [`Probe`]; the list of kinds is the
+//! `probe_kinds!` invocation in `lib.rs` (see `kinds.rs`), which generates
+//! [`Kind`] and [`Check`] from it.
 
-use std::net::IpAddr;
+use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::RootCertStore;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::ProbeResult;
-use crate::cxml::Credentials;
-use crate::http::{Clients, HttpProbe};
+use crate::client::Clients;
+use crate::config::{Defaults, FieldError};
+pub use crate::{Check, Kind, KindConfigs};
 
-/// What a probe checks.
-#[derive(Debug, Clone)]
-pub enum Check {
-    /// An HTTP(S) request and its expectations.
-    Http(HttpProbe),
-    /// A TCP connect to `host:port`.
-    Tcp {
-        /// `host:port`.
-        address: String,
-    },
-    /// A name resolves (to one of `expected`, if given).
-    Dns {
-        /// The name.
-        name: String,
-        /// Accepted addresses; empty: any.
-        expected: Vec<IpAddr>,
-    },
-    /// A TLS endpoint's certificate: expiry and chain.
-    Tls {
-        /// `host:port`.
-        address: String,
-        /// The name the certificate must be valid for (SNI).
-        server_name: String,
-    },
-    /// The cXML interface answers a `ProfileRequest`.
-    Cxml {
-        /// The cXML endpoint.
-        url: String,
-        /// The request header's credentials.
-        credentials: Credentials,
-    },
-}
+/// What every probe kind provides (its folder's `mod.rs` implements it).
+pub trait Probe: Sized {
+    /// The keys only this kind has in a `[[monitoring.probes]]` table. Every
+    /// field is optional and skipped when serialising an unset value: an
+    /// entry of another kind that sets one is refused by that key's name.
+    type Config: Clone + Default + fmt::Debug + PartialEq + Serialize + DeserializeOwned + JsonSchema;
 
-impl Check {
-    /// The kind, as the `probe` label says it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Check::Http(_) => "http",
-            Check::Tcp { .. } => "tcp",
-            Check::Dns { .. } => "dns",
-            Check::Tls { .. } => "tls",
-            Check::Cxml { .. } => "cxml",
-        }
+    /// Failed runs in a row tolerated before the target counts as down,
+    /// when the entry sets no `retries`.
+    const RETRIES: u32 = 1;
+
+    /// How often it runs when the entry sets no `interval`.
+    fn default_interval(defaults: &Defaults) -> leitstand_core::time_limit::Duration {
+        defaults.interval
     }
+
+    /// The probe of `target` as `config` says, or every problem, each
+    /// naming its key (`target` first).
+    fn from_config(target: &str, config: &Self::Config) -> Result<Self, Vec<FieldError>>;
 
     /// What is checked, as the `instance` label says it.
-    pub fn target(&self) -> &str {
-        match self {
-            Check::Http(h) => &h.url,
-            Check::Tcp { address } | Check::Tls { address, .. } => address,
-            Check::Dns { name, .. } => name,
-            Check::Cxml { url, .. } => url,
-        }
-    }
+    fn target(&self) -> &str;
+
+    /// One run.
+    fn run(&self, run: &Run<'_>) -> impl Future<Output = Outcome> + Send;
+}
+
+/// What one run of any probe is given.
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    /// The shared HTTP clients.
+    pub clients: &'a Clients,
+    /// The roots TLS probes trust.
+    pub roots: &'a Arc<RootCertStore>,
+    /// The time limit of the whole run.
+    pub timeout: Duration,
+    /// This run's id (the cXML request's payload id is made from it).
+    pub id: &'a str,
+    /// The run's start, RFC 3339 (time is passed in).
+    pub now_rfc3339: &'a str,
 }
 
 /// What one run found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// Success, duration, status, message.
+    /// Duration, status, and why it failed.
     pub result: ProbeResult,
     /// For TLS probes: the leaf certificate's `notAfter` (seconds since the epoch).
     pub cert_not_after: Option<i64>,
     /// For TLS probes: the leaf certificate's subject.
     pub cert_subject: Option<String>,
+}
+
+impl From<ProbeResult> for Outcome {
+    fn from(result: ProbeResult) -> Self {
+        Self { result, cert_not_after: None, cert_subject: None }
+    }
 }
 
 /// What every run shares: HTTP clients (connection reuse) and trusted roots.
@@ -103,28 +104,8 @@ impl Checker {
     /// Runs `check` within `timeout`. `run_id` and `now_rfc3339` stamp
     /// the cXML request (payload id and timestamp; time is passed in).
     pub async fn run(&self, check: &Check, timeout: Duration, run_id: &str, now_rfc3339: &str) -> Outcome {
-        let plain = |result| Outcome { result, cert_not_after: None, cert_subject: None };
-        match check {
-            Check::Http(h) if h.timeout == timeout => plain(crate::http::probe(&self.clients, h).await),
-            Check::Http(h) => plain(crate::http::probe(&self.clients, &HttpProbe { timeout, ..h.clone() }).await),
-            Check::Tcp { address } => plain(crate::tcp::probe(address, timeout).await),
-            Check::Dns { name, expected } => plain(crate::dns::probe(name, expected, timeout).await.0),
-            Check::Tls { address, server_name } => {
-                let tls = crate::tls::probe(address, server_name, self.roots.clone(), timeout).await;
-                Outcome { result: tls.probe, cert_not_after: tls.not_after, cert_subject: tls.subject }
-            }
-            Check::Cxml { url, credentials } => plain(
-                crate::cxml::probe(
-                    &self.clients,
-                    url,
-                    credentials,
-                    &format!("{run_id}@leitstand"),
-                    now_rfc3339,
-                    timeout,
-                )
-                .await,
-            ),
-        }
+        let run = Run { clients: &self.clients, roots: &self.roots, timeout, id: run_id, now_rfc3339 };
+        check.run(&run).await
     }
 }
 
@@ -133,7 +114,7 @@ impl Outcome {
     /// names and units).
     pub fn samples(&self) -> Vec<(&'static str, f64)> {
         let mut out = vec![
-            ("probe_success", if self.result.success { 1.0 } else { 0.0 }),
+            ("probe_success", if self.result.success() { 1.0 } else { 0.0 }),
             ("probe_duration_seconds", self.result.duration.as_secs_f64()),
         ];
         if let Some(status) = self.result.status {

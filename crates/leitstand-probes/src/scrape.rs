@@ -4,13 +4,18 @@
 //! `scrape_samples_scraped` as Prometheus writes them. A target that is
 //! down or sends garbage gets `up 0` and an error naming the line and
 //! column; the other targets are not affected.
+//!
+//! Scraping is not a probe kind: it reads an endpoint into the series
+//! store instead of judging one answer, and is configured as
+//! `[[monitoring.targets]]`. It shares the HTTP clients and their error
+//! sorting with the probes ([`crate::client`]).
 
 use std::time::{Duration, Instant};
 
 use leitstand_monitor::exposition::{Format, Limits, parse};
 use leitstand_monitor::series::{AppendError, Labels, NAME, SeriesStore, normalise, scraped_labels};
 
-use crate::http::Clients;
+use crate::client::{self, Clients};
 
 /// Prometheus's Accept header: OpenMetrics preferred, text 0.0.4 accepted.
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -59,23 +64,21 @@ pub async fn scrape(clients: &Clients, target: &Target, limits: &Limits) -> Scra
     let start = Instant::now();
     let failed =
         |error: String| Scrape { up: false, duration: start.elapsed(), samples: Vec::new(), error: Some(error) };
-    let mut request = clients.follow().get(&target.url).header("accept", ACCEPT).timeout(target.timeout);
+    let mut request = clients.follow().get(&target.url).header("accept", ACCEPT);
     for (name, value) in &target.headers {
         request = request.header(name, value);
     }
-    let response = match request.send().await {
+    let response = match client::send(request, target.timeout).await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => return failed(format!("no answer within {:?}", target.timeout)),
-        // reqwest's own message ("error sending request") says nothing of why.
-        Err(e) => return failed(crate::http::error_chain(&e)),
+        Err(e) => return failed(e.to_string()),
     };
     if !response.status().is_success() {
         return failed(format!("HTTP {}", response.status().as_u16()));
     }
     let format = Format::from_content_type(response.headers().get("content-type").and_then(|v| v.to_str().ok()));
-    let body = match crate::http::read_limited(response, limits.max_body_bytes).await {
+    let body = match client::read_body(response, limits.max_body_bytes, target.timeout).await {
         Ok(b) => b,
-        Err(why) => return failed(why),
+        Err(e) => return failed(e.to_string()),
     };
     match parse(&body, format, limits) {
         Ok(families) => {

@@ -8,7 +8,16 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
-use leitstand_probes::http::{Clients, HttpProbe, probe};
+use leitstand_probes::ProbeResult;
+use leitstand_probes::client::Clients;
+use leitstand_probes::cxml::{Credentials, CxmlProbe};
+use leitstand_probes::http::HttpProbe;
+use leitstand_probes::tcp::TcpProbe;
+
+/// The probe's run with the 10 s time limit probes get by default.
+async fn probe(clients: &Clients, p: &HttpProbe) -> ProbeResult {
+    p.check(clients, Duration::from_secs(10)).await
+}
 
 /// A cXML endpoint that knows one shared secret.
 async fn cxml(body: String) -> String {
@@ -33,6 +42,7 @@ async fn server() -> String {
         .route("/fail", get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance") }))
         .route("/moved", get(|| async { Redirect::temporary("/ok") }))
         .route("/cxml", axum::routing::post(cxml))
+        .route("/big", get(|| async { "x".repeat(leitstand_probes::client::BODY_LIMIT + 1) }))
         .route(
             "/slow",
             get(|| async {
@@ -64,38 +74,41 @@ async fn http_expectations_redirects_and_timeouts() {
     let url = |p: &str| format!("{base}{p}");
 
     let ok = probe(&clients, &HttpProbe { body_contains: Some("ready".into()), ..HttpProbe::get(&url("/ok")) }).await;
-    assert!(ok.success && ok.status == Some(200), "{ok:?}");
+    assert!(ok.success() && ok.status == Some(200), "{ok:?}");
     let missing =
         probe(&clients, &HttpProbe { body_contains: Some("welcome".into()), ..HttpProbe::get(&url("/ok")) }).await;
-    assert_eq!((missing.success, missing.message.as_str()), (false, "the body does not contain \"welcome\""));
+    assert_eq!((missing.success(), missing.message().as_str()), (false, "the body does not contain \"welcome\""));
 
     let json = HttpProbe { json: Some(("/status".into(), "UP".into())), ..HttpProbe::get(&url("/json")) };
-    assert!(probe(&clients, &json).await.success);
+    assert!(probe(&clients, &json).await.success());
     let nested = HttpProbe { json: Some(("/db/ok".into(), false.into())), ..HttpProbe::get(&url("/json")) };
-    assert_eq!(probe(&clients, &nested).await.message, "JSON /db/ok is true, expected false");
+    assert_eq!(probe(&clients, &nested).await.message(), "JSON /db/ok is true, expected false");
 
     let down = probe(&clients, &HttpProbe::get(&url("/fail"))).await;
-    assert_eq!((down.success, down.status, down.message.as_str()), (false, Some(503), "status 503, expected 200–399"));
+    assert_eq!(
+        (down.success(), down.status, down.message().as_str()),
+        (false, Some(503), "status 503, expected 200–399")
+    );
     let accepted = probe(&clients, &HttpProbe { expect_status: vec![503], ..HttpProbe::get(&url("/fail")) }).await;
-    assert!(accepted.success);
+    assert!(accepted.success());
 
-    assert!(probe(&clients, &HttpProbe::get(&url("/moved"))).await.success, "redirect followed");
+    assert!(probe(&clients, &HttpProbe::get(&url("/moved"))).await.success(), "redirect followed");
     let stay = probe(&clients, &HttpProbe { follow_redirects: false, ..HttpProbe::get(&url("/moved")) }).await;
     assert_eq!(stay.status, Some(307));
-    assert!(stay.success, "3xx is accepted by default");
+    assert!(stay.success(), "3xx is accepted by default");
 
     let header =
         HttpProbe { headers: vec![("x-probe-token".into(), "secret".into())], ..HttpProbe::get(&url("/header")) };
-    assert!(probe(&clients, &header).await.success);
+    assert!(probe(&clients, &header).await.success());
     assert_eq!(probe(&clients, &HttpProbe::get(&url("/header"))).await.status, Some(403));
 
     // A slow target times out on its own; a fast one beside it is not delayed.
     let started = Instant::now();
-    let slow = HttpProbe { timeout: Duration::from_millis(500), ..HttpProbe::get(&url("/slow")) };
+    let slow = HttpProbe::get(&url("/slow"));
     let fast = HttpProbe::get(&url("/ok"));
-    let (slow, fast) = tokio::join!(probe(&clients, &slow), probe(&clients, &fast));
-    assert!(!slow.success && slow.message.starts_with("no answer within 500ms"), "{slow:?}");
-    assert!(fast.success && fast.duration < Duration::from_millis(400), "{fast:?}");
+    let (slow, fast) = tokio::join!(slow.check(&clients, Duration::from_millis(500)), probe(&clients, &fast));
+    assert!(!slow.success() && slow.message().starts_with("no answer within 500ms"), "{slow:?}");
+    assert!(fast.success() && fast.duration < Duration::from_millis(400), "{fast:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
@@ -104,31 +117,59 @@ async fn the_cxml_interface_answers_a_profile_request() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let base = server().await;
     let clients = Clients::new().unwrap();
-    let mut creds = leitstand_probes::cxml::Credentials {
-        from: ("NetworkID".into(), "AN01".into()),
-        to: ("DUNS".into(), "123456789".into()),
-        sender: ("NetworkID".into(), "AN01".into(), "right".into()),
+    let credentials = Credentials {
+        from_domain: "NetworkID".into(),
+        from_identity: "AN01".into(),
+        to_domain: "DUNS".into(),
+        to_identity: "123456789".into(),
+        sender_domain: "NetworkID".into(),
+        sender_identity: "AN01".into(),
+        shared_secret: "right".into(),
     };
-    let url = format!("{base}/cxml");
+    let mut cxml = CxmlProbe { url: format!("{base}/cxml"), credentials };
     let timeout = Duration::from_secs(5);
-    let ok =
-        leitstand_probes::cxml::probe(&clients, &url, &creds, "1@leitstand", "2026-11-23T10:00:00Z", timeout).await;
-    assert!(ok.success, "{ok:?}");
-    creds.sender.2 = "wrong".into();
-    let denied =
-        leitstand_probes::cxml::probe(&clients, &url, &creds, "2@leitstand", "2026-11-23T10:00:00Z", timeout).await;
-    assert_eq!((denied.success, denied.message.as_str()), (false, "cXML status 401 x"));
-    let html =
-        leitstand_probes::cxml::probe(&clients, &format!("{base}/ok"), &creds, "3@leitstand", "t", timeout).await;
-    assert!(!html.success, "a GET-only page answers 405: {html:?}");
+    let ok = cxml.check(&clients, "1@leitstand", "2026-11-23T10:00:00Z", timeout).await;
+    assert!(ok.success(), "{ok:?}");
+    cxml.credentials.shared_secret = "wrong".into();
+    let denied = cxml.check(&clients, "2@leitstand", "2026-11-23T10:00:00Z", timeout).await;
+    assert_eq!((denied.success(), denied.message().as_str()), (false, "cXML status 401 x"));
+    let html = CxmlProbe { url: format!("{base}/ok"), ..cxml }.check(&clients, "3@leitstand", "t", timeout).await;
+    assert!(!html.success(), "a GET-only page answers 405: {html:?}");
 }
 
 #[tokio::test]
 async fn tcp_connects_or_names_the_failure() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let open = listener.local_addr().unwrap().to_string();
-    assert!(leitstand_probes::tcp::probe(&open, Duration::from_secs(1)).await.success);
+    assert!(TcpProbe::new(&open).check(Duration::from_secs(1)).await.success());
     drop(listener);
-    let closed = leitstand_probes::tcp::probe(&open, Duration::from_secs(1)).await;
-    assert!(!closed.success && closed.message.starts_with(&format!("connect {open}: ")), "{closed:?}");
+    let closed = TcpProbe::new(&open).check(Duration::from_secs(1)).await;
+    assert!(!closed.success() && closed.message().starts_with(&format!("connect {open}: ")), "{closed:?}");
+}
+
+#[tokio::test]
+async fn each_failed_expectation_is_its_own_cause() {
+    use leitstand_probes::ProbeError;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let base = server().await;
+    let clients = Clients::new().unwrap();
+    let url = |p: &str| format!("{base}{p}");
+    let cause = |r: ProbeResult| r.error.unwrap();
+
+    let status = cause(probe(&clients, &HttpProbe::get(&url("/fail"))).await);
+    assert_eq!(status, ProbeError::Status { status: 503, expected: vec![] });
+    let keyword = HttpProbe { body_contains: Some("welcome".into()), ..HttpProbe::get(&url("/ok")) };
+    assert_eq!(cause(probe(&clients, &keyword).await), ProbeError::BodyMismatch { keyword: "welcome".into() });
+    let json = HttpProbe { json: Some(("/db/ok".into(), false.into())), ..HttpProbe::get(&url("/json")) };
+    let expected =
+        ProbeError::JsonMismatch { pointer: "/db/ok".into(), found: Some("true".into()), expected: "false".into() };
+    assert_eq!(cause(probe(&clients, &json).await), expected);
+    let not_json = HttpProbe { json: Some(("/status".into(), "UP".into())), ..HttpProbe::get(&url("/ok")) };
+    assert!(matches!(cause(probe(&clients, &not_json).await), ProbeError::Malformed { .. }));
+
+    // A body longer than the limit is not read to its end.
+    let big = probe(&clients, &HttpProbe::get(&url("/big"))).await;
+    assert_eq!(big.status, Some(200));
+    assert_eq!(cause(big.clone()), ProbeError::TooLarge { limit: leitstand_probes::client::BODY_LIMIT });
+    assert_eq!(big.message(), "the body is longer than 1048576 bytes");
 }

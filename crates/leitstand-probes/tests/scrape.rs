@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::routing::get;
 use leitstand_monitor::exposition::Limits;
 use leitstand_monitor::series::{MatchOp, Matcher, NAME, SeriesStore};
-use leitstand_probes::http::Clients;
+use leitstand_probes::client::Clients;
 use leitstand_probes::scrape::{Target, scrape, store};
 
 async fn server() -> String {

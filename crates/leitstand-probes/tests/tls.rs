@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use leitstand_probes::tls::TlsProbe;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::RootCertStore;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -68,8 +69,8 @@ async fn expiry_is_read_and_the_chain_judged() {
 
     let (chain, key, not_after) = leaf(&trusted, "localhost", (-1, 5));
     let addr = serve(chain, key).await;
-    let r = leitstand_probes::tls::probe(&addr, "localhost", roots.clone(), timeout).await;
-    assert!(r.probe.success && r.chain_error.is_none(), "{r:?}");
+    let r = TlsProbe::new(&addr, "localhost").inspect(roots.clone(), timeout).await;
+    assert!(r.probe.success() && r.chain_error().is_none(), "{r:?}");
     assert_eq!(r.not_after, Some(not_after));
     let days = r.days_left(now).unwrap();
     assert!((4.99..=5.01).contains(&days), "{days}");
@@ -78,19 +79,19 @@ async fn expiry_is_read_and_the_chain_judged() {
     // Expired: still read, reported with negative days and the reason.
     let (chain, key, _) = leaf(&trusted, "localhost", (-30, -2));
     let addr = serve(chain, key).await;
-    let r = leitstand_probes::tls::probe(&addr, "localhost", roots.clone(), timeout).await;
-    assert!(!r.probe.success, "{r:?}");
+    let r = TlsProbe::new(&addr, "localhost").inspect(roots.clone(), timeout).await;
+    assert!(!r.probe.success(), "{r:?}");
     assert!(r.days_left(now).unwrap() < -1.9);
-    assert!(r.chain_error.as_deref().unwrap().contains("expired"), "{r:?}");
+    assert!(r.chain_error().unwrap().contains("expired"), "{r:?}");
 
     // Wrong name and unknown CA: read, and named.
     let (chain, key, _) = leaf(&trusted, "other.example", (-1, 30));
     let addr = serve(chain, key).await;
-    let r = leitstand_probes::tls::probe(&addr, "localhost", roots.clone(), timeout).await;
-    assert!(r.chain_error.as_deref().unwrap().to_lowercase().contains("name"), "{r:?}");
+    let r = TlsProbe::new(&addr, "localhost").inspect(roots.clone(), timeout).await;
+    assert!(r.chain_error().unwrap().to_lowercase().contains("name"), "{r:?}");
     let (chain, key, _) = leaf(&ca("Unknown CA"), "localhost", (-1, 30));
     let addr = serve(chain, key).await;
-    let r = leitstand_probes::tls::probe(&addr, "localhost", roots, timeout).await;
-    assert!(r.chain_error.as_deref().unwrap().to_lowercase().contains("issuer"), "{r:?}");
+    let r = TlsProbe::new(&addr, "localhost").inspect(roots, timeout).await;
+    assert!(r.chain_error().unwrap().to_lowercase().contains("issuer"), "{r:?}");
     assert!(r.days_left(now).unwrap() > 29.0);
 }

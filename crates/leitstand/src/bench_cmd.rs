@@ -126,7 +126,7 @@ struct WorkerResult {
 async fn probes(url: String, concurrency: usize, duration: Duration, timeout: Duration) -> anyhow::Result<()> {
     let checker = Checker::new(leitstand_probes::tls::system_roots()).context("building the HTTP clients")?;
     let store = Arc::new(Mutex::new(SeriesStore::new(2 * 3_600_000, 1_000_000)));
-    let check = Check::Http(HttpProbe { timeout, ..HttpProbe::get(&url) });
+    let check = Check::Http(HttpProbe::get(&url));
     println!(
         "probes: {url}, {concurrency} concurrent, {:.1} s, timeout {:.1} s, {} tokio workers",
         duration.as_secs_f64(),
@@ -164,9 +164,9 @@ async fn probes(url: String, concurrency: usize, duration: Duration, timeout: Du
                     record(&mut series, &labels, &outcome.samples(), started.as_millisecond());
                 }
                 out.latencies.push(outcome.result.duration);
-                if !outcome.result.success {
+                if !outcome.result.success() {
                     out.failed += 1;
-                    out.first_failure.get_or_insert(outcome.result.message);
+                    out.first_failure.get_or_insert(outcome.result.message());
                 }
             }
             out

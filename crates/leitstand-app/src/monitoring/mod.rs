@@ -23,34 +23,14 @@ use leitstand_monitor::availability::{Availability, Transition as AvailTransitio
 use leitstand_monitor::exposition::Limits;
 use leitstand_monitor::rules::{AlertState, Rule, RuleState, expand_template};
 use leitstand_monitor::series::{Labels, MatchOp, Matcher, NAME, SeriesStore, normalise};
-use leitstand_probes::check::Check;
 use leitstand_probes::state::ProbeState;
 use leitstand_store::ProbeHistoryRepository;
 
 use crate::{App, AppError, Principal, Result};
 
-/// A configured probe.
-#[derive(Debug, Clone)]
-pub struct ProbeDef {
-    /// Stable id (URL path, history key): `[a-z0-9-]`.
-    pub id: String,
-    /// Display name (`None`: the id).
-    pub name: Option<String>,
-    /// The tenant it belongs to (`None`: the platform's).
-    pub tenant: Option<TenantSlug>,
-    /// The service it checks (`service` label).
-    pub service: Option<String>,
-    /// Further labels on its series and alerts.
-    pub labels: Vec<(String, String)>,
-    /// What it checks.
-    pub check: Check,
-    /// How often.
-    pub interval: Duration,
-    /// Time limit of one run.
-    pub timeout: Duration,
-    /// Failed runs in a row tolerated before the target counts as down.
-    pub retries: u32,
-}
+/// A configured probe: decoded and checked by the probe crate, which
+/// owns the probes' configuration.
+pub use leitstand_probes::config::ProbeDef;
 
 /// A configured scrape target.
 #[derive(Clone)]
@@ -292,7 +272,7 @@ pub fn probe_labels(def: &ProbeDef) -> Labels {
     let mut labels: Labels = def.labels.clone();
     push_label(&mut labels, "job", Some("probe"));
     push_label(&mut labels, "instance", Some(def.check.target()));
-    push_label(&mut labels, "probe", Some(def.check.kind()));
+    push_label(&mut labels, "probe", Some(def.check.kind().name()));
     push_label(&mut labels, "probe_id", Some(&def.id));
     push_label(&mut labels, "tenant", def.tenant.as_ref().map(TenantSlug::as_str));
     push_label(&mut labels, "service", def.service.as_deref());
@@ -619,7 +599,7 @@ impl App {
         ProbeView {
             id: d.id.clone(),
             name: d.name.clone().unwrap_or_else(|| d.id.clone()),
-            kind: d.check.kind(),
+            kind: d.check.kind().name(),
             target: d.check.target().to_string(),
             tenant: d.tenant.as_ref().map(|t| t.to_string()),
             service: d.service.clone(),

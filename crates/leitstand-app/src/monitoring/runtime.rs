@@ -427,19 +427,19 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
         let mut live = entry.live.lock().unwrap_or_else(|e| e.into_inner());
         live.last = Some(LastRun {
             at: started,
-            success: result.success,
+            success: result.success(),
             duration: result.duration,
             status: result.status,
-            message: result.message.clone(),
+            message: result.message(),
         });
         if outcome.cert_not_after.is_some() {
             live.cert_not_after = outcome.cert_not_after;
             live.cert_subject = outcome.cert_subject.clone();
         }
-        let change = live.state.record(result.success, at_ms, entry.def.retries);
+        let change = live.state.record(result.success(), at_ms, entry.def.retries);
         if let Some(c) = change {
             live.since = Some(ts(c.at_ms));
-            let message = if c.up { String::new() } else { result.message.clone() };
+            let message = if c.up { String::new() } else { result.message() };
             live.unsaved.push(ProbeTransition { at: ts(c.at_ms), up: Some(c.up), message });
         }
         (change, std::mem::take(&mut live.unsaved))
@@ -468,10 +468,10 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
             retention: Some("performance".into()),
             details: Some(
                 json!({
-                    "kind": entry.def.check.kind(),
+                    "kind": entry.def.check.kind().name(),
                     "target": entry.def.check.target(),
                     "service": entry.def.service,
-                    "message": if c.up { "" } else { result.message.as_str() },
+                    "message": if c.up { String::new() } else { result.message() },
                 })
                 .as_object()
                 .cloned()
@@ -482,7 +482,7 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
         if let Err(e) = app.audit().submit(vec![event]).await {
             tracing::error!(probe = %entry.def.id, error = %e, "probe state change not in the audit log");
         }
-        tracing::info!(probe = %entry.def.id, up = c.up, message = %result.message, "probe state changed");
+        tracing::info!(probe = %entry.def.id, up = c.up, message = %result.message(), "probe state changed");
     }
     entry.running.store(false, Ordering::Release);
 }

@@ -20,6 +20,7 @@ use leitstand_core::tenant::TenantSlug;
 use leitstand_monitor::rules::Rule;
 use leitstand_probes::check::{Check, Checker};
 use leitstand_probes::http::HttpProbe;
+use leitstand_probes::tcp::TcpProbe;
 use leitstand_store::{LeaseRepository, ProbeHistoryRepository, ProbeTransition, store_test};
 
 use crate::{add, admin, app, audit};
@@ -78,7 +79,7 @@ store_test!(probe_runs_become_history_audit_availability_and_alerts, |store| {
         probe(
             "intern-tcp",
             None,
-            Check::Tcp { address: url.trim_start_matches("http://").trim_end_matches("/health").into() },
+            Check::Tcp(TcpProbe::new(url.trim_start_matches("http://").trim_end_matches("/health"))),
         ),
     ];
     let rules = vec![

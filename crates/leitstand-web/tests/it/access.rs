@@ -161,7 +161,7 @@ fn with_probes(app: &mut leitstand_app::App) {
         tenant: tenant.map(|t| leitstand_core::tenant::TenantSlug::parse(t.to_string()).unwrap()),
         service: None,
         labels: vec![],
-        check: leitstand_probes::check::Check::Tcp { address: "127.0.0.1:9".into() },
+        check: leitstand_probes::check::Check::Tcp(leitstand_probes::tcp::TcpProbe::new("127.0.0.1:9")),
         interval: std::time::Duration::from_secs(30),
         timeout: std::time::Duration::from_secs(1),
         retries: 0,

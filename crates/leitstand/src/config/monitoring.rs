@@ -1,20 +1,21 @@
 //! `[monitoring]`: the probes, scrape targets and rule files of the
 //! embedded mode, as typed and documented structs. A probe is one flat
-//! table with a `kind`; fields that do not belong to that kind are refused
-//! rather than silently ignored, and every problem names the probe by its
-//! index and id.
+//! table with a `kind`; its keys are decoded and checked by the probe
+//! crate (`leitstand_probes::config`, each kind's keys in the kind's
+//! folder), which refuses keys of another kind rather than ignoring them.
+//! This module holds the list and names each problem by the probe's index
+//! and id.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
-use leitstand_app::monitoring::{MonitoringSettings, ProbeDef, TargetDef};
+use leitstand_app::monitoring::{MonitoringSettings, TargetDef};
 use leitstand_core::policy::PolicySet;
 use leitstand_core::tenant::TenantSlug;
 use leitstand_core::time_limit::Duration;
 use leitstand_monitor::rules::Rule;
-use leitstand_probes::check::Check;
-use leitstand_probes::http::HttpProbe;
+use leitstand_probes::client::{credentials_in, header_problem};
+use leitstand_probes::config::{Defaults, ProbeConfig, common_problems, valid_id};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -71,111 +72,6 @@ impl Default for MonitoringConfig {
     }
 }
 
-/// The kind of a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ProbeKind {
-    /// An HTTP(S) request: status, latency, body keyword, JSON value.
-    Http,
-    /// A TCP connect.
-    Tcp,
-    /// DNS resolution (A/AAAA through the system's resolver).
-    Dns,
-    /// A TLS endpoint's certificate: days to expiry, chain validity.
-    Tls,
-    /// The cXML interface: a `ProfileRequest` answered by a `ProfileResponse` with status 200.
-    Cxml,
-}
-
-/// cXML request header credentials.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CxmlCredentials {
-    /// From: credential domain (e.g. `NetworkID`).
-    pub from_domain: String,
-    /// From: identity.
-    pub from_identity: String,
-    /// To: credential domain.
-    pub to_domain: String,
-    /// To: identity.
-    pub to_identity: String,
-    /// Sender: credential domain.
-    pub sender_domain: String,
-    /// Sender: identity.
-    pub sender_identity: String,
-    /// Sender: shared secret (never printed or logged).
-    pub shared_secret: SecretString,
-}
-
-/// One probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProbeConfig {
-    /// Stable id: lower-case letters, digits and `-` (URLs, history, `probe_id` label).
-    pub id: String,
-    /// Display name; unset: the id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// `http`, `tcp`, `dns`, `tls` or `cxml`.
-    pub kind: ProbeKind,
-    /// What is checked: a URL (http, cxml), `host:port` (tcp, tls) or a name (dns).
-    pub target: String,
-    /// How often; unset: 30s, for tls the policy's certificate interval (24h).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<Duration>,
-    /// Time limit of one check; unset: 10s.
-    #[serde(default = "default_timeout")]
-    pub timeout: Duration,
-    /// Failed checks in a row tolerated before the target counts as down;
-    /// unset: 1, for tls 0 (at a daily interval a retry would come a day late).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
-    /// The tenant the probe belongs to (tenant viewers of it see it); unset: the platform's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    /// The service checked (`service` label; maintenance windows by service).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    /// Further labels on the probe's series and alerts.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// http: request method.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    /// http: request headers. The values are treated as secrets (an
-    /// `Authorization` header is common): never printed or logged.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, SecretString>,
-    /// http: request body.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-    /// http: accepted status codes; unset: 200–399.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expect_status: Vec<u16>,
-    /// http: text the body must contain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_contains: Option<String>,
-    /// http: JSON pointer into the body (`/status`), checked against `json_value`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json_pointer: Option<String>,
-    /// http: the value expected at `json_pointer`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<serde_json::Value>")]
-    pub json_value: Option<toml::Value>,
-    /// http: follow redirects (up to 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub follow_redirects: Option<bool>,
-    /// dns: accepted addresses; unset: any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expect_addresses: Vec<String>,
-    /// tls: the name the certificate must be valid for; unset: the target's host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-    /// cxml: the request header's credentials.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cxml: Option<CxmlCredentials>,
-}
-
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -218,30 +114,6 @@ fn default_scrape_interval() -> Duration {
 /// A problem with a key under `[monitoring]`: its dotted path and what is wrong.
 pub type MonitoringProblem = (String, String);
 
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 63
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !id.starts_with('-')
-}
-
-fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-const RESERVED_LABELS: &[&str] =
-    &["job", "instance", "probe", "probe_id", "tenant", "service", "__name__", "alertname"];
-
-fn host_port(target: &str) -> bool {
-    target.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
-}
-
-fn toml_to_json(v: &toml::Value) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
 impl MonitoringConfig {
     /// Checks every probe, target and rule file; returns the settings for
     /// the runtime, or every problem found.
@@ -252,16 +124,20 @@ impl MonitoringConfig {
     ) -> Result<MonitoringSettings, Vec<MonitoringProblem>> {
         let mut problems = Vec::new();
         let mut probes = Vec::new();
+        let defaults = Defaults {
+            certificate_interval: policy.base.thresholds.security.certificate_expiry.interval,
+            ..Defaults::default()
+        };
         for (i, p) in self.probes.iter().enumerate() {
-            match self.probe(p, policy) {
+            match p.validate(&defaults) {
                 Ok(def) => probes.push(def),
-                Err(list) => problems.extend(list.into_iter().map(|(field, msg)| {
-                    let path = if field.is_empty() {
+                Err(list) => problems.extend(list.into_iter().map(|e| {
+                    let path = if e.field.is_empty() {
                         format!("monitoring.probes[{i}]")
                     } else {
-                        format!("monitoring.probes[{i}].{field}")
+                        format!("monitoring.probes[{i}].{}", e.field)
                     };
-                    (path, format!("probe {:?}: {msg}", p.id))
+                    (path, format!("probe {:?}: {}", p.id, e.reason))
                 })),
             }
         }
@@ -293,19 +169,13 @@ impl MonitoringConfig {
                 _ => problems.push((at("url"), format!("target {:?}: must be an http(s):// URL", t.id))),
             }
             for (name, value) in &t.headers {
-                if let Some(why) = bad_header(name, value.expose()) {
+                if let Some(why) = header_problem(name, value.expose()) {
                     problems.push((at("headers"), format!("target {:?}: {why}", t.id)));
                 }
             }
-            check_common(
-                &mut problems,
-                &at,
-                &format!("target {:?}", t.id),
-                t.interval,
-                t.timeout,
-                &t.labels,
-                t.tenant.as_deref(),
-            );
+            for e in common_problems(t.interval, t.timeout, &t.labels, t.tenant.as_deref()) {
+                problems.push((at(&e.field), format!("target {:?}: {}", t.id, e.reason)));
+            }
             if problems.len() == before {
                 targets.push(TargetDef {
                     id: t.id.clone(),
@@ -438,166 +308,6 @@ impl MonitoringConfig {
         }
         if problems.is_empty() { Ok(rules) } else { Err(problems) }
     }
-
-    fn probe(&self, p: &ProbeConfig, policy: &PolicySet) -> Result<ProbeDef, Vec<(String, String)>> {
-        let mut bad: Vec<(String, String)> = Vec::new();
-        let mut fail = |field: &str, msg: String| bad.push((field.to_string(), msg));
-        if !valid_id(&p.id) {
-            fail("id", "use lower-case letters, digits and - (at most 63)".into());
-        }
-        let kind = p.kind;
-        let only = |field: &str, set: bool, kinds: &[ProbeKind], fail: &mut dyn FnMut(&str, String)| {
-            if set && !kinds.contains(&kind) {
-                fail(field, format!("does not apply to a {} probe", kind_name(kind)));
-            }
-        };
-        use ProbeKind::*;
-        only("method", p.method.is_some(), &[Http], &mut fail);
-        only("headers", !p.headers.is_empty(), &[Http], &mut fail);
-        only("body", p.body.is_some(), &[Http], &mut fail);
-        only("expect_status", !p.expect_status.is_empty(), &[Http], &mut fail);
-        only("body_contains", p.body_contains.is_some(), &[Http], &mut fail);
-        only("json_pointer", p.json_pointer.is_some(), &[Http], &mut fail);
-        only("json_value", p.json_value.is_some(), &[Http], &mut fail);
-        only("follow_redirects", p.follow_redirects.is_some(), &[Http], &mut fail);
-        only("expect_addresses", !p.expect_addresses.is_empty(), &[Dns], &mut fail);
-        only("server_name", p.server_name.is_some(), &[Tls], &mut fail);
-        only("cxml", p.cxml.is_some(), &[Cxml], &mut fail);
-        let url_ok = || reqwest::Url::parse(&p.target).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-        if let Some(why) = reqwest::Url::parse(&p.target).ok().as_ref().and_then(credentials_in) {
-            fail("target", why);
-        }
-        let check = match kind {
-            Http | Cxml if !url_ok() => {
-                fail("target", format!("{:?} is not an http(s):// URL", p.target));
-                None
-            }
-            Tcp | Tls if !host_port(&p.target) => {
-                fail("target", format!("{:?} is not host:port", p.target));
-                None
-            }
-            Dns if p.target.is_empty() || p.target.contains(['/', ':', ' ']) => {
-                fail("target", format!("{:?} is not a host name", p.target));
-                None
-            }
-            Http => {
-                let method = match p
-                    .method
-                    .as_deref()
-                    .map(|m| reqwest::Method::from_bytes(m.to_ascii_uppercase().as_bytes()))
-                {
-                    None => reqwest::Method::GET,
-                    Some(Ok(m)) => m,
-                    Some(Err(_)) => {
-                        fail("method", format!("{:?} is not an HTTP method", p.method.as_deref().unwrap_or_default()));
-                        reqwest::Method::GET
-                    }
-                };
-                for code in &p.expect_status {
-                    if !(100..=599).contains(code) {
-                        fail("expect_status", format!("{code} is not an HTTP status"));
-                    }
-                }
-                for (name, value) in &p.headers {
-                    if let Some(why) = bad_header(name, value.expose()) {
-                        fail("headers", why);
-                    }
-                }
-                let json = match (&p.json_pointer, &p.json_value) {
-                    (Some(ptr), Some(v)) if ptr.starts_with('/') || ptr.is_empty() => {
-                        Some((ptr.clone(), toml_to_json(v)))
-                    }
-                    (Some(ptr), Some(_)) => {
-                        fail("json_pointer", format!("{ptr:?} is not a JSON pointer (they start with /)"));
-                        None
-                    }
-                    (Some(_), None) => {
-                        fail("json_value", "is needed with json_pointer".into());
-                        None
-                    }
-                    (None, Some(_)) => {
-                        fail("json_pointer", "is needed with json_value".into());
-                        None
-                    }
-                    (None, None) => None,
-                };
-                Some(Check::Http(HttpProbe {
-                    method,
-                    headers: p.headers.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect(),
-                    body: p.body.clone(),
-                    expect_status: p.expect_status.clone(),
-                    body_contains: p.body_contains.clone(),
-                    json,
-                    follow_redirects: p.follow_redirects.unwrap_or(true),
-                    timeout: p.timeout.std(),
-                    ..HttpProbe::get(&p.target)
-                }))
-            }
-            Tcp => Some(Check::Tcp { address: p.target.clone() }),
-            Dns => {
-                let mut expected = Vec::new();
-                for a in &p.expect_addresses {
-                    match a.parse::<IpAddr>() {
-                        Ok(ip) => expected.push(ip),
-                        Err(_) => fail("expect_addresses", format!("{a:?} is not an IP address")),
-                    }
-                }
-                Some(Check::Dns { name: p.target.clone(), expected })
-            }
-            Tls => {
-                let host = p.target.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']'])).unwrap_or_default();
-                let server_name = p.server_name.clone().unwrap_or_else(|| host.to_string());
-                if rustls::pki_types::ServerName::try_from(server_name.clone()).is_err() {
-                    fail("server_name", format!("{server_name:?} is not a valid server name"));
-                }
-                Some(Check::Tls { address: p.target.clone(), server_name })
-            }
-            Cxml => match &p.cxml {
-                None => {
-                    fail(
-                        "cxml",
-                        "the credentials are needed: [monitoring.probes.cxml] with from_domain, …, shared_secret"
-                            .into(),
-                    );
-                    None
-                }
-                Some(c) => Some(Check::Cxml {
-                    url: p.target.clone(),
-                    credentials: leitstand_probes::cxml::Credentials {
-                        from: (c.from_domain.clone(), c.from_identity.clone()),
-                        to: (c.to_domain.clone(), c.to_identity.clone()),
-                        sender: (
-                            c.sender_domain.clone(),
-                            c.sender_identity.clone(),
-                            c.shared_secret.expose().to_string(),
-                        ),
-                    },
-                }),
-            },
-        };
-        let interval = p.interval.unwrap_or(if kind == Tls {
-            policy.base.thresholds.security.certificate_expiry.interval
-        } else {
-            Duration::from_secs(30)
-        });
-        let mut common = Vec::new();
-        check_common(&mut common, &|f: &str| f.to_string(), "", interval, p.timeout, &p.labels, p.tenant.as_deref());
-        bad.extend(common);
-        match check {
-            Some(check) if bad.is_empty() => Ok(ProbeDef {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                tenant: p.tenant.clone().and_then(|s| TenantSlug::parse(s).ok()),
-                service: p.service.clone(),
-                labels: p.labels.clone().into_iter().collect(),
-                check,
-                interval: interval.std(),
-                timeout: p.timeout.std(),
-                retries: p.retries.unwrap_or(if kind == Tls { 0 } else { 1 }),
-            }),
-            _ => Err(bad),
-        }
-    }
 }
 
 /// The largest rule file read (a rule file is a few kilobytes; a path to
@@ -613,64 +323,4 @@ fn read_limited(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
         return Err(std::io::Error::other(format!("larger than {} MiB", limit >> 20)));
     }
     Ok(text)
-}
-
-/// Why a URL must not be used: credentials in it would be shown, logged
-/// and become a label.
-fn credentials_in(url: &reqwest::Url) -> Option<String> {
-    (!url.username().is_empty() || url.password().is_some())
-        .then(|| "the URL carries credentials, which would be shown and logged; put them in headers".to_string())
-}
-
-/// Why a header cannot be sent (the value itself is never quoted).
-fn bad_header(name: &str, value: &str) -> Option<String> {
-    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        Some(format!("{name:?} is not a header name"))
-    } else if reqwest::header::HeaderValue::from_str(value).is_err() {
-        Some(format!("the value of {name:?} is not a valid header value"))
-    } else {
-        None
-    }
-}
-
-fn kind_name(kind: ProbeKind) -> &'static str {
-    match kind {
-        ProbeKind::Http => "http",
-        ProbeKind::Tcp => "tcp",
-        ProbeKind::Dns => "dns",
-        ProbeKind::Tls => "tls",
-        ProbeKind::Cxml => "cxml",
-    }
-}
-
-/// Interval, timeout, labels and tenant, shared by probes and targets.
-fn check_common(
-    problems: &mut Vec<MonitoringProblem>,
-    at: &dyn Fn(&str) -> String,
-    who: &str,
-    interval: Duration,
-    timeout: Duration,
-    labels: &BTreeMap<String, String>,
-    tenant: Option<&str>,
-) {
-    let mut push = |field: &str, msg: String| {
-        let msg = if who.is_empty() { msg } else { format!("{who}: {msg}") };
-        problems.push((at(field), msg));
-    };
-    if interval < Duration::from_secs(1) {
-        push("interval", "must be at least 1s".into());
-    }
-    if timeout.is_zero() {
-        push("timeout", "must be longer than 0s".into());
-    }
-    for name in labels.keys() {
-        if !valid_label_name(name) {
-            push("labels", format!("{name:?} is not a label name"));
-        } else if RESERVED_LABELS.contains(&name.as_str()) {
-            push("labels", format!("{name:?} is set by Leitstand; use the {name} key where there is one"));
-        }
-    }
-    if let Some(Err(e)) = tenant.map(|t| TenantSlug::parse(t.to_string())) {
-        push("tenant", e.to_string());
-    }
 }

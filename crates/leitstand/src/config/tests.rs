@@ -282,9 +282,7 @@ headers = { Authorization = "Bearer geheim-123" }
     let settings = config.monitoring.settings(&config.policy, Path::new("data")).unwrap();
     let tls = &settings.probes[0];
     assert_eq!(tls.interval, std::time::Duration::from_secs(86_400), "the policy's certificate interval");
-    assert!(
-        matches!(&tls.check, leitstand_probes::check::Check::Tls { server_name, .. } if server_name == "portal.example")
-    );
+    assert!(matches!(&tls.check, leitstand_probes::check::Check::Tls(tls) if tls.server_name == "portal.example"));
     assert_eq!(tls.tenant.as_ref().map(|t| t.as_str()), Some("bank-a"));
     assert_eq!(tls.retries, 0, "a daily check does not wait a day to retry");
     assert_eq!((settings.probes[1].retries, settings.probes[1].interval.as_secs()), (1, 30));
