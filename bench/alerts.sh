@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Alerting benchmark (docs/benchmarks.md, "Alerting"): Leitstand and
 # Debian's Prometheus Alertmanager 0.25 in the same run, each fresh, each
-# driven by `leitstand bench alerts` over `POST /api/v2/alerts` and
+# driven by `leitstand-bench alerts` over `POST /api/v2/alerts` and
 # notifying the bench's webhook receiver (one notification per alert:
 # group_by ["..."], group_wait 0s):
 #
@@ -21,9 +21,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${1:-}" ]; then
-  cargo build --release --locked -p leitstand
+  cargo build --release --locked -p leitstand -p leitstand-bench
 fi
 bin="${1:-target/release/leitstand}"
+bench="${BENCH_BIN:-$(dirname "$bin")/leitstand-bench}"
 alerts="${ALERTS:-100000}"
 clients="${CLIENTS:-8}"
 per_request="${PER_REQUEST:-100}"
@@ -49,7 +50,7 @@ wait_ready() { # url pid log
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; started=(); }
 bench() { # pid target [token]
   local pid=$1 target=$2
-  LEITSTAND_BENCH_TOKEN="${3:-}" timeout 900 "$bin" bench alerts --target "$target" --pid "$pid" \
+  LEITSTAND_BENCH_TOKEN="${3:-}" timeout 900 "$bench" alerts --target "$target" --pid "$pid" \
     --alerts "$alerts" --clients "$clients" --per-request "$per_request" --rate "$rate" \
     --latency-duration "$latency" --receiver-port "$hook_port"
 }

@@ -3,13 +3,13 @@
 #
 # 1. HTTP checks per second against a local nginx, 16 at a time:
 #    Debian's prometheus-blackbox-exporter driven by wrk (16 connections
-#    calling /probe?module=http_2xx&target=…) and `leitstand bench probes`
+#    calling /probe?module=http_2xx&target=…) and `leitstand-bench probes`
 #    (16 concurrent probes through the real probe engine), in the same run,
 #    against a keep-alive target and against one that closes every
 #    connection. nginx's request counter (stub_status) checks how many
 #    requests each prober really sent.
-# 2. `leitstand bench idle-probes` (RSS per configured, idle probe).
-# 3. `leitstand bench rules` (the default rule pack over synthetic series).
+# 2. `leitstand-bench idle-probes` (RSS per configured, idle probe).
+# 3. `leitstand-bench rules` (the default rule pack over synthetic series).
 #
 #   bench/probes.sh [path/to/leitstand]      (default: target/release/leitstand)
 #
@@ -21,6 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-target/release/leitstand}"
+bench="${BENCH_BIN:-$(dirname "$bin")/leitstand-bench}"
+[ -x "$bench" ] || cargo build --release --locked -p leitstand-bench
 dur="${DURATION:-10}"
 rounds="${ROUNDS:-1}"
 bb_port=18415
@@ -94,7 +96,7 @@ run() {
     checks=$(awk '/requests in/ {print $1}' "$out")
     pid_cpu="blackbox_exporter $(pct $((b1 - b0)) "$dur") %, wrk $(pct "$w" "$dur") %"
   else
-    timeout $((dur + 30)) "$bin" bench probes --url "$target" --concurrency 16 --duration "${dur}s" >"$out"
+    timeout $((dur + 30)) "$bench" probes --url "$target" --concurrency 16 --duration "${dur}s" >"$out"
     rate=$(awk '/^rate:/ {print $2}' "$out")
     checks=$(awk '/^checks:/ {print $2}' "$out")
     pid_cpu="leitstand $(awk '/^cpu:/ {print $6}' "$out" | tr -d '(') %"
@@ -130,13 +132,13 @@ started=()
 echo
 echo "== Idle probes"
 for count in 10000 50000; do
-  timeout 120 "$bin" bench idle-probes --count "$count" | sed 's/^/  /'
+  timeout 120 "$bench" idle-probes --count "$count" | sed 's/^/  /'
 done
 
 echo
 echo "== Rules"
 for series in 10000 100000; do
-  timeout 300 "$bin" bench rules --series "$series" --duration 10s | sed 's/^/  /'
+  timeout 300 "$bench" rules --series "$series" --duration 10s | sed 's/^/  /'
 done
 
 echo

@@ -25,9 +25,6 @@ use leitstand::{admin_cmd, audit_cmd, logging, policy_cmd, serve, witness_cmd};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-mod bench_alerts;
-mod bench_cmd;
-
 fn main() -> ExitCode {
     let started = Instant::now();
     // Everything Leitstand creates — the database and its WAL, the intake
@@ -82,7 +79,6 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
         Command::Token(command) => block_on(admin_cmd::token(&load()?, command)),
         Command::Audit(command) => audit_cmd::run(&load()?, command),
         Command::Witness(command) => witness_cmd::run(&load()?, command),
-        Command::Bench(command) => bench_cmd::run(command),
         Command::Config(ConfigCommand::Schema) => {
             println!("{}", serde_json::to_string_pretty(&config::reference::schema())?);
             Ok(ExitCode::SUCCESS)

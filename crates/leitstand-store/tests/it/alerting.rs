@@ -1,9 +1,8 @@
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use leitstand_core::tenant::TenantSlug;
-use leitstand_store::testing::{self, TestDb};
 use leitstand_store::{
     AlertChanges, AlertFilter, AlertRepository, AlertRow, AttemptRow, Fence, Held, HistoryRow, IntakeProgress,
     LeaseRepository, NewTenant, NotificationOutcome, NotificationRow, OverrideRow, SilenceRow, Store, StoreError,
@@ -637,38 +636,3 @@ store_test!(a_batch_of_5000_alerts_is_written_in_chunks_and_reads_back, |store| 
     assert_eq!(store.alert(alerts[4999].id).await.unwrap().unwrap(), resolved[4999]);
     assert!(store.open_alerts(t(901)).await.unwrap().is_empty());
 });
-
-/// Writes batches of 10 000 new alerts (each with one history entry and
-/// one notification) and prints the rate. Not a pass/fail benchmark; run
-/// with `cargo nextest run -p leitstand-store --run-ignored only throughput --no-capture`.
-async fn throughput(db: TestDb) {
-    let store = &db.store;
-    let tenants = [tenant(store, "vergabe").await, tenant(store, "makler").await];
-    let lease = store.try_acquire_lease("alerting", "bench", t(0), Duration::from_secs(3600)).await.unwrap().unwrap();
-    let fence = Fence { lease: lease.name.clone(), holder: lease.holder.clone(), token: lease.token };
-    let mut total = Duration::ZERO;
-    let batches = 5;
-    for round in 0..batches {
-        let changes = new_alerts(&storm(10_000, &tenants));
-        let start = Instant::now();
-        store.apply_alert_changes(Some(&fence), t(1), &changes).await.unwrap();
-        let elapsed = start.elapsed();
-        total += elapsed;
-        println!("{} batch {round}: 10000 new alerts in {elapsed:?}", store.backend());
-    }
-    let rate = (batches * 10_000) as f64 / total.as_secs_f64();
-    println!("{}: {rate:.0} alerts/s (each = 1 alert + 1 history + 1 notification row)", store.backend());
-    db.cleanup().await;
-}
-
-#[tokio::test]
-#[ignore = "throughput measurement, run by hand"]
-async fn throughput_sqlite() {
-    throughput(testing::sqlite().await).await;
-}
-
-#[tokio::test]
-#[ignore = "throughput measurement, run by hand"]
-async fn throughput_postgres() {
-    throughput(testing::postgres().await).await;
-}

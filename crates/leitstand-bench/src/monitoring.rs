@@ -1,4 +1,4 @@
-//! `leitstand bench …`: measurements of the monitoring engine on this
+//! `leitstand-bench …`: measurements of the monitoring engine on this
 //! machine, with the code the server runs (docs/benchmarks.md records the
 //! figures; `bench/probes.sh` runs them beside blackbox_exporter).
 //!
@@ -11,14 +11,14 @@
 //!   results.
 //! - `rules`: the default rule pack evaluated over a synthetic store.
 //! - `alerts`: alert ingest and notification against a running server
-//!   (`crate::bench_alerts`).
+//!   (`crate::alerts`).
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::BenchCommand;
 use anyhow::Context;
-use leitstand::cli::BenchCommand;
 use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef, probe_labels};
 use leitstand_core::Clock;
 use leitstand_core::clock::SystemClock;
@@ -38,6 +38,10 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::IdleProbes { count, results } => idle_probes(count.max(1), results.max(1))?,
         BenchCommand::Rules { series, duration } => rules(series.max(1), duration.std())?,
+        BenchCommand::StoreWrites { backend, batches, size } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            return runtime.block_on(crate::store::store_writes(backend, batches.max(1), size.max(1)));
+        }
         BenchCommand::Alerts {
             target,
             token,
@@ -51,7 +55,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             latency_duration,
             drain,
             settle,
-        } => crate::bench_alerts::run(crate::bench_alerts::Options {
+        } => crate::alerts::run(crate::alerts::Options {
             target,
             token,
             alerts,
