@@ -442,6 +442,13 @@ async fn memory_after_settle(ctx: &Ctx) -> Option<(u64, u64)> {
     ctx.options.pid.and_then(memory_kib)
 }
 
+/// What each of `alerts` active alerts adds to the RSS, from the idle RSS
+/// and the RSS with them (KiB), in bytes.
+fn per_alert(idle_kib: u64, rss_kib: u64, alerts: usize) -> String {
+    let grown = rss_kib.saturating_sub(idle_kib) * 1024;
+    format!("{} bytes", thousands(grown / alerts.max(1) as u64))
+}
+
 fn describe_memory(memory: Option<(u64, u64)>) -> String {
     memory.map_or_else(|| "– (no --pid)".to_string(), |(rss, hwm)| format!("{} (peak {})", mib(rss), mib(hwm)))
 }
@@ -479,7 +486,8 @@ async fn bench(options: Options) -> anyhow::Result<()> {
         thousands(latency_alerts as u64),
         o.rate,
     );
-    if let Some((rss, _)) = o.pid.and_then(memory_kib) {
+    let idle_rss = o.pid.and_then(memory_kib).map(|(rss, _)| rss);
+    if let Some(rss) = idle_rss {
         println!("server RSS before: {}", mib(rss));
     }
 
@@ -596,6 +604,15 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     println!("| CPU during ingest (100 % = one core; machine: share of all cores) | {} |", cpu_split.join("; "));
     for (active, m) in &memory {
         println!("| RSS at {} active alerts (peak so far) | {} |", thousands(*active as u64), describe_memory(*m));
+    }
+    for (active, m) in &memory {
+        if let (Some(idle), Some((rss, _))) = (idle_rss, m) {
+            println!(
+                "| memory per alert at {} active: (RSS − idle RSS) / alerts | {} |",
+                thousands(*active as u64),
+                per_alert(idle, *rss, *active)
+            );
+        }
     }
     println!("| notified (ingest) | {} |", delivered_text(&ctx, 0..o.alerts, sent.accepted, last_lag));
     println!(

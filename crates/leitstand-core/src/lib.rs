@@ -13,9 +13,11 @@ pub mod access;
 pub mod annotations;
 pub mod calendar;
 pub mod clock;
+pub mod outcome;
 pub mod policy;
 pub mod tenant;
 pub mod time_limit;
 
 pub use clock::Clock;
+pub use outcome::Outcome;
 pub use policy::Policy;

@@ -401,8 +401,8 @@ impl SubmittedEvent {
             }
             None => None,
         };
-        if !matches!(self.outcome.as_str(), "success" | "failure" | "denied") {
-            return Err(fail(index, "outcome", format!("{:?} is not one of success, failure, denied", self.outcome)));
+        if let Err(reason) = self.outcome.parse::<leitstand_core::Outcome>() {
+            return Err(fail(index, "outcome", reason));
         }
         let source_ip = match self.source_ip {
             Some(ip) => {

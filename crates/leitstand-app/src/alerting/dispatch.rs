@@ -13,6 +13,7 @@
 //! lapses — at least once, never lost. The message id is the idempotency
 //! key receivers can use to drop the rare repeat.
 
+use leitstand_core::Outcome;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -216,7 +217,7 @@ async fn record(app: &App, holder: &str, results: Vec<Sent>) -> crate::Result<()
             &kind.audit_action(),
             tenant,
             &format!("alert:{}", row.alert_id),
-            if kind == HistoryKind::Notified { "success" } else { "failure" },
+            if kind == HistoryKind::Notified { Outcome::Success } else { Outcome::Failure },
             detail,
         );
         event.time = Some(at.to_string());

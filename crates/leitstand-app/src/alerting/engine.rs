@@ -13,6 +13,7 @@
 //! Labels are kept per alert (silences, inhibition and grouping match on
 //! them); annotations only as the JSON text the row needs.
 
+use leitstand_core::Outcome;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
@@ -213,7 +214,7 @@ impl Engine {
             let tenant = label(&o.alert.labels, "tenant").unwrap_or_default();
             tracing::error!(alertname, tenant, "alert refused: its tenant label names no tenant; create the tenant");
             let details = json!({ "alertname": alertname, "tenant": tenant, "reason": "unknown tenant" });
-            let event = crate::audit::own_event("system", "alert.refuse", None, "alert", "failure", details);
+            let event = crate::audit::own_event("system", "alert.refuse", None, "alert", Outcome::Failure, details);
             self.pending.audit.push(SubmittedEvent { time: Some(self.app.clock.now().to_string()), ..event });
         }
         Ok(())
@@ -586,7 +587,7 @@ impl Engine {
             &kind.audit_action(),
             entry.tenant().map(str::to_string),
             &format!("alert:{id}"),
-            "success",
+            Outcome::Success,
             serde_json::Value::Object(details),
         );
         event.time = Some(now.to_string());

@@ -3,10 +3,12 @@
 //! their history, acknowledging and resolving (also through a signed
 //! link), silences, on-call schedules and overrides, channels.
 
+use leitstand_core::Outcome;
 use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use leitstand_alerting::LabelSet;
+use leitstand_alerting::labels::{Fingerprint, fingerprint};
 use leitstand_alerting::lifecycle::Status;
 use leitstand_alerting::link::{LinkAction, LinkClaims};
 use leitstand_alerting::matchers::format_matcher;
@@ -32,8 +34,8 @@ use crate::{App, AppError, Principal, Result};
 pub struct AlertView {
     /// Episode id.
     pub id: Uuid,
-    /// Fingerprint (16 hex digits).
-    pub fingerprint: String,
+    /// Fingerprint (Alertmanager's, 16 hex digits).
+    pub fingerprint: Fingerprint,
     /// Tenant slug.
     pub tenant: Option<String>,
     /// `alertname`.
@@ -42,8 +44,8 @@ pub struct AlertView {
     pub severity: String,
     /// `service`.
     pub service: Option<String>,
-    /// `firing` / `resolved`.
-    pub status: String,
+    /// Firing or resolved.
+    pub status: Status,
     /// Escalation level (0: not actionable).
     pub level: u8,
     /// The level's name.
@@ -266,12 +268,16 @@ impl App {
             .and_then(|d| row.level_since.checked_add(d.signed()).ok());
         AlertView {
             id: row.id,
-            fingerprint: row.fingerprint,
+            fingerprint: row.fingerprint.parse().unwrap_or_else(|_| fingerprint(&labels)),
             tenant,
             alertname: row.alertname,
             severity: row.severity,
             service: row.service,
-            status: row.status,
+            status: Status::parse(&row.status).unwrap_or(if row.resolved_at.is_some() {
+                Status::Resolved
+            } else {
+                Status::Firing
+            }),
             level,
             level_name,
             starts_at: row.starts_at,
@@ -537,7 +543,7 @@ impl App {
                 "silence.create",
                 tenant_id,
                 &format!("silence:{id}"),
-                "success",
+                Outcome::Success,
                 json!({ "matchers": texts, "starts_at": starts_at.to_string(), "ends_at": new.ends_at.to_string(), "comment": row.comment }),
             )
             .await?;
@@ -559,7 +565,14 @@ impl App {
             return Err(AppError::invalid("silence", "the silence has already ended"));
         }
         self.audit()
-            .record(&principal.actor(), "silence.expire", row.tenant_id, &format!("silence:{id}"), "success", json!({}))
+            .record(
+                &principal.actor(),
+                "silence.expire",
+                row.tenant_id,
+                &format!("silence:{id}"),
+                Outcome::Success,
+                json!({}),
+            )
             .await?;
         self.alerting.wake_engine.notify_one();
         Ok(())
@@ -689,7 +702,7 @@ impl App {
                 "oncall.override",
                 None,
                 &format!("schedule:{schedule}"),
-                "success",
+                Outcome::Success,
                 json!({ "override": id.to_string(), "person": person, "starts_at": starts_at.to_string(), "ends_at": ends_at.to_string(), "reason": row.reason }),
             )
             .await?;
@@ -704,7 +717,14 @@ impl App {
             return Err(AppError::NotFound { entity: "override", key: id.to_string() });
         }
         self.audit()
-            .record(&principal.actor(), "oncall.override_delete", None, &format!("override:{id}"), "success", json!({}))
+            .record(
+                &principal.actor(),
+                "oncall.override_delete",
+                None,
+                &format!("override:{id}"),
+                Outcome::Success,
+                json!({}),
+            )
             .await?;
         self.alerting.wake_engine.notify_one();
         Ok(())
@@ -753,8 +773,8 @@ impl App {
         }
         let outcome = super::dispatch::send_test(self, id, self.clock.now()).await;
         let (result, details) = match &outcome {
-            Ok(status) => ("success", json!({ "status": status })),
-            Err(e) => ("failure", json!({ "error": e })),
+            Ok(status) => (Outcome::Success, json!({ "status": status })),
+            Err(e) => (Outcome::Failure, json!({ "error": e })),
         };
         self.audit()
             .record(&principal.actor(), "channel.test", None, &format!("channel:{id}"), result, details)

@@ -17,6 +17,7 @@ mod public;
 pub mod siem;
 pub mod witnessing;
 
+pub use leitstand_core::Outcome;
 pub use leitstand_store::{AuditQuery, IndexedEvent};
 pub use public::{AuditFigures, AuditLogState, witness_server};
 
@@ -143,7 +144,7 @@ pub(crate) fn own_event(
     action: &str,
     tenant: Option<String>,
     object: &str,
-    outcome: &str,
+    outcome: Outcome,
     details: Value,
 ) -> SubmittedEvent {
     debug_assert!(
@@ -188,7 +189,7 @@ impl<'a> Audit<'a> {
         action: &str,
         tenant: Option<Uuid>,
         object: &str,
-        outcome: &str,
+        outcome: Outcome,
         details: Value,
     ) -> Result<()> {
         let tenant = match tenant {
@@ -315,17 +316,18 @@ impl App {
         }
         let slugs: std::collections::HashMap<Uuid, String> =
             self.store.tenants(None).await?.into_iter().map(|t| (t.id, t.slug.as_str().to_string())).collect();
-        let events: Vec<SubmittedEvent> = old
+        let events = old
             .into_iter()
             .map(|e| {
                 let details = serde_json::from_str(&e.details).unwrap_or(Value::Null);
                 let tenant = e.tenant_id.and_then(|id| slugs.get(&id).cloned());
-                SubmittedEvent {
+                let outcome = e.outcome.parse::<Outcome>().map_err(|reason| AppError::invalid("outcome", reason))?;
+                Ok(SubmittedEvent {
                     time: Some(e.at.to_string()),
-                    ..own_event(&e.actor, &e.action, tenant, &e.object, &e.outcome, details)
-                }
+                    ..own_event(&e.actor, &e.action, tenant, &e.object, outcome, details)
+                })
             })
-            .collect();
+            .collect::<Result<Vec<SubmittedEvent>>>()?;
         for chunk in events.chunks(leitstand_ledger::event::MAX_BATCH) {
             self.audit().submit(chunk.to_vec()).await?;
         }
@@ -418,7 +420,7 @@ impl App {
                     "audit.verify",
                     None,
                     "audit-log",
-                    "failure",
+                    Outcome::Failure,
                     json!({ "findings": report.findings.len(), "first": report.findings[0] }),
                 )
                 .await?;

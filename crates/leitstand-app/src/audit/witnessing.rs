@@ -14,6 +14,7 @@
 //! A witness that is down delays nothing: the checkpoint is published at
 //! once and cosigned when the witness answers (the next round retries).
 
+use leitstand_core::Outcome;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -134,7 +135,7 @@ impl App {
                         "audit.witness",
                         None,
                         "audit-log",
-                        "failure",
+                        Outcome::Failure,
                         json!({ "witness": name, "size": size, "status": refusal.status(), "reason": text }),
                     )
                     .await?;

@@ -20,6 +20,7 @@ pub(crate) use totp::UsedSteps;
 pub use totp::{new_totp_secret, otpauth_uri, totp_code};
 pub use users::{NewUserRequest, OwnPasswordChange, UserUpdate, UserView};
 
+use leitstand_core::Outcome;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
@@ -207,7 +208,7 @@ impl App {
                         "user.create",
                         None,
                         "user:admin",
-                        "success",
+                        Outcome::Success,
                         json!({ "role": user.role, "bootstrap": true }),
                     )
                     .await?;
@@ -324,8 +325,8 @@ impl App {
         let object = format!("user:{name}");
         if let Err(e) = self.attempt(&name, ip, check).await {
             let (outcome, details) = match &e {
-                AppError::Locked { .. } => ("denied", json!({ "reason": "locked" })),
-                _ => ("failure", json!({})),
+                AppError::Locked { .. } => (Outcome::Denied, json!({ "reason": "locked" })),
+                _ => (Outcome::Failure, json!({})),
             };
             self.audit().record("anonymous", "auth.login", None, &object, outcome, details).await?;
             return Err(e);
@@ -333,7 +334,7 @@ impl App {
         let user = user.ok_or(AppError::BadCredentials)?;
         if user.must_change_password && user.password_expires_at.is_some_and(|at| at <= self.clock.now()) {
             let details = json!({ "reason": "one-time password expired" });
-            self.audit().record("anonymous", "auth.login", None, &object, "failure", details).await?;
+            self.audit().record("anonymous", "auth.login", None, &object, Outcome::Failure, details).await?;
             return Err(AppError::PasswordExpired);
         }
         self.start_session(&user, "password").await
@@ -359,7 +360,7 @@ impl App {
                 "auth.login",
                 None,
                 &format!("user:{name}"),
-                "success",
+                Outcome::Success,
                 json!({ "method": method }),
             )
             .await?;
@@ -412,7 +413,14 @@ impl App {
         self.store.delete_session(&session.id_hash).await?;
         let actor = session.principal.actor();
         self.audit()
-            .record(&actor, "auth.logout", None, &format!("user:{}", session.principal.username), "success", json!({}))
+            .record(
+                &actor,
+                "auth.logout",
+                None,
+                &format!("user:{}", session.principal.username),
+                Outcome::Success,
+                json!({}),
+            )
             .await
     }
 
@@ -475,7 +483,7 @@ impl App {
                 "token.create",
                 None,
                 &format!("token:{}", token.id),
-                "success",
+                Outcome::Success,
                 // `user` is pseudonymised; the token's name is not personal.
                 json!({
                     "token_name": name,
@@ -513,7 +521,7 @@ impl App {
         principal.require(Action::ManageOwnTokens)?;
         self.store.revoke_token(id, principal.user_id, self.clock.now()).await?;
         self.audit()
-            .record(&principal.actor(), "token.revoke", None, &format!("token:{id}"), "success", json!({}))
+            .record(&principal.actor(), "token.revoke", None, &format!("token:{id}"), Outcome::Success, json!({}))
             .await
     }
 

@@ -9,6 +9,7 @@
 //! updated from the claims at every sign-in. Its accounts have no password
 //! in Leitstand, and a local account of the same name is never taken over.
 
+use leitstand_core::Outcome;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -243,7 +244,7 @@ impl App {
                     "auth.login",
                     None,
                     &format!("user:{username}"),
-                    "denied",
+                    Outcome::Denied,
                     json!({ "via": "oidc", "reason": "no mapped role" }),
                 )
                 .await?;
@@ -271,7 +272,7 @@ impl App {
                             "role.change",
                             None,
                             &format!("user:{}", user.username),
-                            "success",
+                            Outcome::Success,
                             json!({ "from": user.role, "to": role }),
                         )
                         .await?;
@@ -307,7 +308,7 @@ impl App {
                         "user.create",
                         None,
                         &format!("user:{username}"),
-                        "success",
+                        Outcome::Success,
                         json!({ "role": role, "via": "oidc" }),
                     )
                     .await?;

@@ -8,6 +8,7 @@
 //! stolen session or token cannot take the factor over or guess its way
 //! past it.
 
+use leitstand_core::Outcome;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -130,7 +131,7 @@ impl App {
                 "auth.totp_enable",
                 None,
                 &format!("user:{}", principal.username),
-                "success",
+                Outcome::Success,
                 json!({ "replaced": replaces.is_some() }),
             )
             .await
@@ -154,7 +155,7 @@ impl App {
                 "auth.totp_disable",
                 None,
                 &format!("user:{}", user.username),
-                "success",
+                Outcome::Success,
                 json!({}),
             )
             .await

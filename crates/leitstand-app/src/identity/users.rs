@@ -6,6 +6,7 @@
 //! password ends the other sessions of the account — all of them after an
 //! administrator's reset — and revokes its tokens when asked to.
 
+use leitstand_core::Outcome;
 use leitstand_core::access::{Action, Role, check_password};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_store::{NewUser, SessionRepository, TenantRepository, User, UserChange, UserRepository};
@@ -95,7 +96,7 @@ impl App {
                 "user.create",
                 None,
                 &format!("user:{username}"),
-                "success",
+                Outcome::Success,
                 json!({ "role": user.role, "tenants": tenants }),
             )
             .await?;
@@ -149,7 +150,7 @@ impl App {
         };
         let action = if active { "user.enable" } else { "user.disable" };
         self.audit()
-            .record(&principal.actor(), action, None, &format!("user:{}", user.username), "success", details)
+            .record(&principal.actor(), action, None, &format!("user:{}", user.username), Outcome::Success, details)
             .await?;
         Ok(user)
     }
@@ -180,7 +181,7 @@ impl App {
                 "user.reset_password",
                 None,
                 &format!("user:{}", user.username),
-                "success",
+                Outcome::Success,
                 json!({ "sessions_ended": sessions, "tokens_revoked": tokens }),
             )
             .await?;
@@ -208,8 +209,8 @@ impl App {
             async { if verify_password(current, Some(hash)).await { Verdict::Passed } else { Verdict::WrongPassword } };
         if let Err(e) = self.attempt(&user.username, ip, check).await {
             let (outcome, reason) = match &e {
-                AppError::BadCredentials => ("failure", "wrong current password"),
-                _ => ("denied", "locked"),
+                AppError::BadCredentials => (Outcome::Failure, "wrong current password"),
+                _ => (Outcome::Denied, "locked"),
             };
             self.audit()
                 .record(&actor, "user.change_password", None, &object, outcome, json!({ "reason": reason }))
@@ -239,7 +240,7 @@ impl App {
                 "user.change_password",
                 None,
                 &object,
-                "success",
+                Outcome::Success,
                 json!({ "sessions_ended": sessions, "tokens_revoked": tokens }),
             )
             .await
@@ -271,7 +272,7 @@ impl App {
                 "role.change",
                 None,
                 &format!("user:{}", user.username),
-                "success",
+                Outcome::Success,
                 json!({ "from": user.role, "to": role, "tenants": ids }),
             )
             .await?;

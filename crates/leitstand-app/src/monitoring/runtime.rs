@@ -464,7 +464,7 @@ pub async fn run_probe(app: &App, i: usize, checker: &Checker) {
             action: action.into(),
             tenant: entry.def.tenant.as_ref().map(|t| t.to_string()),
             object: Some(format!("probe:{}", entry.def.id)),
-            outcome: "success".into(),
+            outcome: leitstand_core::Outcome::Success.to_string(),
             retention: Some("performance".into()),
             details: Some(
                 json!({

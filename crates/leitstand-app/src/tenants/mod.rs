@@ -1,6 +1,7 @@
 //! Tenants (Mandanten): create, rename, deactivate, list — with the tenant
 //! scope applied to every read.
 
+use leitstand_core::Outcome;
 use leitstand_core::access::Action;
 use leitstand_core::tenant::TenantSlug;
 /// A tenant as the services return it.
@@ -56,7 +57,7 @@ impl App {
                 "tenant.create",
                 Some(tenant.id),
                 &format!("tenant:{}", tenant.slug),
-                "success",
+                Outcome::Success,
                 json!({ "tenant_name": tenant.name }),
             )
             .await?;
@@ -88,7 +89,7 @@ impl App {
                 "tenant.rename",
                 Some(tenant.id),
                 &format!("tenant:{slug}"),
-                "success",
+                Outcome::Success,
                 json!({ "tenant_name": tenant.name }),
             )
             .await?;
@@ -102,7 +103,7 @@ impl App {
         let tenant = self.store.set_tenant_active(&slug, active, self.clock.now()).await?;
         let action = if active { "tenant.activate" } else { "tenant.deactivate" };
         self.audit()
-            .record(&principal.actor(), action, Some(tenant.id), &format!("tenant:{slug}"), "success", json!({}))
+            .record(&principal.actor(), action, Some(tenant.id), &format!("tenant:{slug}"), Outcome::Success, json!({}))
             .await?;
         Ok(tenant)
     }

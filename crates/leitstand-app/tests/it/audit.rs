@@ -107,7 +107,17 @@ store_test!(cli_events_wait_in_the_outbox_until_the_server_appends_them, |store|
     let sink = AuditSink::open(settings, clock.clone(), true).unwrap();
     assert!(sink.log().is_none(), "the server holds the log; the CLI gets the outbox");
     let cli = leitstand_app::App::new(store.clone(), clock.clone(), sink);
-    cli.audit().record("user:admin via:cli", "user.disable", None, "user:anna", "success", json!({})).await.unwrap();
+    cli.audit()
+        .record(
+            "user:admin via:cli",
+            "user.disable",
+            None,
+            "user:anna",
+            leitstand_app::audit::Outcome::Success,
+            json!({}),
+        )
+        .await
+        .unwrap();
     let parked = store.audit_outbox(10).await.unwrap();
     assert_eq!(parked.len(), 1);
     assert!(!parked[0].2.contains("anna") && !parked[0].2.contains("\"admin\""), "pseudonymised before it is parked");

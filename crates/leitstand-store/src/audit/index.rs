@@ -152,7 +152,7 @@ pub struct AuditQuery {
     /// Exact object.
     pub object: Option<String>,
     /// Exact outcome.
-    pub outcome: Option<String>,
+    pub outcome: Option<leitstand_core::Outcome>,
     /// Only these tenants (a tenant-bound principal); `None` = all. The
     /// service sets it from the caller, whatever the request said.
     pub scope: Option<Vec<String>>,
@@ -265,8 +265,8 @@ impl AuditLogRepository for Store {
             if let Some(v) = &q.object {
                 add("object = ?", Bind::Text(v.clone()), &mut binds);
             }
-            if let Some(v) = &q.outcome {
-                add("outcome = ?", Bind::Text(v.clone()), &mut binds);
+            if let Some(v) = q.outcome {
+                add("outcome = ?", Bind::Text(v.as_str().to_string()), &mut binds);
             }
             if let Some(before) = q.before {
                 add("idx < ?", Bind::Int(before as i64), &mut binds);

@@ -102,9 +102,9 @@ impl From<AlertView> for AlertJson {
         AlertJson {
             summary: a.summary("de").to_string(),
             id: a.id,
-            fingerprint: a.fingerprint,
+            fingerprint: a.fingerprint.to_string(),
             alertname: a.alertname,
-            status: a.status,
+            status: a.status.as_str().to_string(),
             severity: a.severity,
             level: a.level,
             level_name: a.level_name,

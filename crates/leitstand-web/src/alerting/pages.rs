@@ -34,6 +34,8 @@ use leitstand_core::access::Action;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use leitstand_alerting::lifecycle::Status;
+
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
@@ -126,10 +128,10 @@ fn person(actor: &str) -> String {
     actor.strip_prefix("user:").unwrap_or(actor).to_string()
 }
 
-fn state_text(tr: Tr, status: &str) -> (&'static str, String) {
+fn state_text(tr: Tr, status: Status) -> (&'static str, String) {
     match status {
-        "firing" => ("firing", tr.get("alert-state-firing")),
-        _ => ("inactive", tr.get("alert-state-resolved")),
+        Status::Firing => ("firing", tr.get("alert-state-firing")),
+        Status::Resolved => ("inactive", tr.get("alert-state-resolved")),
     }
 }
 
@@ -219,7 +221,7 @@ impl AlertsPage {
 const LIST_LIMIT: u32 = 200;
 
 pub(crate) fn alert_row(tr: Tr, zone: &TimeZone, a: AlertView) -> AlertRow {
-    let (state, text) = state_text(tr, &a.status);
+    let (state, text) = state_text(tr, a.status);
     AlertRow {
         state,
         state_text: text,
@@ -265,7 +267,7 @@ pub(crate) async fn alerts(State(state): State<AppState>, ctx: Ctx, Query(filter
         Ok(t) => t,
         Err(e) => return error_page(&ctx, &state, &e),
     };
-    let firing = list.iter().filter(|a| a.status == "firing").count();
+    let firing = list.iter().filter(|a| a.status == Status::Firing).count();
     let rows = list.into_iter().map(|a| alert_row(tr, &zone, a)).collect();
     let states = [("", "alerts-state-any"), ("firing", "alert-state-firing"), ("resolved", "alert-state-resolved")]
         .into_iter()
@@ -414,7 +416,7 @@ async fn render_alert(
         ("/alerts".into(), tr.get("alerts-title")),
         (format!("/alerts/{}", a.id), a.alertname.clone()),
     ];
-    let (state_key, state_label) = state_text(tr, &a.status);
+    let (state_key, state_label) = state_text(tr, a.status);
     let fact = |key: &str, value: String| Fact { label: tr.get(key), value };
     let mut facts =
         vec![fact("alert-summary", a.summary(tr.code()).to_string()), fact("alert-level", level_text(tr, &a))];
@@ -433,7 +435,7 @@ async fn render_alert(
         facts.push(fact("alert-held", held));
     }
     let next = match a.next_step_at {
-        Some(t) if a.status == "firing" => local(t, &zone),
+        Some(t) if a.status == Status::Firing => local(t, &zone),
         _ => tr.get("alert-next-none"),
     };
     facts.push(fact("alert-next", next));
@@ -448,8 +450,8 @@ async fn render_alert(
         facts.push(fact("alert-service", s.clone()));
     }
     facts.push(fact("alert-source", a.source.clone()));
-    facts.push(fact("alert-fingerprint", a.fingerprint.clone()));
-    let firing = a.status == "firing";
+    facts.push(fact("alert-fingerprint", a.fingerprint.to_string()));
+    let firing = a.status == Status::Firing;
     let is_acked = a.acked_by.is_some();
     let history = detail
         .history

@@ -108,7 +108,11 @@ pub(crate) async fn audit_events(
         action: q.action,
         tenant: q.tenant,
         object: q.object,
-        outcome: q.outcome,
+        outcome: q
+            .outcome
+            .map(|o| o.parse::<leitstand_app::audit::Outcome>())
+            .transpose()
+            .map_err(|message| caller.fail(AppError::Invalid { field: "outcome", message }))?,
         scope: None,
         before: q.cursor,
         limit: q.limit.unwrap_or(100).clamp(1, max),

@@ -11,6 +11,8 @@ use axum::routing::get;
 use leitstand_app::AppError;
 use serde::Deserialize;
 
+use leitstand_app::audit::Outcome;
+
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::i18n::Tr;
@@ -100,12 +102,14 @@ impl AuditFilter {
         };
         let from = day("from", &self.from, false);
         let to = day("to", &self.to, true);
-        let outcome = some(&self.outcome);
-        if let Some(o) = &outcome
-            && !["success", "failure", "denied"].contains(&o.as_str())
-        {
-            errors.push(format!("outcome: {o:?} is not success, failure or denied"));
-        }
+        let outcome = match some(&self.outcome).map(|o| o.parse::<Outcome>()) {
+            Some(Ok(o)) => Some(o),
+            Some(Err(reason)) => {
+                errors.push(format!("outcome: {reason}"));
+                None
+            }
+            None => None,
+        };
         let before = match some(&self.cursor).map(|c| c.parse::<u64>()) {
             Some(Ok(c)) => Some(c),
             Some(Err(_)) => {
@@ -158,14 +162,9 @@ fn query_string(pairs: &[(&str, String)]) -> String {
 fn export_href(q: &leitstand_app::audit::AuditQuery) -> String {
     let mut pairs = vec![("format", "csv".to_string()), ("limit", "10000".to_string())];
     pairs.extend([("from", q.from), ("to", q.to)].into_iter().filter_map(|(k, t)| t.map(|t| (k, t.to_string()))));
-    let texts = [
-        ("actor", &q.actor),
-        ("action", &q.action),
-        ("tenant", &q.tenant),
-        ("object", &q.object),
-        ("outcome", &q.outcome),
-    ];
+    let texts = [("actor", &q.actor), ("action", &q.action), ("tenant", &q.tenant), ("object", &q.object)];
     pairs.extend(texts.into_iter().filter_map(|(k, v)| v.clone().map(|v| (k, v))));
+    pairs.extend(q.outcome.map(|o| ("outcome", o.to_string())));
     format!("/api/v1/audit/events?{}", query_string(&pairs))
 }
 
