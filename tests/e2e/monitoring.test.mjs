@@ -135,7 +135,8 @@ test('probes, targets and rules: up, then down with ProbeDown firing — every p
   await axe(page, 'rules-firing');
   await page.goto(`${base}/`);
   const overview = await page.locator('main').innerText();
-  assert.match(overview, /critical .*ist nicht erreichbar/);
+  // Under its severity, "Kritisch", with what the rule says.
+  assert.match(overview, /Kritisch: \d+\nProbeDown – .*ist nicht erreichbar/);
   assert.match(overview, /2 Prüfungen, davon 1 ausgefallen|2 Prüfungen, davon 2 ausgefallen/);
   await axe(page, 'dashboard-alerts');
 });

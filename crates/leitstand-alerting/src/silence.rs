@@ -28,22 +28,7 @@ use crate::matchers::{Matcher, matches_all, matches_empty, parse_matcher};
 /// silence.
 pub const MAX_SILENCE: SignedDuration = SignedDuration::from_hours(366 * 24);
 
-/// A validation problem with one input field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct FieldError {
-    /// The field, with an index for list items (`matchers[1]`).
-    pub field: String,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
-    }
-}
+pub use leitstand_core::input::FieldError;
 
 /// A silence.
 #[derive(Debug, Clone)]

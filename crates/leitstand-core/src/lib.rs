@@ -13,6 +13,7 @@ pub mod access;
 pub mod annotations;
 pub mod calendar;
 pub mod clock;
+pub mod input;
 pub mod outcome;
 pub mod policy;
 pub mod tenant;

@@ -22,69 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::check::{Check, Kind, KindConfigs};
 
-/// A value that never appears in output (a header carrying a token, a
-/// shared secret): `Debug` and serialisation show `***`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself — for the request only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("***")
-    }
-}
-
-impl JsonSchema for Secret {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Secret".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "string", "description": "A secret; shown as *** everywhere." })
-    }
-}
-
-/// One problem with a probe entry: the key (relative to the entry, empty
-/// for the entry as a whole) and what is wrong, in words an operator
-/// understands (never the value of a secret).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct FieldError {
-    /// The key (`target`, `expect_addresses`, `cxml`).
-    pub field: String,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
-    }
-}
+pub use leitstand_core::input::{FieldError, Secret};
 
 /// What an entry gets when it leaves a key unset and the value comes from
 /// the policy rather than from the kind.

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use leitstand_core::clock::{Clock, SystemClock};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::Message;
@@ -45,54 +45,7 @@ use crate::Message;
 // ---------------------------------------------------------------------------
 // Secrets
 
-/// A value that must never be printed: a password, an access token, a
-/// webhook signing secret or a webhook URL that embeds a token (Slack,
-/// Teams). `Debug` and `Display` print `***`; [`Secret::expose`] is the one
-/// way to the value, so each use is visible in review.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Self)
-    }
-}
+pub use leitstand_core::input::Secret;
 
 /// Replaces every occurrence of a secret in a text (an error message from a
 /// library or a receiver) by `***`.

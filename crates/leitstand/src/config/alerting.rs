@@ -24,7 +24,7 @@ use leitstand_notify::channels::{Backoff, Channel, ChannelConfig};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::SecretString;
+use super::Secret;
 
 /// Alerting: channels, audiences, people, schedules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -49,7 +49,7 @@ pub struct AlertingConfig {
     /// Secret the signed links are derived from. Replicas on one PostgreSQL
     /// must share it; unset: a random key kept in the data directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_secret: Option<SecretString>,
+    pub link_secret: Option<Secret>,
     /// First retry after a failed delivery; doubles up to `retry_max`.
     pub retry_base: Duration,
     /// Longest wait between retries.

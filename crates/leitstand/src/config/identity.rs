@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::SecretString;
+use super::Secret;
 
 /// Sign-in through an OpenID Connect identity provider (Keycloak et al.).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -16,7 +16,7 @@ pub struct OidcConfig {
     pub client_id: String,
     /// Client secret of a confidential client. Never printed or logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<SecretString>,
+    pub client_secret: Option<Secret>,
     /// Leitstand's callback as registered: `https://HOST/login/oidc/callback`.
     pub redirect_url: String,
     /// Scopes besides `openid`.

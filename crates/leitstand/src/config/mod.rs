@@ -24,46 +24,13 @@ use std::path::{Path, PathBuf};
 use leitstand_core::policy::{Policy, PolicySet, TENANT_OVERRIDABLE};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_core::time_limit::Duration;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 pub use audit::*;
 pub use identity::*;
 use layers::Layers;
 pub use server::*;
 
-/// A secret that never appears in output.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// The secret itself — for the protocol only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString(***)")
-    }
-}
-
-impl Serialize for SecretString {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("***")
-    }
-}
-
-impl JsonSchema for SecretString {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "SecretString".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "string", "description": "A secret; shown as *** everywhere." })
-    }
-}
+pub use leitstand_core::input::Secret;
 
 /// The fully loaded configuration.
 #[derive(Debug, Clone)]
@@ -93,7 +60,7 @@ pub struct Config {
     /// a first start that should not generate one; checked against the
     /// password rules while loading, so a weak one stops the start before
     /// anything is created.
-    pub first_admin_password: Option<SecretString>,
+    pub first_admin_password: Option<Secret>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -190,7 +157,7 @@ pub fn load_str(
     let layers = Layers::new(defaults_table(), file, text, env.iter().cloned()).map_err(ConfigError::Invalid)?;
     let mut merged = layers.merged();
     let mut problems = Vec::new();
-    let first_admin_password = env.iter().find(|(k, _)| k == ADMIN_PASSWORD_VAR).map(|(_, v)| SecretString(v.clone()));
+    let first_admin_password = env.iter().find(|(k, _)| k == ADMIN_PASSWORD_VAR).map(|(_, v)| Secret::new(v.clone()));
     if let Some(Err(e)) =
         first_admin_password.as_ref().map(|p| leitstand_core::access::check_password("admin", p.expose()))
     {

@@ -19,7 +19,7 @@ use leitstand_probes::config::{Defaults, ProbeConfig, common_problems, valid_id}
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::SecretString;
+use super::Secret;
 
 /// Monitoring in the embedded mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -88,7 +88,7 @@ pub struct TargetConfig {
     /// Request headers, e.g. `Authorization = "Bearer …"` for a protected
     /// endpoint. The values are treated as secrets: never printed or logged.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, SecretString>,
+    pub headers: BTreeMap<String, Secret>,
     /// How often; unset: 30s.
     #[serde(default = "default_scrape_interval")]
     pub interval: Duration,

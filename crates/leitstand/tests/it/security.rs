@@ -12,7 +12,9 @@ fn modes(dir: &Path) -> Vec<(String, u32)> {
     let mut out = vec![(dir.display().to_string(), std::fs::metadata(dir).unwrap().permissions().mode() & 0o777)];
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path).unwrap();
+        // The server runs meanwhile: a temporary file it renamed away in
+        // between is gone, not a finding.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
         if meta.is_dir() {
             out.extend(modes(&path));
         } else {
