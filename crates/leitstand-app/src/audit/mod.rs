@@ -565,13 +565,7 @@ impl App {
             leitstand_ledger::event::check_not_reserved(index, e).map_err(AppError::InvalidEvent)?;
             e.submitted_by = Some(submitter.to_string());
         }
-        let known: std::collections::HashSet<String> = self
-            .store
-            .tenants(principal.tenant_filter())
-            .await?
-            .into_iter()
-            .map(|t| t.slug.as_str().to_string())
-            .collect();
+        let known: std::collections::HashSet<String> = self.visible_slugs(principal).await?.into_iter().collect();
         for (index, e) in events.iter().enumerate() {
             if let Some(t) = &e.tenant
                 && !known.contains(t)

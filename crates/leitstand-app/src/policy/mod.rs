@@ -11,7 +11,7 @@
 use leitstand_core::access::Action;
 use leitstand_core::policy::{Policy, not_yet_in_force};
 use leitstand_core::tenant::TenantSlug;
-use leitstand_store::{StoreError, TenantRepository};
+use leitstand_store::StoreError;
 
 use crate::{App, AppError, Principal, Result};
 
@@ -50,13 +50,7 @@ impl App {
     /// tenant-bound caller who names none gets its first tenant's.
     pub async fn effective_policy(&self, principal: &Principal, tenant: Option<&str>) -> Result<PolicyView> {
         principal.require(Action::ReadPolicy)?;
-        let visible: Vec<String> = self
-            .store
-            .tenants(principal.tenant_filter())
-            .await?
-            .into_iter()
-            .map(|t| t.slug.as_str().to_string())
-            .collect();
+        let visible = self.visible_slugs(principal).await?;
         let base_readable = principal.tenant_filter().is_none();
         let tenant = match tenant {
             Some(slug) if visible.iter().any(|v| v == slug) => Some(slug.to_string()),

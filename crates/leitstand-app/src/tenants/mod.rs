@@ -34,6 +34,14 @@ impl App {
         Ok(self.store.tenants(principal.tenant_filter()).await?)
     }
 
+    /// The slugs of the tenants `principal` may see, for services that
+    /// check a named tenant against the caller's scope (no `tenant.read`
+    /// needed: the scope is the caller's own).
+    pub(crate) async fn visible_slugs(&self, principal: &Principal) -> Result<Vec<String>> {
+        let tenants = self.store.tenants(principal.tenant_filter()).await?;
+        Ok(tenants.into_iter().map(|t| t.slug.as_str().to_string()).collect())
+    }
+
     /// One tenant, if visible (invisible tenants are "not found", so their
     /// existence is not revealed).
     pub async fn tenant(&self, principal: &Principal, slug: &str) -> Result<TenantView> {
