@@ -257,7 +257,7 @@ fn fallback(app: &App, row: &NotificationRow, now: Timestamp) -> Option<Notifica
     message.locale = channel.locale;
     Some(NotificationRow {
         id: message.id,
-        channel: channel.id.clone(),
+        channel: channel.id.to_string(),
         payload: serde_json::to_string(&message).ok()?,
         status: "pending".into(),
         attempts: 0,

@@ -38,12 +38,13 @@ use leitstand_notify::Locale;
 use leitstand_notify::channels::{Backoff, Channel};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+pub use leitstand_notify::channels::ChannelId;
 pub use services::{AlertDetail, AlertListQuery, AlertView, ChannelView, NewSilence, ScheduleView, SilenceView};
 
 /// A configured notification channel.
 pub struct ChannelDef {
-    /// Stable id (`[a-z0-9-]`), referenced by audiences and fallbacks.
-    pub id: String,
+    /// Stable id, referenced by audiences and fallbacks.
+    pub id: ChannelId,
     /// Display name.
     pub name: String,
     /// The channel (its secrets stay inside).
@@ -300,7 +301,7 @@ impl Alerting {
 
     /// A channel by id.
     pub fn channel(&self, id: &str) -> Option<&ChannelDef> {
-        self.settings.channels.iter().find(|c| c.id == id)
+        self.settings.channels.iter().find(|c| c.id == *id)
     }
 
     /// A schedule by id.

@@ -17,6 +17,7 @@ use leitstand_alerting::silence::{SilenceState, validate_new_silence};
 use leitstand_alerting::wire::{self, IncomingAlert};
 use leitstand_core::access::Action as Perm;
 use leitstand_core::tenant::TenantSlug;
+use leitstand_notify::channels::ChannelId;
 use leitstand_store::{
     AlertFilter, AlertRepository, AlertRow, AttemptRow, HistoryRow, NotificationRow, OverrideRow, SilenceRow,
     TenantRepository,
@@ -185,7 +186,7 @@ pub struct ScheduleView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelView {
     /// Id.
-    pub id: String,
+    pub id: ChannelId,
     /// Name.
     pub name: String,
     /// `email`, `webhook`, `slack`, `teams`, `matrix`.
@@ -752,7 +753,7 @@ impl App {
                     .settings
                     .audiences
                     .iter()
-                    .filter(|(_, r)| r.channels.contains(&c.id))
+                    .filter(|(_, r)| r.channels.iter().any(|id| c.id == **id))
                     .map(|(a, _)| {
                         serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
                     })
@@ -765,13 +766,13 @@ impl App {
     pub async fn test_channel(
         &self,
         principal: &Principal,
-        id: &str,
+        id: &ChannelId,
     ) -> Result<std::result::Result<Option<u16>, String>> {
         principal.require(Perm::TestChannels)?;
-        if self.alerting.channel(id).is_none() {
-            return Err(AppError::NotFound { entity: "channel", key: id.into() });
+        if self.alerting.channel(id.as_str()).is_none() {
+            return Err(AppError::NotFound { entity: "channel", key: id.to_string() });
         }
-        let outcome = super::dispatch::send_test(self, id, self.clock.now()).await;
+        let outcome = super::dispatch::send_test(self, id.as_str(), self.clock.now()).await;
         let (result, details) = match &outcome {
             Ok(status) => (Outcome::Success, json!({ "status": status })),
             Err(e) => (Outcome::Failure, json!({ "error": e })),

@@ -67,7 +67,7 @@ fn webhook_settings(url: &str) -> AlertingSettings {
     }
     AlertingSettings {
         channels: vec![ChannelDef {
-            id: "ops-hook".into(),
+            id: leitstand_app::alerting::ChannelId::parse("ops-hook").unwrap(),
             name: "Ops".into(),
             channel,
             kind: ChannelKind::Webhook,

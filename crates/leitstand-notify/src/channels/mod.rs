@@ -47,6 +47,66 @@ use crate::Message;
 
 pub use leitstand_core::input::Secret;
 
+/// A channel's stable id as configured (`ops-mail`): 1 to 64 lower-case
+/// letters, digits and `-`. Audiences, fallbacks, notifications and the
+/// API name a channel by it; parsed once where it enters, so a path or a
+/// form cannot ask for a channel by a name no channel can have.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChannelId(String);
+
+/// As the quoted text, the way messages name a channel (`channel "ops-mail": …`).
+impl fmt::Debug for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl ChannelId {
+    /// Whether `id` is one (the rule every configured id follows).
+    pub fn is_valid(id: &str) -> bool {
+        !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }
+
+    /// The id, or why `id` is none.
+    pub fn parse(id: impl Into<String>) -> Result<Self, String> {
+        let id = id.into();
+        if Self::is_valid(&id) {
+            Ok(Self(id))
+        } else {
+            Err(format!("{id:?} is no channel id: 1 to 64 lower-case letters, digits and -"))
+        }
+    }
+
+    /// The written form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ChannelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for ChannelId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<String> for ChannelId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<ChannelId> for String {
+    fn eq(&self, other: &ChannelId) -> bool {
+        *self == other.0
+    }
+}
+
 /// Replaces every occurrence of a secret in a text (an error message from a
 /// library or a receiver) by `***`.
 pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
@@ -679,6 +739,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_channel_id_is_what_the_configuration_allows() {
+        for ok in ["ops-mail", "a", "team-2"] {
+            assert_eq!(ChannelId::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in ["", "Ops", "ops_mail", "ops mail", &"x".repeat(65)] {
+            let e = ChannelId::parse(bad).unwrap_err();
+            assert!(e.contains("no channel id"), "{e}");
+        }
+        assert!(ChannelId::parse("ops-mail").unwrap() == *"ops-mail");
+    }
 
     #[test]
     fn secret_never_prints() {

@@ -13,7 +13,7 @@ use leitstand_alerting::LabelSet;
 use leitstand_alerting::lifecycle::Status;
 use leitstand_app::alerting::engine::Action as Respond;
 use leitstand_app::alerting::{
-    AlertDetail, AlertListQuery, AlertView, ChannelView, NewSilence, ScheduleView, SilenceView,
+    AlertDetail, AlertListQuery, AlertView, ChannelId, ChannelView, NewSilence, ScheduleView, SilenceView,
 };
 use leitstand_app::{App, AppError};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,11 @@ fn body<T>(caller: &Caller, json: Result<Json<T>, JsonRejection>) -> ApiResult<T
 /// An id from the path; anything that is not a UUID is simply not found.
 fn id_of(caller: &Caller, entity: &'static str, text: &str) -> ApiResult<Uuid> {
     text.parse().map_err(|_| caller.fail(AppError::NotFound { entity, key: text.to_string() }))
+}
+
+/// A channel id from the path; one no channel can have is not found.
+pub(crate) fn channel_id(text: &str) -> Result<ChannelId, AppError> {
+    ChannelId::parse(text).map_err(|_| AppError::NotFound { entity: "channel", key: text.to_string() })
 }
 
 /// `None` for an absent or blank query value (forms send `tenant=`).
@@ -721,7 +726,7 @@ pub(crate) struct ChannelJson {
 impl From<ChannelView> for ChannelJson {
     fn from(c: ChannelView) -> Self {
         ChannelJson {
-            id: c.id,
+            id: c.id.to_string(),
             name: c.name,
             kind: c.kind,
             language: c.locale,
@@ -758,6 +763,7 @@ pub(crate) async fn test_channel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ChannelTestJson>> {
+    let id = channel_id(&id).map_err(|e| caller.fail(e))?;
     let outcome = state.app.test_channel(caller.principal(), &id).await.map_err(|e| caller.fail(e))?;
     Ok(Json(match outcome {
         Ok(status) => ChannelTestJson { ok: true, status, error: None },

@@ -1068,7 +1068,7 @@ fn render_channels(state: &AppState, ctx: &Ctx, notice: Option<String>) -> Respo
             language: tr.get(&format!("lang-{}", c.locale)),
             fallback: c.fallback.unwrap_or_default(),
             audiences: c.audiences.iter().map(|a| known(tr, "audience", a, &AUDIENCES)).collect::<Vec<_>>().join(", "),
-            id: c.id,
+            id: c.id.to_string(),
             name: c.name,
             kind: c.kind,
         })
@@ -1095,7 +1095,11 @@ pub(crate) async fn test_channel(
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let tr = ctx.tr;
     let name = state.app.alerting.channel(&id).map_or_else(|| id.clone(), |c| c.name.clone());
-    let notice = match state.app.test_channel(principal, &id).await {
+    let found = match super::api::channel_id(&id) {
+        Ok(id) => state.app.test_channel(principal, &id).await,
+        Err(e) => Err(e),
+    };
+    let notice = match found {
         Ok(Ok(Some(code))) => tr.args("channel-test-ok-status", &[("name", &name), ("status", &code.to_string())]),
         Ok(Ok(None)) => tr.arg("channel-test-ok", "name", &name),
         Ok(Err(error)) => tr.args("channel-test-failed", &[("name", &name), ("error", &error)]),

@@ -65,7 +65,7 @@ fn settings(hook: &str) -> AlertingSettings {
     let schedule = validate(&def, &|p| people.contains_key(p)).unwrap();
     let mut settings = AlertingSettings {
         channels: vec![ChannelDef {
-            id: "ops-hook".into(),
+            id: leitstand_app::alerting::ChannelId::parse("ops-hook").unwrap(),
             name: "Ops-Webhook".into(),
             channel,
             kind: ChannelKind::Webhook,

@@ -20,7 +20,7 @@ use leitstand_app::alerting::{AlertingSettings, AudienceRoute, ChannelDef, Perso
 use leitstand_core::policy::{Audience, ChannelKind, PolicySet};
 use leitstand_core::time_limit::Duration;
 use leitstand_notify::Locale;
-use leitstand_notify::channels::{Backoff, Channel, ChannelConfig};
+use leitstand_notify::channels::{Backoff, Channel, ChannelConfig, ChannelId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -194,8 +194,9 @@ fn audience(name: &str) -> Option<Audience> {
     serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
+/// Ids of people follow the channels' rule.
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    ChannelId::is_valid(id)
 }
 
 /// The policy's channel kind a channel serves.
@@ -242,11 +243,13 @@ impl AlertingConfig {
             let (id, name, locale, fallback) =
                 (take_str("id"), take_str("name"), take_str("locale"), take_str("fallback"));
             let id = match id {
-                Ok(Some(id)) if valid_id(&id) => id,
-                Ok(Some(id)) => {
-                    problems.push((at("id"), format!("{id:?}: use lower-case letters, digits and -")));
-                    continue;
-                }
+                Ok(Some(id)) => match ChannelId::parse(id.clone()) {
+                    Ok(id) => id,
+                    Err(_) => {
+                        problems.push((at("id"), format!("{id:?}: use lower-case letters, digits and -")));
+                        continue;
+                    }
+                },
                 Ok(None) => {
                     problems.push((at("id"), "required".into()));
                     continue;
@@ -276,7 +279,7 @@ impl AlertingConfig {
                 problems.push(p);
                 None
             });
-            let name = name.ok().flatten().unwrap_or_else(|| id.clone());
+            let name = name.ok().flatten().unwrap_or_else(|| id.to_string());
             let config: ChannelConfig = match ChannelConfig::deserialize(toml::Value::Table(rest)) {
                 Ok(c) => c,
                 Err(e) => {
@@ -288,7 +291,7 @@ impl AlertingConfig {
                 problems.extend(errors.into_iter().map(|e| (at(&e.path), format!("channel {id:?}: {}", e.reason))));
                 continue;
             }
-            match Channel::from_config(&id, &config) {
+            match Channel::from_config(id.as_str(), &config) {
                 Ok(channel) => {
                     channels.push(ChannelDef { kind: policy_kind(config.kind()), id, name, channel, locale, fallback })
                 }
@@ -297,12 +300,12 @@ impl AlertingConfig {
         }
         for (i, c) in channels.iter().enumerate() {
             if let Some(f) = &c.fallback {
-                if f == &c.id {
+                if *f == c.id {
                     problems.push((
                         format!("alerting.channels[{i}].fallback"),
                         format!("channel {:?} cannot be its own fallback", c.id),
                     ));
-                } else if !channels.iter().any(|o| &o.id == f) {
+                } else if !channels.iter().any(|o| o.id == *f) {
                     problems.push((format!("alerting.channels[{i}].fallback"), format!("no channel {f:?}")));
                 }
             }
