@@ -3,11 +3,11 @@
 //! to one of the expected addresses. Every address found is reported, so
 //! a hijacked or stale record shows what it points to.
 //!
-//! A probe built in code can instead ask one DNS server directly
-//! ([`DnsProbe::server`], the wire format over UDP in `wire.rs`): the
-//! answer of that server alone, without the system's caches and hosts
-//! file. The configuration does not offer it yet; the contract test uses
-//! it to serve answers — slow, silent, malformed — from loopback.
+//! With `server`, it asks that one DNS server directly instead (the wire
+//! format over UDP in `wire.rs`): the answer of that server alone —
+//! the portal's authoritative server, say — without the system's caches
+//! and hosts file. The contract test uses it to serve answers — slow,
+//! silent, malformed — from loopback.
 
 mod wire;
 
@@ -28,6 +28,11 @@ pub struct Config {
     /// dns: accepted addresses; unset: any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect_addresses: Vec<String>,
+    /// dns: ask this DNS server directly (`192.0.2.53`, `192.0.2.53:5353`,
+    /// `[2001:db8::53]:53`; port 53 if none) instead of the system's
+    /// resolver; unset: the system's resolver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// A name to resolve.
@@ -108,7 +113,17 @@ impl Probe for DnsProbe {
                 Err(_) => problems.push(FieldError::new("expect_addresses", format!("{a:?} is not an IP address"))),
             }
         }
-        if problems.is_empty() { Ok(Self::new(target, expected)) } else { Err(problems) }
+        let server = match c.server.as_deref().map(str::trim) {
+            None => None,
+            Some(text) => match text.parse::<SocketAddr>().or_else(|_| text.parse::<IpAddr>().map(|ip| (ip, 53).into())) {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    problems.push(FieldError::new("server", format!("{text:?} is not an IP address with an optional port")));
+                    None
+                }
+            },
+        };
+        if problems.is_empty() { Ok(Self { server, ..Self::new(target, expected) }) } else { Err(problems) }
     }
 
     fn target(&self) -> &str {
@@ -124,6 +139,19 @@ impl Probe for DnsProbe {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_configured_server_is_asked_directly_and_a_wrong_one_is_named() {
+        let config = |server: &str| Config { server: Some(server.into()), ..Config::default() };
+        let probe = DnsProbe::from_config("portal.example", &config("192.0.2.53")).unwrap();
+        assert_eq!(probe.server, Some("192.0.2.53:53".parse().unwrap()), "port 53 unless given");
+        let probe = DnsProbe::from_config("portal.example", &config("[2001:db8::53]:5353")).unwrap();
+        assert_eq!(probe.server, Some("[2001:db8::53]:5353".parse().unwrap()));
+        assert_eq!(DnsProbe::from_config("portal.example", &Config::default()).unwrap().server, None);
+        let e = DnsProbe::from_config("portal.example", &config("ns1.example")).unwrap_err();
+        assert_eq!(e[0].field, "server");
+        assert!(e[0].reason.contains("ns1.example"), "{}", e[0]);
+    }
 
     #[tokio::test]
     async fn names_resolve_to_what_is_expected_or_say_what_they_found() {
