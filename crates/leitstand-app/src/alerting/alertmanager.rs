@@ -31,7 +31,8 @@ pub const RECEIVER: &str = "leitstand";
 /// Alerts read per round trip to the store.
 const PAGE: u32 = 1_000;
 
-/// `GET /api/v2/alerts` and `/alerts/groups` filters.
+/// `GET /api/v2/alerts` and `/alerts/groups` filters. (Alertmanager's
+/// `unprocessed` selects nothing here: Leitstand answers after processing.)
 #[derive(Debug, Clone)]
 pub struct AlertSelection {
     /// All must match the alert's labels.
@@ -42,9 +43,6 @@ pub struct AlertSelection {
     pub silenced: bool,
     /// Alerts an alert they depend on holds back.
     pub inhibited: bool,
-    /// Alerts received but not yet processed: Leitstand answers after
-    /// processing, so there are none whatever this says.
-    pub unprocessed: bool,
     /// A regex over the receiver's name.
     pub receiver: Option<String>,
 }
@@ -52,7 +50,7 @@ pub struct AlertSelection {
 impl Default for AlertSelection {
     /// Everything, as Alertmanager's defaults.
     fn default() -> Self {
-        Self { matchers: Vec::new(), active: true, silenced: true, inhibited: true, unprocessed: true, receiver: None }
+        Self { matchers: Vec::new(), active: true, silenced: true, inhibited: true, receiver: None }
     }
 }
 

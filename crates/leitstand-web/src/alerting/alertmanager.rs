@@ -172,12 +172,14 @@ fn filter_matchers(pairs: &[(String, String)]) -> Result<Vec<Matcher>, String> {
 
 /// What `GET /api/v2/alerts` and `/alerts/groups` ask for.
 fn selection(pairs: &[(String, String)]) -> Result<AlertSelection, String> {
+    // Checked like the others, though it selects nothing: no alert is
+    // unprocessed when Leitstand answers.
+    flag(pairs, "unprocessed")?;
     Ok(AlertSelection {
         matchers: filter_matchers(pairs)?,
         active: flag(pairs, "active")?,
         silenced: flag(pairs, "silenced")?,
         inhibited: flag(pairs, "inhibited")?,
-        unprocessed: flag(pairs, "unprocessed")?,
         receiver: pairs.iter().rev().find(|(k, _)| k == "receiver").map(|(_, v)| v.clone()).filter(|v| !v.is_empty()),
     })
 }
