@@ -32,6 +32,7 @@ pub use identity::{
     OwnPasswordChange, SessionSettings, UserView, ValidSession, generate_password, new_totp_secret, otpauth_uri,
     totp_code,
 };
+pub use leitstand_core::access::UserName;
 /// The store's metrics hook, implemented by the HTTP edge's registry.
 pub use leitstand_store::{Backend, StoreObserver};
 pub use leitstand_store::{Store, StoreOptions};

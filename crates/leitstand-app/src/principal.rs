@@ -1,7 +1,7 @@
 //! Who is acting: a user through a session or an API token, with the role's
 //! permissions and tenant scope resolved once per request.
 
-use leitstand_core::access::{Action, Role, TenantScope};
+use leitstand_core::access::{Action, Role, TenantScope, UserName};
 use uuid::Uuid;
 
 use crate::{AppError, Result};
@@ -32,7 +32,7 @@ pub struct Principal {
     /// User id.
     pub user_id: Uuid,
     /// User name.
-    pub username: String,
+    pub username: UserName,
     /// Role.
     pub role: Role,
     /// Visible tenants.

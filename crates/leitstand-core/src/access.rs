@@ -75,6 +75,87 @@ impl FromStr for Role {
     }
 }
 
+/// A user's login name: 2 to 64 characters of a-z, 0-9, `.`, `_`, `-` and
+/// `@` (an identity provider's mail-style name fits), compared without
+/// regard to case. Parsed once where a name comes in (a form, a path, the
+/// command line, an ID token); past that edge every layer carries this
+/// type, so the store never sees a name that could not have been created.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserName(String);
+
+/// Quoted like the text it is, so `{name:?}` in a message reads `"anna"`.
+impl fmt::Debug for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// Why a string is not a valid [`UserName`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid user name {value:?}: 2 to 64 characters of a-z, 0-9, '.', '_', '-', '@'")]
+pub struct InvalidUserName {
+    /// The rejected input.
+    pub value: String,
+}
+
+impl UserName {
+    /// The rule, in words for forms and error messages.
+    pub const RULE: &'static str = "2 to 64 characters of a-z, 0-9, '.', '_', '-', '@'";
+
+    /// Validates `value` (surrounding space removed, lower-cased) as a
+    /// user name.
+    pub fn parse(value: &str) -> Result<Self, InvalidUserName> {
+        let name = value.trim().to_lowercase();
+        let ok = (2..=64).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-@".contains(&b));
+        if ok { Ok(Self(name)) } else { Err(InvalidUserName { value: value.to_string() }) }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserName {
+    type Error = InvalidUserName;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<UserName> for String {
+    fn from(name: UserName) -> Self {
+        name.0
+    }
+}
+
+impl FromStr for UserName {
+    type Err = InvalidUserName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for UserName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for UserName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// Something a user can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -385,6 +466,19 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("root".parse::<Role>().unwrap_err().to_string().contains("tenant_viewer"));
+    }
+
+    #[test]
+    fn user_names_are_parsed_once_and_lower_cased() {
+        assert_eq!(UserName::parse("  Erika.Mustermann ").unwrap().as_str(), "erika.mustermann");
+        assert_eq!(UserName::parse("anna@bund.de").unwrap().as_str(), "anna@bund.de");
+        assert_eq!(format!("{:?}", UserName::parse("anna").unwrap()), "\"anna\"");
+        for bad in ["", "a", "erika mustermann", "../admin", "ärger", &"x".repeat(65), "admin;drop"] {
+            let e = UserName::parse(bad).unwrap_err();
+            assert!(e.to_string().contains("2 to 64"), "{bad:?}: {e}");
+        }
+        let json: Result<UserName, _> = serde_json::from_str("\"a b\"");
+        assert!(json.is_err(), "deserialising validates as well");
     }
 
     #[test]

@@ -83,7 +83,7 @@ impl Page {
                     })
                     .collect();
                 let role = tr.get(&format!("role-{}", p.role.as_str()));
-                let who = tr.args("signed-in-as", &[("name", &p.username), ("role", &role)]);
+                let who = tr.args("signed-in-as", &[("name", p.username.as_str()), ("role", &role)]);
                 (Some(who), items, s.csrf_token.clone())
             }
             None => (None, Vec::new(), String::new()),

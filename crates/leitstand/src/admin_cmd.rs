@@ -6,7 +6,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use leitstand_app::{App, NewUserRequest, Principal, Via};
+use leitstand_app::{App, NewUserRequest, Principal, UserName, Via};
 use leitstand_core::access::{Role, TenantScope};
 use leitstand_core::clock::SystemClock;
 use leitstand_core::time_limit::Duration;
@@ -18,7 +18,7 @@ use crate::config::Config;
 fn system() -> Principal {
     Principal {
         user_id: Uuid::nil(),
-        username: "system".into(),
+        username: UserName::parse("system").expect("a valid user name"),
         role: Role::Admin,
         scope: TenantScope::All,
         via: Via::Cli,

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use leitstand_app::UserName;
 
 /// Leitstand — operations and governance control plane for critical portals.
 #[derive(Debug, Parser)]
@@ -157,19 +158,19 @@ pub enum UserCommand {
     /// (enabling the user again brings neither back).
     Disable {
         /// Login name.
-        name: String,
+        name: UserName,
     },
     /// Enable a disabled user.
     Enable {
         /// Login name.
-        name: String,
+        name: UserName,
     },
     /// Set a new one-time password (generated, or from standard input); the
     /// user must change it at the next login, before it expires. Ends the
     /// user's sessions.
     ResetPassword {
         /// Login name.
-        name: String,
+        name: UserName,
         /// Read the new password from standard input.
         #[arg(long)]
         password_stdin: bool,
@@ -202,7 +203,7 @@ pub enum TokenCommand {
     Create {
         /// The user the token acts for.
         #[arg(long)]
-        user: String,
+        user: UserName,
         /// Scope: read, write, ingest (sending alerts only) or calendar
         /// (on-call calendars only); repeatable [default: read].
         #[arg(long = "scope", value_name = "SCOPE")]

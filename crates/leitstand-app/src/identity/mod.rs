@@ -28,7 +28,7 @@ use std::sync::atomic::Ordering;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use jiff::{SignedDuration, Timestamp};
-use leitstand_core::access::{Action, IP_KEY_PREFIX, Role, TenantScope, check_password};
+use leitstand_core::access::{Action, IP_KEY_PREFIX, Role, TenantScope, UserName, check_password};
 use leitstand_store::{NewUser, SessionRepository, SessionRow, StoreError, ThrottleRepository, UserRepository};
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -191,7 +191,7 @@ impl App {
         };
         let new = NewUser {
             id: Uuid::now_v7(),
-            username: "admin".into(),
+            username: UserName::parse("admin").expect("a valid user name"),
             display_name: "Administrator".into(),
             role: Role::Admin,
             password_hash: Some(hash_password(password.clone()).await?),
@@ -304,7 +304,12 @@ impl App {
     /// factor on; a wrong or missing code counts as a failed login.
     pub async fn login(&self, username: &str, password: &str, code: Option<&str>, ip: &str) -> Result<LoginOutcome> {
         let name = username.trim().to_lowercase();
-        let user = self.store.user_by_name(&name).await?.filter(|u| u.active);
+        // A name no account can have is looked up as no account: the same
+        // work, the same answer and the same count as any unknown name.
+        let user = match UserName::parse(&name) {
+            Ok(valid) => self.store.user_by_name(&valid).await?.filter(|u| u.active),
+            Err(_) => None,
+        };
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let second = match &user {
             Some(u) => self.totp_secret_of(u)?.map(|secret| (u.id, secret)),
@@ -527,7 +532,7 @@ impl App {
 
     /// The principal acting for `username` on the local command line (the
     /// audit log records the operator, `system via:cli`).
-    pub async fn cli_principal(&self, username: &str) -> Result<Principal> {
+    pub async fn cli_principal(&self, username: &UserName) -> Result<Principal> {
         let user = self
             .store
             .user_by_name(username)

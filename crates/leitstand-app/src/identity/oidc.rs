@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use jiff::Timestamp;
-use leitstand_core::access::Role;
+use leitstand_core::access::{Role, UserName};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_store::{NewUser, OidcLogin, OidcLoginRepository, TenantRepository, UserChange, UserRepository};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
@@ -232,10 +232,12 @@ impl App {
             .ok_or_else(|| unavailable(&"unreadable ID token payload"))?;
         let subject = verified.subject().as_str();
         let external_id = format!("{}|{subject}", oidc.settings.issuer_url);
-        let username =
-            claim(&claims, &oidc.settings.username_claim).and_then(|v| v.as_str()).map(str::to_lowercase).ok_or_else(
-                || AppError::invalid("oidc", format!("the ID token has no {:?} claim", oidc.settings.username_claim)),
-            )?;
+        let claimed = claim(&claims, &oidc.settings.username_claim).and_then(|v| v.as_str()).ok_or_else(|| {
+            AppError::invalid("oidc", format!("the ID token has no {:?} claim", oidc.settings.username_claim))
+        })?;
+        let username = UserName::parse(claimed).map_err(|e| {
+            AppError::invalid("oidc", format!("the ID token's {:?} claim: {e}", oidc.settings.username_claim))
+        })?;
         let granted = strings(claim(&claims, &oidc.settings.role_claim));
         let Some(role) = mapped_role(&oidc.settings.roles, &granted) else {
             self.audit()
@@ -282,9 +284,10 @@ impl App {
             }
             None => {
                 if self.store.user_by_name(&username).await?.is_some() {
-                    return Err(AppError::Conflict { entity: "user", key: username });
+                    return Err(AppError::Conflict { entity: "user", key: username.to_string() });
                 }
-                let display_name = claim(&claims, "name").and_then(|v| v.as_str()).unwrap_or(&username).to_string();
+                let display_name =
+                    claim(&claims, "name").and_then(|v| v.as_str()).unwrap_or(username.as_str()).to_string();
                 let user = self
                     .store
                     .create_user(

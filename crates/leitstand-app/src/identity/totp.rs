@@ -12,7 +12,7 @@ use leitstand_core::Outcome;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use leitstand_core::access::Action;
+use leitstand_core::access::{Action, UserName};
 use leitstand_store::{User, UserChange, UserRepository};
 use serde_json::json;
 use totp_rs::{Builder, Secret, Totp};
@@ -53,7 +53,7 @@ fn totp(secret: &str) -> Option<Totp> {
 
 /// The `otpauth://` URI for authenticator apps (manual entry or a QR code
 /// made elsewhere).
-pub fn otpauth_uri(secret: &str, username: &str) -> String {
+pub fn otpauth_uri(secret: &str, username: &UserName) -> String {
     format!("otpauth://totp/Leitstand:{username}?secret={secret}&issuer=Leitstand&algorithm=SHA1&digits=6&period=30")
 }
 
@@ -75,7 +75,7 @@ impl App {
     async fn prove_second_factor(&self, user: &User, secret: &str, code: &str, ip: &str) -> Result<()> {
         let check =
             async { if self.accept_totp(user.id, secret, code) { Verdict::Passed } else { Verdict::WrongCode } };
-        self.attempt(&user.username, ip, check).await.map_err(|e| match e {
+        self.attempt(user.username.as_str(), ip, check).await.map_err(|e| match e {
             AppError::BadSecondFactor => {
                 AppError::invalid("current_code", "the code of the current second factor does not match")
             }

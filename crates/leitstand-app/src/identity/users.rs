@@ -7,7 +7,7 @@
 //! administrator's reset — and revokes its tokens when asked to.
 
 use leitstand_core::Outcome;
-use leitstand_core::access::{Action, Role, check_password};
+use leitstand_core::access::{Action, Role, UserName, check_password};
 use leitstand_core::tenant::TenantSlug;
 use leitstand_store::{NewUser, SessionRepository, TenantRepository, User, UserChange, UserRepository};
 use serde_json::json;
@@ -45,11 +45,8 @@ pub struct NewUserRequest {
     pub tenants: Vec<String>,
 }
 
-fn check_username(name: &str) -> Result<String> {
-    let name = name.trim().to_lowercase();
-    let ok = (2..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if ok { Ok(name) } else { Err(AppError::invalid("username", "2 to 64 characters of a-z, 0-9, '.', '_', '-'")) }
+fn check_username(name: &str) -> Result<UserName> {
+    UserName::parse(name).map_err(|_| AppError::invalid("username", UserName::RULE))
 }
 
 impl App {
@@ -71,13 +68,13 @@ impl App {
     pub async fn add_user(&self, principal: &Principal, req: NewUserRequest) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let username = check_username(&req.username)?;
-        check_password(&username, &req.password).map_err(|e| AppError::invalid("password", e.to_string()))?;
+        check_password(username.as_str(), &req.password).map_err(|e| AppError::invalid("password", e.to_string()))?;
         let tenants = self.tenant_ids(&req.tenants).await?;
         if req.role.is_tenant_bound() && tenants.is_empty() {
             return Err(AppError::invalid("tenants", "a tenant viewer needs at least one tenant"));
         }
         let display_name =
-            if req.display_name.trim().is_empty() { username.clone() } else { req.display_name.trim().to_string() };
+            if req.display_name.trim().is_empty() { username.to_string() } else { req.display_name.trim().to_string() };
         let new = NewUser {
             id: Uuid::now_v7(),
             username: username.clone(),
@@ -109,7 +106,7 @@ impl App {
         Ok(self.store.users().await?)
     }
 
-    async fn existing(&self, username: &str) -> Result<User> {
+    async fn existing(&self, username: &UserName) -> Result<User> {
         self.store
             .user_by_name(username)
             .await?
@@ -119,7 +116,12 @@ impl App {
     /// Changes what `change` names — the role with its tenants, whether
     /// the account is active — as one request of a user manager; an empty
     /// change is refused.
-    pub async fn update_user(&self, principal: &Principal, username: &str, change: UserUpdate) -> Result<UserView> {
+    pub async fn update_user(
+        &self,
+        principal: &Principal,
+        username: &UserName,
+        change: UserUpdate,
+    ) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let mut user = None;
         if let Some(role) = change.role {
@@ -133,7 +135,7 @@ impl App {
 
     /// Disables or enables a user; disabling ends their sessions and
     /// revokes their tokens.
-    pub async fn set_user_active(&self, principal: &Principal, username: &str, active: bool) -> Result<UserView> {
+    pub async fn set_user_active(&self, principal: &Principal, username: &UserName, active: bool) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let user = self.existing(username).await?;
         if !active && user.id == principal.user_id {
@@ -161,13 +163,13 @@ impl App {
     pub async fn reset_password(
         &self,
         principal: &Principal,
-        username: &str,
+        username: &UserName,
         password: String,
         revoke_tokens: bool,
     ) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let user = self.existing(username).await?;
-        check_password(&user.username, &password).map_err(|e| AppError::invalid("password", e.to_string()))?;
+        check_password(user.username.as_str(), &password).map_err(|e| AppError::invalid("password", e.to_string()))?;
         let hash = hash_password(password).await?;
         let now = self.clock.now();
         let change =
@@ -203,11 +205,12 @@ impl App {
                 "this account signs in through the organisation's identity provider and has no password here",
             ));
         };
-        check_password(&user.username, &change.new).map_err(|e| AppError::invalid("new_password", e.to_string()))?;
+        check_password(user.username.as_str(), &change.new)
+            .map_err(|e| AppError::invalid("new_password", e.to_string()))?;
         let current = change.current.clone();
         let check =
             async { if verify_password(current, Some(hash)).await { Verdict::Passed } else { Verdict::WrongPassword } };
-        if let Err(e) = self.attempt(&user.username, ip, check).await {
+        if let Err(e) = self.attempt(user.username.as_str(), ip, check).await {
             let (outcome, reason) = match &e {
                 AppError::BadCredentials => (Outcome::Failure, "wrong current password"),
                 _ => (Outcome::Denied, "locked"),
@@ -250,7 +253,7 @@ impl App {
     pub async fn change_role(
         &self,
         principal: &Principal,
-        username: &str,
+        username: &UserName,
         role: Role,
         tenants: Vec<String>,
     ) -> Result<UserView> {

@@ -135,11 +135,11 @@ store_test!(disabling_a_user_ends_sessions_and_tokens, |store| {
     let login = app.login("carl", PASSWORD, None, "127.0.0.1").await.unwrap();
     let carl = login.session.principal.clone();
     let token = app.create_token(&carl, "t", &["read".into()], None).await.unwrap();
-    app.set_user_active(&admin, "carl", false).await.unwrap();
+    app.set_user_active(&admin, &"carl".parse().unwrap(), false).await.unwrap();
     assert!(app.session(&login.cookie).await.is_err());
     assert!(app.authenticate_token(&token.secret).await.is_err());
     assert!(matches!(app.login("carl", PASSWORD, None, "127.0.0.1").await, Err(AppError::BadCredentials)));
-    let err = app.set_user_active(&admin, "admin", false).await.unwrap_err();
+    let err = app.set_user_active(&admin, &"admin".parse().unwrap(), false).await.unwrap_err();
     assert!(err.to_string().contains("your own account"));
 });
 
@@ -152,7 +152,8 @@ store_test!(second_factor_is_required_once_enabled_and_codes_cannot_be_replayed,
     assert!(err.to_string().starts_with("code:"), "{err}");
     let code = leitstand_app::totp_code(&secret, at(&clock)).unwrap();
     app.enable_totp(&admin, &secret, &code, None, "127.0.0.1").await.unwrap();
-    let stored = leitstand_store::UserRepository::user_by_name(app.store(), "admin").await.unwrap().unwrap();
+    let stored =
+        leitstand_store::UserRepository::user_by_name(app.store(), &"admin".parse().unwrap()).await.unwrap().unwrap();
     let stored = stored.totp_secret.unwrap();
     assert!(leitstand_app::Sealer::is_sealed(&stored) && !stored.contains(&secret), "sealed at rest: {stored}");
 
@@ -197,7 +198,7 @@ store_test!(the_audit_trail_names_the_shell_operator_and_keeps_tenant_and_token_
     let admin = admin(&app).await;
     app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     add(&app, &admin, "anna", Role::Devops, &[]).await;
-    let on_the_shell = app.cli_principal("anna").await.unwrap();
+    let on_the_shell = app.cli_principal(&"anna".parse().unwrap()).await.unwrap();
     app.create_token(&on_the_shell, "Prometheus", &["ingest".into()], None).await.unwrap();
     let events = audit(&app).await;
     let token = events.iter().find(|e| e.action == "token.create").unwrap();

@@ -41,10 +41,13 @@ store_test!(role_changes_need_admin_and_are_audited, |store| {
     let admin = admin(&app).await;
     app.create_tenant(&admin, "t1", "T1").await.unwrap();
     let devops = add(&app, &admin, "dev", Role::Devops, &[]).await;
-    assert!(matches!(app.change_role(&devops, "dev", Role::Admin, vec![]).await, Err(AppError::Forbidden { .. })));
-    let err = app.change_role(&admin, "dev", Role::TenantViewer, vec![]).await.unwrap_err();
+    assert!(matches!(
+        app.change_role(&devops, &"dev".parse().unwrap(), Role::Admin, vec![]).await,
+        Err(AppError::Forbidden { .. })
+    ));
+    let err = app.change_role(&admin, &"dev".parse().unwrap(), Role::TenantViewer, vec![]).await.unwrap_err();
     assert_eq!(err.to_string(), "tenants: a tenant viewer needs at least one tenant");
-    let user = app.change_role(&admin, "dev", Role::TenantViewer, vec!["t1".into()]).await.unwrap();
+    let user = app.change_role(&admin, &"dev".parse().unwrap(), Role::TenantViewer, vec!["t1".into()]).await.unwrap();
     assert_eq!(user.role, Role::TenantViewer);
     let events = audit(&app).await;
     let change = events.iter().find(|e| e.action == "role.change").unwrap();

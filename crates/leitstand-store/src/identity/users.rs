@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use jiff::Timestamp;
-use leitstand_core::access::Role;
+use leitstand_core::access::{Role, UserName};
 use uuid::Uuid;
 
 use crate::{Result, Store, StoreError, from_db, on_pool, to_db};
@@ -15,8 +15,8 @@ use crate::{Result, Store, StoreError, from_db, on_pool, to_db};
 pub struct User {
     /// Stable id.
     pub id: Uuid,
-    /// Login name (lower case).
-    pub username: String,
+    /// Login name.
+    pub username: UserName,
     /// Name shown in the UI.
     pub display_name: String,
     /// Role.
@@ -49,8 +49,8 @@ pub struct User {
 pub struct NewUser {
     /// Id to assign.
     pub id: Uuid,
-    /// Login name; stored lower-cased.
-    pub username: String,
+    /// Login name.
+    pub username: UserName,
     /// Display name.
     pub display_name: String,
     /// Role.
@@ -92,7 +92,8 @@ impl Row {
                 entity: "user",
                 reason: e.to_string(),
             })?,
-            username: self.username,
+            username: UserName::parse(&self.username)
+                .map_err(|e| StoreError::Corrupt { entity: "user", reason: e.to_string() })?,
             display_name: self.display_name,
             password_hash: self.password_hash,
             totp_secret: self.totp_secret,
@@ -140,7 +141,7 @@ pub trait UserRepository {
     /// Creates a user; a taken username is a conflict.
     fn create_user(&self, new: NewUser, now: Timestamp) -> impl Future<Output = Result<User>> + Send;
     /// By login name (case-insensitive).
-    fn user_by_name(&self, username: &str) -> impl Future<Output = Result<Option<User>>> + Send;
+    fn user_by_name(&self, username: &UserName) -> impl Future<Output = Result<Option<User>>> + Send;
     /// By `issuer|subject` of an external identity provider.
     fn user_by_external_id(&self, external_id: &str) -> impl Future<Output = Result<Option<User>>> + Send;
     /// By id.
@@ -193,7 +194,7 @@ impl Store {
 impl UserRepository for Store {
     async fn create_user(&self, new: NewUser, now: Timestamp) -> Result<User> {
         self.timed("user.create", async {
-            let username = new.username.to_lowercase();
+            let username = new.username.to_string();
             on_pool!(self, |pool| sqlx::query(
                 "INSERT INTO users (id, username, display_name, role, password_hash, locale, active, \
                  must_change_password, external_id, created_at, updated_at, password_expires_at) \
@@ -218,12 +219,12 @@ impl UserRepository for Store {
         .await
     }
 
-    async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+    async fn user_by_name(&self, username: &UserName) -> Result<Option<User>> {
         self.timed("user.by_name", async {
             let row: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM users WHERE username = $1"
             )))
-            .bind(username.to_lowercase())
+            .bind(username.as_str())
             .fetch_optional(pool)
             .await?);
             self.finish(row).await

@@ -14,7 +14,7 @@ fn t(secs: i64) -> Timestamp {
 fn user(name: &str, role: Role, tenants: Vec<Uuid>) -> NewUser {
     NewUser {
         id: Uuid::now_v7(),
-        username: name.into(),
+        username: name.parse().unwrap(),
         display_name: name.to_uppercase(),
         role,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$x$y".into()),
@@ -35,7 +35,7 @@ store_test!(users_round_trip_with_memberships, |store| {
     let created = store.create_user(user("Anna", Role::TenantViewer, vec![bank]), t(0)).await.unwrap();
     assert_eq!(created.username, "anna", "names are stored lower-case");
     assert_eq!(created.tenants, vec![bank]);
-    assert_eq!(store.user_by_name("ANNA").await.unwrap().unwrap(), created);
+    assert_eq!(store.user_by_name(&"ANNA".parse().unwrap()).await.unwrap().unwrap(), created);
     assert_eq!(store.count_users().await.unwrap(), 1);
     let err = store.create_user(user("anna", Role::Admin, vec![]), t(0)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict { entity: "user", .. }), "{err}");

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::{SignedDuration, Timestamp};
 use leitstand_app::identity::{ApiToken, User, UserUpdate};
-use leitstand_app::{AppError, NewUserRequest};
+use leitstand_app::{AppError, NewUserRequest, UserName};
 use leitstand_core::access::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -38,7 +38,7 @@ impl From<User> for UserJson {
         UserJson {
             id: u.id,
             second_factor: u.totp_secret.is_some(),
-            username: u.username,
+            username: u.username.into(),
             display_name: u.display_name,
             role: u.role,
             active: u.active,
@@ -134,6 +134,11 @@ pub(crate) struct UserPatch {
     tenants: Vec<String>,
 }
 
+/// The user named in a path; a name no account can have is not found.
+pub(crate) fn user_name(text: &str) -> Result<UserName, AppError> {
+    UserName::parse(text).map_err(|_| AppError::NotFound { entity: "user", key: text.to_string() })
+}
+
 /// `PATCH /api/v1/users/{name}`.
 #[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), request_body = UserPatch, responses((status = 200, body = UserJson), (status = 403), (status = 404)))]
 pub(crate) async fn patch_user(
@@ -143,6 +148,7 @@ pub(crate) async fn patch_user(
     Json(body): Json<UserPatch>,
 ) -> ApiResult<Json<UserJson>> {
     let change = UserUpdate { role: body.role, tenants: body.tenants, active: body.active };
+    let name = user_name(&name).map_err(|e| caller.fail(e))?;
     let user = state.app.update_user(&caller.principal, &name, change).await.map_err(|e| caller.fail(e))?;
     Ok(Json(user.into()))
 }
@@ -215,6 +221,7 @@ pub(crate) async fn reset_password(
     Path(name): Path<String>,
     Json(body): Json<PasswordReset>,
 ) -> ApiResult<StatusCode> {
+    let name = user_name(&name).map_err(|e| caller.fail(e))?;
     state
         .app
         .reset_password(&caller.principal, &name, body.password, body.revoke_tokens)

@@ -281,17 +281,17 @@ async fn render_users(state: &AppState, ctx: &Ctx, notice: Option<String>, error
             is_self: u.id == p.user_id,
             role: role_label(u.role),
             role_key: u.role.as_str().to_string(),
-            role_label: ctx.tr.arg("users-role-for", "name", &u.username),
-            tenants_label: ctx.tr.arg("users-tenants-for", "name", &u.username),
-            reset_label: ctx.tr.arg("users-reset-for", "name", &u.username),
-            revoke_label: ctx.tr.arg("users-revoke-tokens-for", "name", &u.username),
+            role_label: ctx.tr.arg("users-role-for", "name", u.username.as_str()),
+            tenants_label: ctx.tr.arg("users-tenants-for", "name", u.username.as_str()),
+            reset_label: ctx.tr.arg("users-reset-for", "name", u.username.as_str()),
+            revoke_label: ctx.tr.arg("users-revoke-tokens-for", "name", u.username.as_str()),
             tenants: u
                 .tenants
                 .iter()
                 .filter_map(|id| tenants.iter().find(|t| t.id == *id).map(|t| t.slug.to_string()))
                 .collect::<Vec<_>>()
                 .join(", "),
-            username: u.username,
+            username: u.username.into(),
             active: u.active,
         })
         .collect();
@@ -376,17 +376,19 @@ pub(crate) async fn change_user(
     Form(form): Form<UserChangeForm>,
 ) -> Response {
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
-    let result = match form.op.as_str() {
-        "disable" => state.app.set_user_active(principal, &name, false).await,
-        "enable" => state.app.set_user_active(principal, &name, true).await,
-        "role" => match form.role.as_deref().unwrap_or_default().parse::<Role>() {
+    let name = super::api::user_name(&name);
+    let result = match (name, form.op.as_str()) {
+        (Err(e), _) => Err(e),
+        (Ok(name), "disable") => state.app.set_user_active(principal, &name, false).await,
+        (Ok(name), "enable") => state.app.set_user_active(principal, &name, true).await,
+        (Ok(name), "role") => match form.role.as_deref().unwrap_or_default().parse::<Role>() {
             Ok(role) => {
                 let tenants = form.tenants.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect();
                 state.app.change_role(principal, &name, role, tenants).await
             }
             Err(e) => Err(AppError::Invalid { field: "role", message: e.to_string() }),
         },
-        "reset" => {
+        (Ok(name), "reset") => {
             let password = form.password.unwrap_or_default();
             state.app.reset_password(principal, &name, password, form.revoke_tokens.is_some()).await
         }
@@ -511,7 +513,7 @@ async fn render_profile(
         status,
         ProfilePage {
             page,
-            username: p.username.clone(),
+            username: p.username.to_string(),
             role: ctx.tr.get(&format!("role-{}", p.role.as_str())),
             password_change_due: session.must_change_password,
             totp_on,

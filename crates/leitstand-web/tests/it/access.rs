@@ -184,7 +184,7 @@ store_test!(every_api_route_with_every_role, |store| {
         let name = format!("u-{}", role.as_str().replace('_', "-"));
         let tenants: &[&str] = if role == Role::TenantViewer { &["bank-a"] } else { &[] };
         app.user(&name, role, tenants).await;
-        let principal = app.state.app.cli_principal(&name).await.unwrap();
+        let principal = app.state.app.cli_principal(&name.parse().unwrap()).await.unwrap();
         // Tenant viewers can only hold read tokens; every other role gets write.
         let scopes =
             if role == Role::TenantViewer { vec!["read".to_string()] } else { vec!["read".into(), "write".into()] };
@@ -217,7 +217,7 @@ async fn send(
 ) -> u16 {
     // Fresh victims so that disabling works for each sender in turn.
     if path.ends_with("/victim") {
-        let _ = app.state.app.set_user_active(admin, "victim", true).await;
+        let _ = app.state.app.set_user_active(admin, &"victim".parse().unwrap(), true).await;
         if app.state.app.users(admin).await.unwrap().iter().all(|u| u.username != "victim") {
             app.user("victim", Role::Auditor, &[]).await;
         }
@@ -312,7 +312,7 @@ store_test!(tenant_viewer_never_sees_another_tenant, |store| {
     assert!(!html.contains("Mandant anlegen"), "no management form");
     let (status, _) = app.page(&cookie, "/users").await;
     assert_eq!(status, 403);
-    let viewer = app.state.app.cli_principal("viewer").await.unwrap();
+    let viewer = app.state.app.cli_principal(&"viewer".parse().unwrap()).await.unwrap();
     let token = app.state.app.create_token(&viewer, "t", &["read".into()], None).await.unwrap().secret;
     let events: serde_json::Value =
         app.client.get(app.url("/api/v1/audit/events")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
@@ -372,7 +372,7 @@ store_test!(profile_and_password_reset_through_the_api, |store| {
     let token = |name: &'static str, scopes: Vec<String>| {
         let services = app.state.app.clone();
         async move {
-            let p = services.cli_principal(name).await.unwrap();
+            let p = services.cli_principal(&name.parse().unwrap()).await.unwrap();
             services.create_token(&p, "t", &scopes, None).await.unwrap().secret
         }
     };
@@ -396,6 +396,17 @@ store_test!(profile_and_password_reset_through_the_api, |store| {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
+    for path in ["/api/v1/users/Erna%20X/password", "/api/v1/users/..%2Fadmin/password"] {
+        let res = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"password": "ganz neues Passwort"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}: a name no account can have is not found");
+    }
     let res = app
         .client
         .put(app.url("/api/v1/me/password"))

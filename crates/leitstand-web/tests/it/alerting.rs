@@ -113,7 +113,7 @@ impl Rig {
         let app = crate::spawn_app_at(start, store.clone(), configure, |_| {}).await;
         let cookie = app.user("admin", Role::Admin, &[]).await;
         let services = &app.state.app;
-        let admin = services.cli_principal("admin").await.unwrap();
+        let admin = services.cli_principal(&"admin".parse().unwrap()).await.unwrap();
         services.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
         services.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
         let ingest = services.create_token(&admin, "prometheus", &["ingest".into()], None).await.unwrap().secret;
@@ -290,7 +290,7 @@ store_test!(a_tenant_viewer_sees_only_its_tenants_alerts, |store| {
     let platform = rig.fire(json!({ "alertname": "HostDown", "severity": "critical" })).await;
     let cookie = rig.app.user("viewer", Role::TenantViewer, &["bank-a"]).await;
     let services = &rig.app.state.app;
-    let viewer = services.cli_principal("viewer").await.unwrap();
+    let viewer = services.cli_principal(&"viewer".parse().unwrap()).await.unwrap();
     let token = services.create_token(&viewer, "t", &["read".into()], None).await.unwrap().secret;
 
     let list = rig.json(&token, "/api/v1/alerts").await;
@@ -564,7 +564,7 @@ store_test!(a_signed_link_shows_a_button_and_acknowledges_on_post, |store| {
 store_test!(calendar_apps_subscribe_with_a_token_in_the_url_that_can_do_nothing_else, |store| {
     let rig = Rig::start(store).await;
     let services = &rig.app.state.app;
-    let admin = services.cli_principal("admin").await.unwrap();
+    let admin = services.cli_principal(&"admin".parse().unwrap()).await.unwrap();
     let calendar = services.create_token(&admin, "Kalender", &["calendar".into()], None).await.unwrap();
     let feed = |query: &str| {
         rig.app.client.get(rig.app.url(&format!("/api/v1/schedules/plattform/calendar.ics{query}"))).send()

@@ -122,7 +122,12 @@ store_test!(amtool_queries_alerts_and_adds_lists_and_expires_silences_with_a_bea
         .app
         .state
         .app
-        .create_token(&rig.app.state.app.cli_principal("admin").await.unwrap(), "grafana", &["read".into()], None)
+        .create_token(
+            &rig.app.state.app.cli_principal(&"admin".parse().unwrap()).await.unwrap(),
+            "grafana",
+            &["read".into()],
+            None,
+        )
         .await
         .unwrap()
         .secret;
@@ -201,7 +206,7 @@ store_test!(silences_keep_to_the_tenant_scope_and_name_their_maker, |store| {
     let viewer = rig.app.user("viewer-a", Role::TenantViewer, &["bank-a"]).await;
     drop(viewer);
     let services = &rig.app.state.app;
-    let viewer = services.cli_principal("viewer-a").await.unwrap();
+    let viewer = services.cli_principal(&"viewer-a".parse().unwrap()).await.unwrap();
     let token = services.create_token(&viewer, "grafana", &["read".into()], None).await.unwrap().secret;
     let silence = |matchers: Value| {
         json!({ "matchers": matchers, "startsAt": "2026-11-23T10:00:00Z", "endsAt": "2026-11-23T12:00:00Z",

@@ -10,7 +10,7 @@ use crate::spawn_app;
 
 async fn token(app: &crate::App, name: &str, role: Role, tenants: &[&str], scope: &str) -> String {
     app.user(name, role, tenants).await;
-    let p = app.state.app.cli_principal(name).await.unwrap();
+    let p = app.state.app.cli_principal(&name.parse().unwrap()).await.unwrap();
     app.state.app.create_token(&p, "t", &[scope.to_string()], None).await.unwrap().secret
 }
 
@@ -18,7 +18,7 @@ async fn token(app: &crate::App, name: &str, role: Role, tenants: &[&str], scope
 async fn two_tenants_and_a_writer(store: leitstand_app::Store) -> (crate::App, String) {
     let app = spawn_app(store).await;
     app.user("admin", Role::Admin, &[]).await;
-    let admin = app.state.app.cli_principal("admin").await.unwrap();
+    let admin = app.state.app.cli_principal(&"admin".parse().unwrap()).await.unwrap();
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
     let writer = token(&app, "portal", Role::Devops, &[], "write").await;

@@ -192,14 +192,18 @@ store_test!(sign_in_creates_and_updates_the_account_from_claims, |store| {
     let (status, html) = app.page(&cookie, "/").await;
     assert_eq!(status, 200);
     assert!(html.contains("erika"));
-    let user = app.state.app.cli_principal("erika").await.unwrap();
+    let user = app.state.app.cli_principal(&"erika".parse().unwrap()).await.unwrap();
     assert_eq!(user.role, Role::Devops);
 
     idp.lock().unwrap().roles = vec!["leitstand-admin".into()];
     sign_in(&app).await.unwrap();
-    assert_eq!(app.state.app.cli_principal("erika").await.unwrap().role, Role::Admin, "claims win at every sign-in");
+    assert_eq!(
+        app.state.app.cli_principal(&"erika".parse().unwrap()).await.unwrap().role,
+        Role::Admin,
+        "claims win at every sign-in"
+    );
     assert!(app.login("erika", PASSWORD).await.is_err(), "no password sign-in for provider accounts");
-    let admin = app.state.app.cli_principal("erika").await.unwrap();
+    let admin = app.state.app.cli_principal(&"erika".parse().unwrap()).await.unwrap();
     let query = leitstand_app::audit::AuditQuery { limit: 100, ..Default::default() };
     let events = app.state.app.search_audit(&admin, query).await.unwrap().events;
     let actions: Vec<String> = events.into_iter().map(|e| e.action).collect();
@@ -210,7 +214,7 @@ store_test!(tenant_viewers_get_their_tenants_from_a_claim, |store| {
     let idp = provider().await;
     let app = leitstand(store, &idp).await;
     app.user("admin", Role::Admin, &[]).await;
-    let admin = app.state.app.cli_principal("admin").await.unwrap();
+    let admin = app.state.app.cli_principal(&"admin".parse().unwrap()).await.unwrap();
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
     {
@@ -236,6 +240,16 @@ store_test!(forged_replayed_or_unmapped_sign_ins_are_refused, |store| {
 
     {
         let mut i = idp.lock().unwrap();
+        i.username = "Mallory O'Brien".into();
+        i.roles = vec!["leitstand-admin".into()];
+    }
+    let refused = sign_in(&app).await.unwrap_err();
+    assert_eq!(refused.status(), 422, "a claimed name no account can have");
+    assert!(refused.text().await.unwrap().contains("preferred_username"), "the error names the claim");
+    idp.lock().unwrap().username = "mallory".into();
+
+    {
+        let mut i = idp.lock().unwrap();
         i.roles = vec!["leitstand-admin".into()];
         i.sign_with_other_key = true;
     }
@@ -249,7 +263,7 @@ store_test!(forged_replayed_or_unmapped_sign_ins_are_refused, |store| {
     let res = app.client.get(&authorize).send().await.unwrap();
     let callback = res.headers()["location"].to_str().unwrap().replace("http://leitstand.invalid", &app.url(""));
     assert_eq!(app.client.get(&callback).send().await.unwrap().status(), 403, "no state cookie");
-    assert!(app.state.app.cli_principal("mallory").await.is_err(), "no account was created");
+    assert!(app.state.app.cli_principal(&"mallory".parse().unwrap()).await.is_err(), "no account was created");
     // The refused attempt did not burn the user's own sign-in …
     assert_eq!(app.client.get(&callback).header("cookie", &state_cookie).send().await.unwrap().status(), 303);
     // … but a code and state work exactly once.

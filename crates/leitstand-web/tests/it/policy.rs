@@ -27,7 +27,7 @@ store_test!(the_policy_page_shows_each_section_in_force_or_not_and_a_tenants_own
     })
     .await;
     let admin = app.user("admin", Role::Admin, &[]).await;
-    let principal = app.state.app.cli_principal("admin").await.unwrap();
+    let principal = app.state.app.cli_principal(&"admin".parse().unwrap()).await.unwrap();
     app.state.app.create_tenant(&principal, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&principal, "bank-b", "Bank B").await.unwrap();
 

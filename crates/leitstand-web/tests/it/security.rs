@@ -46,7 +46,7 @@ fn local(a: u8, b: u8) -> IpAddr {
 /// A token of `user` with `scopes`.
 async fn token(app: &App, user: &str, scopes: &[&str]) -> String {
     let services = &app.state.app;
-    let principal = services.cli_principal(user).await.unwrap();
+    let principal = services.cli_principal(&user.parse().unwrap()).await.unwrap();
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     services.create_token(&principal, "t", &scopes, None).await.unwrap().secret
 }
@@ -124,7 +124,7 @@ store_test!(me_routes_no_longer_ignore_the_token_scope, |store| {
     app.clock.advance(jiff::SignedDuration::from_secs(30));
     let right = json!({ "secret": other, "code": code(&other), "current_code": code(&secret) });
     assert_eq!(call(&app, Method::PUT, "/api/v1/me/totp", &write, right).await.0, 204);
-    assert!(services.has_totp(&services.cli_principal("dora").await.unwrap()).await.unwrap());
+    assert!(services.has_totp(&services.cli_principal(&"dora".parse().unwrap()).await.unwrap()).await.unwrap());
 
     // The current password is no longer an unthrottled oracle.
     for i in 0..10 {
@@ -215,7 +215,7 @@ store_test!(must_change_password_is_enforced_and_one_time_passwords_expire, |sto
     let form = [("csrf", csrf.as_str()), ("name", "ci"), ("scopes", "write"), ("days", "365")];
     let res = app.client.post(app.url("/tokens")).header("cookie", &cookie).form(&form).send().await.unwrap();
     assert_eq!(res.status(), 303, "no token before the change");
-    let fritz = app.state.app.cli_principal("fritz").await.unwrap();
+    let fritz = app.state.app.cli_principal(&"fritz".parse().unwrap()).await.unwrap();
     assert!(app.state.app.tokens(&fritz).await.unwrap().is_empty());
     let change = [("csrf", csrf.as_str()), ("current_password", ONE_TIME), ("new_password", "selbst gewählt 123")];
     let res =

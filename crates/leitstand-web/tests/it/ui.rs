@@ -152,7 +152,7 @@ store_test!(admin_changes_roles_and_resets_passwords_in_the_ui, |store| {
     assert_eq!(res.status(), 303);
     let (_, html) = app.page(&admin, "/users?done=dora").await;
     assert!(html.contains("Benutzer dora geändert."));
-    let user = app.state.app.cli_principal("dora").await.unwrap();
+    let user = app.state.app.cli_principal(&"dora".parse().unwrap()).await.unwrap();
     assert_eq!(user.role, Role::Auditor);
 
     let res = post(vec![("op", "reset".into()), ("password", "kurz".into())]).await.unwrap();

@@ -68,6 +68,14 @@ fn users_and_tokens_from_the_command_line() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr.contains("\"anna\" is disabled; `leitstand user enable anna`"), "{stderr}");
 
+    let out = run_in(dir.path(), &["token", "create", "--user", "Anna Admin"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--user") && stderr.contains("2 to 64 characters"),
+        "names the argument and the rule: {stderr}"
+    );
+
     let out = run_in(dir.path(), &["user", "add", "x", "--role", "root"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role \"root\""));
 }
