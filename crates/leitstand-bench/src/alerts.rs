@@ -36,35 +36,53 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use leitstand_core::Clock;
 use leitstand_core::clock::SystemClock;
+use leitstand_core::input::Secret;
 use serde::Deserialize;
 
-/// What `leitstand bench alerts` was asked to do (not `Debug`: it holds the
-/// token).
+/// What `leitstand-bench alerts` is asked to do: alert ingest and
+/// notification against a server speaking Alertmanager's API v2 (Leitstand
+/// or Alertmanager; it stores the alerts sent): alerts accepted per second,
+/// the server's memory at 10 k and all active alerts, notifications
+/// delivered to a webhook receiver started here, and the time from sending
+/// to the webhook.
+#[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Base URL of the server (`http://127.0.0.1:9093`).
+    /// Base URL of the server, e.g. http://127.0.0.1:9093.
+    #[arg(long)]
     pub target: String,
     /// Bearer token (Leitstand: scope `ingest`); none for Alertmanager.
-    pub token: Option<String>,
+    #[arg(long, env = "LEITSTAND_BENCH_TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
     /// Distinct alerts sent in the ingest phase.
+    #[arg(long, default_value_t = 100_000)]
     pub alerts: usize,
     /// Concurrent senders in the ingest phase.
+    #[arg(long, default_value_t = 8)]
     pub clients: usize,
     /// Alerts per request in the ingest phase.
+    #[arg(long, default_value_t = 100)]
     pub per_request: usize,
-    /// Active alerts at which memory is read first.
+    /// Active alerts at which the server's memory is read first.
+    #[arg(long, default_value_t = 10_000)]
     pub checkpoint: usize,
-    /// Loopback port of the webhook receiver.
+    /// Loopback port of the webhook receiver the server notifies.
+    #[arg(long, default_value_t = 19095)]
     pub receiver_port: u16,
-    /// The server's process id, for its memory and CPU time.
+    /// The server's process id (memory and CPU time from /proc).
+    #[arg(long)]
     pub pid: Option<u32>,
     /// Single alerts per second in the latency phase.
+    #[arg(long, default_value_t = 200)]
     pub rate: u32,
     /// Length of the latency phase.
-    pub latency_duration: Duration,
+    #[arg(long, default_value = "10s")]
+    pub latency_duration: leitstand_core::time_limit::Duration,
     /// Longest wait for outstanding notifications after each phase.
-    pub drain: Duration,
+    #[arg(long, default_value = "60s")]
+    pub drain: leitstand_core::time_limit::Duration,
     /// Pause after the notifications arrived before memory is read.
-    pub settle: Duration,
+    #[arg(long, default_value = "2s")]
+    pub settle: leitstand_core::time_limit::Duration,
 }
 
 /// Runs the benchmark and prints its figures.
@@ -286,7 +304,7 @@ async fn ingest(ctx: &Ctx, range: std::ops::Range<usize>) -> anyhow::Result<Sent
                 }
                 let to = (from + per).min(end);
                 let t = Instant::now();
-                match post(&client, &url, token.as_deref(), batch(from..to)).await {
+                match post(&client, &url, token.as_ref().map(Secret::expose), batch(from..to)).await {
                     Ok(()) => sent.accepted += to - from,
                     Err(e) => {
                         sent.refused += to - from;
@@ -315,7 +333,7 @@ async fn drain(ctx: &Ctx, range: std::ops::Range<usize>, expected: usize) -> Opt
         if ctx.received.delivered(range.clone()).0 >= expected {
             return Some(start.elapsed());
         }
-        if start.elapsed() >= ctx.options.drain {
+        if start.elapsed() >= ctx.options.drain.std() {
             return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -438,7 +456,7 @@ fn mib(kib: u64) -> String {
 
 /// Memory after the alerts so far were notified and `settle` passed.
 async fn memory_after_settle(ctx: &Ctx) -> Option<(u64, u64)> {
-    tokio::time::sleep(ctx.options.settle).await;
+    tokio::time::sleep(ctx.options.settle.std()).await;
     ctx.options.pid.and_then(memory_kib)
 }
 
@@ -456,7 +474,7 @@ fn describe_memory(memory: Option<(u64, u64)>) -> String {
 fn delivered_text(ctx: &Ctx, range: std::ops::Range<usize>, expected: usize, lag: Option<Duration>) -> String {
     let (once, repeats) = ctx.received.delivered(range);
     let lag = lag.map_or_else(
-        || format!("not all within {:.0} s", ctx.options.drain.as_secs_f64()),
+        || format!("not all within {:.0} s", ctx.options.drain.std().as_secs_f64()),
         |d| format!("all {:.2} s after the last accepted request", d.as_secs_f64()),
     );
     format!("{} of {} ({repeats} repeated; {lag})", thousands(once as u64), thousands(expected as u64))
@@ -465,7 +483,8 @@ fn delivered_text(ctx: &Ctx, range: std::ops::Range<usize>, expected: usize, lag
 async fn bench(options: Options) -> anyhow::Result<()> {
     let clients = options.clients.max(1);
     let per_request = options.per_request.max(1);
-    let latency_alerts = (f64::from(options.rate.max(1)) * options.latency_duration.as_secs_f64()).ceil() as usize;
+    let latency_alerts =
+        (f64::from(options.rate.max(1)) * options.latency_duration.std().as_secs_f64()).ceil() as usize;
     let capacity = options.alerts + latency_alerts;
     let received = Arc::new(Received::new(capacity));
     let addr = start_receiver(options.receiver_port, received.clone()).await?;
@@ -545,7 +564,7 @@ async fn bench(options: Options) -> anyhow::Result<()> {
     for n in first..first + latency_alerts {
         ticker.tick().await;
         let t = Instant::now();
-        match post(&ctx.client, &ctx.url, o.token.as_deref(), batch(n..n + 1)).await {
+        match post(&ctx.client, &ctx.url, o.token.as_ref().map(Secret::expose), batch(n..n + 1)).await {
             Ok(()) => accepted += 1,
             Err(e) => {
                 failed += 1;

@@ -80,48 +80,9 @@ pub enum BenchCommand {
         size: usize,
     },
     /// Alert ingest and notification against a server speaking
-    /// Alertmanager's API v2 (Leitstand or Alertmanager; it stores the
-    /// alerts sent): alerts accepted per second, the server's memory at
-    /// 10 k and all active alerts, notifications delivered to a webhook
-    /// receiver started here, and the time from sending to the webhook.
-    Alerts {
-        /// Base URL of the server, e.g. http://127.0.0.1:9093.
-        #[arg(long)]
-        target: String,
-        /// Bearer token (Leitstand: scope `ingest`).
-        #[arg(long, env = "LEITSTAND_BENCH_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// Distinct alerts sent in the ingest phase.
-        #[arg(long, default_value_t = 100_000)]
-        alerts: usize,
-        /// Concurrent senders in the ingest phase.
-        #[arg(long, default_value_t = 8)]
-        clients: usize,
-        /// Alerts per request in the ingest phase.
-        #[arg(long, default_value_t = 100)]
-        per_request: usize,
-        /// Active alerts at which the server's memory is read first.
-        #[arg(long, default_value_t = 10_000)]
-        checkpoint: usize,
-        /// Loopback port of the webhook receiver the server notifies.
-        #[arg(long, default_value_t = 19095)]
-        receiver_port: u16,
-        /// The server's process id (memory and CPU time from /proc).
-        #[arg(long)]
-        pid: Option<u32>,
-        /// Single alerts per second in the latency phase.
-        #[arg(long, default_value_t = 200)]
-        rate: u32,
-        /// Length of the latency phase.
-        #[arg(long, default_value = "10s")]
-        latency_duration: leitstand_core::time_limit::Duration,
-        /// Longest wait for outstanding notifications after each phase.
-        #[arg(long, default_value = "60s")]
-        drain: leitstand_core::time_limit::Duration,
-        /// Pause after the notifications arrived before memory is read.
-        #[arg(long, default_value = "2s")]
-        settle: leitstand_core::time_limit::Duration,
-    },
+    /// Alertmanager's API v2: alerts accepted per second, the server's
+    /// memory, notifications delivered and the time they took.
+    Alerts(alerts::Options),
 }
 
 fn main() -> ExitCode {

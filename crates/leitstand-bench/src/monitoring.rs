@@ -42,33 +42,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             return runtime.block_on(crate::store::store_writes(backend, batches.max(1), size.max(1)));
         }
-        BenchCommand::Alerts {
-            target,
-            token,
-            alerts,
-            clients,
-            per_request,
-            checkpoint,
-            receiver_port,
-            pid,
-            rate,
-            latency_duration,
-            drain,
-            settle,
-        } => crate::alerts::run(crate::alerts::Options {
-            target,
-            token,
-            alerts,
-            clients,
-            per_request,
-            checkpoint,
-            receiver_port,
-            pid,
-            rate,
-            latency_duration: latency_duration.std(),
-            drain: drain.std(),
-            settle: settle.std(),
-        })?,
+        BenchCommand::Alerts(options) => crate::alerts::run(options)?,
     }
     Ok(ExitCode::SUCCESS)
 }
