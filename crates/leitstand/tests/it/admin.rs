@@ -61,6 +61,8 @@ fn users_and_tokens_from_the_command_line() {
     let list = String::from_utf8_lossy(&out.stdout);
     let anna = list.lines().find(|l| l.starts_with("anna")).unwrap();
     assert!(anna.contains("devops") && anna.contains(" no "), "{list}");
+    let role_column = list.lines().next().unwrap().find("role").unwrap();
+    assert_eq!(anna.get(role_column..role_column + 6), Some("devops"), "columns line up under their heads: {list}");
 
     // Issue 17, item 8: a disabled user was reported as not found.
     let out = run_in(dir.path(), &["token", "create", "--user", "anna", "--scope", "read"]);
