@@ -2,6 +2,7 @@
 //! conflict, invalid input (with the field), unauthenticated, locked, or an
 //! internal failure with its source.
 
+use leitstand_core::input::Message;
 use leitstand_store::StoreError;
 
 /// A service failure.
@@ -63,8 +64,8 @@ pub enum AppError {
     Invalid {
         /// The field.
         field: &'static str,
-        /// What is wrong.
-        message: String,
+        /// What is wrong, in German and English.
+        message: Message,
     },
     /// An audit event that does not pass the checks.
     #[error("{0}")]
@@ -91,7 +92,8 @@ impl From<StoreError> for AppError {
 }
 
 impl AppError {
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        AppError::Invalid { field, message: message.into() }
+    /// Invalid input in `field`: what is wrong in English and German.
+    pub fn invalid(field: &'static str, en: impl Into<String>, de: impl Into<String>) -> Self {
+        AppError::Invalid { field, message: Message::new(en, de) }
     }
 }

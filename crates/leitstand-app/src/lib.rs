@@ -33,6 +33,7 @@ pub use identity::{
     totp_code,
 };
 pub use leitstand_core::access::UserName;
+pub use leitstand_core::input::Message;
 /// The store's metrics hook, implemented by the HTTP edge's registry.
 pub use leitstand_store::{Backend, StoreObserver};
 pub use leitstand_store::{Store, StoreOptions};

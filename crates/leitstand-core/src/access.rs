@@ -102,6 +102,8 @@ pub struct InvalidUserName {
 impl UserName {
     /// The rule, in words for forms and error messages.
     pub const RULE: &'static str = "2 to 64 characters of a-z, 0-9, '.', '_', '-', '@'";
+    /// The rule in German.
+    pub const RULE_DE: &'static str = "2 bis 64 Zeichen aus a–z, 0–9, '.', '_', '-', '@'";
 
     /// Validates `value` (surrounding space removed, lower-cased) as a
     /// user name.
@@ -337,6 +339,19 @@ pub enum WeakPassword {
     /// A well-known password.
     #[error("the password is on the list of commonly used passwords")]
     Common,
+}
+
+impl WeakPassword {
+    /// The same in English and German.
+    pub fn message(&self) -> crate::input::Message {
+        let de = match self {
+            WeakPassword::TooShort { min } => format!("Das Passwort muss mindestens {min} Zeichen haben"),
+            WeakPassword::TooLong { max } => format!("Das Passwort darf höchstens {max} Zeichen haben"),
+            WeakPassword::ContainsUsername => "Das Passwort darf den Benutzernamen nicht enthalten".into(),
+            WeakPassword::Common => "Das Passwort steht auf der Liste häufig verwendeter Passwörter".into(),
+        };
+        crate::input::Message::new(self.to_string(), de)
+    }
 }
 
 /// Minimum password length.

@@ -1,7 +1,9 @@
 //! What comes in from outside and must be handled the same way wherever it
 //! arrives: a secret that must never be printed (a password, a token, a
-//! webhook URL that embeds one) and a problem with one field of input,
-//! named so the person who wrote it finds it. Configuration, probes,
+//! webhook URL that embeds one), a problem with one field of input,
+//! named so the person who wrote it finds it, and the words that tell a
+//! person what is wrong, in German and English (the UI speaks the
+//! reader's language; the API and the logs speak English). Configuration, probes,
 //! channels and silences share these two, so a secret is `***` in every
 //! `Debug`, log line and reference alike.
 
@@ -103,5 +105,48 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "*** ***");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
         assert_eq!(FieldError::new("target", "empty").to_string(), "target: empty");
+    }
+}
+
+/// What to tell a person, in German and English. `Display` is the English
+/// text (the API, logs and the command line); pages show
+/// [`Message::get`] in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    en: String,
+    de: String,
+}
+
+impl Message {
+    /// The same content in both languages.
+    pub fn new(en: impl Into<String>, de: impl Into<String>) -> Self {
+        Self { en: en.into(), de: de.into() }
+    }
+
+    /// The text for a language code (`de`, anything else is English).
+    pub fn get(&self, lang: &str) -> &str {
+        if lang == "de" { &self.de } else { &self.en }
+    }
+
+    /// The English text.
+    pub fn en(&self) -> &str {
+        &self.en
+    }
+
+    /// The German text.
+    pub fn de(&self) -> &str {
+        &self.de
+    }
+
+    /// Several messages as one, each language joined by `"; "`.
+    pub fn join(parts: &[Message]) -> Self {
+        let join = |f: fn(&Message) -> &str| parts.iter().map(f).collect::<Vec<_>>().join("; ");
+        Self { en: join(Message::en), de: join(Message::de) }
+    }
+}
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.en)
     }
 }

@@ -21,6 +21,19 @@ pub struct InvalidSlug {
     pub reason: &'static str,
 }
 
+impl InvalidSlug {
+    /// The reason in German.
+    pub fn reason_de(&self) -> &'static str {
+        match self.reason {
+            "must not be empty" => "darf nicht leer sein",
+            "must be at most 63 characters" => "darf höchstens 63 Zeichen haben",
+            "may contain only a-z, 0-9 and '-'" => "darf nur a–z, 0–9 und '-' enthalten",
+            "must not start or end with '-'" => "darf nicht mit '-' beginnen oder enden",
+            _ => self.reason,
+        }
+    }
+}
+
 impl TenantSlug {
     /// Validates `value` as a slug.
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidSlug> {

@@ -98,6 +98,11 @@ impl Tr {
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 
+    /// The text for `key`, if the catalogue has it.
+    pub fn find(&self, key: &str) -> Option<String> {
+        LOCALES.try_lookup(self.id(), key)
+    }
+
     /// The language code for `<html lang>`.
     pub fn code(&self) -> &'static str {
         self.lang.code()

@@ -123,15 +123,32 @@ pub(crate) struct ErrorPage {
     message: String,
 }
 
+/// A service's refusal as the reader reads it: invalid input names the
+/// field and says what is wrong in the reader's language, a conflict what
+/// exists already, a lock until when. (The API says the same in English.)
+pub(crate) fn said(ctx: &Ctx, state: &AppState, error: &AppError) -> String {
+    match error {
+        AppError::Invalid { field, message } => {
+            let label = ctx.tr.find(&format!("field-{}", field.replace(['.', '_'], "-"))).unwrap_or(field.to_string());
+            format!("{label}: {}", message.get(ctx.tr.code()))
+        }
+        AppError::Conflict { key, .. } => ctx.tr.arg("error-conflict", "detail", key),
+        AppError::Locked { until } => {
+            ctx.tr.arg("login-locked", "until", &crate::time::local(*until, &crate::time::zone(state)))
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A page-level failure rendered as an accessible error page.
 pub(crate) fn error_page(ctx: &Ctx, state: &AppState, error: &AppError) -> Response {
     let (status, message) = match error {
         AppError::NotFound { .. } => (StatusCode::NOT_FOUND, ctx.tr.get("error-not-found")),
         AppError::Forbidden { .. } => (StatusCode::FORBIDDEN, ctx.tr.get("error-forbidden")),
         AppError::Invalid { .. } => {
-            (StatusCode::UNPROCESSABLE_ENTITY, ctx.tr.arg("error-invalid", "detail", &error.to_string()))
+            (StatusCode::UNPROCESSABLE_ENTITY, ctx.tr.arg("error-invalid", "detail", &said(ctx, state, error)))
         }
-        AppError::Conflict { .. } => (StatusCode::CONFLICT, ctx.tr.arg("error-conflict", "detail", &error.to_string())),
+        AppError::Conflict { .. } => (StatusCode::CONFLICT, said(ctx, state, error)),
         AppError::AlertRefused { reason } => (StatusCode::CONFLICT, refused(ctx.tr, reason)),
         AppError::Unauthenticated => return Redirect::to("/login").into_response(),
         AppError::PasswordChangeRequired => return Redirect::to("/profile").into_response(),

@@ -136,7 +136,10 @@ impl FromRequestParts<AppState> for FeedCaller {
         let request_id = TraceContext::request_id(&parts.extensions);
         let fail = |error| ApiError { error, request_id: request_id.clone() };
         let token = Query::<FeedToken>::try_from_uri(&parts.uri)
-            .map_err(|e| fail(AppError::Invalid { field: "token", message: e.body_text() }))?
+            .map_err(|e| {
+                let text = e.body_text();
+                fail(AppError::invalid("token", text.clone(), format!("Ungültige Anfrage: {text}")))
+            })?
             .0
             .token;
         let Some(token) = token else {
@@ -146,12 +149,13 @@ impl FromRequestParts<AppState> for FeedCaller {
         let calendar_only =
             matches!(&principal.via, Via::Token { scopes, .. } if scopes.iter().all(|s| s == "calendar"));
         if !calendar_only {
-            return Err(fail(AppError::Invalid {
-                field: "token",
-                message: "a token in the URL must have the scope \"calendar\" alone; send other tokens in the \
-                          Authorization header"
-                    .into(),
-            }));
+            return Err(fail(AppError::invalid(
+                "token",
+                "a token in the URL must have the scope \"calendar\" alone; send other tokens in the \
+                 Authorization header",
+                "Ein Token in der Adresse darf nur die Berechtigung \"calendar\" haben; andere Tokens gehören in \
+                 den Authorization-Header",
+            )));
         }
         Ok(FeedCaller(Caller { principal, request_id, ip: ClientOrigin::of(&parts.extensions).ip.to_string() }))
     }

@@ -75,8 +75,9 @@ impl App {
     pub async fn select_alerts(&self, principal: &Principal, selection: &AlertSelection) -> Result<Vec<AlertView>> {
         principal.require(Perm::ReadAlerts)?;
         if let Some(pattern) = &selection.receiver {
-            let receiver = Matcher::new("receiver", MatchOp::Regex, pattern)
-                .map_err(|e| AppError::invalid("receiver", e.reason))?;
+            let receiver = Matcher::new("receiver", MatchOp::Regex, pattern).map_err(|e| {
+                AppError::invalid("receiver", e.reason.clone(), format!("Ungültiger Empfänger-Filter: {}", e.reason))
+            })?;
             if !receiver.matches(RECEIVER) {
                 return Ok(Vec::new());
             }

@@ -107,7 +107,13 @@ async fn deliver(app: &App, observations: Vec<Observation>, intake: Option<Intak
         let batch = Batch { observations, done: Some(done), intake };
         match engine.send(Command::Observe(batch)).await {
             Ok(()) => {
-                return wait.await.map_err(|_| AppError::invalid("alerts", "the alert engine stopped; send again"));
+                return wait.await.map_err(|_| {
+                    AppError::invalid(
+                        "alerts",
+                        "the alert engine stopped; send again",
+                        "Die Alarmverarbeitung wurde beendet; bitte erneut senden",
+                    )
+                });
             }
             Err(mpsc::error::SendError(Command::Observe(batch))) => {
                 return to_inbox_observe(app, batch.observations, batch.intake.as_ref()).await;
@@ -281,7 +287,13 @@ pub async fn act(app: &App, alert: Uuid, actor: &str, action: Action) -> Result<
         if intake.send(cmd).await.is_ok() {
             return wait
                 .await
-                .map_err(|_| AppError::invalid("alert", "the alert engine stopped; try again"))?
+                .map_err(|_| {
+                    AppError::invalid(
+                        "alert",
+                        "the alert engine stopped; try again",
+                        "Die Alarmverarbeitung wurde beendet; bitte erneut versuchen",
+                    )
+                })?
                 .map(|()| true);
         }
     }

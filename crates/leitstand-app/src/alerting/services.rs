@@ -4,6 +4,7 @@
 //! link), silences, on-call schedules and overrides, channels.
 
 use leitstand_core::Outcome;
+use leitstand_core::input::Message;
 use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
@@ -300,11 +301,9 @@ impl App {
     pub async fn alerts(&self, principal: &Principal, q: &AlertListQuery) -> Result<Vec<AlertView>> {
         principal.require(Perm::ReadAlerts)?;
         let tenant_id = match &q.tenant {
-            Some(slug) => Some(
-                self.tenant_id(slug)
-                    .await?
-                    .ok_or_else(|| AppError::invalid("tenant", format!("unknown tenant {slug:?}")))?,
-            ),
+            Some(slug) => Some(self.tenant_id(slug).await?.ok_or_else(|| {
+                AppError::invalid("tenant", format!("unknown tenant {slug:?}"), format!("Unbekannter Mandant {slug:?}"))
+            })?),
             None => None,
         };
         let filter = AlertFilter {
@@ -356,7 +355,11 @@ impl App {
         if let Action::Note(text) = &action {
             let len = text.trim().chars().count();
             if len == 0 || len > 4_000 {
-                return Err(AppError::invalid("text", "a note has 1 to 4000 characters"));
+                return Err(AppError::invalid(
+                    "text",
+                    "a note has 1 to 4000 characters",
+                    "Eine Notiz hat 1 bis 4000 Zeichen",
+                ));
             }
         }
         let row = self.visible_alert(principal, id).await?;
@@ -365,14 +368,21 @@ impl App {
 
     /// Verifies a signed link (for the confirmation page).
     pub fn verify_alert_link(&self, token: &str) -> Result<LinkClaims> {
-        self.alerting.link_key.verify(token, self.clock.now()).map_err(|e| AppError::invalid("link", e.to_string()))
+        self.alerting
+            .link_key
+            .verify(token, self.clock.now())
+            .map_err(|e| AppError::invalid("link", e.to_string(), format!("Der Link ist nicht gültig: {e}")))
     }
 
     /// The alert a signed link is for, with what it does (the confirmation
     /// page): the signature is the authority to see that one alert.
     pub async fn alert_of_link(&self, token: &str) -> Result<(LinkClaims, AlertView)> {
         let claims = self.verify_alert_link(token)?;
-        let row = self.store.alert(claims.alert).await?.ok_or_else(|| AppError::invalid("link", "no such alert"))?;
+        let row = self
+            .store
+            .alert(claims.alert)
+            .await?
+            .ok_or_else(|| AppError::invalid("link", "no such alert", "Diesen Alarm gibt es nicht"))?;
         let slugs = self.tenant_slugs().await?;
         Ok((claims, self.alert_view(row, &slugs)))
     }
@@ -413,10 +423,11 @@ impl App {
                 if let Some(t) = tenant_of(alert)
                     && !known.contains(t)
                 {
-                    return Err(AppError::Invalid {
-                        field: "labels.tenant",
-                        message: format!("[{i}].labels.tenant: unknown tenant {t:?}"),
-                    });
+                    return Err(AppError::invalid(
+                        "labels.tenant",
+                        format!("[{i}].labels.tenant: unknown tenant {t:?}"),
+                        format!("[{i}].labels.tenant: unbekannter Mandant {t:?}"),
+                    ));
                 }
             }
         }
@@ -433,7 +444,8 @@ impl App {
     /// does not parse is refused as `payload` naming the field.
     pub async fn ingest_alertmanager_alerts(&self, principal: &Principal, body: &[u8]) -> Result<usize> {
         principal.require(Perm::IngestAlerts)?;
-        let alerts = wire::parse_postable_alerts(body).map_err(|e| AppError::invalid("payload", e.to_string()))?;
+        let alerts = wire::parse_postable_alerts(body)
+            .map_err(|e| AppError::invalid("payload", e.to_string(), format!("Die Nachricht ist nicht lesbar: {e}")))?;
         let now = self.clock.now();
         let batch = alerts
             .into_iter()
@@ -450,7 +462,8 @@ impl App {
     /// [`App::ingest_alertmanager_alerts`].
     pub async fn ingest_alertmanager_webhook(&self, principal: &Principal, body: &[u8]) -> Result<usize> {
         principal.require(Perm::IngestAlerts)?;
-        let payload = wire::parse_webhook(body).map_err(|e| AppError::invalid("payload", e.to_string()))?;
+        let payload = wire::parse_webhook(body)
+            .map_err(|e| AppError::invalid("payload", e.to_string(), format!("Die Nachricht ist nicht lesbar: {e}")))?;
         if payload.truncated_alerts > 0 {
             tracing::warn!(
                 receiver = %payload.receiver,
@@ -502,12 +515,19 @@ impl App {
                 return Err(AppError::invalid(
                     "tenant",
                     "name the tenant whose alerts it silences: your access is limited to tenants",
+                    "Bitte den Mandanten nennen, dessen Alarme stummgeschaltet werden: der Zugang ist auf Mandanten beschränkt",
                 ));
             }
         };
         let tenant_id = match &tenant {
             Some(slug) => {
-                let unknown = || AppError::invalid("tenant", format!("unknown tenant {slug:?}"));
+                let unknown = || {
+                    AppError::invalid(
+                        "tenant",
+                        format!("unknown tenant {slug:?}"),
+                        format!("Unbekannter Mandant {slug:?}"),
+                    )
+                };
                 let id = self.tenant_id(slug).await?.ok_or_else(unknown)?;
                 if principal.tenant_filter().is_some_and(|list| !list.contains(&id)) {
                     return Err(unknown());
@@ -519,8 +539,16 @@ impl App {
             None => None,
         };
         let parsed = validate_new_silence(&matchers, starts_at, new.ends_at, &new.comment, now).map_err(|errors| {
-            let text: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect();
-            AppError::invalid("silence", text.join("; "))
+            let said: Vec<Message> = errors
+                .iter()
+                .map(|e| {
+                    Message::new(
+                        format!("{}: {}", e.field, e.reason),
+                        format!("{}: {}", e.field, silence_reason_de(&e.reason)),
+                    )
+                })
+                .collect();
+            AppError::Invalid { field: "silence", message: Message::join(&said) }
         })?;
         let id = Uuid::now_v7();
         // The tenant's matcher once, also when the caller wrote it too.
@@ -563,7 +591,11 @@ impl App {
             return Err(not_found());
         }
         if !self.store.expire_silence(id, self.clock.now()).await? {
-            return Err(AppError::invalid("silence", "the silence has already ended"));
+            return Err(AppError::invalid(
+                "silence",
+                "the silence has already ended",
+                "Die Stummschaltung ist bereits beendet",
+            ));
         }
         self.audit()
             .record(
@@ -672,17 +704,25 @@ impl App {
             return Err(AppError::NotFound { entity: "schedule", key: schedule.into() });
         }
         if !self.alerting.settings.people.contains_key(person) {
-            return Err(AppError::invalid("person", format!("unknown person {person:?}")));
+            return Err(AppError::invalid(
+                "person",
+                format!("unknown person {person:?}"),
+                format!("Unbekannte Person {person:?}"),
+            ));
         }
         let now = self.clock.now();
         if ends_at <= starts_at {
-            return Err(AppError::invalid("ends_at", "must be after starts_at"));
+            return Err(AppError::invalid("ends_at", "must be after starts_at", "muss nach dem Beginn liegen"));
         }
         if ends_at <= now {
-            return Err(AppError::invalid("ends_at", "in the past"));
+            return Err(AppError::invalid("ends_at", "in the past", "liegt in der Vergangenheit"));
         }
         if ends_at.duration_since(starts_at) > SignedDuration::from_hours(24 * 90) {
-            return Err(AppError::invalid("ends_at", "an override lasts at most 90 days"));
+            return Err(AppError::invalid(
+                "ends_at",
+                "an override lasts at most 90 days",
+                "Eine Vertretung dauert höchstens 90 Tage",
+            ));
         }
         let id = Uuid::now_v7();
         let row = OverrideRow {
@@ -781,5 +821,21 @@ impl App {
             .record(&principal.actor(), "channel.test", None, &format!("channel:{id}"), result, details)
             .await?;
         Ok(outcome)
+    }
+}
+
+/// A silence's problem in German (the rules of `leitstand_alerting::silence`;
+/// a matcher's syntax error keeps its technical detail).
+fn silence_reason_de(reason: &str) -> String {
+    match reason {
+        "at least one matcher is required" => "mindestens ein Matcher ist nötig".into(),
+        "must be after starts_at" => "muss nach dem Beginn liegen".into(),
+        "a silence lasts at most one year" => "eine Stummschaltung dauert höchstens ein Jahr".into(),
+        "in the past" => "liegt in der Vergangenheit".into(),
+        "would silence every alert: at least one matcher must require a non-empty value" => {
+            "würde jeden Alarm stummschalten: mindestens ein Matcher muss einen nicht leeren Wert verlangen".into()
+        }
+        "required" => "muss angegeben werden".into(),
+        other => format!("ungültig ({other})"),
     }
 }

@@ -321,7 +321,9 @@ impl App {
             .map(|e| {
                 let details = serde_json::from_str(&e.details).unwrap_or(Value::Null);
                 let tenant = e.tenant_id.and_then(|id| slugs.get(&id).cloned());
-                let outcome = e.outcome.parse::<Outcome>().map_err(|reason| AppError::invalid("outcome", reason))?;
+                let outcome = e.outcome.parse::<Outcome>().map_err(|reason| {
+                    AppError::invalid("outcome", reason.clone(), format!("Unbekanntes Ergebnis: {reason}"))
+                })?;
                 Ok(SubmittedEvent {
                     time: Some(e.at.to_string()),
                     ..own_event(&e.actor, &e.action, tenant, &e.object, outcome, details)

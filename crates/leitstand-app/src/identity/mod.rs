@@ -118,13 +118,18 @@ async fn password_work<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'sta
 /// Hashes a password with Argon2id on a blocking thread.
 pub async fn hash_password(password: String) -> Result<String> {
     password_work(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::invalid("password", e.to_string()))
+        Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| {
+            AppError::invalid("password", e.to_string(), format!("Das Passwort kann nicht verarbeitet werden: {e}"))
+        })
     })
     .await
-    .unwrap_or_else(|| Err(AppError::invalid("password", "the password could not be hashed")))
+    .unwrap_or_else(|| {
+        Err(AppError::invalid(
+            "password",
+            "the password could not be hashed",
+            "Das Passwort konnte nicht verarbeitet werden",
+        ))
+    })
 }
 
 /// A hash of a random password, verified against when the user does not
@@ -184,7 +189,7 @@ impl App {
         let password = match password {
             Some(p) => {
                 check_password("admin", &p)
-                    .map_err(|e| AppError::invalid("LEITSTAND_ADMIN_PASSWORD", e.to_string()))?;
+                    .map_err(|e| AppError::Invalid { field: "LEITSTAND_ADMIN_PASSWORD", message: e.message() })?;
                 p
             }
             None => generate_password(),
@@ -440,24 +445,35 @@ impl App {
         principal.require(Action::ManageOwnTokens)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::invalid("name", "give the token a name of 1 to 100 characters"));
+            return Err(AppError::invalid(
+                "name",
+                "give the token a name of 1 to 100 characters",
+                "Der Name eines Tokens hat 1 bis 100 Zeichen",
+            ));
         }
         if scopes.is_empty() || scopes.iter().any(|s| !matches!(s.as_str(), "read" | "write" | "ingest" | "calendar")) {
             return Err(AppError::invalid(
                 "scopes",
                 "scopes are \"read\", \"write\", \"ingest\" (sending alerts only) and \"calendar\" \
                  (subscribing to on-call calendars only); at least one",
+                "Berechtigungen sind \"read\", \"write\", \"ingest\" (nur Alarme senden) und \"calendar\" \
+                 (nur Bereitschaftskalender abonnieren); mindestens eine",
             ));
         }
         let now = self.clock.now();
         if expires_at.is_some_and(|e| e <= now) {
-            return Err(AppError::invalid("expires", "the expiry must be in the future"));
+            return Err(AppError::invalid(
+                "expires",
+                "the expiry must be in the future",
+                "Das Ablaufdatum muss in der Zukunft liegen",
+            ));
         }
         // A tenant viewer can never hand out more than reading.
         if principal.role.is_tenant_bound() && scopes.iter().any(|s| s != "read" && s != "calendar") {
             return Err(AppError::invalid(
                 "scopes",
                 "a tenant viewer's token can only read (scopes \"read\" and \"calendar\")",
+                "Das Token eines Mandantenbetrachters kann nur lesen (\"read\" und \"calendar\")",
             ));
         }
         // A token mints no more than it may do itself: `write` covers every
@@ -542,6 +558,7 @@ impl App {
             return Err(AppError::invalid(
                 "user",
                 format!("{username:?} is disabled; `leitstand user enable {username}` enables it again"),
+                format!("{username:?} ist deaktiviert; `leitstand user enable {username}` aktiviert es wieder"),
             ));
         }
         Ok(principal_of(&user, Via::Cli))

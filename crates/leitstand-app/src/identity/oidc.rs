@@ -66,11 +66,16 @@ type HttpFuture<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse, reqwest::
 impl Oidc {
     /// An OIDC service with these settings.
     pub fn new(settings: OidcSettings) -> Result<Self> {
-        IssuerUrl::new(settings.issuer_url.clone()).map_err(|e| AppError::invalid("oidc.issuer_url", e.to_string()))?;
+        IssuerUrl::new(settings.issuer_url.clone())
+            .map_err(|e| AppError::invalid("oidc.issuer_url", e.to_string(), format!("Ungültige Adresse: {e}")))?;
         RedirectUrl::new(settings.redirect_url.clone())
-            .map_err(|e| AppError::invalid("oidc.redirect_url", e.to_string()))?;
+            .map_err(|e| AppError::invalid("oidc.redirect_url", e.to_string(), format!("Ungültige Adresse: {e}")))?;
         if settings.roles.is_empty() {
-            return Err(AppError::invalid("oidc.roles", "map at least one provider role to a Leitstand role"));
+            return Err(AppError::invalid(
+                "oidc.roles",
+                "map at least one provider role to a Leitstand role",
+                "Mindestens eine Rolle des Anbieters muss einer Leitstand-Rolle zugeordnet sein",
+            ));
         }
         crate::install_crypto_provider();
         // No redirects: a provider endpoint must not bounce requests elsewhere.
@@ -78,7 +83,9 @@ impl Oidc {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))
             .build()
-            .map_err(|e| AppError::invalid("oidc", e.to_string()))?;
+            .map_err(|e| {
+                AppError::invalid("oidc", e.to_string(), format!("Anmeldung über die Organisation nicht möglich: {e}"))
+            })?;
         Ok(Self { settings, http, metadata: OnceCell::new() })
     }
 
@@ -142,7 +149,11 @@ fn start(client: &ProviderClient, scopes: &[String]) -> (String, String, String,
 
 fn unavailable(e: &dyn std::fmt::Display) -> AppError {
     tracing::warn!(error = %e, "identity provider request failed");
-    AppError::invalid("oidc", format!("the identity provider cannot be used: {e}"))
+    AppError::invalid(
+        "oidc",
+        format!("the identity provider cannot be used: {e}"),
+        format!("Der Identitätsanbieter ist nicht nutzbar: {e}"),
+    )
 }
 
 /// A value at a dotted path in JSON claims.
@@ -233,10 +244,22 @@ impl App {
         let subject = verified.subject().as_str();
         let external_id = format!("{}|{subject}", oidc.settings.issuer_url);
         let claimed = claim(&claims, &oidc.settings.username_claim).and_then(|v| v.as_str()).ok_or_else(|| {
-            AppError::invalid("oidc", format!("the ID token has no {:?} claim", oidc.settings.username_claim))
+            AppError::invalid(
+                "oidc",
+                format!("the ID token has no {:?} claim", oidc.settings.username_claim),
+                format!("Das ID-Token enthält keinen Claim {:?}", oidc.settings.username_claim),
+            )
         })?;
         let username = UserName::parse(claimed).map_err(|e| {
-            AppError::invalid("oidc", format!("the ID token's {:?} claim: {e}", oidc.settings.username_claim))
+            AppError::invalid(
+                "oidc",
+                format!("the ID token's {:?} claim: {e}", oidc.settings.username_claim),
+                format!(
+                    "Der Claim {:?} des ID-Tokens ist kein gültiger Benutzername ({})",
+                    oidc.settings.username_claim,
+                    UserName::RULE_DE
+                ),
+            )
         })?;
         let granted = strings(claim(&claims, &oidc.settings.role_claim));
         let Some(role) = mapped_role(&oidc.settings.roles, &granted) else {

@@ -76,9 +76,11 @@ impl App {
         let check =
             async { if self.accept_totp(user.id, secret, code) { Verdict::Passed } else { Verdict::WrongCode } };
         self.attempt(user.username.as_str(), ip, check).await.map_err(|e| match e {
-            AppError::BadSecondFactor => {
-                AppError::invalid("current_code", "the code of the current second factor does not match")
-            }
+            AppError::BadSecondFactor => AppError::invalid(
+                "current_code",
+                "the code of the current second factor does not match",
+                "Der Code des bisherigen zweiten Faktors stimmt nicht",
+            ),
             other => other,
         })
     }
@@ -106,17 +108,29 @@ impl App {
         principal.require(Action::ManageOwnAccount)?;
         let user = self.store.user(principal.user_id).await?.ok_or(AppError::Unauthenticated)?;
         if totp(secret).is_none() {
-            return Err(AppError::invalid("secret", "not a valid base32 TOTP secret"));
+            return Err(AppError::invalid(
+                "secret",
+                "not a valid base32 TOTP secret",
+                "Kein gültiges TOTP-Geheimnis (Base32)",
+            ));
         }
         // The new app's code proves the set-up; the old factor's code is
         // the one that counts as an attempt (and claims its time step).
-        let step = self
-            .totp_step(secret, code)
-            .ok_or_else(|| AppError::invalid("code", "the code does not match; check the time on your device"))?;
+        let step = self.totp_step(secret, code).ok_or_else(|| {
+            AppError::invalid(
+                "code",
+                "the code does not match; check the time on your device",
+                "Der Code stimmt nicht; bitte die Uhrzeit des Geräts prüfen",
+            )
+        })?;
         let replaces = self.totp_secret_of(&user)?;
         if let Some(old) = &replaces {
             let current = current_code.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
-                AppError::invalid("current_code", "a second factor is on: give a code of it to replace it")
+                AppError::invalid(
+                    "current_code",
+                    "a second factor is on: give a code of it to replace it",
+                    "Ein zweiter Faktor ist eingerichtet: zum Ersetzen einen Code davon angeben",
+                )
             })?;
             self.prove_second_factor(&user, old, current, ip).await?;
         }
@@ -142,10 +156,11 @@ impl App {
     pub async fn disable_totp(&self, principal: &Principal, code: &str, ip: &str) -> Result<()> {
         principal.require(Action::ManageOwnAccount)?;
         let user = self.store.user(principal.user_id).await?.ok_or(AppError::Unauthenticated)?;
-        let secret =
-            self.totp_secret_of(&user)?.ok_or_else(|| AppError::invalid("code", "no second factor is set up"))?;
+        let secret = self.totp_secret_of(&user)?.ok_or_else(|| {
+            AppError::invalid("code", "no second factor is set up", "Es ist kein zweiter Faktor eingerichtet")
+        })?;
         self.prove_second_factor(&user, &secret, code, ip).await.map_err(|e| match e {
-            AppError::Invalid { .. } => AppError::invalid("code", "the code does not match"),
+            AppError::Invalid { .. } => AppError::invalid("code", "the code does not match", "Der Code stimmt nicht"),
             other => other,
         })?;
         self.store.change_user(user.id, UserChange::Totp(None), self.clock.now()).await?;

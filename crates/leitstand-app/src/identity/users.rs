@@ -46,19 +46,23 @@ pub struct NewUserRequest {
 }
 
 fn check_username(name: &str) -> Result<UserName> {
-    UserName::parse(name).map_err(|_| AppError::invalid("username", UserName::RULE))
+    UserName::parse(name).map_err(|_| AppError::invalid("username", UserName::RULE, UserName::RULE_DE))
 }
 
 impl App {
     async fn tenant_ids(&self, slugs: &[String]) -> Result<Vec<Uuid>> {
         let mut ids = Vec::new();
         for slug in slugs {
-            let parsed = TenantSlug::parse(slug.trim()).map_err(|e| AppError::invalid("tenants", e.to_string()))?;
-            let tenant = self
-                .store
-                .tenant(&parsed)
-                .await?
-                .ok_or_else(|| AppError::invalid("tenants", format!("no tenant {slug:?}")))?;
+            let parsed = TenantSlug::parse(slug.trim()).map_err(|e| {
+                AppError::invalid(
+                    "tenants",
+                    e.to_string(),
+                    format!("Ungültiges Mandantenkürzel {:?}: {}", e.value, e.reason_de()),
+                )
+            })?;
+            let tenant = self.store.tenant(&parsed).await?.ok_or_else(|| {
+                AppError::invalid("tenants", format!("no tenant {slug:?}"), format!("Keinen Mandanten {slug:?}"))
+            })?;
             ids.push(tenant.id);
         }
         Ok(ids)
@@ -68,10 +72,15 @@ impl App {
     pub async fn add_user(&self, principal: &Principal, req: NewUserRequest) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let username = check_username(&req.username)?;
-        check_password(username.as_str(), &req.password).map_err(|e| AppError::invalid("password", e.to_string()))?;
+        check_password(username.as_str(), &req.password)
+            .map_err(|e| AppError::Invalid { field: "password", message: e.message() })?;
         let tenants = self.tenant_ids(&req.tenants).await?;
         if req.role.is_tenant_bound() && tenants.is_empty() {
-            return Err(AppError::invalid("tenants", "a tenant viewer needs at least one tenant"));
+            return Err(AppError::invalid(
+                "tenants",
+                "a tenant viewer needs at least one tenant",
+                "Ein Mandantenbetrachter braucht mindestens einen Mandanten",
+            ));
         }
         let display_name =
             if req.display_name.trim().is_empty() { username.to_string() } else { req.display_name.trim().to_string() };
@@ -130,7 +139,7 @@ impl App {
         if let Some(active) = change.active {
             user = Some(self.set_user_active(principal, username, active).await?);
         }
-        user.ok_or_else(|| AppError::invalid("body", "set \"role\" or \"active\""))
+        user.ok_or_else(|| AppError::invalid("body", "set \"role\" or \"active\"", "\"role\" oder \"active\" angeben"))
     }
 
     /// Disables or enables a user; disabling ends their sessions and
@@ -139,7 +148,11 @@ impl App {
         principal.require(Action::ManageUsers)?;
         let user = self.existing(username).await?;
         if !active && user.id == principal.user_id {
-            return Err(AppError::invalid("username", "you cannot disable your own account"));
+            return Err(AppError::invalid(
+                "username",
+                "you cannot disable your own account",
+                "Das eigene Konto kann nicht deaktiviert werden",
+            ));
         }
         let now = self.clock.now();
         let user = self.store.change_user(user.id, UserChange::Active(active), now).await?;
@@ -169,7 +182,8 @@ impl App {
     ) -> Result<UserView> {
         principal.require(Action::ManageUsers)?;
         let user = self.existing(username).await?;
-        check_password(user.username.as_str(), &password).map_err(|e| AppError::invalid("password", e.to_string()))?;
+        check_password(user.username.as_str(), &password)
+            .map_err(|e| AppError::Invalid { field: "password", message: e.message() })?;
         let hash = hash_password(password).await?;
         let now = self.clock.now();
         let change =
@@ -203,10 +217,11 @@ impl App {
             return Err(AppError::invalid(
                 "current_password",
                 "this account signs in through the organisation's identity provider and has no password here",
+                "Dieses Konto meldet sich über den Identitätsanbieter der Organisation an und hat hier kein Passwort",
             ));
         };
         check_password(user.username.as_str(), &change.new)
-            .map_err(|e| AppError::invalid("new_password", e.to_string()))?;
+            .map_err(|e| AppError::Invalid { field: "new_password", message: e.message() })?;
         let current = change.current.clone();
         let check =
             async { if verify_password(current, Some(hash)).await { Verdict::Passed } else { Verdict::WrongPassword } };
@@ -219,12 +234,20 @@ impl App {
                 .record(&actor, "user.change_password", None, &object, outcome, json!({ "reason": reason }))
                 .await?;
             return Err(match e {
-                AppError::BadCredentials => AppError::invalid("current_password", "the current password is wrong"),
+                AppError::BadCredentials => AppError::invalid(
+                    "current_password",
+                    "the current password is wrong",
+                    "Das bisherige Passwort ist falsch",
+                ),
                 other => other,
             });
         }
         if change.new == change.current {
-            return Err(AppError::invalid("new_password", "choose a password other than the current one"));
+            return Err(AppError::invalid(
+                "new_password",
+                "choose a password other than the current one",
+                "Bitte ein anderes als das bisherige Passwort wählen",
+            ));
         }
         let hash = hash_password(change.new).await?;
         let now = self.clock.now();
@@ -261,10 +284,18 @@ impl App {
         let user = self.existing(username).await?;
         let ids = self.tenant_ids(&tenants).await?;
         if role.is_tenant_bound() && ids.is_empty() {
-            return Err(AppError::invalid("tenants", "a tenant viewer needs at least one tenant"));
+            return Err(AppError::invalid(
+                "tenants",
+                "a tenant viewer needs at least one tenant",
+                "Ein Mandantenbetrachter braucht mindestens einen Mandanten",
+            ));
         }
         if user.id == principal.user_id && role != Role::Admin {
-            return Err(AppError::invalid("role", "you cannot take your own admin role away"));
+            return Err(AppError::invalid(
+                "role",
+                "you cannot take your own admin role away",
+                "Die eigene Administratorrolle kann nicht entzogen werden",
+            ));
         }
         let now = self.clock.now();
         self.store.change_user(user.id, UserChange::Role(role), now).await?;
@@ -286,7 +317,7 @@ impl App {
     pub async fn set_locale(&self, principal: &Principal, locale: &str) -> Result<()> {
         principal.require(Action::ManageOwnAccount)?;
         if !["de", "en"].contains(&locale) {
-            return Err(AppError::invalid("locale", "choose \"de\" or \"en\""));
+            return Err(AppError::invalid("locale", "choose \"de\" or \"en\"", "\"de\" oder \"en\" wählen"));
         }
         self.store.change_user(principal.user_id, UserChange::Locale(locale.to_string()), self.clock.now()).await?;
         Ok(())

@@ -659,7 +659,9 @@ impl App {
         let entry = self.visible_probe(&vis, id)?;
         // Only the probe runtime's own series (`job="probe"`): a scraped
         // target's samples carry its job, so none can pose as a probe.
-        let invalid = |e: leitstand_monitor::series::MatcherError| AppError::invalid("id", e.to_string());
+        let invalid = |e: leitstand_monitor::series::MatcherError| {
+            AppError::invalid("id", e.to_string(), format!("Ungültige Kennung: {e}"))
+        };
         let own = [
             Matcher::new("probe_id", MatchOp::Equal, id).map_err(invalid)?,
             Matcher::new("job", MatchOp::Equal, "probe").map_err(invalid)?,
@@ -713,7 +715,7 @@ impl App {
         let (month_start, month_end) = self.current_month(&zone);
         let (from, to) = (from.unwrap_or(month_start), to.unwrap_or(month_end));
         if to <= from {
-            return Err(AppError::invalid("to", "must be after from"));
+            return Err(AppError::invalid("to", "must be after from", "muss nach dem Beginn liegen"));
         }
         let measured_until = to.min(self.clock.now()).max(from);
         let history = self.store.probe_history(id, from, measured_until).await?;

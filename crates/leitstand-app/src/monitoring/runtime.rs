@@ -196,28 +196,10 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
     let m = app.monitoring.clone();
     let (jobs, mut schedule) = jobs(&m);
     let base = tokio::time::Instant::now();
-    // Rules are evaluated per interval group, the first time once every
-    // probe and scrape has had its first run (or after one interval, if
-    // sooner): a daily rule must not wait a day for its first verdict.
-    let first_round = jobs
-        .iter()
-        .filter_map(|&(job, every)| {
-            let timeout = match job {
-                Job::Probe(i) => m.probes[i].def.timeout,
-                Job::Target(i) => m.targets[i].def.timeout,
-                Job::Host | Job::Prune => return None,
-            };
-            Some(offset(&job.name(&m), ms(every)) + ms(timeout))
-        })
-        .max()
-        .unwrap_or(0)
-        + 500;
-    let mut groups: Vec<i64> = m.rules.iter().map(|r| r.rule.interval_ms).collect();
-    groups.sort_unstable();
-    groups.dedup();
+    let plan = EvaluationPlan::new(&m, &jobs);
     let mut evaluations = Schedule::default();
-    for &interval in &groups {
-        evaluations.add(first_round.min(interval), interval);
+    for &interval in &plan.groups {
+        evaluations.add(plan.first_evaluation(interval), interval);
     }
     let mut reconciled = std::collections::HashSet::new();
     let permits = Arc::new(Semaphore::new(m.settings.max_concurrent.max(1)));
@@ -246,10 +228,8 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
             });
         }
         for group in evaluations.take_due(now_ms) {
-            let interval = groups[group];
-            // The first verdict of a term also settles what an earlier term
-            // (this process before a restart, or another replica) left firing.
-            let first = reconciled.insert(interval);
+            let interval = plan.groups[group];
+            let first = plan.reconciles(interval, now_ms, &mut reconciled);
             let app = app.clone();
             tokio::spawn(async move {
                 let (monitoring, at) = (app.monitoring.clone(), app.clock.now());
@@ -275,6 +255,57 @@ async fn run_jobs(app: &App, holder: &str, checker: &Checker, stop: &mut watch::
                 Err(e) => tracing::warn!(error = %e, "monitoring lease not renewed; retrying"),
             }
         }
+    }
+}
+
+/// When the rules are evaluated after the monitoring runtime starts, in
+/// milliseconds from its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationPlan {
+    /// The rules' evaluation intervals, each once, shortest first.
+    pub groups: Vec<i64>,
+    /// By when every probe and scrape has had its first run (its offset
+    /// plus its timeout, and half a second).
+    pub first_round: i64,
+}
+
+impl EvaluationPlan {
+    /// The plan for `m` with its `jobs`.
+    pub fn new(m: &Monitoring, jobs: &[(Job, Duration)]) -> Self {
+        let first_round = jobs
+            .iter()
+            .filter_map(|&(job, every)| {
+                let timeout = match job {
+                    Job::Probe(i) => m.probes[i].def.timeout,
+                    Job::Target(i) => m.targets[i].def.timeout,
+                    Job::Host | Job::Prune => return None,
+                };
+                Some(offset(&job.name(m), ms(every)) + ms(timeout))
+            })
+            .max()
+            .unwrap_or(0)
+            + 500;
+        let mut groups: Vec<i64> = m.rules.iter().map(|r| r.rule.interval_ms).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        Self { groups, first_round }
+    }
+
+    /// A group is first evaluated once every probe and scrape has run, or
+    /// after one interval if that is sooner: a daily rule must not wait a
+    /// day for its first verdict.
+    pub fn first_evaluation(&self, interval: i64) -> i64 {
+        self.first_round.min(interval)
+    }
+
+    /// Whether the evaluation of group `interval` at `at_ms` also settles
+    /// what an earlier term (this process before a restart, or another
+    /// replica) left firing ([`reconcile_group`]): the group's first
+    /// evaluation once every probe and scrape has run — not before, when a
+    /// probe without a result yet would look as if its alert had ended.
+    /// `done` holds the groups already reconciled in this term.
+    pub fn reconciles(&self, interval: i64, at_ms: i64, done: &mut std::collections::HashSet<i64>) -> bool {
+        at_ms >= self.first_round && done.insert(interval)
     }
 }
 

@@ -16,13 +16,17 @@ use crate::{App, AppError, Principal, Result};
 pub type TenantView = Tenant;
 
 fn parse_slug(slug: &str) -> Result<TenantSlug> {
-    TenantSlug::parse(slug.trim()).map_err(|e| AppError::invalid("slug", e.reason))
+    TenantSlug::parse(slug.trim()).map_err(|e| AppError::invalid("slug", e.reason, e.reason_de()))
 }
 
 fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::invalid("name", "the name must have 1 to 200 characters"));
+        return Err(AppError::invalid(
+            "name",
+            "the name must have 1 to 200 characters",
+            "Der Name hat 1 bis 200 Zeichen",
+        ));
     }
     Ok(name.to_string())
 }
@@ -83,7 +87,8 @@ impl App {
         if let Some(active) = change.active {
             tenant = Some(self.set_tenant_active(principal, slug, active).await?);
         }
-        tenant.ok_or_else(|| AppError::invalid("body", "set \"name\" or \"active\""))
+        tenant
+            .ok_or_else(|| AppError::invalid("body", "set \"name\" or \"active\"", "\"name\" oder \"active\" angeben"))
     }
 
     /// Renames a tenant.

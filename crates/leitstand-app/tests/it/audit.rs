@@ -94,6 +94,10 @@ store_test!(retention_prunes_expired_events_and_the_log_still_verifies, |store| 
     let left = audit(&app).await;
     assert_eq!(left.iter().filter(|e| e.retention == "debug").count(), 1);
     assert_eq!(left.iter().filter(|e| e.retention == "application").count(), 2);
+    // Verification reads the published tiles: wait until every event is in
+    // them (under load, publishing may lag behind sequencing).
+    let log = app.audit_sink.log().unwrap();
+    log.ledger.wait_published(log.ledger.state().sequenced).await;
     let report = app.verify_audit_log().await.unwrap();
     assert_eq!(report.findings, Vec::<String>::new());
     assert_eq!(report.pruned, 4, "reported as pruned per retention, not missing");

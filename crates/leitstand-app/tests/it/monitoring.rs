@@ -11,7 +11,9 @@ use jiff::{SignedDuration, Timestamp};
 use leitstand_app::AppError;
 use leitstand_app::alerting::engine::Engine;
 use leitstand_app::alerting::runtime::rule_observation;
-use leitstand_app::monitoring::runtime::{evaluate_group, reconcile_group, run_probe, stop_recording};
+use leitstand_app::monitoring::runtime::{
+    EvaluationPlan, evaluate_group, jobs, reconcile_group, run_probe, stop_recording,
+};
 use leitstand_app::monitoring::{Monitoring, MonitoringSettings, ProbeDef};
 use leitstand_core::Clock;
 use leitstand_core::access::Role;
@@ -339,5 +341,60 @@ store_test!(a_daily_probes_alert_holds_as_long_as_its_check, |store| {
         app.monitoring.prune(clock.now());
         assert!(evaluate_into(&app, &mut engine).await.is_empty(), "still down after {minutes} min");
     }
+    assert_eq!(statuses(store).await, ["firing"]);
+});
+
+store_test!(after_a_restart_an_alert_is_not_resolved_before_its_probe_has_run, |store| {
+    // Issue 17: the reconciliation ran at a group's first evaluation, 30 s
+    // after the start, while the README's daily certificate probe has its
+    // first run only later in the first minute: with no result yet its
+    // ProbeDown looked ended, a false resolution went out, and the alert
+    // fired again at once.
+    leitstand_app::install_crypto_provider();
+    let (mut app, clock) = app(store);
+    let _admin = admin(&app).await;
+    let mut cert = probe(
+        "portal-cert",
+        None,
+        Check::Tls(leitstand_probes::tls::TlsProbe {
+            address: "127.0.0.1:9".into(),
+            server_name: "portal.example.de".into(),
+        }),
+    );
+    cert.interval = Duration::from_secs(24 * 3600);
+    cert.timeout = Duration::from_secs(10);
+    cert.retries = 0;
+    let mut settings = down_rule_settings("http://127.0.0.1:9/health", Duration::from_secs(30));
+    settings.probes = vec![cert];
+    let checker = Checker::new(leitstand_probes::tls::system_roots()).unwrap();
+    app.monitoring = Arc::new(Monitoring::new(settings.clone()));
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    run_probe(&app, 0, &checker).await;
+    assert_eq!(evaluate_into(&app, &mut engine).await, ["firing"]);
+
+    // The restart: the plan the runtime follows.
+    clock.advance(SignedDuration::from_secs(60));
+    app.monitoring = Arc::new(Monitoring::new(settings));
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    let (planned, _) = jobs(&app.monitoring);
+    let plan = EvaluationPlan::new(&app.monitoring, &planned);
+    let probe_done = leitstand_probes::schedule::offset("probe/portal-cert", 24 * 3600 * 1000) + 10_000;
+    assert!(plan.first_round > probe_done, "the first round waits for the certificate probe");
+    assert!(plan.first_evaluation(30_000) < probe_done, "the group's first verdict comes before the probe has run");
+    let mut reconciled = std::collections::HashSet::new();
+    let mut at = plan.first_evaluation(30_000);
+    let mut ran = false;
+    while !plan.reconciles(30_000, at, &mut reconciled) {
+        assert!(at < probe_done, "no reconciliation after the probe's first run is possible ({at} ms)");
+        evaluate_into(&app, &mut engine).await;
+        at += 30_000;
+        if !ran && at >= probe_done {
+            run_probe(&app, 0, &checker).await;
+            ran = true;
+        }
+    }
+    assert!(ran && at >= plan.first_round, "reconciled at {at} ms, after the probe's first run");
+    evaluate_into(&app, &mut engine).await;
+    assert!(reconcile_group(&app, 30_000).await.is_empty(), "the alert still holds and is not resolved");
     assert_eq!(statuses(store).await, ["firing"]);
 });

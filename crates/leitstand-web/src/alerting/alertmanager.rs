@@ -43,9 +43,9 @@ fn bad_request(caller: &Caller, detail: impl Into<String>) -> Response {
 fn ingest_error(caller: &Caller, error: AppError) -> Response {
     match error {
         AppError::Invalid { field: "alerts", message } => {
-            problem(StatusCode::SERVICE_UNAVAILABLE, message, &caller.request_id)
+            problem(StatusCode::SERVICE_UNAVAILABLE, message.to_string(), &caller.request_id)
         }
-        AppError::Invalid { field: "payload", message } => bad_request(caller, message),
+        AppError::Invalid { field: "payload", message } => bad_request(caller, message.to_string()),
         e @ AppError::Invalid { .. } => bad_request(caller, e.to_string()),
         other => caller.fail(other).into_response(),
     }

@@ -34,7 +34,10 @@ fn body<T>(caller: &Caller, json: Result<Json<T>, JsonRejection>) -> ApiResult<T
     json.map(|Json(v)| v).map_err(|e| {
         caller.fail(AppError::Invalid {
             field: "body",
-            message: e.body_text().replace("Failed to deserialize the JSON body into the target type: ", ""),
+            message: {
+                let text = e.body_text().replace("Failed to deserialize the JSON body into the target type: ", "");
+                leitstand_app::Message::new(text.clone(), format!("Ungültige Eingabe: {text}"))
+            },
         })
     })
 }
@@ -159,7 +162,11 @@ pub(crate) fn list_query(
     limit: Option<u32>,
 ) -> Result<AlertListQuery, AppError> {
     let status = given(status)
-        .map(|s| s.parse::<Status>().map_err(|message| AppError::Invalid { field: "status", message }))
+        .map(|s| {
+            s.parse::<Status>().map_err(|message| {
+                AppError::invalid("status", message.clone(), format!("Unbekannter Zustand: {message}"))
+            })
+        })
         .transpose()?;
     Ok(AlertListQuery { tenant: given(tenant), status, severity: given(severity), service: given(service), limit })
 }
@@ -172,10 +179,8 @@ pub(crate) async fn list_alerts(
     query: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<AlertJson>>> {
     let Query(q) = query.map_err(|e| {
-        caller.fail(AppError::Invalid {
-            field: "query",
-            message: e.body_text().replace("Failed to deserialize query string: ", ""),
-        })
+        let text = e.body_text().replace("Failed to deserialize query string: ", "");
+        caller.fail(AppError::invalid("query", text.clone(), format!("Ungültige Abfrage: {text}")))
     })?;
     let q = list_query(q.tenant, q.status, q.severity, q.service, q.limit).map_err(|e| caller.fail(e))?;
     let alerts = state.app.alerts(caller.principal(), &q).await.map_err(|e| caller.fail(e))?;

@@ -151,10 +151,11 @@ fn held_back(tr: Tr, suppressed: Option<&str>) -> String {
 
 /// An invalid input of a service as a field error: `field` is the form
 /// field's id for each service field name.
-fn service_errors(error: &AppError, ids: &[(&str, &str)], fallback: &str) -> Vec<FieldError> {
+fn service_errors(tr: Tr, error: &AppError, ids: &[(&str, &str)], fallback: &str) -> Vec<FieldError> {
     let AppError::Invalid { field, message } = error else { return Vec::new() };
+    let message = message.get(tr.code());
     // Silences report several problems at once: "matchers[0]: …; ends_at: …".
-    let parts: Vec<&str> = if *field == "silence" { message.split("; ").collect() } else { vec![message.as_str()] };
+    let parts: Vec<&str> = if *field == "silence" { message.split("; ").collect() } else { vec![message] };
     parts
         .into_iter()
         .map(|part| {
@@ -258,7 +259,7 @@ pub(crate) async fn alerts(State(state): State<AppState>, ctx: Ctx, Query(filter
     let list = match found {
         Ok(list) => list,
         Err(e @ AppError::Invalid { .. }) => {
-            errors = service_errors(&e, &[("tenant", "f-tenant"), ("status", "f-status")], "f-tenant");
+            errors = service_errors(ctx.tr, &e, &[("tenant", "f-tenant"), ("status", "f-status")], "f-tenant");
             Vec::new()
         }
         Err(e) => return error_page(&ctx, &state, &e),
@@ -565,13 +566,13 @@ pub(crate) async fn respond(
         "unack" => Respond::Unack,
         "resolve" => Respond::Resolve,
         "note" => Respond::Note(form.text.clone()),
-        _ => return error_page(&ctx, &state, &AppError::Invalid { field: "op", message: "unknown operation".into() }),
+        _ => return error_page(&ctx, &state, &AppError::invalid("op", "unknown operation", "unbekannter Vorgang")),
     };
     match state.app.respond_to_alert(principal, uuid, action).await {
         Ok(true) => Redirect::to(&format!("/alerts/{uuid}?done={}", form.op)).into_response(),
         Ok(false) => Redirect::to(&format!("/alerts/{uuid}?done=queued")).into_response(),
         Err(e @ AppError::Invalid { .. }) => {
-            let errors = service_errors(&e, &[("text", "note-text")], "actions");
+            let errors = service_errors(ctx.tr, &e, &[("text", "note-text")], "actions");
             render_alert(&state, &ctx, &id, None, errors, form.text).await
         }
         Err(AppError::AlertRefused { reason }) => {
@@ -790,7 +791,7 @@ pub(crate) async fn create_silence(State(state): State<AppState>, ctx: Ctx, Form
                 ("comment", "s-comment"),
                 ("tenant", "s-tenant"),
             ];
-            let errors = service_errors(&e, &ids, "s-matchers");
+            let errors = service_errors(ctx.tr, &e, &ids, "s-matchers");
             render_silences(&state, &ctx, None, form, errors).await
         }
         Err(e) => error_page(&ctx, &state, &e),
@@ -1013,7 +1014,7 @@ pub(crate) async fn create_override(
         Ok(_) => Redirect::to("/alerts/schedules?done=added").into_response(),
         Err(e @ AppError::Invalid { .. }) => {
             let (person, ends_id) = (format!("ov-{id}-person"), format!("ov-{id}-ends"));
-            let errors = service_errors(&e, &[("person", &person), ("ends_at", &ends_id)], &ends_id);
+            let errors = service_errors(ctx.tr, &e, &[("person", &person), ("ends_at", &ends_id)], &ends_id);
             render_schedules(&state, &ctx, None, Some((id, form)), errors).await
         }
         Err(e) => error_page(&ctx, &state, &e),

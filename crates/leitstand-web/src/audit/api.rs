@@ -47,8 +47,13 @@ pub(crate) struct AuditQuery {
 fn parse_time(field: &'static str, value: Option<String>) -> Result<Option<jiff::Timestamp>, AppError> {
     value
         .map(|v| {
-            v.parse::<jiff::Timestamp>()
-                .map_err(|e| AppError::Invalid { field, message: format!("not an RFC 3339 time: {e}") })
+            v.parse::<jiff::Timestamp>().map_err(|e| {
+                AppError::invalid(
+                    field,
+                    format!("not an RFC 3339 time: {e}"),
+                    format!("keine Zeitangabe nach RFC 3339: {e}"),
+                )
+            })
         })
         .transpose()
 }
@@ -86,18 +91,18 @@ pub(crate) async fn audit_events(
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| {
-        caller.fail(AppError::Invalid {
-            field: "query",
-            message: e.body_text().replace("Failed to deserialize query string: ", ""),
-        })
+        let text = e.body_text().replace("Failed to deserialize query string: ", "");
+        caller.fail(AppError::invalid("query", text.clone(), format!("Ungültige Abfrage: {text}")))
     })?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
-            return Err(
-                caller.fail(AppError::Invalid { field: "format", message: format!("{other:?} is not json or csv") })
-            );
+            return Err(caller.fail(AppError::invalid(
+                "format",
+                format!("{other:?} is not json or csv"),
+                format!("{other:?} ist weder json noch csv"),
+            )));
         }
     };
     let max = if csv { 10_000 } else { 1_000 };
@@ -108,11 +113,9 @@ pub(crate) async fn audit_events(
         action: q.action,
         tenant: q.tenant,
         object: q.object,
-        outcome: q
-            .outcome
-            .map(|o| o.parse::<leitstand_app::audit::Outcome>())
-            .transpose()
-            .map_err(|message| caller.fail(AppError::Invalid { field: "outcome", message }))?,
+        outcome: q.outcome.map(|o| o.parse::<leitstand_app::audit::Outcome>()).transpose().map_err(|message| {
+            caller.fail(AppError::invalid("outcome", message.clone(), format!("Unbekanntes Ergebnis: {message}")))
+        })?,
         scope: None,
         before: q.cursor,
         limit: q.limit.unwrap_or(100).clamp(1, max),

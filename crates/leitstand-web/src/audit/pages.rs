@@ -215,7 +215,7 @@ pub(crate) async fn audit(State(state): State<AppState>, ctx: Ctx, Query(filter)
             match state.app.search_audit(p, query).await {
                 Ok(found) => (found.events, found.next, StatusCode::OK),
                 Err(AppError::Invalid { field, message }) => {
-                    page.errors.push(format!("{field}: {message}"));
+                    page.errors.push(format!("{field}: {}", message.get(ctx.tr.code())));
                     (Vec::new(), None, StatusCode::UNPROCESSABLE_ENTITY)
                 }
                 Err(e) => return error_page(&ctx, &state, &e),

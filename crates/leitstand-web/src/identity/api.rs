@@ -180,7 +180,7 @@ pub(crate) async fn create_token(
         Some(d) if (1..=3650).contains(&d) => {
             state.app.clock.now().checked_add(SignedDuration::from_hours(24 * d)).ok()
         }
-        Some(_) => return Err(caller.fail(AppError::Invalid { field: "expires_in_days", message: "1 … 3650".into() })),
+        Some(_) => return Err(caller.fail(AppError::invalid("expires_in_days", "1 … 3650", "1 … 3650"))),
     };
     let token = state
         .app

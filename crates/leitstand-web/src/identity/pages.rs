@@ -200,7 +200,11 @@ pub(crate) async fn oidc_callback(
     Query(q): Query<OidcCallback>,
 ) -> Response {
     if let Some(error) = q.error {
-        let e = AppError::Invalid { field: "oidc", message: format!("the identity provider answered {error:?}") };
+        let e = AppError::invalid(
+            "oidc",
+            format!("the identity provider answered {error:?}"),
+            format!("Der Identitätsanbieter antwortete {error:?}"),
+        );
         return error_page(&ctx, &state, &e);
     }
     let cookie_state = crate::ctx::cookie(&headers, OIDC_STATE_COOKIE).unwrap_or_default().to_string();
@@ -337,7 +341,10 @@ pub(crate) async fn create_user(State(state): State<AppState>, ctx: Ctx, Form(fo
     let principal = or_respond!(checked(&ctx, &state, &form.csrf));
     let role = match form.role.parse::<Role>() {
         Ok(r) => r,
-        Err(e) => return render_users(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e) => {
+            let e = AppError::invalid("role", e.to_string(), format!("Unbekannte Rolle {:?}", e.0));
+            return render_users(&state, &ctx, None, vec![said(&ctx, &state, &e)]).await;
+        }
     };
     let request = NewUserRequest {
         username: form.username,
@@ -349,7 +356,7 @@ pub(crate) async fn create_user(State(state): State<AppState>, ctx: Ctx, Form(fo
     match state.app.add_user(principal, request).await {
         Ok(u) => Redirect::to(&format!("/users?done={}", u.username)).into_response(),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-            render_users(&state, &ctx, None, vec![e.to_string()]).await
+            render_users(&state, &ctx, None, vec![said(&ctx, &state, &e)]).await
         }
         Err(e) => error_page(&ctx, &state, &e),
     }
@@ -386,17 +393,17 @@ pub(crate) async fn change_user(
                 let tenants = form.tenants.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect();
                 state.app.change_role(principal, &name, role, tenants).await
             }
-            Err(e) => Err(AppError::Invalid { field: "role", message: e.to_string() }),
+            Err(e) => Err(AppError::invalid("role", e.to_string(), format!("Unbekannte Rolle {:?}", e.0))),
         },
         (Ok(name), "reset") => {
             let password = form.password.unwrap_or_default();
             state.app.reset_password(principal, &name, password, form.revoke_tokens.is_some()).await
         }
-        _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
+        _ => Err(AppError::invalid("op", "unknown operation", "unbekannter Vorgang")),
     };
     match result {
         Ok(u) => Redirect::to(&format!("/users?done={}", u.username)).into_response(),
-        Err(e @ AppError::Invalid { .. }) => render_users(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e @ AppError::Invalid { .. }) => render_users(&state, &ctx, None, vec![said(&ctx, &state, &e)]).await,
         Err(e) => error_page(&ctx, &state, &e),
     }
 }
@@ -455,7 +462,7 @@ pub(crate) async fn create_token(State(state): State<AppState>, ctx: Ctx, Form(f
     let scopes: Vec<String> = form.scopes.split_whitespace().map(String::from).collect();
     match state.app.create_token(principal, &form.name, &scopes, expires).await {
         Ok(token) => render_tokens(&state, &ctx, Some(token.secret), Vec::new()).await,
-        Err(e @ AppError::Invalid { .. }) => render_tokens(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e @ AppError::Invalid { .. }) => render_tokens(&state, &ctx, None, vec![said(&ctx, &state, &e)]).await,
         Err(e) => error_page(&ctx, &state, &e),
     }
 }
@@ -556,7 +563,7 @@ pub(crate) async fn change_password(
     match state.app.change_own_password(principal, change, &ctx.client_ip).await {
         Ok(()) => Redirect::to("/profile?done=password").into_response(),
         Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. })) => {
-            render_profile(&state, &ctx, None, vec![e.to_string()], None).await
+            render_profile(&state, &ctx, None, vec![said(&ctx, &state, &e)], None).await
         }
         Err(e) => error_page(&ctx, &state, &e),
     }
@@ -577,13 +584,13 @@ pub(crate) async fn change_totp(State(state): State<AppState>, ctx: Ctx, Form(fo
     let result = match form.op.as_str() {
         "enable" => state.app.enable_totp(principal, &form.secret, &form.code, None, &ctx.client_ip).await,
         "disable" => state.app.disable_totp(principal, &form.code, &ctx.client_ip).await,
-        _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
+        _ => Err(AppError::invalid("op", "unknown operation", "unbekannter Vorgang")),
     };
     let keep = (form.op == "enable" && !form.secret.is_empty()).then(|| form.secret.clone());
     match result {
         Ok(()) => Redirect::to("/profile?done=totp").into_response(),
         Err(e @ (AppError::Invalid { .. } | AppError::Locked { .. })) => {
-            render_profile(&state, &ctx, None, vec![e.to_string()], keep).await
+            render_profile(&state, &ctx, None, vec![said(&ctx, &state, &e)], keep).await
         }
         Err(e) => error_page(&ctx, &state, &e),
     }

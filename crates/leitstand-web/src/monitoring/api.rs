@@ -197,7 +197,10 @@ fn timestamp(field: &'static str, text: Option<&str>) -> Result<Option<Timestamp
         None | Some("") => Ok(None),
         Some(t) => t.parse().map(Some).map_err(|e| AppError::Invalid {
             field,
-            message: format!("{t:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"),
+            message: leitstand_app::Message::new(
+                format!("{t:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"),
+                format!("{t:?} ist keine Zeitangabe nach RFC 3339 wie 2026-11-01T00:00:00Z: {e}"),
+            ),
         }),
     }
 }

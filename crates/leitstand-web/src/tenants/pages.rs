@@ -73,7 +73,7 @@ pub(crate) async fn create_tenant(State(state): State<AppState>, ctx: Ctx, Form(
     match state.app.create_tenant(principal, &form.slug, &form.name).await {
         Ok(t) => Redirect::to(&format!("/tenants?done={}", t.slug)).into_response(),
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
-            render_tenants(&state, &ctx, None, vec![e.to_string()]).await
+            render_tenants(&state, &ctx, None, vec![said(&ctx, &state, &e)]).await
         }
         Err(e) => error_page(&ctx, &state, &e),
     }
@@ -98,11 +98,11 @@ pub(crate) async fn change_tenant(
         "rename" => state.app.rename_tenant(principal, &slug, form.name.as_deref().unwrap_or_default()).await,
         "activate" => state.app.set_tenant_active(principal, &slug, true).await,
         "deactivate" => state.app.set_tenant_active(principal, &slug, false).await,
-        _ => Err(AppError::Invalid { field: "op", message: "unknown operation".into() }),
+        _ => Err(AppError::invalid("op", "unknown operation", "unbekannter Vorgang")),
     };
     match result {
         Ok(t) => Redirect::to(&format!("/tenants?done={}", t.slug)).into_response(),
-        Err(e @ AppError::Invalid { .. }) => render_tenants(&state, &ctx, None, vec![e.to_string()]).await,
+        Err(e @ AppError::Invalid { .. }) => render_tenants(&state, &ctx, None, vec![said(&ctx, &state, &e)]).await,
         Err(e) => error_page(&ctx, &state, &e),
     }
 }

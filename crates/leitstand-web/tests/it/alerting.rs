@@ -497,7 +497,8 @@ store_test!(silences_are_created_listed_and_expired, |store| {
 
 store_test!(a_signed_link_shows_a_button_and_acknowledges_on_post, |store| {
     let rig = Rig::start(store).await;
-    let id = rig.fire(json!({ "alertname": "ProbeDown", "severity": "critical" })).await;
+    let target = "https://portal.example.de/health";
+    let id = rig.fire(json!({ "alertname": "ProbeDown", "severity": "critical", "instance": target })).await;
     let key = &rig.app.state.app.alerting.link_key;
     let claims = |action, expires_at| LinkClaims { alert: id.parse().unwrap(), action, expires_at };
     let token = key.sign(&claims(LinkAction::Ack, now() + SignedDuration::from_hours(1)));
@@ -508,6 +509,8 @@ store_test!(a_signed_link_shows_a_button_and_acknowledges_on_post, |store| {
     assert_eq!(res.status(), 200, "no session needed");
     let html = res.text().await.unwrap();
     assert!(html.contains("ProbeDown") && html.contains("<button type=\"submit\">Bestätigen</button>"), "{html}");
+    // Issue 17, item 3: the page says what is down.
+    assert!(html.contains("ProbeDown ist passiert") && html.contains(target), "summary and target: {html}");
     let detail = rig.json(&rig.admin, &format!("/api/v1/alerts/{id}")).await;
     assert!(detail["acknowledged_by"].is_null());
 

@@ -79,7 +79,39 @@ store_test!(forms_need_the_csrf_token_and_same_origin, |store| {
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("slug: may contain only a-z, 0-9 and &#39;-&#39;"));
+    // Issue 17: in the reader's language, field and reason alike.
+    let text = res.text().await.unwrap();
+    assert!(text.contains("Kürzel: darf nur a–z, 0–9 und &#39;-&#39; enthalten"), "{text}");
+    let weak = app
+        .client
+        .post(app.url("/users"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("username", "Erika Muster"), ("role", "devops"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    let text = weak.text().await.unwrap();
+    assert!(text.contains("Benutzername: 2 bis 64 Zeichen"), "{text}");
+    assert!(!text.contains("characters"), "no English in the German page: {text}");
+    let res = app
+        .client
+        .post(app.url("/language"))
+        .header("cookie", &cookie)
+        .form(&[("lang", "en"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let res = app
+        .client
+        .post(app.url("/tenants"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("slug", "Bad Slug"), ("name", "x")])
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert!(text.contains("Short name: may contain only a-z, 0-9 and &#39;-&#39;"), "{text}");
 });
 
 store_test!(logout_ends_the_session, |store| {
@@ -157,7 +189,7 @@ store_test!(admin_changes_roles_and_resets_passwords_in_the_ui, |store| {
 
     let res = post(vec![("op", "reset".into()), ("password", "kurz".into())]).await.unwrap();
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("at least 12 characters"));
+    assert!(res.text().await.unwrap().contains("Passwort: Das Passwort muss mindestens 12 Zeichen haben"), "in German");
     let res = post(vec![("op", "reset".into()), ("password", "neues Anfangspasswort".into())]).await.unwrap();
     assert_eq!(res.status(), 303);
     assert!(app.login("dora", "neues Anfangspasswort").await.is_ok());
@@ -185,6 +217,6 @@ store_test!(a_wrong_setup_code_keeps_the_key_already_added_to_the_app, |store| {
         .unwrap();
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
-    assert!(html.contains("code: the code does not match"));
+    assert!(html.contains("Code: Der Code stimmt nicht"), "in German: {html}");
     assert!(html.contains(&format!("id=\"totp-secret\">{secret}<")), "the same key is offered again");
 });
