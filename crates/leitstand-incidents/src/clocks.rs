@@ -11,37 +11,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use leitstand_core::calendar::WorkingCalendar;
+pub use leitstand_core::policy::EntityType;
 use leitstand_core::policy::{Incidents, Regulatory, Report, ReportingFacts, Severity};
 use serde::{Deserialize, Serialize};
-
-/// What kind of financial entity a DORA regime reports for. Art. 5(5) of
-/// Del. Reg. (EU) 2025/301 takes credit institutions, central
-/// counterparties, operators of trading venues and entities identified as
-/// essential or important under NIS2 out of the weekend and holiday relief
-/// of Art. 5(4): their deadlines stand as computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum EntityType {
-    /// Any other financial entity: the relief applies.
-    #[default]
-    Other,
-    /// Credit institution (CRR).
-    CreditInstitution,
-    /// Central counterparty.
-    CentralCounterparty,
-    /// Operator of a trading venue.
-    TradingVenue,
-    /// Identified as essential or important entity under NIS2.
-    EssentialOrImportant,
-}
-
-impl EntityType {
-    /// Whether a deadline on a weekend or holiday moves to the next working
-    /// day at noon.
-    pub fn holiday_relief(self) -> bool {
-        self == EntityType::Other
-    }
-}
 
 /// The regimes that apply to one incident: the deployment's, narrowed or
 /// widened by the affected tenants' policies.
@@ -273,7 +245,7 @@ pub fn clocks(policy: ClockPolicy<'_>, regimes: Regimes, facts: &ClockFacts) -> 
     }
     let mut regulatory = policy.regulatory.clone();
     regulatory.dora.enabled = regimes.dora.is_some();
-    regulatory.dora.holiday_relief = regimes.dora.is_some_and(EntityType::holiday_relief);
+    regulatory.dora.entity_type = regimes.dora.unwrap_or_default();
     regulatory.nis2.enabled = regimes.nis2;
     regulatory.gdpr.enabled = regimes.gdpr;
     let reporting = ReportingFacts {

@@ -1,7 +1,7 @@
 -- Incidents: the record with its clocks' facts, the tenants it affects and
 -- the alerts it gathers, the append-only timeline, every DORA
 -- classification with its answers, the reports submitted to authorities
--- (frozen, with their hash) and the reminder steps already sent. Enums
+-- (frozen, with their hash; per reporting tenant) and the reminder steps already sent. Enums
 -- are text; the store does not know the incident types.
 
 CREATE TABLE incidents (
@@ -79,6 +79,7 @@ CREATE INDEX incident_classifications_incident ON incident_classifications (inci
 CREATE TABLE incident_reports (
     id           BLOB   PRIMARY KEY NOT NULL,
     incident_id  BLOB   NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    tenant_id    BLOB   REFERENCES tenants (id) ON DELETE CASCADE,
     kind         TEXT   NOT NULL,
     authority    TEXT   NOT NULL,
     submitted_at BIGINT NOT NULL,
@@ -90,7 +91,8 @@ CREATE TABLE incident_reports (
 CREATE INDEX incident_reports_incident ON incident_reports (incident_id, submitted_at);
 
 -- One row per reminder step sent: the primary key makes "sent once" hold
--- across restarts and replicas.
+-- across restarts and replicas. `clock` names the reporting party too
+-- (`bank-a/dora_initial`): each affected tenant reports for itself.
 CREATE TABLE incident_reminders (
     incident_id BLOB     NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
     clock       TEXT     NOT NULL,

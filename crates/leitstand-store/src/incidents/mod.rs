@@ -169,6 +169,8 @@ pub struct ReportRow {
     pub id: Uuid,
     /// The incident.
     pub incident_id: Uuid,
+    /// The tenant that reports (`None`: the platform operator itself).
+    pub tenant_id: Option<Uuid>,
     /// Report kind key (`dora_initial`, …).
     pub kind: String,
     /// To whom.
@@ -390,6 +392,7 @@ struct ClassRow {
 struct RepRow {
     id: Uuid,
     incident_id: Uuid,
+    tenant_id: Option<Uuid>,
     kind: String,
     authority: String,
     submitted_at: i64,
@@ -832,7 +835,7 @@ impl IncidentRepository for Store {
         self.timed_write("incident.report", async {
             on_pool!(self, |pool| sqlx::query(
                 "INSERT INTO incident_reports (id, incident_id, kind, authority, submitted_at, submitted_by, \
-                 reference, content, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                 reference, content, sha256, tenant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
             )
             .bind(row.id)
             .bind(row.incident_id)
@@ -843,6 +846,7 @@ impl IncidentRepository for Store {
             .bind(&row.reference)
             .bind(&row.content)
             .bind(&row.sha256)
+            .bind(row.tenant_id)
             .execute(pool)
             .await
             .map(|_| ())?);
@@ -854,7 +858,7 @@ impl IncidentRepository for Store {
     async fn reports(&self, incident: Uuid) -> Result<Vec<ReportRow>> {
         self.timed("incident.reports", async {
             let rows: Vec<RepRow> = on_pool!(self, |pool| sqlx::query_as(
-                "SELECT id, incident_id, kind, authority, submitted_at, submitted_by, reference, content, sha256 \
+                "SELECT id, incident_id, tenant_id, kind, authority, submitted_at, submitted_by, reference, content, sha256 \
                  FROM incident_reports WHERE incident_id = $1 ORDER BY submitted_at, id"
             )
             .bind(incident)
@@ -865,6 +869,7 @@ impl IncidentRepository for Store {
                 .map(|r| ReportRow {
                     id: r.id,
                     incident_id: r.incident_id,
+                    tenant_id: r.tenant_id,
                     kind: r.kind,
                     authority: r.authority,
                     submitted_at: from_db(r.submitted_at),

@@ -197,7 +197,8 @@ store_test!(an_alert_joins_one_incident_and_its_fingerprint_finds_the_open_one, 
 });
 
 store_test!(classifications_reports_and_reminders_are_kept, |store| {
-    let inc = store.create_incident(new("Portal down", vec![]), vec![], t(0)).await.unwrap();
+    let bank = tenant(store, "bank-a").await;
+    let inc = store.create_incident(new("Portal down", vec![bank]), vec![], t(0)).await.unwrap();
     for (secs, major) in [(100, false), (200, true)] {
         let row = ClassificationRow {
             id: Uuid::now_v7(),
@@ -219,6 +220,7 @@ store_test!(classifications_reports_and_reminders_are_kept, |store| {
     let report = ReportRow {
         id: Uuid::now_v7(),
         incident_id: inc.id,
+        tenant_id: Some(bank),
         kind: "dora_initial".into(),
         authority: "BaFin".into(),
         submitted_at: t(300),
