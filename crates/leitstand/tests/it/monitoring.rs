@@ -259,3 +259,31 @@ fn on_postgres_one_replica_probes_and_the_other_takes_over() {
     assert_eq!(b.terminate(), 0);
     crate::serve::drop_postgres(&admin, &database);
 }
+
+#[test]
+fn a_probe_naming_a_tenant_that_does_not_exist_is_warned_about_at_start() {
+    // Issue 17: probes naming an unknown tenant were accepted at start
+    // without a word, and their alerts then refused.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("leitstand.toml"),
+        r#"
+[monitoring]
+host = false
+
+[[monitoring.probes]]
+id = "portal-b"
+kind = "tcp"
+target = "127.0.0.1:9"
+interval = "1h"
+tenant = "bank-b"
+"#,
+    )
+    .unwrap();
+    let mut server = crate::Server::start(dir.path(), &[]);
+    let warning =
+        server.logged("names a tenant that does not exist; its alerts are refused until the tenant is created");
+    assert_eq!(warning["level"], "WARN");
+    assert_eq!((warning["id"].as_str(), warning["tenant"].as_str()), (Some("portal-b"), Some("bank-b")), "{warning}");
+    assert_eq!(server.terminate(), 0);
+}
