@@ -14,6 +14,7 @@ mod audit;
 mod bulk;
 mod error;
 mod identity;
+mod incidents;
 mod leases;
 mod monitoring;
 mod schema;
@@ -40,6 +41,10 @@ pub use error::StoreError;
 pub use identity::{
     ApiToken, NewUser, OIDC_LOGIN_TTL, OidcLogin, OidcLoginRepository, SessionRepository, SessionRow,
     ThrottleRepository, ThrottleState, User, UserChange, UserRepository,
+};
+pub use incidents::{
+    ClassificationRow, IncidentFilter, IncidentRepository, IncidentRow, NewIncident, NewTimelineEntry, ReportRow,
+    TimelineRow,
 };
 pub use leases::{Lease, LeaseRepository};
 pub use monitoring::{ProbeHistoryRepository, ProbeTransition};

@@ -17,6 +17,33 @@ use super::Violations;
 use crate::calendar::WorkingCalendar;
 use crate::time_limit::{Duration, TimeLimit};
 
+/// What kind of financial entity reports under DORA; it decides whether
+/// the weekend and holiday relief of Del. Reg. (EU) 2025/301 Art. 5(4)
+/// applies (Art. 5(5) excludes the kinds named here but `other`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityType {
+    /// Any other financial entity: the relief applies.
+    #[default]
+    Other,
+    /// Credit institution (CRR).
+    CreditInstitution,
+    /// Central counterparty.
+    CentralCounterparty,
+    /// Operator of a trading venue.
+    TradingVenue,
+    /// Identified as essential or important entity under NIS2.
+    EssentialOrImportant,
+}
+
+impl EntityType {
+    /// Whether a deadline on a weekend or holiday moves to the next working
+    /// day at noon.
+    pub fn holiday_relief(self) -> bool {
+        self == EntityType::Other
+    }
+}
+
 /// DORA reporting of major ICT-related incidents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,10 +60,12 @@ pub struct Dora {
     pub intermediate_after_initial: TimeLimit,
     /// Final report after the latest intermediate report was sent (1 month).
     pub final_after_intermediate: TimeLimit,
-    /// Art. 5(4): a deadline falling on a weekend or public holiday moves to
-    /// the next working day at `holiday_relief_until`. Set to `false` for
-    /// entities that Art. 5(5) excludes from this relief.
-    pub holiday_relief: bool,
+    /// The kind of financial entity that reports. Art. 5(4): a deadline
+    /// falling on a weekend or public holiday moves to the next working day
+    /// at `holiday_relief_until` — except for the entities Art. 5(5) names
+    /// (credit institutions, central counterparties, trading venues,
+    /// entities identified as essential or important under NIS2).
+    pub entity_type: EntityType,
     /// Local time on the next working day by which a relieved report is due
     /// (12:00).
     #[schemars(with = "String")]
@@ -94,7 +123,7 @@ impl Default for Regulatory {
                 initial_after_awareness: hours(24),
                 intermediate_after_initial: hours(72),
                 final_after_intermediate: TimeLimit::Months(1),
-                holiday_relief: true,
+                entity_type: EntityType::Other,
                 holiday_relief_until: Time::constant(12, 0, 0, 0),
             },
             nis2: Nis2 {
@@ -209,7 +238,7 @@ impl Regulatory {
 
     fn dora_relief(&self, report: Report, due: Timestamp, cal: &WorkingCalendar) -> ReportDeadline {
         let day = cal.local_date(due);
-        if self.dora.holiday_relief && !cal.is_working_day(day) {
+        if self.dora.entity_type.holiday_relief() && !cal.is_working_day(day) {
             let relieved = cal.at(cal.next_working_day(day), self.dora.holiday_relief_until);
             return ReportDeadline { report, due: relieved, relieved: true };
         }
@@ -289,7 +318,7 @@ mod tests {
         // Monday 2026-11-30 12:00 CET = 11:00 UTC.
         assert_eq!(due(&reg.deadlines(&facts, &cal), Report::DoraIntermediate), ("2026-11-30T11:00:00Z".into(), true));
         let mut strict = reg.clone();
-        strict.dora.holiday_relief = false;
+        strict.dora.entity_type = EntityType::CreditInstitution;
         assert_eq!(
             due(&strict.deadlines(&facts, &cal), Report::DoraIntermediate),
             ("2026-11-28T20:00:00Z".into(), false)

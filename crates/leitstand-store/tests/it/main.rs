@@ -5,6 +5,7 @@
 mod alerting;
 mod audit;
 mod identity;
+mod incidents;
 mod leases;
 mod monitoring;
 mod schema;

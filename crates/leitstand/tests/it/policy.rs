@@ -54,7 +54,7 @@ fn policy_show_prints_every_seed_value() {
         ("regulatory.dora.initial_after_awareness", "\"24h\""),
         ("regulatory.dora.intermediate_after_initial", "\"72h\""),
         ("regulatory.dora.final_after_intermediate", "\"1 month\""),
-        ("regulatory.dora.holiday_relief", "true"),
+        ("regulatory.dora.entity_type", "\"other\""),
         ("regulatory.nis2.early_warning", "\"24h\""),
         ("regulatory.nis2.notification", "\"72h\""),
         ("regulatory.nis2.final_after_notification", "\"1 month\""),
