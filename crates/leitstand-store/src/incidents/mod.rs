@@ -741,9 +741,8 @@ impl IncidentRepository for Store {
 
     async fn link_alert(&self, incident: Uuid, alert: Uuid, fingerprint: &str, now: Timestamp) -> Result<bool> {
         self.timed_write("incident.link_alert", async {
-            let n =
-                on_pool!(self, |pool| {
-                    sqlx::query(
+            let n = on_pool!(self, |pool| {
+                sqlx::query(
                 "INSERT INTO incident_alerts (alert_id, incident_id, fingerprint, linked_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (alert_id) DO NOTHING"
             )
@@ -754,7 +753,7 @@ impl IncidentRepository for Store {
             .execute(pool)
             .await?
             .rows_affected()
-                });
+            });
             Ok(n == 1)
         })
         .await

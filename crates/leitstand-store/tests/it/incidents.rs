@@ -102,6 +102,7 @@ store_test!(the_timeline_appends_in_order_hides_internal_notes_and_keeps_correct
         store.append_timeline(created.id, vec![note, entry(10, "communication", "Erstinformation")]).await.unwrap();
     let mut correction = entry(20, "note", "Korrektur: DNS, nicht Zertifikat");
     correction.corrects = Some(written[0].id);
+    correction.internal = true;
     store.append_timeline(created.id, vec![correction]).await.unwrap();
     let all = store.timeline(created.id, None, 100, true).await.unwrap();
     assert_eq!(
@@ -128,8 +129,10 @@ store_test!(lists_filter_by_status_severity_tenant_and_scope, |store| {
     resolved.severity = "SEV-3".into();
     store.save_incident(&resolved, vec![], t(10)).await.unwrap();
     let numbers = |rows: Vec<leitstand_store::IncidentRow>| rows.into_iter().map(|r| r.number).collect::<Vec<_>>();
-    let list =
-        |f: IncidentFilter| async move { numbers(store.incidents(&IncidentFilter { limit: 100, ..f }).await.unwrap()) };
+    let list = |f: IncidentFilter| async move {
+        let limit = if f.limit == 0 { 100 } else { f.limit };
+        numbers(store.incidents(&IncidentFilter { limit, ..f }).await.unwrap())
+    };
     assert_eq!(list(IncidentFilter::default()).await, [platform.number, both.number, two.number, one.number]);
     assert_eq!(list(IncidentFilter { status: Some("resolved".into()), ..Default::default() }).await, [two.number]);
     assert_eq!(list(IncidentFilter { severity: Some("SEV-1".into()), ..Default::default() }).await.len(), 3);
