@@ -20,8 +20,8 @@ use leitstand_core::Outcome;
 use leitstand_core::access::{Action, UserName};
 use leitstand_core::policy::{Policy, PolicySet, Severity};
 use leitstand_core::tenant::TenantSlug;
-use leitstand_incidents::clocks::{ClockFacts, ClockPolicy, Regimes, ReportKind, clocks};
-use leitstand_incidents::{Clock, ClockState, DoraAnswers, DoraClassification, IncidentTimes, Phase, Status};
+use leitstand_incidents::clocks::{ClockFacts, ClockPolicy, Regimes, clocks};
+use leitstand_incidents::{Clock, IncidentTimes};
 use leitstand_store::{
     ClassificationRow, IncidentFilter, IncidentRepository, IncidentRow, NewIncident, NewTimelineEntry, ReportRow,
     TenantRepository,
@@ -32,6 +32,9 @@ use uuid::Uuid;
 
 use crate::{App, AppError, Principal, Result};
 
+pub use leitstand_core::policy::Severity as IncidentSeverity;
+pub use leitstand_incidents::clocks::{ClockKind, ReportKind};
+pub use leitstand_incidents::{ClockState, DoraAnswers, DoraClassification, Phase, Status};
 pub use rows::TimelineKind;
 
 /// The incident capability's settings.
