@@ -11,6 +11,7 @@ pub mod audit;
 mod error;
 mod health;
 pub mod identity;
+pub mod incidents;
 pub mod monitoring;
 pub mod overview;
 pub mod policy;
@@ -78,6 +79,8 @@ pub struct App {
     pub monitoring: Arc<monitoring::Monitoring>,
     /// Alerts, escalation, on-call and notifications.
     pub alerting: Arc<alerting::Alerting>,
+    /// Incidents: their policies (regimes, calendars, severities).
+    pub incidents: Arc<incidents::IncidentSettings>,
 }
 
 impl App {
@@ -97,6 +100,7 @@ impl App {
             audit_sink,
             monitoring: Arc::new(monitoring::Monitoring::disabled()),
             alerting: Arc::new(alerting::Alerting::disabled()),
+            incidents: Arc::default(),
         }
     }
 

@@ -57,6 +57,7 @@ fn is_read(action: Action) -> bool {
             | Action::ReadMonitoring
             | Action::ReadAlerts
             | Action::ReadOnCallCalendar
+            | Action::ReadIncidents
     )
 }
 

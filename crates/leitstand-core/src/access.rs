@@ -205,6 +205,16 @@ pub enum Action {
     ManageOnCall,
     /// Send a test message through a channel.
     TestChannels,
+    /// See incidents, their clocks and timelines (scoped for tenant
+    /// viewers, without internal notes).
+    ReadIncidents,
+    /// Open incidents, move their phases, change severity and roles, add
+    /// notes, resolve.
+    ManageIncidents,
+    /// Classify incidents under DORA (Del. Reg. (EU) 2024/1772).
+    ClassifyIncidents,
+    /// Record reports submitted to authorities.
+    ReportIncidents,
 }
 
 impl Action {
@@ -219,6 +229,7 @@ impl Action {
                 | Action::ReadPolicy
                 | Action::ReadMonitoring
                 | Action::ReadAlerts
+                | Action::ReadIncidents
         )
     }
 
@@ -245,6 +256,10 @@ impl Action {
             Action::ReadOnCallCalendar => "oncall.calendar",
             Action::ManageOnCall => "oncall.manage",
             Action::TestChannels => "channel.test",
+            Action::ReadIncidents => "incident.read",
+            Action::ManageIncidents => "incident.manage",
+            Action::ClassifyIncidents => "incident.classify",
+            Action::ReportIncidents => "incident.report",
         }
     }
 }
@@ -273,6 +288,10 @@ pub const MATRIX: &[(Action, &[Role])] = &[
     (Action::ReadOnCallCalendar, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
     (Action::ManageOnCall, &[Admin, Devops]),
     (Action::TestChannels, &[Admin, Devops]),
+    (Action::ReadIncidents, &[Admin, Devops, Compliance, Security, Auditor, TenantViewer]),
+    (Action::ManageIncidents, &[Admin, Devops, Security]),
+    (Action::ClassifyIncidents, &[Admin, Compliance]),
+    (Action::ReportIncidents, &[Admin, Compliance]),
 ];
 
 /// Which tenants' data a principal may see.

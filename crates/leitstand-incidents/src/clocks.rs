@@ -131,6 +131,8 @@ pub struct ClockFacts {
     pub aware_at: Option<Timestamp>,
     /// Classified as major (DORA) / significant (NIS2).
     pub classified_major_at: Option<Timestamp>,
+    /// Significant under NIS2 (§ 32 BSIG).
+    pub nis2_significant: bool,
     /// Personal data affected (GDPR).
     pub personal_data_breach: bool,
     /// First response by a person.
@@ -251,6 +253,7 @@ pub fn clocks(policy: ClockPolicy<'_>, regimes: Regimes, facts: &ClockFacts) -> 
     let reporting = ReportingFacts {
         aware_at: facts.aware_at,
         classified_major_at: facts.classified_major_at,
+        nis2_significant: facts.nis2_significant,
         personal_data_breach: facts.personal_data_breach,
         dora_initial_sent_at: facts.first_submitted(ReportKind::DoraInitial),
         dora_intermediate_sent_at: facts.latest_submitted(ReportKind::DoraIntermediate),
@@ -435,7 +438,8 @@ mod tests {
         let f = Fixture::new(None);
         let regimes = Regimes { dora: None, nis2: true, gdpr: true };
         // Aware Friday 2026-12-04 19:00 CET.
-        let mut facts = ClockFacts { aware_at: Some(ts("2026-12-04T18:00:00Z")), ..Default::default() };
+        let mut facts =
+            ClockFacts { aware_at: Some(ts("2026-12-04T18:00:00Z")), nis2_significant: true, ..Default::default() };
         let kinds = |facts: &ClockFacts| f.clocks(regimes, facts).iter().map(|c| c.kind).collect::<Vec<_>>();
         assert_eq!(
             kinds(&facts),

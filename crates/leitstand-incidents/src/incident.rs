@@ -147,23 +147,12 @@ pub struct TimeError {
 }
 
 impl IncidentTimes {
-    /// Checks that the times are possible: nothing before the first signal,
-    /// classification not before awareness, resolution not before
-    /// detection, and nothing in the future of `now`.
+    /// Checks that the times are possible: nothing in the future of `now`,
+    /// nothing before the first signal, classification not before
+    /// awareness, resolution not before detection.
     pub fn check(&self, now: Timestamp) -> Result<(), TimeError> {
-        let pairs: [(&'static str, Option<Timestamp>, &'static str, Option<Timestamp>); 4] = [
-            ("aware_at", self.aware_at, "detected_at", self.detected_at),
-            ("classified_at", self.classified_at, "aware_at", self.aware_at),
-            ("classified_at", self.classified_at, "detected_at", self.detected_at),
-            ("resolved_at", self.resolved_at, "detected_at", self.detected_at),
-        ];
-        for (field, later, before, earlier) in pairs {
-            if let (Some(later), Some(earlier)) = (later, earlier)
-                && later < earlier
-            {
-                return Err(TimeError { field, reason: format!("{later} lies before {before} ({earlier})") });
-            }
-        }
+        // A time in the future is the first thing to say: it makes every
+        // order between the others meaningless.
         let all = [
             ("detected_at", self.detected_at),
             ("aware_at", self.aware_at),
@@ -175,6 +164,19 @@ impl IncidentTimes {
                 && at > now
             {
                 return Err(TimeError { field, reason: format!("{at} lies in the future (now {now})") });
+            }
+        }
+        let pairs: [(&'static str, Option<Timestamp>, &'static str, Option<Timestamp>); 4] = [
+            ("aware_at", self.aware_at, "detected_at", self.detected_at),
+            ("classified_at", self.classified_at, "aware_at", self.aware_at),
+            ("classified_at", self.classified_at, "detected_at", self.detected_at),
+            ("resolved_at", self.resolved_at, "detected_at", self.detected_at),
+        ];
+        for (field, later, before, earlier) in pairs {
+            if let (Some(later), Some(earlier)) = (later, earlier)
+                && later < earlier
+            {
+                return Err(TimeError { field, reason: format!("{later} lies before {before} ({earlier})") });
             }
         }
         Ok(())

@@ -14,6 +14,7 @@
 mod alerting;
 mod audit;
 mod identity;
+mod incidents;
 mod monitoring;
 mod overview;
 mod policy;

@@ -4,6 +4,8 @@
 //! request id, and the router assembled from every capability's routes
 //! with the OpenAPI document made from the same annotations.
 
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
@@ -193,5 +195,20 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(crate::audit::api::routes())
         .merge(crate::monitoring::api::routes())
         .merge(crate::alerting::api::routes())
+        .merge(crate::incidents::api::routes())
         .merge(crate::policy::api::routes())
+}
+
+/// The body, or 422 naming what is wrong (as problem details, not axum's
+/// plain text).
+pub(crate) fn body<T>(caller: &Caller, json: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+    json.map(|Json(v)| v).map_err(|e| {
+        caller.fail(AppError::Invalid {
+            field: "body",
+            message: {
+                let text = e.body_text().replace("Failed to deserialize the JSON body into the target type: ", "");
+                leitstand_app::Message::new(text.clone(), format!("Ungültige Eingabe: {text}"))
+            },
+        })
+    })
 }

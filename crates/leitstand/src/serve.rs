@@ -136,6 +136,7 @@ pub async fn run(config: Config, started: Instant) -> anyhow::Result<()> {
         leitstand_app::alerting::Alerting::new(config.alerting_settings.clone(), link_key, public_url)
             .with_intake_log(intake),
     );
+    services.incidents = Arc::new(leitstand_app::incidents::IncidentSettings { policy: config.policy.clone() });
     let monitor = leitstand_app::monitoring::runtime::spawn(services.clone(), holder.clone(), checker);
     let alerting = leitstand_app::alerting::runtime::spawn(services.clone(), holder.clone());
     let rule_alerts = leitstand_app::alerting::runtime::forward_rule_alerts(services.clone());

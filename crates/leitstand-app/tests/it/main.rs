@@ -4,6 +4,7 @@
 mod alerting;
 mod audit;
 mod identity;
+mod incidents;
 mod monitoring;
 mod tenants;
 

@@ -51,8 +51,6 @@ pub struct Policy {
     /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub incidents: Incidents,
     /// Regulatory reporting regimes: DORA, NIS2 / § 32 BSIG, GDPR Art. 33.
-    ///
-    /// Not in force yet: the seed values, for reference; setting a key is refused.
     pub regulatory: Regulatory,
     /// Backup schedules, recovery objectives (RTO/RPO) and recovery tests.
     ///
@@ -107,7 +105,6 @@ pub const TENANT_OVERRIDABLE: &[&str] =
 /// like a promise.
 pub const NOT_YET_IN_FORCE: &[(&str, &str)] = &[
     ("incidents", "incident management"),
-    ("regulatory", "regulatory reporting deadlines"),
     ("backup", "backups and restore drills"),
     ("changes", "change management"),
     ("deployment", "deployments"),
@@ -117,15 +114,10 @@ pub const NOT_YET_IN_FORCE: &[(&str, &str)] = &[
 /// What will enforce the section of dotted `key` (`deployment.canary`,
 /// `tenants.bank-a.backup.rto`), if that section is not in force yet.
 pub fn not_yet_in_force(key: &str) -> Option<&'static str> {
-    let (tenant, key) = match key.strip_prefix("tenants.") {
-        Some(rest) => (true, rest.split_once('.').map_or("", |(_, k)| k)),
-        None => (false, key),
+    let key = match key.strip_prefix("tenants.") {
+        Some(rest) => rest.split_once('.').map_or("", |(_, k)| k),
+        None => key,
     };
-    // A tenant's time zone places its maintenance windows and availability
-    // months; its working days would only count for its deadlines.
-    if tenant && key.starts_with("calendar") && key != "calendar.time_zone" {
-        return Some("per-tenant deadlines");
-    }
     let section = key.split(['.', '[']).next().unwrap_or_default();
     NOT_YET_IN_FORCE.iter().find(|(s, _)| *s == section).map(|(_, what)| *what)
 }
@@ -224,7 +216,8 @@ mod tests {
         assert_eq!(not_yet_in_force("escalation.levels"), None);
         assert_eq!(not_yet_in_force("tenants.bank-a.thresholds.infrastructure.cpu.warning"), None);
         assert_eq!(not_yet_in_force("retention.debug.allowed_in_production"), None, "acts: audit refuses debug");
-        assert_eq!(not_yet_in_force("tenants.bank-a.calendar.state"), Some("per-tenant deadlines"));
+        assert_eq!(not_yet_in_force("tenants.bank-a.calendar.state"), None, "the tenant's incident deadlines");
+        assert_eq!(not_yet_in_force("tenants.bank-a.regulatory.dora.entity_type"), None, "the tenant's clocks");
         assert_eq!(not_yet_in_force("tenants.bank-a.calendar.time_zone"), None, "places maintenance windows");
         assert_eq!(not_yet_in_force("calendar.state"), None, "counts audit retention in working days");
     }

@@ -145,6 +145,9 @@ pub struct ReportingFacts {
     pub aware_at: Option<Timestamp>,
     /// When it was classified as major (DORA) / significant (NIS2).
     pub classified_major_at: Option<Timestamp>,
+    /// Whether it is a significant incident under NIS2 (§ 32 BSIG: an
+    /// "erheblicher Sicherheitsvorfall"); only then do its clocks run.
+    pub nis2_significant: bool,
     /// Whether personal data is affected (GDPR).
     pub personal_data_breach: bool,
     /// When the DORA initial notification was sent.
@@ -223,7 +226,7 @@ impl Regulatory {
                 out.push(self.dora_relief(Report::DoraFinal, due, cal));
             }
         }
-        if let (true, Some(aware)) = (self.nis2.enabled, facts.aware_at) {
+        if let (true, true, Some(aware)) = (self.nis2.enabled, facts.nis2_significant, facts.aware_at) {
             out.push(plain(Report::Nis2EarlyWarning, self.nis2.early_warning.due(aware, cal)));
             out.push(plain(Report::Nis2Notification, self.nis2.notification.due(aware, cal)));
             if let Some(sent) = facts.nis2_notification_sent_at {
@@ -340,6 +343,7 @@ mod tests {
         let cal = WorkingCalendar::germany();
         let facts = ReportingFacts {
             aware_at: Some(ts("2026-11-27T18:00:00Z")),
+            nis2_significant: true,
             personal_data_breach: true,
             nis2_notification_sent_at: Some(ts("2026-11-29T10:00:00Z")),
             ..Default::default()
@@ -351,5 +355,12 @@ mod tests {
         assert_eq!(due(&list, Report::Nis2Final), ("2026-12-29T10:00:00Z".into(), false));
         assert_eq!(due(&list, Report::GdprNotification), ("2026-11-30T18:00:00Z".into(), false));
         assert!(!list.iter().any(|d| d.report == Report::DoraInitial), "not classified as major yet");
+        let minor = ReportingFacts { nis2_significant: false, ..facts };
+        let list = reg.deadlines(&minor, &cal);
+        assert!(
+            !list.iter().any(|d| d.report == Report::Nis2EarlyWarning),
+            "only significant incidents report to the BSI"
+        );
+        assert!(list.iter().any(|d| d.report == Report::GdprNotification), "a breach is notified whatever its size");
     }
 }

@@ -27,6 +27,7 @@ CREATE TABLE incidents (
     root_cause_category  TEXT,
     impact               TEXT,
     personal_data_breach BOOLEAN  NOT NULL,
+    nis2_significant     BOOLEAN  NOT NULL DEFAULT FALSE,
     dora_major           BOOLEAN,
     created_at           BIGINT   NOT NULL,
     updated_at           BIGINT   NOT NULL

@@ -64,6 +64,8 @@ pub struct IncidentRow {
     pub impact: Option<String>,
     /// Personal data affected (GDPR Art. 33).
     pub personal_data_breach: bool,
+    /// Significant under NIS2 (§ 32 BSIG).
+    pub nis2_significant: bool,
     /// The latest DORA classification's result, if classified.
     pub dora_major: Option<bool>,
     /// Affected tenants.
@@ -282,7 +284,7 @@ pub trait IncidentRepository {
 
 const COLUMNS: &str = "id, number, title, severity, phase, status, opened_by, opened_via, detected_at, aware_at, \
     classified_at, first_response_at, resolved_at, closed_at, commander, communication, scribe, services, \
-    root_cause, root_cause_category, impact, personal_data_breach, dora_major, created_at, updated_at";
+    root_cause, root_cause_category, impact, personal_data_breach, nis2_significant, dora_major, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -308,6 +310,7 @@ struct Row {
     root_cause_category: Option<String>,
     impact: Option<String>,
     personal_data_breach: bool,
+    nis2_significant: bool,
     dora_major: Option<bool>,
     created_at: i64,
     updated_at: i64,
@@ -340,6 +343,7 @@ impl Row {
             root_cause_category: self.root_cause_category,
             impact: self.impact,
             personal_data_breach: self.personal_data_breach,
+            nis2_significant: self.nis2_significant,
             dora_major: self.dora_major,
             tenants,
             created_at: from_db(self.created_at),
@@ -645,7 +649,7 @@ impl IncidentRepository for Store {
                      classified_at = $8, first_response_at = $9, resolved_at = $10, closed_at = $11, \
                      commander = $12, communication = $13, scribe = $14, services = $15, root_cause = $16, \
                      root_cause_category = $17, impact = $18, personal_data_breach = $19, dora_major = $20, \
-                     detected_at = $21, updated_at = $22 \
+                     detected_at = $21, updated_at = $22, nis2_significant = $23 \
                      WHERE id = $1 AND updated_at = $2",
                 )
                 .bind(row.id)
@@ -670,6 +674,7 @@ impl IncidentRepository for Store {
                 .bind(row.dora_major)
                 .bind(to_db(row.detected_at))
                 .bind(version)
+                .bind(row.nis2_significant)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

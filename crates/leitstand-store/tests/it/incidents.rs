@@ -69,9 +69,11 @@ store_test!(a_save_writes_record_and_entries_together_and_refuses_a_stale_versio
     changed.phase = "containment".into();
     changed.first_response_at = Some(t(120));
     changed.commander = Some("anna".into());
+    changed.nis2_significant = true;
     let saved = store.save_incident(&changed, vec![entry(120, "phase", "Eindämmung")], t(120)).await.unwrap();
     assert_eq!(saved.phase, "containment");
     assert_eq!(saved.commander.as_deref(), Some("anna"));
+    assert!(saved.nis2_significant);
     assert!(saved.updated_at > created.updated_at);
 
     // Someone else saved meanwhile: the stale copy is refused whole.

@@ -28,20 +28,6 @@ use crate::rest::*;
 // ---------------------------------------------------------------------------
 // Input helpers
 
-/// The body, or 422 naming what is wrong (as problem details, not axum's
-/// plain text).
-fn body<T>(caller: &Caller, json: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    json.map(|Json(v)| v).map_err(|e| {
-        caller.fail(AppError::Invalid {
-            field: "body",
-            message: {
-                let text = e.body_text().replace("Failed to deserialize the JSON body into the target type: ", "");
-                leitstand_app::Message::new(text.clone(), format!("Ungültige Eingabe: {text}"))
-            },
-        })
-    })
-}
-
 /// An id from the path; anything that is not a UUID is simply not found.
 fn id_of(caller: &Caller, entity: &'static str, text: &str) -> ApiResult<Uuid> {
     text.parse().map_err(|_| caller.fail(AppError::NotFound { entity, key: text.to_string() }))

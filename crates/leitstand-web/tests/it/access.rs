@@ -149,7 +149,59 @@ fn cases() -> Vec<Case> {
         (Method::DELETE, "/api/v1/overrides/0190f0c0-0000-7000-8000-000000000001", None, ACT, 401),
         (Method::GET, "/api/v1/channels", None, [200, 200, 200, 200, 200, 200], 401),
         (Method::POST, "/api/v1/channels/none/test", None, ACT, 401),
+        // Incidents: INC-1 affects bank-a, INC-2 bank-b (see `incidents`).
+        (Method::GET, "/api/v1/incidents", None, [200, 200, 200, 200, 200, 200], 401),
+        (
+            Method::POST,
+            "/api/v1/incidents",
+            Some(json!({"title": "Ausfall", "severity": "SEV-3", "tenants": ["bank-a"]})),
+            [201, 201, 403, 201, 403, 403],
+            401,
+        ),
+        (Method::GET, "/api/v1/incidents/1", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/incidents/2", None, [200, 200, 200, 200, 200, 404], 401),
+        (Method::GET, "/api/v1/incidents/1/timeline", None, [200, 200, 200, 200, 200, 200], 401),
+        (Method::GET, "/api/v1/incidents/2/timeline", None, [200, 200, 200, 200, 200, 404], 401),
+        (
+            Method::POST,
+            "/api/v1/incidents/1/changes",
+            Some(json!({"phase": "analysis"})),
+            [200, 200, 403, 200, 403, 403],
+            401,
+        ),
+        (Method::POST, "/api/v1/incidents/1/notes", Some(json!({"text": "x"})), [201, 201, 403, 201, 403, 403], 401),
+        (
+            Method::POST,
+            "/api/v1/incidents/1/classification",
+            Some(json!({"critical_services_affected": false})),
+            [200, 403, 200, 403, 403, 403],
+            401,
+        ),
+        (Method::GET, "/api/v1/incidents/1/reports", None, [200, 200, 200, 200, 200, 200], 401),
+        (
+            Method::POST,
+            "/api/v1/incidents/1/reports",
+            Some(json!({"kind": "dora_initial", "tenant": "bank-a", "content": {}})),
+            [201, 403, 201, 403, 403, 403],
+            401,
+        ),
     ]
+}
+
+/// INC-1 of bank-a and INC-2 of bank-b, for the incident rows of `cases`.
+async fn incidents(app: &crate::App, admin: &leitstand_app::Principal) {
+    for tenant in ["bank-a", "bank-b"] {
+        let open = leitstand_app::incidents::OpenIncident {
+            title: format!("Ausfall {tenant}"),
+            severity: leitstand_app::incidents::IncidentSeverity::Sev2,
+            detected_at: None,
+            aware_at: None,
+            services: vec![],
+            tenants: vec![tenant.into()],
+            personal_data_breach: false,
+        };
+        app.state.app.open_incident(admin, open).await.unwrap();
+    }
 }
 
 /// Three probes: one of bank-a, one of bank-b, one of the platform.
@@ -179,6 +231,7 @@ store_test!(every_api_route_with_every_role, |store| {
     let admin = app.state.app.login("admin", crate::PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
+    incidents(&app, &admin).await;
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let name = format!("u-{}", role.as_str().replace('_', "-"));
@@ -281,6 +334,7 @@ store_test!(every_api_route_with_every_token_scope, |store| {
     let admin = app.state.app.login("admin", crate::PASSWORD, None, "127.0.0.1").await.unwrap().session.principal;
     app.state.app.create_tenant(&admin, "bank-a", "Bank A").await.unwrap();
     app.state.app.create_tenant(&admin, "bank-b", "Bank B").await.unwrap();
+    incidents(&app, &admin).await;
     let scopes = ["read", "write", "ingest", "calendar"];
     let mut tokens = Vec::new();
     for scope in scopes {

@@ -5,6 +5,7 @@ mod access;
 mod alerting;
 mod alertmanager;
 mod audit;
+mod incidents;
 mod layering;
 mod oidc;
 mod ops;

@@ -143,6 +143,13 @@ store_test!(openapi_document_describes_every_api_route, |store| {
         "/api/v1/me/locale",
         "/api/v1/me/totp",
         "/api/v1/me/totp/secret",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{number}",
+        "/api/v1/incidents/{number}/changes",
+        "/api/v1/incidents/{number}/timeline",
+        "/api/v1/incidents/{number}/notes",
+        "/api/v1/incidents/{number}/classification",
+        "/api/v1/incidents/{number}/reports",
     ] {
         assert!(paths.contains_key(path), "{path} documented");
     }
@@ -153,6 +160,7 @@ store_test!(openapi_document_describes_every_api_route, |store| {
             let concrete = path
                 .replace("{slug}", "x")
                 .replace("{name}", "x")
+                .replace("{number}", "1")
                 .replace("{id}", "00000000-0000-0000-0000-000000000000");
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let res = app

@@ -450,15 +450,14 @@ fn debug_events_are_recorded_only_where_the_policy_allows_them() {
 #[test]
 fn sections_nothing_enforces_yet_are_refused_with_the_reason() {
     let errs = errors(
-        "[deployment]\nsnapshot_before_migration = false\n\n[tenants.bank-a.regulatory.nis2]\nenabled = false\n\n\
-         [tenants.bank-a.calendar]\nstate = \"HH\"\n",
+        "[deployment]\nsnapshot_before_migration = false\n\n[tenants.bank-a.incidents]\n\
+         post_mortem_within = \"3 working days\"\n",
     );
     assert_eq!(
         errs,
         [
             "leitstand.toml:2:1: deployment.snapshot_before_migration: not in force yet: this build has no deployments, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
-            "leitstand.toml:5:1: tenants.bank-a.regulatory.nis2.enabled: not in force yet: this build has no regulatory reporting deadlines, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
-            "leitstand.toml:8:1: tenants.bank-a.calendar.state: not in force yet: this build has no per-tenant deadlines, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
+            "leitstand.toml:5:1: tenants.bank-a.incidents.post_mortem_within: not in force yet: this build has no incident management, so the value would change nothing; remove it (`leitstand policy show` lists the seed value)",
         ]
     );
     let env = vec![("LEITSTAND__INCIDENTS__FIX_NEEDS_COMPLIANCE_APPROVAL".to_string(), "false".to_string())];

@@ -1,0 +1,3 @@
+//! Incidents: the JSON API (the pages follow).
+
+pub(crate) mod api;
