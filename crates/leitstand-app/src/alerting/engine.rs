@@ -738,6 +738,7 @@ impl Engine {
             intake: pending.intake,
         };
         self.app.store.apply_alert_changes(self.fence.as_ref(), now, &changes).await?;
+        self.incidents_of(&changes).await;
         if !pending.audit.is_empty()
             && let Err(e) = self.app.audit().submit(pending.audit).await
         {
@@ -750,6 +751,58 @@ impl Engine {
             self.app.alerting.wake_dispatch.notify_one();
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// After a batch is stored: a level that `opens_incident` opens the
+    /// SEV-1 incident (or joins the one its fingerprint already has), and
+    /// an alert firing again while its incident is not closed joins it. A
+    /// failure is logged; the alerts are stored and notified regardless.
+    async fn incidents_of(&self, changes: &AlertChanges) {
+        use crate::incidents::FromAlert;
+        use leitstand_store::IncidentRepository;
+        let mut escalated = std::collections::HashSet::new();
+        let mut fired = std::collections::HashSet::new();
+        for h in &changes.history {
+            match h.kind.as_str() {
+                "incident_opened" => {
+                    escalated.insert(h.alert_id);
+                }
+                "firing" | "reopened" => {
+                    fired.insert(h.alert_id);
+                }
+                _ => {}
+            }
+        }
+        if escalated.is_empty() && fired.is_empty() {
+            return;
+        }
+        // One query per batch, and only when something fired: the
+        // fingerprints that open incidents gather.
+        let linked = if fired.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            match self.app.store.unclosed_incident_fingerprints().await {
+                Ok(set) => set,
+                Err(e) => {
+                    tracing::error!(error = %e, "incidents of firing alerts not checked");
+                    std::collections::HashSet::new()
+                }
+            }
+        };
+        for alert in &changes.alerts {
+            let why = if escalated.contains(&alert.id) {
+                FromAlert::Escalation
+            } else if fired.contains(&alert.id) && linked.contains(&alert.fingerprint) {
+                FromAlert::Refired
+            } else {
+                continue;
+            };
+            if let Err(e) = self.app.incident_for_alert(alert, why).await {
+                tracing::error!(alert = %alert.id, error = %e, "the alert's incident was not opened or joined");
+            }
+        }
     }
 }
 

@@ -23,8 +23,8 @@ use leitstand_core::tenant::TenantSlug;
 use leitstand_incidents::clocks::{ClockFacts, ClockPolicy, Regimes, clocks};
 use leitstand_incidents::{Clock, IncidentTimes};
 use leitstand_store::{
-    ClassificationRow, IncidentFilter, IncidentRepository, IncidentRow, NewIncident, NewTimelineEntry, ReportRow,
-    TenantRepository,
+    AlertRow, ClassificationRow, IncidentFilter, IncidentRepository, IncidentRow, NewIncident, NewTimelineEntry,
+    ReportRow, TenantRepository,
 };
 use serde_json::json;
 use sha2::Digest;
@@ -842,4 +842,65 @@ impl App {
 fn regimes_of(policy: &Policy) -> Regimes {
     let r = &policy.regulatory;
     Regimes { dora: r.dora.enabled.then_some(r.dora.entity_type), nis2: r.nis2.enabled, gdpr: r.gdpr.enabled }
+}
+
+/// How an alert leads to an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromAlert {
+    /// Escalation level 3 without acknowledgement (`opens_incident`).
+    Escalation,
+    /// The alert fired again while its incident is not closed.
+    Refired,
+}
+
+impl App {
+    /// Opens the SEV-1 incident an unacknowledged alert calls for at its
+    /// level with `opens_incident`, or — when an incident that is not
+    /// closed gathers this alert's fingerprint already — links the alert
+    /// to it. Returns the incident's number.
+    pub(crate) async fn incident_for_alert(&self, alert: &AlertRow, why: FromAlert) -> Result<Option<i64>> {
+        let now = self.clock.now();
+        let label = |json: &str, key: &str| -> Option<String> {
+            serde_json::from_str::<std::collections::BTreeMap<String, String>>(json).ok()?.get(key).cloned()
+        };
+        if let Some(id) = self.store.unclosed_incident_for(&alert.fingerprint).await? {
+            let Some(row) = self.store.incident(id).await? else { return Ok(None) };
+            if self.store.link_alert(id, alert.id, &alert.fingerprint, now).await? {
+                let text = format!("Alarm {} erneut ausgelöst und zugeordnet", alert.alertname);
+                let detail = json!({ "alert": alert.id, "fingerprint": alert.fingerprint });
+                self.store
+                    .append_timeline(id, vec![entry(now, "system", TimelineKind::Alert, text, detail.clone())])
+                    .await?;
+                self.record_incident("system", "incident.alert", &row, detail).await?;
+            }
+            return Ok(Some(row.number));
+        }
+        if why == FromAlert::Refired {
+            return Ok(None);
+        }
+        let summary = label(&alert.annotations, "summary_de")
+            .or_else(|| label(&alert.annotations, "summary"))
+            .unwrap_or_else(|| alert.alertname.clone());
+        let new = NewIncident {
+            id: Uuid::now_v7(),
+            title: summary.chars().take(200).collect(),
+            severity: Severity::Sev1.to_string(),
+            phase: Phase::Detection.as_str().into(),
+            opened_by: "system".into(),
+            opened_via: "escalation".into(),
+            detected_at: alert.starts_at.min(now),
+            aware_at: Some(now),
+            services: alert.service.iter().cloned().collect(),
+            tenants: alert.tenant_id.into_iter().collect(),
+            personal_data_breach: false,
+        };
+        let text =
+            format!("SEV-1 eröffnet: Alarm {} ohne Bestätigung auf Eskalationsstufe {}", alert.alertname, alert.level);
+        let detail = json!({ "via": "escalation", "alert": alert.id, "level": alert.level });
+        let opened = entry(now, "system", TimelineKind::Opened, text, detail.clone());
+        let row = self.store.create_incident(new, vec![opened], now).await?;
+        self.store.link_alert(row.id, alert.id, &alert.fingerprint, now).await?;
+        self.record_incident("system", "incident.open", &row, detail).await?;
+        Ok(Some(row.number))
+    }
 }

@@ -36,12 +36,14 @@ pub enum TimelineKind {
     Report,
     /// The incident was resolved.
     Resolved,
+    /// An alert joined the incident.
+    Alert,
     /// Something the store holds that this build does not know.
     Other,
 }
 
 impl TimelineKind {
-    const ALL: [TimelineKind; 10] = [
+    const ALL: [TimelineKind; 11] = [
         TimelineKind::Opened,
         TimelineKind::Phase,
         TimelineKind::Severity,
@@ -52,6 +54,7 @@ impl TimelineKind {
         TimelineKind::Classified,
         TimelineKind::Report,
         TimelineKind::Resolved,
+        TimelineKind::Alert,
     ];
 
     /// The key in the store and the API.
@@ -67,6 +70,7 @@ impl TimelineKind {
             TimelineKind::Classified => "classified",
             TimelineKind::Report => "report",
             TimelineKind::Resolved => "resolved",
+            TimelineKind::Alert => "alert",
             TimelineKind::Other => "other",
         }
     }

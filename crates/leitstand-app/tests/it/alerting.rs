@@ -576,3 +576,40 @@ store_test!(a_burst_of_rule_alerts_larger_than_any_buffer_loses_none, |store| {
     assert_eq!(names.len(), N, "each once");
     assert_eq!(store.open_alerts(jiff::Timestamp::UNIX_EPOCH).await.unwrap().len(), N);
 });
+
+store_test!(level_three_opens_a_sev1_incident_and_the_alert_firing_again_joins_it, |store| {
+    // Issue 19: level 3 only wrote `incident.opened` into the alert's history.
+    let (mut app, clock) = app(store);
+    let admin = admin(&app).await;
+    let (url, _got) = receiver().await;
+    with_webhook(&mut app, &url);
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    assert!(app.incidents(&admin, &Default::default()).await.unwrap().is_empty(), "level 2 opens none");
+    clock.advance(SignedDuration::from_mins(16));
+    engine.tick().await.unwrap();
+    let list = app.incidents(&admin, &Default::default()).await.unwrap();
+    assert_eq!(list.len(), 1, "level 3 without acknowledgement opens one");
+    let inc = &list[0];
+    assert_eq!(inc.severity, leitstand_app::incidents::IncidentSeverity::Sev1);
+    assert_eq!((inc.opened_by.as_str(), inc.opened_via.as_str()), ("system", "escalation"));
+    let timeline = app.incident_timeline(&admin, inc.number, None, 100).await.unwrap();
+    assert!(timeline[0].text.contains("ProbeDown ohne Bestätigung auf Eskalationsstufe 3"), "{}", timeline[0].text);
+    let actions: Vec<String> = audit(&app).await.into_iter().map(|e| e.action).collect();
+    assert!(actions.iter().any(|a| a == "incident.open") && actions.iter().any(|a| a == "incident.opened"));
+
+    // Resolved, then firing again after the dedup window: a new episode that
+    // joins the open incident instead of opening another.
+    let mut resolved = critical("ProbeDown");
+    resolved.resolved = true;
+    engine.observe(vec![resolved]).await.unwrap();
+    clock.advance(SignedDuration::from_mins(10));
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    let list = app.incidents(&admin, &Default::default()).await.unwrap();
+    assert_eq!(list.len(), 1, "no second incident");
+    let timeline = app.incident_timeline(&admin, list[0].number, None, 100).await.unwrap();
+    assert!(
+        timeline.iter().any(|e| e.kind == leitstand_app::incidents::TimelineKind::Alert),
+        "the new episode joined: {timeline:?}"
+    );
+});

@@ -261,6 +261,8 @@ pub trait IncidentRepository {
     fn incident_alerts(&self, incident: Uuid) -> impl Future<Output = Result<Vec<(Uuid, String)>>> + Send;
     /// The incident not yet closed that gathers alerts of `fingerprint`.
     fn unclosed_incident_for(&self, fingerprint: &str) -> impl Future<Output = Result<Option<Uuid>>> + Send;
+    /// The fingerprints of alerts gathered by incidents not yet closed.
+    fn unclosed_incident_fingerprints(&self) -> impl Future<Output = Result<std::collections::HashSet<String>>> + Send;
     /// Records a classification.
     fn add_classification(&self, row: ClassificationRow) -> impl Future<Output = Result<()>> + Send;
     /// The classifications of an incident, oldest first.
@@ -785,6 +787,19 @@ impl IncidentRepository for Store {
             .bind(fingerprint)
             .fetch_optional(pool)
             .await?))
+        })
+        .await
+    }
+
+    async fn unclosed_incident_fingerprints(&self) -> Result<std::collections::HashSet<String>> {
+        self.timed("incident.fingerprints", async {
+            let rows: Vec<String> = on_pool!(self, |pool| sqlx::query_scalar(
+                "SELECT DISTINCT a.fingerprint FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id \
+                 WHERE i.status <> 'closed'"
+            )
+            .fetch_all(pool)
+            .await?);
+            Ok(rows.into_iter().collect())
         })
         .await
     }

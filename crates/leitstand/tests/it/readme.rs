@@ -166,6 +166,11 @@ fn the_first_run_demos_of_the_readme_work_on_loopback() {
         let a = r.get(&format!("/api/v1/alerts/{id}"));
         if a["level"] == 3 && log("hooks.log").contains("\"kind\":\"escalated\"") { Ok(()) } else { Err(a.to_string()) }
     });
+    rig.until("incident INC-1 (SEV-1) opened by the escalation", |r| {
+        let inc = r.get("/api/v1/incidents/1");
+        let opened = inc["severity"] == "SEV-1" && inc["opened_via"] == "escalation";
+        if opened && inc["tenants"][0] == "bank-a" { Ok(()) } else { Err(inc.to_string()) }
+    });
 
     // The signed link in the level-3 webhook acknowledges without a login.
     let escalated: Value = log("hooks.log")
