@@ -12,7 +12,7 @@
 use jiff::{SignedDuration, Timestamp};
 use leitstand_core::calendar::WorkingCalendar;
 pub use leitstand_core::policy::EntityType;
-use leitstand_core::policy::{Incidents, Regulatory, Report, ReportingFacts, Severity};
+use leitstand_core::policy::{Incidents, Regulatory, ReportingFacts, Severity};
 use serde::{Deserialize, Serialize};
 
 /// The regimes that apply to one incident: the deployment's, narrowed or
@@ -39,86 +39,8 @@ pub enum ClockKind {
     PostMortem,
 }
 
-/// [`Report`] as a stable key for the store and the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportKind {
-    /// DORA initial notification.
-    DoraInitial,
-    /// DORA intermediate report.
-    DoraIntermediate,
-    /// DORA final report.
-    DoraFinal,
-    /// NIS2 early warning.
-    Nis2EarlyWarning,
-    /// NIS2 incident notification.
-    Nis2Notification,
-    /// NIS2 final report.
-    Nis2Final,
-    /// GDPR Art. 33 notification.
-    GdprNotification,
-}
-
-impl ReportKind {
-    /// Every report.
-    pub const ALL: [ReportKind; 7] = [
-        ReportKind::DoraInitial,
-        ReportKind::DoraIntermediate,
-        ReportKind::DoraFinal,
-        ReportKind::Nis2EarlyWarning,
-        ReportKind::Nis2Notification,
-        ReportKind::Nis2Final,
-        ReportKind::GdprNotification,
-    ];
-
-    /// The key.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportKind::DoraInitial => "dora_initial",
-            ReportKind::DoraIntermediate => "dora_intermediate",
-            ReportKind::DoraFinal => "dora_final",
-            ReportKind::Nis2EarlyWarning => "nis2_early_warning",
-            ReportKind::Nis2Notification => "nis2_notification",
-            ReportKind::Nis2Final => "nis2_final",
-            ReportKind::GdprNotification => "gdpr_notification",
-        }
-    }
-
-    /// The key's report.
-    pub fn parse(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == key)
-    }
-
-    /// The German name (`DORA Erstmeldung`, …).
-    pub fn label_de(self) -> String {
-        self.report().to_string()
-    }
-
-    /// The regime it belongs to.
-    pub fn regime(self) -> &'static str {
-        match self {
-            ReportKind::DoraInitial | ReportKind::DoraIntermediate | ReportKind::DoraFinal => "dora",
-            ReportKind::Nis2EarlyWarning | ReportKind::Nis2Notification | ReportKind::Nis2Final => "nis2",
-            ReportKind::GdprNotification => "gdpr",
-        }
-    }
-
-    fn report(self) -> Report {
-        match self {
-            ReportKind::DoraInitial => Report::DoraInitial,
-            ReportKind::DoraIntermediate => Report::DoraIntermediate,
-            ReportKind::DoraFinal => Report::DoraFinal,
-            ReportKind::Nis2EarlyWarning => Report::Nis2EarlyWarning,
-            ReportKind::Nis2Notification => Report::Nis2Notification,
-            ReportKind::Nis2Final => Report::Nis2Final,
-            ReportKind::GdprNotification => Report::GdprNotification,
-        }
-    }
-
-    fn of(report: Report) -> Self {
-        Self::ALL.into_iter().find(|k| k.report() == report).unwrap_or(ReportKind::DoraInitial)
-    }
-}
+/// A report an authority expects, by its key (`dora_initial`, …).
+pub use leitstand_core::policy::Report as ReportKind;
 
 /// The facts the clocks are computed from, as the service stores them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -260,7 +182,7 @@ pub fn clocks(policy: ClockPolicy<'_>, regimes: Regimes, facts: &ClockFacts) -> 
         nis2_notification_sent_at: facts.first_submitted(ReportKind::Nis2Notification),
     };
     for deadline in regulatory.deadlines(&reporting, policy.calendar) {
-        let kind = ReportKind::of(deadline.report);
+        let kind = deadline.report;
         // The first submission of a report settles its clock; the final
         // report counts from the latest intermediate one (updates may
         // follow the first).

@@ -632,7 +632,7 @@ impl App {
             return Err(AppError::invalid(
                 "kind",
                 format!("{} does not apply to this incident and party", submission.kind.as_str()),
-                format!("{} gilt für diesen Vorfall und diese Partei nicht", submission.kind.label_de()),
+                format!("{} gilt für diesen Vorfall und diese Partei nicht", submission.kind),
             ));
         }
         let authority = match submission.kind.regime() {
@@ -662,7 +662,7 @@ impl App {
         let tenant_slug = tenant.and_then(|t| slugs.get(&t).cloned());
         let text = format!(
             "{} an {} übermittelt{}{}",
-            submission.kind.label_de(),
+            submission.kind,
             authority,
             tenant_slug.as_ref().map(|s| format!(" für {s}")).unwrap_or_default(),
             reference.as_ref().map(|r| format!(", Aktenzeichen {r}")).unwrap_or_default()

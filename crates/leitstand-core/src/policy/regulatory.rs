@@ -158,8 +158,10 @@ pub struct ReportingFacts {
     pub nis2_notification_sent_at: Option<Timestamp>,
 }
 
-/// A report an authority expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A report an authority expects; its key (`dora_initial`, …) names it in
+/// the store and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Report {
     /// DORA initial notification.
     DoraInitial,
@@ -177,6 +179,47 @@ pub enum Report {
     GdprNotification,
 }
 
+impl Report {
+    /// Every report.
+    pub const ALL: [Report; 7] = [
+        Report::DoraInitial,
+        Report::DoraIntermediate,
+        Report::DoraFinal,
+        Report::Nis2EarlyWarning,
+        Report::Nis2Notification,
+        Report::Nis2Final,
+        Report::GdprNotification,
+    ];
+
+    /// The key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Report::DoraInitial => "dora_initial",
+            Report::DoraIntermediate => "dora_intermediate",
+            Report::DoraFinal => "dora_final",
+            Report::Nis2EarlyWarning => "nis2_early_warning",
+            Report::Nis2Notification => "nis2_notification",
+            Report::Nis2Final => "nis2_final",
+            Report::GdprNotification => "gdpr_notification",
+        }
+    }
+
+    /// The report with this key.
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == key)
+    }
+
+    /// The regime it belongs to: `dora`, `nis2` or `gdpr`.
+    pub fn regime(self) -> &'static str {
+        match self {
+            Report::DoraInitial | Report::DoraIntermediate | Report::DoraFinal => "dora",
+            Report::Nis2EarlyWarning | Report::Nis2Notification | Report::Nis2Final => "nis2",
+            Report::GdprNotification => "gdpr",
+        }
+    }
+}
+
+/// The German name (`DORA Erstmeldung`, …).
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
