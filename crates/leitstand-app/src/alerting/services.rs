@@ -324,7 +324,7 @@ impl App {
         Ok(self.store.tenant(&slug).await?.map(|t| t.id))
     }
 
-    async fn visible_alert(&self, principal: &Principal, id: Uuid) -> Result<AlertRow> {
+    pub(crate) async fn visible_alert(&self, principal: &Principal, id: Uuid) -> Result<AlertRow> {
         let not_found = || AppError::NotFound { entity: "alert", key: id.to_string() };
         let row = self.store.alert(id).await?.ok_or_else(not_found)?;
         match (principal.tenant_filter(), row.tenant_id) {

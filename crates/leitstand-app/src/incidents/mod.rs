@@ -849,6 +849,8 @@ fn regimes_of(policy: &Policy) -> Regimes {
 pub enum FromAlert {
     /// Escalation level 3 without acknowledgement (`opens_incident`).
     Escalation,
+    /// A person opened it from the alert, with this severity.
+    Hand(Severity),
     /// The alert fired again while its incident is not closed.
     Refired,
 }
@@ -859,6 +861,33 @@ impl App {
     /// closed gathers this alert's fingerprint already — links the alert
     /// to it. Returns the incident's number.
     pub(crate) async fn incident_for_alert(&self, alert: &AlertRow, why: FromAlert) -> Result<Option<i64>> {
+        self.incident_for_alert_by(alert, why, "system").await
+    }
+
+    /// Opens an incident from an alert the principal may see — or, when an
+    /// incident that is not closed gathers the alert already (or its
+    /// fingerprint), returns that one: one outage, one incident.
+    pub async fn open_incident_from_alert(
+        &self,
+        principal: &Principal,
+        alert: Uuid,
+        severity: Option<Severity>,
+    ) -> Result<IncidentView> {
+        principal.require(Action::ManageIncidents)?;
+        let row = self.visible_alert(principal, alert).await?;
+        let severity = severity.unwrap_or(match row.severity.as_str() {
+            "critical" => Severity::Sev2,
+            "warning" => Severity::Sev3,
+            _ => Severity::Sev4,
+        });
+        let number = self
+            .incident_for_alert_by(&row, FromAlert::Hand(severity), &principal.actor())
+            .await?
+            .ok_or_else(|| rows::corrupt("no incident for the alert".into()))?;
+        self.incident(principal, number).await
+    }
+
+    async fn incident_for_alert_by(&self, alert: &AlertRow, why: FromAlert, actor: &str) -> Result<Option<i64>> {
         let now = self.clock.now();
         let label = |json: &str, key: &str| -> Option<String> {
             serde_json::from_str::<std::collections::BTreeMap<String, String>>(json).ok()?.get(key).cloned()
@@ -866,12 +895,15 @@ impl App {
         if let Some(id) = self.store.unclosed_incident_for(&alert.fingerprint).await? {
             let Some(row) = self.store.incident(id).await? else { return Ok(None) };
             if self.store.link_alert(id, alert.id, &alert.fingerprint, now).await? {
-                let text = format!("Alarm {} erneut ausgelöst und zugeordnet", alert.alertname);
+                let text = match why {
+                    FromAlert::Refired => format!("Alarm {} erneut ausgelöst und zugeordnet", alert.alertname),
+                    _ => format!("Alarm {} zugeordnet", alert.alertname),
+                };
                 let detail = json!({ "alert": alert.id, "fingerprint": alert.fingerprint });
                 self.store
-                    .append_timeline(id, vec![entry(now, "system", TimelineKind::Alert, text, detail.clone())])
+                    .append_timeline(id, vec![entry(now, actor, TimelineKind::Alert, text, detail.clone())])
                     .await?;
-                self.record_incident("system", "incident.alert", &row, detail).await?;
+                self.record_incident(actor, "incident.alert", &row, detail).await?;
             }
             return Ok(Some(row.number));
         }
@@ -881,26 +913,37 @@ impl App {
         let summary = label(&alert.annotations, "summary_de")
             .or_else(|| label(&alert.annotations, "summary"))
             .unwrap_or_else(|| alert.alertname.clone());
+        let (severity, via, text) = match why {
+            FromAlert::Hand(severity) => {
+                (severity, "alert", format!("{severity} eröffnet aus dem Alarm {}", alert.alertname))
+            }
+            _ => (
+                Severity::Sev1,
+                "escalation",
+                format!(
+                    "SEV-1 eröffnet: Alarm {} ohne Bestätigung auf Eskalationsstufe {}",
+                    alert.alertname, alert.level
+                ),
+            ),
+        };
         let new = NewIncident {
             id: Uuid::now_v7(),
             title: summary.chars().take(200).collect(),
-            severity: Severity::Sev1.to_string(),
+            severity: severity.to_string(),
             phase: Phase::Detection.as_str().into(),
-            opened_by: "system".into(),
-            opened_via: "escalation".into(),
+            opened_by: actor.into(),
+            opened_via: via.into(),
             detected_at: alert.starts_at.min(now),
             aware_at: Some(now),
             services: alert.service.iter().cloned().collect(),
             tenants: alert.tenant_id.into_iter().collect(),
             personal_data_breach: false,
         };
-        let text =
-            format!("SEV-1 eröffnet: Alarm {} ohne Bestätigung auf Eskalationsstufe {}", alert.alertname, alert.level);
-        let detail = json!({ "via": "escalation", "alert": alert.id, "level": alert.level });
-        let opened = entry(now, "system", TimelineKind::Opened, text, detail.clone());
+        let detail = json!({ "via": via, "alert": alert.id, "level": alert.level, "severity": severity });
+        let opened = entry(now, actor, TimelineKind::Opened, text, detail.clone());
         let row = self.store.create_incident(new, vec![opened], now).await?;
         self.store.link_alert(row.id, alert.id, &alert.fingerprint, now).await?;
-        self.record_incident("system", "incident.open", &row, detail).await?;
+        self.record_incident(actor, "incident.open", &row, detail).await?;
         Ok(Some(row.number))
     }
 }

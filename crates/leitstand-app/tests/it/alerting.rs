@@ -20,6 +20,7 @@ use leitstand_app::alerting::runtime;
 use leitstand_app::alerting::{Alerting, AlertingSettings, AudienceRoute, ChannelDef, Observation, Source};
 use leitstand_app::{App, AppError};
 use leitstand_core::Clock;
+use leitstand_core::access::Role;
 use leitstand_core::policy::{Audience, ChannelKind};
 use leitstand_notify::Locale;
 use leitstand_notify::channels::{Channel, ChannelConfig};
@@ -612,4 +613,29 @@ store_test!(level_three_opens_a_sev1_incident_and_the_alert_firing_again_joins_i
         timeline.iter().any(|e| e.kind == leitstand_app::incidents::TimelineKind::Alert),
         "the new episode joined: {timeline:?}"
     );
+});
+
+store_test!(an_incident_opened_from_an_alert_is_that_outages_one_incident, |store| {
+    let (mut app, _clock) = app(store);
+    let admin = admin(&app).await;
+    let (url, _got) = receiver().await;
+    with_webhook(&mut app, &url);
+    let devops = crate::add(&app, &admin, "dora", Role::Devops, &[]).await;
+    let compliance = crate::add(&app, &admin, "carla", Role::Compliance, &[]).await;
+    let mut engine = Engine::load(app.clone(), None).await.unwrap();
+    engine.observe(vec![critical("ProbeDown")]).await.unwrap();
+    let id = store.alerts(&Default::default()).await.unwrap()[0].id;
+    let forbidden = app.open_incident_from_alert(&compliance, id, None).await;
+    assert!(matches!(forbidden, Err(AppError::Forbidden { .. })), "{forbidden:?}");
+    let inc = app.open_incident_from_alert(&devops, id, None).await.unwrap();
+    assert_eq!(inc.severity, leitstand_app::incidents::IncidentSeverity::Sev2, "a critical alert: SEV-2 unless chosen");
+    assert_eq!((inc.opened_by.as_str(), inc.opened_via.as_str()), ("user:dora", "alert"));
+    let again = app
+        .open_incident_from_alert(&devops, id, Some(leitstand_app::incidents::IncidentSeverity::Sev1))
+        .await
+        .unwrap();
+    assert_eq!(again.number, inc.number, "the same outage, the same incident");
+    assert_eq!(app.incidents(&admin, &Default::default()).await.unwrap().len(), 1);
+    let missing = app.open_incident_from_alert(&devops, uuid::Uuid::now_v7(), None).await;
+    assert!(matches!(missing, Err(AppError::NotFound { .. })), "{missing:?}");
 });

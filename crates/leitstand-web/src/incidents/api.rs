@@ -484,6 +484,34 @@ pub(crate) async fn submit_report(
     Ok((StatusCode::CREATED, Json(report.into())))
 }
 
+/// Opening an incident from an alert.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FromAlertJson {
+    /// `SEV-1` … `SEV-4` (default: SEV-2 for a critical alert, SEV-3 for a
+    /// warning, SEV-4 otherwise).
+    severity: Option<String>,
+}
+
+/// `POST /api/v1/alerts/{id}/incident`: opens an incident from the alert,
+/// or answers the one that already gathers it (or its fingerprint).
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/incident", tag = "incidents", params(("id" = String, Path)), request_body = FromAlertJson, responses((status = 200, body = IncidentJson), (status = 403), (status = 404), (status = 422)))]
+pub(crate) async fn from_alert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    json: Result<Json<FromAlertJson>, JsonRejection>,
+) -> ApiResult<Json<IncidentJson>> {
+    let body = body(&caller, json)?;
+    let Ok(alert) = id.parse::<uuid::Uuid>() else {
+        return Err(caller.fail(AppError::NotFound { entity: "alert", key: id }));
+    };
+    let severity = body.severity.as_deref().map(severity).transpose().map_err(|e| caller.fail(e))?;
+    let view =
+        state.app.open_incident_from_alert(&caller.principal, alert, severity).await.map_err(|e| caller.fail(e))?;
+    Ok(Json(view.into()))
+}
+
 /// The routes, registered from the same annotations that make the OpenAPI
 /// document.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
@@ -495,4 +523,5 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(add_note))
         .routes(routes!(classify))
         .routes(routes!(list_reports, submit_report))
+        .routes(routes!(from_alert))
 }

@@ -180,6 +180,13 @@ fn cases() -> Vec<Case> {
         (Method::GET, "/api/v1/incidents/1/reports", None, [200, 200, 200, 200, 200, 200], 401),
         (
             Method::POST,
+            "/api/v1/alerts/0190f0c0-0000-7000-8000-000000000001/incident",
+            Some(json!({})),
+            [404, 404, 403, 404, 403, 403],
+            401,
+        ),
+        (
+            Method::POST,
             "/api/v1/incidents/1/reports",
             Some(json!({"kind": "dora_initial", "tenant": "bank-a", "content": {}})),
             [201, 403, 201, 403, 403, 403],

@@ -150,6 +150,7 @@ store_test!(openapi_document_describes_every_api_route, |store| {
         "/api/v1/incidents/{number}/notes",
         "/api/v1/incidents/{number}/classification",
         "/api/v1/incidents/{number}/reports",
+        "/api/v1/alerts/{id}/incident",
     ] {
         assert!(paths.contains_key(path), "{path} documented");
     }
