@@ -1,4 +1,4 @@
-//! `leitstand tenant …`, `leitstand user …` and `leitstand token …`: administration from the
+//! `leitstand tenant …`, `user …`, `token …` and `incident …`: administration from the
 //! machine's shell, through the same application services (and audit
 //! events) as the UI. Whoever can run this can read the database anyway;
 //! the actor is recorded as `system via:cli`.
@@ -12,7 +12,7 @@ use leitstand_core::clock::SystemClock;
 use leitstand_core::time_limit::Duration;
 use uuid::Uuid;
 
-use crate::cli::{TenantCommand, TokenCommand, UserCommand};
+use crate::cli::{IncidentCommand, TenantCommand, TokenCommand, UserCommand};
 use crate::config::Config;
 
 fn system() -> Principal {
@@ -43,6 +43,7 @@ async fn app(config: &Config) -> anyhow::Result<App> {
     let sink = leitstand_app::AuditSink::open(crate::serve::audit_settings(config), clock.clone(), true)?;
     let mut app = App::new(store, clock, sink);
     app.sessions.one_time_password = config.server.one_time_password_validity.signed();
+    app.incidents = std::sync::Arc::new(leitstand_app::incidents::IncidentSettings { policy: config.policy.clone() });
     app.relay_audit_outbox().await?;
     Ok(app)
 }
@@ -150,6 +151,75 @@ pub async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<Exi
             };
             let token = app.create_token(&principal, &name, &scopes, expires_at).await?;
             println!("{}", token.secret);
+        }
+    }
+    app.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs an incident subcommand.
+pub async fn incident(config: &Config, command: IncidentCommand) -> anyhow::Result<ExitCode> {
+    use leitstand_app::incidents::{ClockKind, IncidentQuery, IncidentSeverity, OpenIncident, Status};
+    let app = app(config).await?;
+    let me = system();
+    let zone = app.time_zone();
+    let local = |t: jiff::Timestamp| t.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
+    match command {
+        IncidentCommand::Open { title, severity, tenants, services } => {
+            let severity = IncidentSeverity::ALL
+                .into_iter()
+                .find(|s| s.to_string() == severity)
+                .ok_or_else(|| anyhow::anyhow!("--severity {severity:?}: one of SEV-1, SEV-2, SEV-3, SEV-4"))?;
+            let open = OpenIncident {
+                title,
+                severity,
+                detected_at: None,
+                aware_at: None,
+                services,
+                tenants,
+                personal_data_breach: false,
+            };
+            let inc = app.open_incident(&me, open).await?;
+            println!("INC-{} opened", inc.number);
+        }
+        IncidentCommand::List { status } => {
+            let status =
+                status.map(|s| s.parse::<Status>().map_err(|e| anyhow::anyhow!("--status: {e}"))).transpose()?;
+            let list = app.incidents(&me, &IncidentQuery { status, ..Default::default() }).await?;
+            println!("{:<8} {:<6} {:<9} {:<12} {:<28} title", "number", "sev", "status", "phase", "next deadline");
+            for inc in list {
+                let next = inc.clocks.iter().find(|c| c.clock.done_at.is_none()).map(|c| local(c.clock.due));
+                println!(
+                    "{:<8} {:<6} {:<9} {:<12} {:<28} {}",
+                    format!("INC-{}", inc.number),
+                    inc.severity.to_string(),
+                    inc.status.as_str(),
+                    inc.phase.as_str(),
+                    next.unwrap_or_else(|| "–".into()),
+                    inc.title
+                );
+            }
+        }
+        IncidentCommand::Show { number } => {
+            let n: i64 = number
+                .trim_start_matches("INC-")
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{number:?} is not an incident number (7 or INC-7)"))?;
+            let inc = app.incident(&me, n).await?;
+            println!("INC-{} {} {}: {}", inc.number, inc.severity, inc.status.as_str(), inc.title);
+            println!("phase {}; detected {}", inc.phase.label_de(), local(inc.detected_at));
+            for c in &inc.clocks {
+                let kind = match c.clock.kind {
+                    ClockKind::Reaction => "Reaktion".to_string(),
+                    ClockKind::PostMortem => "Post-Mortem".to_string(),
+                    ClockKind::Report(r) => r.to_string(),
+                };
+                let party = c.party.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
+                let state =
+                    serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                let relieved = if c.clock.relieved { ", weekend/holiday relief" } else { "" };
+                println!("  {kind}{party}: due {} — {state}{relieved}", local(c.clock.due));
+            }
         }
     }
     app.close().await;

@@ -61,6 +61,40 @@ pub enum Command {
     /// The alerting rules made from the policy.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Incidents: open, list, show with their clocks.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+}
+
+/// `leitstand incident …`.
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Open an incident and print its number.
+    Open {
+        /// Title.
+        #[arg(long)]
+        title: String,
+        /// SEV-1, SEV-2, SEV-3 or SEV-4.
+        #[arg(long)]
+        severity: String,
+        /// An affected tenant (repeatable).
+        #[arg(long = "tenant", value_name = "SLUG")]
+        tenants: Vec<String>,
+        /// An affected service (repeatable).
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+    },
+    /// List incidents, newest first.
+    List {
+        /// Only open, resolved or closed ones.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show one incident with its clocks.
+    Show {
+        /// The number (`7` or `INC-7`).
+        number: String,
+    },
 }
 
 /// `leitstand rules …`.

@@ -77,6 +77,7 @@ fn run(cli: Cli, started: Instant) -> anyhow::Result<ExitCode> {
         Command::Tenant(command) => block_on(admin_cmd::tenant(&load()?, command)),
         Command::User(command) => block_on(admin_cmd::user(&load()?, command)),
         Command::Token(command) => block_on(admin_cmd::token(&load()?, command)),
+        Command::Incident(command) => block_on(admin_cmd::incident(&load()?, command)),
         Command::Audit(command) => audit_cmd::run(&load()?, command),
         Command::Witness(command) => witness_cmd::run(&load()?, command),
         Command::Config(ConfigCommand::Schema) => {

@@ -121,3 +121,33 @@ fn commands_find_the_servers_data_and_never_make_their_own() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"), "{out:?}");
     assert!(!empty.join("leitstand.db").exists());
 }
+
+#[test]
+fn incidents_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::install(dir.path(), &[]);
+    let out = run_in(dir.path(), &["tenant", "add", "bank-a", "--name", "Bank A"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_in(
+        dir.path(),
+        &["incident", "open", "--title", "Portal nicht erreichbar", "--severity", "SEV-1", "--tenant", "bank-a"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "INC-1 opened");
+    let out = run_in(dir.path(), &["incident", "list"]);
+    let list = String::from_utf8_lossy(&out.stdout);
+    let row = list.lines().find(|l| l.starts_with("INC-1")).unwrap_or_else(|| panic!("{list}"));
+    assert!(row.contains("SEV-1") && row.contains("open") && row.contains("Portal nicht erreichbar"), "{list}");
+    let out = run_in(dir.path(), &["incident", "show", "INC-1"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("phase Erkennung") && shown.contains("Reaktion: due"), "{shown}");
+    let out = run_in(dir.path(), &["incident", "open", "--title", "x", "--severity", "SEV-5"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--severity \"SEV-5\""));
+    let out = run_in(dir.path(), &["incident", "show", "INC-9"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INC-9"), "names what was not found");
+    // Every step is in the audit trail, as the shell operator.
+    let out = run_in(dir.path(), &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
