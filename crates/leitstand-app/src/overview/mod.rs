@@ -46,6 +46,19 @@ pub struct ProbeSummary {
     pub down: usize,
 }
 
+/// An open incident on the overview, with the clock that runs out first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentLine {
+    /// Running number.
+    pub number: i64,
+    /// Severity.
+    pub severity: crate::incidents::IncidentSeverity,
+    /// Title.
+    pub title: String,
+    /// The open clock that runs out first.
+    pub nearest: Option<crate::incidents::ClockView>,
+}
+
 /// The overview.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overview {
@@ -59,6 +72,9 @@ pub struct Overview {
     pub on_call: Vec<OnCallNow>,
     /// Probes; `None` when none is visible or the role may not read them.
     pub probes: Option<ProbeSummary>,
+    /// Open incidents, newest first, each with its nearest deadline;
+    /// `None` when the role may not read incidents.
+    pub incidents: Option<Vec<IncidentLine>>,
 }
 
 /// Most severe first: `critical`, `warning`, `info`, then the rest by name.
@@ -101,7 +117,28 @@ impl App {
             }
             Err(_) => None,
         };
-        Ok(Overview { tenants, alerts, on_call, probes })
+        let incidents = match principal.require(Perm::ReadIncidents) {
+            Ok(()) => {
+                let query = crate::incidents::IncidentQuery {
+                    status: Some(crate::incidents::Status::Open),
+                    limit: Some(LISTED_PER_SEVERITY as usize),
+                    ..Default::default()
+                };
+                let list = self.incidents(principal, &query).await?;
+                Some(
+                    list.into_iter()
+                        .map(|i| IncidentLine {
+                            number: i.number,
+                            severity: i.severity,
+                            title: i.title,
+                            nearest: i.clocks.into_iter().find(|c| c.clock.done_at.is_none()),
+                        })
+                        .collect(),
+                )
+            }
+            Err(_) => None,
+        };
+        Ok(Overview { tenants, alerts, on_call, probes, incidents })
     }
 
     async fn firing_by_severity(&self, principal: &Principal) -> Result<Vec<SeverityGroup>> {

@@ -589,3 +589,18 @@ field-link = Link
 field-op = Vorgang
 field-oidc = Anmeldung über die Organisation
 field-user = Benutzer
+
+## Incidents on the overview.
+dashboard-incidents-heading = Offene Vorfälle
+dashboard-incidents-empty = Keine offenen Vorfälle.
+dashboard-incident-next = nächste Frist: { $clock } bis { $due }
+dashboard-incident-overdue = überfällig: { $clock } seit { $due }
+clock-reaction = Erste Reaktion
+clock-post-mortem = Post-Mortem
+report-dora-initial = DORA Erstmeldung
+report-dora-intermediate = DORA Zwischenbericht
+report-dora-final = DORA Abschlussbericht
+report-nis2-early-warning = NIS2 Frühwarnung
+report-nis2-notification = NIS2 Meldung
+report-nis2-final = NIS2 Abschlussbericht
+report-gdpr-notification = DSGVO Art. 33 Meldung

@@ -589,3 +589,18 @@ field-link = Link
 field-op = Operation
 field-oidc = Organisation sign-in
 field-user = User
+
+## Incidents on the overview.
+dashboard-incidents-heading = Open incidents
+dashboard-incidents-empty = No open incidents.
+dashboard-incident-next = next deadline: { $clock } by { $due }
+dashboard-incident-overdue = overdue: { $clock } since { $due }
+clock-reaction = First response
+clock-post-mortem = Post-mortem
+report-dora-initial = DORA initial notification
+report-dora-intermediate = DORA intermediate report
+report-dora-final = DORA final report
+report-nis2-early-warning = NIS2 early warning
+report-nis2-notification = NIS2 incident notification
+report-nis2-final = NIS2 final report
+report-gdpr-notification = GDPR Art. 33 notification

@@ -25,6 +25,9 @@ struct DashboardPage {
     /// Schedule, who is on call (and until when), whether nobody is.
     on_call: Vec<(String, String, bool)>,
     probes_line: Option<String>,
+    /// Open incidents: the line and whether its nearest clock is overdue;
+    /// `None` for a role that may not read incidents.
+    incidents: Option<Vec<(String, bool)>>,
 }
 
 /// One severity's firing alerts on the overview.
@@ -76,6 +79,27 @@ pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Respon
     let probes_line = overview
         .probes
         .map(|p| tr.args("probes-summary", &[("count", &p.count.to_string()), ("down", &p.down.to_string())]));
+    let incidents = overview.incidents.map(|list| {
+        list.into_iter()
+            .map(|i| {
+                let head = format!("INC-{} {} – {}", i.number, i.severity, i.title);
+                match i.nearest {
+                    Some(c) => {
+                        let overdue = c.state == leitstand_app::incidents::ClockState::Overdue;
+                        let clock = clock_label(tr, c.clock.kind);
+                        let clock = match &c.party {
+                            Some(p) => format!("{clock} ({p})"),
+                            None => clock,
+                        };
+                        let key = if overdue { "dashboard-incident-overdue" } else { "dashboard-incident-next" };
+                        let due = crate::time::local(c.clock.due, &zone);
+                        (format!("{head} · {}", tr.args(key, &[("clock", &clock), ("due", &due)])), overdue)
+                    }
+                    None => (head, false),
+                }
+            })
+            .collect()
+    });
     let page = Page::new(&ctx, &state, "dashboard-title", "/");
     DashboardPage {
         tenants_line: (overview.tenants > 0)
@@ -83,6 +107,7 @@ pub(crate) async fn dashboard(State(state): State<AppState>, ctx: Ctx) -> Respon
         groups,
         on_call,
         probes_line,
+        incidents,
         page,
     }
     .into_response()
@@ -94,6 +119,16 @@ fn severity_label(tr: Tr, severity: &str) -> String {
         "critical" | "warning" | "info" => tr.get(&format!("severity-{severity}")),
         "" => tr.get("severity-none"),
         other => other.to_string(),
+    }
+}
+
+/// A clock's name in the reader's language.
+fn clock_label(tr: Tr, kind: leitstand_app::incidents::ClockKind) -> String {
+    use leitstand_app::incidents::ClockKind;
+    match kind {
+        ClockKind::Reaction => tr.get("clock-reaction"),
+        ClockKind::PostMortem => tr.get("clock-post-mortem"),
+        ClockKind::Report(r) => tr.get(&format!("report-{}", r.as_str().replace('_', "-"))),
     }
 }
 

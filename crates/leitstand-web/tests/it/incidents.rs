@@ -129,4 +129,10 @@ store_test!(an_incident_through_the_api_from_opening_to_its_first_report, |store
     assert_eq!(status, 200);
     let (status, _) = call(&app, Method::GET, "/api/v1/incidents?status=done", &admin, None).await;
     assert_eq!(status, 422);
+
+    // The overview lists the open incident with its nearest deadline.
+    let cookie = app.login("carla", crate::PASSWORD).await.unwrap();
+    let (_, html) = app.page(&cookie, "/").await;
+    assert!(html.contains("Offene Vorfälle") && html.contains("INC-1 SEV-1 – Portal nicht erreichbar"), "{html}");
+    assert!(html.contains("nächste Frist: ") || html.contains("überfällig: "), "{html}");
 });
