@@ -90,6 +90,17 @@ pub struct Clock {
     pub done_at: Option<Timestamp>,
 }
 
+impl ClockKind {
+    /// The key in the API: `reaction`, `post_mortem`, or the report's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockKind::Reaction => "reaction",
+            ClockKind::PostMortem => "post_mortem",
+            ClockKind::Report(r) => r.as_str(),
+        }
+    }
+}
+
 /// Where a clock stands at some instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +113,18 @@ pub enum ClockState {
     Met,
     /// Done, but late.
     MetLate,
+}
+
+impl ClockState {
+    /// The key in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockState::Running => "running",
+            ClockState::Overdue => "overdue",
+            ClockState::Met => "met",
+            ClockState::MetLate => "met_late",
+        }
+    }
 }
 
 impl Clock {

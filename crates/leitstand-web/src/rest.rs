@@ -5,7 +5,7 @@
 //! with the OpenAPI document made from the same annotations.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
@@ -210,5 +210,14 @@ pub(crate) fn body<T>(caller: &Caller, json: Result<Json<T>, JsonRejection>) -> 
                 leitstand_app::Message::new(text.clone(), format!("Ungültige Eingabe: {text}"))
             },
         })
+    })
+}
+
+/// The query string, or 422 naming what is wrong (as problem details, not
+/// axum's plain text).
+pub(crate) fn query<T>(caller: &Caller, query: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    query.map(|Query(q)| q).map_err(|e| {
+        let text = e.body_text().replace("Failed to deserialize query string: ", "");
+        caller.fail(AppError::invalid("query", text.clone(), format!("Ungültige Abfrage: {text}")))
     })
 }

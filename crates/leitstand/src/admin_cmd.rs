@@ -166,10 +166,7 @@ pub async fn incident(config: &Config, command: IncidentCommand) -> anyhow::Resu
     let local = |t: jiff::Timestamp| t.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();
     match command {
         IncidentCommand::Open { title, severity, tenants, services } => {
-            let severity = IncidentSeverity::ALL
-                .into_iter()
-                .find(|s| s.to_string() == severity)
-                .ok_or_else(|| anyhow::anyhow!("--severity {severity:?}: one of SEV-1, SEV-2, SEV-3, SEV-4"))?;
+            let severity: IncidentSeverity = severity.parse().map_err(|e| anyhow::anyhow!("--severity {e}"))?;
             let open = OpenIncident {
                 title,
                 severity,
@@ -215,8 +212,7 @@ pub async fn incident(config: &Config, command: IncidentCommand) -> anyhow::Resu
                     ClockKind::Report(r) => r.to_string(),
                 };
                 let party = c.party.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
-                let state =
-                    serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                let state = c.state.as_str();
                 let relieved = if c.clock.relieved { ", weekend/holiday relief" } else { "" };
                 println!("  {kind}{party}: due {} — {state}{relieved}", local(c.clock.due));
             }

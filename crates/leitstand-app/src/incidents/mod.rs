@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use crate::{App, AppError, Principal, Result};
 
-pub use leitstand_core::policy::Severity as IncidentSeverity;
+pub use leitstand_core::policy::{Severity as IncidentSeverity, UnknownSeverity};
 pub use leitstand_incidents::clocks::{ClockKind, ReportKind};
 pub use leitstand_incidents::{ClockState, DoraAnswers, DoraClassification, Phase, Status};
 pub use rows::TimelineKind;
@@ -324,24 +324,35 @@ impl App {
             Some(slug) => Some(self.tenant_by_slug(slug).await?),
             None => None,
         };
-        let filter = IncidentFilter {
+        let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+        let mut filter = IncidentFilter {
             status: query.status.map(|s| s.as_str().to_string()),
             severity: query.severity.map(|s| s.to_string()),
             tenant,
             only: principal.tenant_filter().map(<[Uuid]>::to_vec),
             before: query.before,
-            limit: query.limit.unwrap_or(100).clamp(1, 1000),
+            limit,
         };
-        let rows = self.store.incidents(&filter).await?;
         let slugs = self.slug_map().await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let view = self.incident_view(row, Some(&slugs)).await?;
-            if !query.overdue || view.clocks.iter().any(|c| c.state == ClockState::Overdue) {
-                out.push(view);
+        let mut out = Vec::with_capacity(limit);
+        // Overdue is a matter of the clocks, computed here: page on until
+        // the page is full, so older overdue incidents are not cut off by
+        // newer ones that are not.
+        loop {
+            let rows = self.store.incidents(&filter).await?;
+            let last = rows.last().map(|r| r.number);
+            let full = rows.len() == filter.limit;
+            for row in rows {
+                let view = self.incident_view(row, Some(&slugs)).await?;
+                if out.len() < limit && (!query.overdue || view.clocks.iter().any(|c| c.state == ClockState::Overdue)) {
+                    out.push(view);
+                }
+            }
+            match last {
+                Some(number) if query.overdue && full && out.len() < limit => filter.before = Some(number),
+                _ => return Ok(out),
             }
         }
-        Ok(out)
     }
 
     /// One incident by its number.

@@ -103,7 +103,7 @@ pub(super) fn corrupt(reason: String) -> AppError {
 }
 
 pub(super) fn severity(text: &str) -> Result<Severity> {
-    Severity::ALL.into_iter().find(|s| s.to_string() == text).ok_or_else(|| corrupt(format!("severity {text:?}")))
+    text.parse().map_err(|e: leitstand_core::policy::UnknownSeverity| corrupt(e.to_string()))
 }
 
 pub(super) fn view(

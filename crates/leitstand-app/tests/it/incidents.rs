@@ -282,3 +282,17 @@ store_test!(impossible_input_is_refused_with_the_field_and_nothing_changes, |sto
     assert_eq!(again.iter().find(|e| e.id == severity_entry.id).unwrap().text, severity_entry.text, "never edited");
     assert_eq!(field(app.add_incident_note(&admin, inc.number, "x", false, Some(99_999)).await), "corrects");
 });
+
+store_test!(overdue_incidents_are_found_past_newer_ones_that_are_not, |store| {
+    let (app, clock) = app(store);
+    let admin = admin(&app).await;
+    clock.set(ts("2026-12-04T14:00:00Z"));
+    app.open_incident(&admin, open("Alt und überfällig", &[])).await.unwrap();
+    clock.advance(SignedDuration::from_mins(20));
+    for title in ["Neu", "Neuer"] {
+        app.open_incident(&admin, open(title, &[])).await.unwrap();
+    }
+    let query = IncidentQuery { overdue: true, limit: Some(1), ..Default::default() };
+    let found: Vec<String> = app.incidents(&admin, &query).await.unwrap().into_iter().map(|i| i.title).collect();
+    assert_eq!(found, ["Alt und überfällig"], "the page is filled from older incidents");
+});

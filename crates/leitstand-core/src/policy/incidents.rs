@@ -46,6 +46,18 @@ impl fmt::Display for Severity {
     }
 }
 
+/// A string that names no severity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of SEV-1, SEV-2, SEV-3, SEV-4")]
+pub struct UnknownSeverity(pub String);
+
+impl std::str::FromStr for Severity {
+    type Err = UnknownSeverity;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL.into_iter().find(|v| v.to_string() == s).ok_or_else(|| UnknownSeverity(s.to_string()))
+    }
+}
+
 /// The policy for one severity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -217,6 +229,17 @@ mod tests {
         // then 28, 29, 30, 31 -> due Thursday 2026-12-31, 17:00 CET.
         let resolved = cal.at(date(2026, 12, 23), time(11, 0, 0, 0));
         assert_eq!(inc.post_mortem_due(resolved, &cal).to_string(), "2026-12-31T16:00:00Z");
+    }
+
+    #[test]
+    fn severities_read_back_and_others_are_named() {
+        for s in Severity::ALL {
+            assert_eq!(s.to_string().parse::<Severity>(), Ok(s));
+        }
+        assert_eq!(
+            "SEV-5".parse::<Severity>().unwrap_err().to_string(),
+            "\"SEV-5\" is not one of SEV-1, SEV-2, SEV-3, SEV-4"
+        );
     }
 
     #[test]

@@ -164,10 +164,7 @@ pub(crate) async fn list_alerts(
     caller: Caller,
     query: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<AlertJson>>> {
-    let Query(q) = query.map_err(|e| {
-        let text = e.body_text().replace("Failed to deserialize query string: ", "");
-        caller.fail(AppError::invalid("query", text.clone(), format!("Ungültige Abfrage: {text}")))
-    })?;
+    let q = crate::rest::query(&caller, query)?;
     let q = list_query(q.tenant, q.status, q.severity, q.service, q.limit).map_err(|e| caller.fail(e))?;
     let alerts = state.app.alerts(caller.principal(), &q).await.map_err(|e| caller.fail(e))?;
     Ok(Json(alerts.into_iter().map(AlertJson::from).collect()))

@@ -90,10 +90,7 @@ pub(crate) async fn audit_events(
     caller: Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(q) = query.map_err(|e| {
-        let text = e.body_text().replace("Failed to deserialize query string: ", "");
-        caller.fail(AppError::invalid("query", text.clone(), format!("Ungültige Abfrage: {text}")))
-    })?;
+    let q = crate::rest::query(&caller, query)?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,

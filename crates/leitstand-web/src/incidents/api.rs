@@ -2,15 +2,15 @@
 //! classification and the reports submitted to authorities.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
-use leitstand_app::AppError;
 use leitstand_app::incidents::{
-    ClockKind, ClockView, DoraAnswers, DoraClassification, IncidentChange, IncidentQuery, IncidentSeverity as Severity,
+    ClockView, DoraAnswers, DoraClassification, IncidentChange, IncidentQuery, IncidentSeverity as Severity,
     IncidentView, OpenIncident, Phase, ReportKind, ReportSubmission, Roles, Status, SubmittedReport, TimelineEntry,
 };
+use leitstand_app::{AppError, UserName};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,19 +36,13 @@ pub(crate) struct ClockJson {
 
 impl From<ClockView> for ClockJson {
     fn from(c: ClockView) -> Self {
-        let kind = match c.clock.kind {
-            ClockKind::Reaction => "reaction".to_string(),
-            ClockKind::PostMortem => "post_mortem".to_string(),
-            ClockKind::Report(r) => r.as_str().to_string(),
-        };
-        let state = serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         ClockJson {
-            kind,
+            kind: c.clock.kind.as_str().into(),
             party: c.party.map(|p| p.to_string()),
             due: c.clock.due,
             relieved: c.clock.relieved,
             done_at: c.clock.done_at,
-            state,
+            state: c.state.as_str().into(),
         }
     }
 }
@@ -118,12 +112,8 @@ impl From<IncidentView> for IncidentJson {
 }
 
 fn severity(text: &str) -> Result<Severity, AppError> {
-    Severity::ALL.into_iter().find(|s| s.to_string() == text).ok_or_else(|| {
-        AppError::invalid(
-            "severity",
-            format!("{text:?} is not one of SEV-1, SEV-2, SEV-3, SEV-4"),
-            format!("{text:?} ist keiner von SEV-1, SEV-2, SEV-3, SEV-4"),
-        )
+    text.parse().map_err(|e: leitstand_app::incidents::UnknownSeverity| {
+        AppError::invalid("severity", e.to_string(), format!("{text:?} ist keiner von SEV-1, SEV-2, SEV-3, SEV-4"))
     })
 }
 
@@ -149,8 +139,9 @@ pub(crate) struct IncidentsQuery {
 pub(crate) async fn list_incidents(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<IncidentsQuery>,
+    q: Result<Query<IncidentsQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<IncidentJson>>> {
+    let q = query(&caller, q)?;
     let status = q
         .status
         .map(|s| {
@@ -242,13 +233,9 @@ pub(crate) enum ChangeJson {
     Significance { nis2: bool, reason: String },
 }
 
-fn user(field: &'static str, name: Option<String>) -> Result<Option<leitstand_app::UserName>, AppError> {
+fn user(field: &'static str, name: Option<String>) -> Result<Option<UserName>, AppError> {
     name.filter(|n| !n.trim().is_empty())
-        .map(|n| {
-            n.parse().map_err(|_| {
-                AppError::invalid(field, leitstand_app::UserName::RULE, leitstand_core::access::UserName::RULE_DE)
-            })
-        })
+        .map(|n| n.parse().map_err(|_| AppError::invalid(field, UserName::RULE, UserName::RULE_DE)))
         .transpose()
 }
 
@@ -333,8 +320,9 @@ pub(crate) async fn timeline(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<i64>,
-    Query(q): Query<TimelineQuery>,
+    q: Result<Query<TimelineQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<TimelineJson>>> {
+    let q = query(&caller, q)?;
     let list = state
         .app
         .incident_timeline(&caller.principal, number, q.after, q.limit.unwrap_or(1000))
